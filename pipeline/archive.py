@@ -1,0 +1,56 @@
+"""The immutable, content-addressed raw archive and the quarantine folder (SPEC §2, §6)."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import tempfile
+from pathlib import Path
+
+
+def sha256(data: bytes) -> str:
+    """Hex SHA-256 of ``data``."""
+    return hashlib.sha256(data).hexdigest()
+
+
+class Archive:
+    """Raw bytes stored once under ``{root}/{sha[:2]}/{sha}``; never modified or deleted."""
+
+    def __init__(self, root: str | os.PathLike[str]) -> None:
+        self.root = Path(root).expanduser()
+
+    def path(self, digest: str) -> Path:
+        """Where the bytes with hash ``digest`` live."""
+        return self.root / digest[:2] / digest
+
+    def put(self, data: bytes) -> str:
+        """Store ``data`` (before it is parsed) and return its SHA-256."""
+        digest = sha256(data)
+        target = self.path(digest)
+        if not target.exists():
+            _atomic_write(target, data)
+        return digest
+
+    def get(self, digest: str) -> bytes:
+        """The archived bytes of ``digest``."""
+        return self.path(digest).read_bytes()
+
+    def quarantine(self, digest: str, name: str, error: str) -> Path:
+        """Keep a bad file's bytes and its error side by side under ``quarantine/``."""
+        safe = re.sub(r"[^A-Za-z0-9._-]+", "_", name)
+        target = self.root / "quarantine" / f"{digest[:12]}_{safe}"
+        if not target.exists():
+            _atomic_write(target, self.get(digest))
+        _atomic_write(target.with_name(target.name + ".error.txt"), (error + "\n").encode())
+        return target
+
+
+def _atomic_write(target: Path, data: bytes) -> None:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".", suffix=".tmp", dir=target.parent)
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(data)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, target)

@@ -1,0 +1,116 @@
+"""What every stage of a run needs: configuration, clock, state, archive and locations."""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from pipeline.archive import Archive
+from pipeline.config import Config
+from pipeline.days import last_closed_day, local_date
+from pipeline.locations import Location, RemoteFile, open_location
+from pipeline.state.store import StateStore
+
+
+def new_run_id(as_of: datetime) -> str:
+    """A sortable, unique run id."""
+    return as_of.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ") + "-" + uuid.uuid4().hex[:8]
+
+
+@dataclass
+class RunContext:
+    """One run's view of the world. Locations are opened through ``opener`` (a resource)."""
+
+    cfg: Config
+    as_of: datetime
+    store: StateStore
+    run_id: str = ""
+    opener: Callable[[str], Location] | None = None
+    base_seq: int = 0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.as_of.tzinfo is None:
+            raise ValueError("as_of must be timezone-aware")
+        self.run_id = self.run_id or new_run_id(self.as_of)
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+
+    def open(self, url: str) -> Location:
+        """Open a location (local or SFTP) with the configured credentials."""
+        if self.opener is not None:
+            return self.opener(url)
+        return open_location(url, self.cfg.sftp)
+
+    @cached_property
+    def archive(self) -> Archive:
+        return Archive(self.cfg.archive)
+
+    @property
+    def work(self) -> Path:
+        return self.cfg.work_dir
+
+    @property
+    def run_dir(self) -> Path:
+        return self.work / "runs" / self.run_id
+
+    @property
+    def recorded(self) -> date:
+        """The run's date in the study's time zone: the `recorded` date of its files."""
+        return local_date(self.as_of, self.cfg.timezone)
+
+    @property
+    def last_closed(self) -> date:
+        """The newest day whose 04:00 cut-off has passed at the run's clock."""
+        return last_closed_day(self.as_of, self.cfg.timezone, self.cfg.rules.cutoff_hour)
+
+    @cached_property
+    def zip_population(self) -> dict[str, int] | None:
+        """ZIP5 → population from the configured table, or None."""
+        if not self.cfg.zip_population:
+            return None
+        table = pd.read_csv(self.cfg.zip_population, dtype={"zip5": str})
+        return dict(zip(table["zip5"].str.zfill(5), table["population"].astype(int), strict=True))
+
+    def file_row(self, source: str, f: RemoteFile, sha: str, kind: str) -> dict[str, Any]:
+        """A new ``ingested_files`` row for a fetched file."""
+        return {
+            "source": source,
+            "path": f.path,
+            "size": int(f.size),
+            "mtime": float(f.mtime),
+            "sha256": sha,
+            "kind": kind,
+            "status": "applied",
+            "error": None,
+            "rows": None,
+            "layout": None,
+            "run_id": self.run_id,
+            "seen_at": self.as_of.astimezone(UTC).isoformat(),
+        }
+
+    def cache_csv(self, data: bytes) -> str:
+        """Keep rendered CSV bytes by content hash (for links, cumulative files, rollups)."""
+        digest = hashlib.sha256(data).hexdigest()
+        path = self.csv_cache(digest)
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_suffix(".tmp")
+            tmp.write_bytes(data)
+            tmp.replace(path)
+        return digest
+
+    def csv_cache(self, digest: str) -> Path:
+        return self.work / "csv" / digest[:2] / f"{digest}.csv"
+
+    def first_day(self, delta: Any) -> str | None:
+        """The first `for` day with any data (stored days and this run's delta)."""
+        known = list(self.store.days())
+        return min([*known, *getattr(delta, "dirty_days", [])], default=None)

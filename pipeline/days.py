@@ -1,0 +1,50 @@
+"""Calendar days in the study's time zone: `for` dates, cut-offs, `recorded` dates (SPEC §3.2, §3.5)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+import numpy as np
+import pandas as pd
+
+
+def for_dates(epoch_seconds: np.ndarray, timezone: str) -> np.ndarray:
+    """Calendar date (datetime64[D]) in ``timezone`` of each UTC epoch second (DST aware)."""
+    utc = pd.to_datetime(pd.Series(epoch_seconds, dtype="int64"), unit="s", utc=True)
+    local = utc.dt.tz_convert(ZoneInfo(timezone)).dt.tz_localize(None)
+    return local.to_numpy().astype("datetime64[D]")
+
+
+def cutoff_epoch(day: date, timezone: str, hour: int = 4) -> int:
+    """Epoch seconds of ``hour``:00 local time on the morning after ``day`` (the day's cut-off)."""
+    local = datetime.combine(day + timedelta(days=1), time(hour), tzinfo=ZoneInfo(timezone))
+    return int(local.timestamp())
+
+
+def cutoff_epochs(days: np.ndarray, timezone: str, hour: int = 4) -> np.ndarray:
+    """Vectorised :func:`cutoff_epoch` over datetime64[D] values."""
+    uniq, inverse = np.unique(days, return_inverse=True)
+    cut = np.array(
+        [cutoff_epoch(pd.Timestamp(d).date(), timezone, hour) for d in uniq], dtype="int64"
+    )
+    return cut[inverse] if len(uniq) else np.zeros(0, dtype="int64")
+
+
+def local_date(moment: datetime, timezone: str) -> date:
+    """The calendar date of an aware datetime in ``timezone``."""
+    return moment.astimezone(ZoneInfo(timezone)).date()
+
+
+def last_closed_day(as_of: datetime, timezone: str, hour: int = 4) -> date:
+    """The newest day whose cut-off has passed at ``as_of``."""
+    today = local_date(as_of, timezone)
+    yesterday = today - timedelta(days=1)
+    return yesterday if as_of.timestamp() >= cutoff_epoch(yesterday, timezone, hour) else (
+        yesterday - timedelta(days=1)
+    )
+
+
+def fmt(day: date) -> str:
+    """A date as it appears in published file names: ``YYYY_mm_dd``."""
+    return day.strftime("%Y_%m_%d")

@@ -1,0 +1,324 @@
+"""Stage 7 of a panel run: write the published files, then commit the run's state at once."""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import json
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+import pandas as pd
+
+from pipeline import outages
+from pipeline.context import RunContext
+from pipeline.locations import Location
+from pipeline.panel import codebook, names
+from pipeline.panel.output import published_columns
+from pipeline.panel.stages import (
+    DayBuild,
+    EligibilityResult,
+    FetchResult,
+    LagResult,
+    LedgerDelta,
+    NormalizeResult,
+    _day_range,
+)
+from pipeline.csvfmt import to_csv_bytes
+from pipeline.provenance import code_version
+from pipeline.state.store import RunChanges
+
+LEDGER_COLUMNS = [
+    "token", "response_id", "start", "recorded", "day", "eligible", "reason", "eligible_day",
+    "cid_day", "cid_pending",
+]  # fmt: skip
+
+
+@dataclass
+class PublishResult:
+    """What a run published."""
+
+    written: list[str] = field(default_factory=list)
+    linked: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    reissued_days: list[str] = field(default_factory=list)
+    corrections: list[str] = field(default_factory=list)
+    held_days: list[str] = field(default_factory=list)
+    bytes_uploaded: int = 0
+    rows_published: int = 0
+    days_published: int = 0
+    outages_added: int = 0
+    manifest: str = ""
+    daily_counts: dict[str, int] = field(default_factory=dict)
+
+
+class _Publisher:
+    """Writes files to the publish location and records them for the commit."""
+
+    def __init__(self, ctx: RunContext, loc: Location, changes: RunChanges, res: PublishResult):
+        self.ctx, self.loc, self.changes, self.res = ctx, loc, changes, res
+        self.current = ctx.store.published()
+
+    def _record(self, name: str, kind: str, sha: str, size: int, day: str | None) -> None:
+        row = {
+            "name": name, "kind": kind, "sha256": sha, "size": size, "day": day,
+            "recorded": self.ctx.recorded.isoformat(), "run_id": self.ctx.run_id, "removed": False,
+        }  # fmt: skip
+        self.current[name] = row
+        self.changes.published.append(row)
+
+    def write(self, name: str, data: bytes, kind: str, day: str | None = None) -> bool:
+        """Upload ``data`` unless the same bytes are already published under ``name``."""
+        sha = hashlib.sha256(data).hexdigest()
+        if self.current.get(name, {}).get("sha256") == sha and self.loc.stat(name) is not None:
+            return False
+        self.loc.write_atomic(name, data)
+        self.res.written.append(name)
+        self.res.bytes_uploaded += len(data)
+        self._record(name, kind, sha, len(data), day)
+        return True
+
+    def link(self, src: str, dst: str, kind: str, day: str) -> None:
+        """Publish ``dst`` with the bytes of ``src`` without re-sending them where possible."""
+        prev = self.current[src]
+        how = self.loc.link_or_copy(src, dst)
+        if how == "upload":
+            self.res.bytes_uploaded += int(prev["size"])
+        self.res.linked.append(dst)
+        self._record(dst, kind, prev["sha256"], int(prev["size"]), day)
+
+    def remove(self, name: str) -> None:
+        self.loc.remove(name)
+        self.current.pop(name, None)
+        self.res.removed.append(name)
+        self.changes.removed.append(name)
+
+
+def _gz(data: bytes) -> bytes:
+    return gzip.compress(data, compresslevel=6, mtime=0)
+
+
+def _member(ctx: RunContext, csv_sha: str) -> bytes:
+    """The gzip member of a day's rows without the header, cached by content hash."""
+    path = ctx.work / "gz" / csv_sha[:2] / f"{csv_sha}.gz"
+    if path.exists():
+        return path.read_bytes()
+    data = ctx.csv_cache(csv_sha).read_bytes()
+    member = _gz(data[data.index(b"\n") + 1 :])
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_bytes(member)
+    tmp.replace(path)
+    return member
+
+
+def publish_and_commit(
+    ctx: RunContext,
+    fetch: FetchResult,
+    norm: NormalizeResult,
+    elig: EligibilityResult,
+    delta: LedgerDelta,
+    lag: LagResult,
+    build: DayBuild,
+    held_days: set[str] | None = None,
+) -> PublishResult:
+    """Publish daily, cumulative, codebook, CID lists, OUTAGES, SHA256SUMS, run manifest; commit."""
+    cfg, held_days = ctx.cfg, set(held_days or ())
+    res = PublishResult()
+    changes = RunChanges(
+        run_id=ctx.run_id, as_of=ctx.as_of.isoformat(), recorded=ctx.recorded.isoformat(),
+        base_seq=ctx.base_seq,
+    )  # fmt: skip
+    new_entries: list[dict[str, Any]] = []
+
+    def note(kind: str, message: str, days: list[str] | tuple[str, ...] = ()) -> None:
+        new_entries.append(
+            outages.entry(kind, message, days, at=ctx.as_of, timezone=cfg.timezone, run_id=ctx.run_id)
+        )
+
+    for q in norm.quarantined + lag.quarantined:
+        note("NOTICE", f"Input file {q['path']} was quarantined and not used: {q['error']}")
+
+    loc = ctx.open(cfg.publish)
+    try:
+        pub = _Publisher(ctx, loc, changes, res)
+        day_rows = ctx.store.days()
+        new_days: dict[str, dict[str, Any]] = {}
+        for day, st in build.stores.items():
+            new_days[day] = {**day_rows.get(day, {"day": day}), **st}
+            new_days[day].pop("rows", None)
+            new_days[day]["rows"] = st["rows"]
+        first = ctx.first_day(delta)
+        recorded = ctx.recorded
+        members: list[str] = []
+        if first is not None and first <= lag.last_closed:
+            for d in _day_range(date.fromisoformat(first), date.fromisoformat(lag.last_closed)):
+                sha = _publish_day(ctx, pub, d, day_rows, new_days, build, held_days, note, res)
+                if sha:
+                    members.append(sha)
+            _publish_cumulative(ctx, pub, build, members, date.fromisoformat(first), lag)
+        pub.write("codebook.csv", codebook.render(build.questions, build.layouts, cfg.rules), "codebook")
+        _write_cid_lists(ctx, lag, changes, res)
+        entries = list(reversed(new_entries)) + ctx.store.outages()
+        res.outages_added = len(new_entries)
+        changes.outages = new_entries
+        pub.write("OUTAGES.txt", outages.render(entries), "outages")
+        manifest = _manifest(ctx, fetch, norm, elig, delta, lag, res)
+        res.manifest = f"runs/{names.fmt(recorded)}_{ctx.run_id}.json"
+        pub.write(res.manifest, manifest, "run")
+        sums = "".join(
+            f"{row['sha256']}  {name}\n"
+            for name, row in sorted(pub.current.items())
+            if name != "SHA256SUMS"
+        )
+        pub.write("SHA256SUMS", sums.encode(), "sums")
+    finally:
+        loc.close()
+
+    changes.files = _file_rows(fetch, norm, lag)
+    if delta.rows:
+        ledger = pd.read_parquet(delta.rows)[LEDGER_COLUMNS]
+        changes.ledger_rows = ledger.astype(object).where(ledger.notna(), None)
+    changes.cid_listed = lag.cid_lists
+    changes.days = list(new_days.values())
+    changes.weights = lag.weight_rows
+    changes.summary = {
+        "excluded": elig.excluded, "rows_in": norm.rows_in, "responses": elig.responses,
+        "collisions": delta.collisions, "swaps": delta.swaps, "published": res.written,
+        "linked": res.linked, "bytes_uploaded": res.bytes_uploaded,
+    }  # fmt: skip
+    ctx.store.commit(changes)
+    return res
+
+
+def _publish_day(
+    ctx: RunContext,
+    pub: _Publisher,
+    d: date,
+    day_rows: dict[str, dict[str, Any]],
+    new_days: dict[str, dict[str, Any]],
+    build: DayBuild,
+    held_days: set[str],
+    note: Any,
+    res: PublishResult,
+) -> str | None:
+    """Publish one closed day per the re-issue policy; returns the content hash in force."""
+    cfg, day = ctx.cfg, d.isoformat()
+    known = day_rows.get(day, {})
+    row = new_days.setdefault(day, {"rows": 0, "store": None, **known, "day": day})
+    rendered = build.rendered.get(day)
+    prev_name = known.get("published_name")
+    if day in held_days:
+        res.held_days.append(day)
+        note("DELAY", "Publication of this day is held: a data check failed.", [day])
+        return known.get("csv_sha")
+    if rendered is None and not prev_name:
+        return None
+    sha = rendered["csv_sha"] if rendered else known["csv_sha"]
+    res.daily_counts[day] = rendered["rows"] if rendered else int(known.get("rows") or 0)
+    name = names.daily(d, ctx.recorded, cfg.gzip_daily)
+    changed = sha != known.get("csv_sha")
+    within = (ctx.recorded - d).days <= cfg.stabilization_days + 1
+    if changed or not prev_name:
+        data = ctx.csv_cache(sha).read_bytes()
+        if cfg.gzip_daily:
+            data = _gz(data[: data.index(b"\n") + 1]) + _member(ctx, sha)
+        pub.write(name, data, "daily", day)
+        if prev_name:
+            res.reissued_days.append(day)
+            if not within:
+                res.corrections.append(day)
+                note(
+                    "CORRECTION",
+                    f"Responses of this day changed after the {cfg.stabilization_days}-day "
+                    f"stabilization window (late records or weights); re-issued as {name}.",
+                    [day],
+                )
+        elif rendered and rendered["rows"] == 0:
+            note("NOTICE", "No publishable responses for this day.", [day])
+        row.update(csv_sha=sha, published_name=name, changed_recorded=ctx.recorded.isoformat())
+    elif (cfg.reissue == "all" or within) and prev_name != name:
+        pub.link(prev_name, name, "daily", day)
+    else:
+        return sha
+    row.update(published_recorded=ctx.recorded.isoformat(), published_name=name)
+    if rendered:
+        row["rows"] = rendered["rows"]
+    res.days_published += 1
+    res.rows_published += res.daily_counts[day]
+    return sha
+
+
+def _publish_cumulative(
+    ctx: RunContext, pub: _Publisher, build: DayBuild, members: list[str], first: date, lag: LagResult
+) -> None:
+    header = to_csv_bytes(pd.DataFrame(columns=published_columns(build.questions)))
+    name = names.cumulative(first, date.fromisoformat(lag.last_closed))
+    parts = [_gz(header)] + [_member(ctx, sha) for sha in members]
+    pub.write(name, b"".join(parts), "cumulative")
+    for old in [n for n, r in pub.current.items() if r["kind"] == "cumulative" and n != name]:
+        pub.remove(old)
+
+
+def _write_cid_lists(ctx: RunContext, lag: LagResult, changes: RunChanges, res: PublishResult) -> None:
+    if not lag.cid_lists:
+        return
+    loc = ctx.open(ctx.cfg.cid_out) if ctx.cfg.cid_out else None
+    try:
+        for day, tokens in sorted(lag.cid_lists.items()):
+            name = names.cid_list(date.fromisoformat(day))
+            if loc is not None:
+                loc.write_atomic(name, "".join(f"{t}\n" for t in tokens).encode())
+            changes.cid_lists.append(
+                {"day": day, "name": name, "count": len(tokens), "run_id": ctx.run_id}
+            )
+    finally:
+        if loc is not None:
+            loc.close()
+
+
+def _file_rows(fetch: FetchResult, norm: NormalizeResult, lag: LagResult) -> list[dict[str, Any]]:
+    rows = []
+    for f in fetch.files:
+        upd = norm.file_status.get(f["sha256"], {}) if f["status"] != "duplicate" else {}
+        rows.append({**f, **upd})
+    return rows + lag.weight_files
+
+
+def _manifest(
+    ctx: RunContext,
+    fetch: FetchResult,
+    norm: NormalizeResult,
+    elig: EligibilityResult,
+    delta: LedgerDelta,
+    lag: LagResult,
+    res: PublishResult,
+) -> bytes:
+    doc = {
+        "run_id": ctx.run_id,
+        "as_of": ctx.as_of.isoformat(),
+        "recorded": ctx.recorded.isoformat(),
+        "timezone": ctx.cfg.timezone,
+        "code_version": code_version(),
+        "inputs": [
+            {"path": f["path"], "sha256": f["sha256"], "size": f["size"], "status": f["status"]}
+            for f in _file_rows(fetch, norm, lag)
+        ],
+        "rows_in": norm.rows_in,
+        "responses": elig.responses,
+        "eligible": elig.eligible,
+        "excluded_by_reason": elig.excluded,
+        "deferred_recorded_after_clock": norm.deferred,
+        "collisions": delta.collisions,
+        "swaps": delta.swaps,
+        "quarantined": [q["path"] for q in norm.quarantined + lag.quarantined],
+        "published": res.written,
+        "reissued_by_link": res.linked,
+        "reissued_days": res.reissued_days,
+        "corrections": res.corrections,
+        "held_days": res.held_days,
+        "removed": res.removed,
+        "bytes_uploaded": res.bytes_uploaded,
+    }
+    return (json.dumps(doc, indent=2, sort_keys=True) + "\n").encode()

@@ -1,0 +1,477 @@
+"""The stages of a nightly panel run, as plain functions (the Dagster assets call these).
+
+Each stage reads the state database (never writes it) and stages its output under the
+run's work folder; the last stage publishes and commits everything in one transaction,
+so a crash anywhere leaves the ledger and the record of published files untouched.
+"""
+
+from __future__ import annotations
+
+import gzip
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from pipeline.context import RunContext
+from pipeline.days import for_dates
+from pipeline.panel import collisions as coll
+from pipeline.panel.columns import merge_layouts, question_columns
+from pipeline.panel.eligibility import count_reasons, exclusion_reasons
+from pipeline.panel.names import WEIGHTS_RE
+from pipeline.panel.output import KEYS, day_table, publish_values
+from pipeline.panel.qualtrics import RECORDED, START, SURVEY, TOKEN, WAVE, ExportError, parse_export
+from pipeline.csvfmt import to_csv_bytes
+
+EXPORT_SUFFIXES = (".csv", ".csv.gz")
+UNKNOWN_WAVE_KEY = 1e9
+
+
+# --- stage 1: fetch ----------------------------------------------------------------------
+@dataclass
+class FetchResult:
+    """Files found on the source and what to parse."""
+
+    files: list[dict[str, Any]] = field(default_factory=list)  # new ingested_files rows
+    to_parse: list[tuple[str, str]] = field(default_factory=list)  # (sha, path)
+    listed: int = 0
+    duplicates: int = 0
+    bytes_fetched: int = 0
+
+
+def fetch_exports(ctx: RunContext) -> FetchResult:
+    """Fetch new or changed exports from the source into the archive (idempotent)."""
+    res = FetchResult()
+    loc = ctx.open(ctx.cfg.source)
+    try:
+        listing = [f for f in loc.list_files() if f.path.lower().endswith(EXPORT_SUFFIXES)]
+        res.listed = len(listing)
+        known = ctx.store.known_files(ctx.cfg.source)
+        new = [f for f in listing if (f.path, f.size, float(f.mtime)) not in known]
+        fetched: list[tuple[Any, str]] = []
+        for f in new:
+            data = loc.read_bytes(f.path)
+            res.bytes_fetched += len(data)
+            fetched.append((f, ctx.archive.put(data)))
+    finally:
+        loc.close()
+    statuses = ctx.store.file_statuses(sha for _f, sha in fetched)
+    queued: set[str] = set()
+    for f, sha in fetched:
+        row = ctx.file_row(ctx.cfg.source, f, sha, kind="export")
+        if statuses.get(sha) in ("applied", "quarantined") or sha in queued:
+            row["status"] = "duplicate"
+            res.duplicates += 1
+        else:
+            queued.add(sha)
+            res.to_parse.append((sha, f.path))
+        res.files.append(row)
+    for p in ctx.store.pending_files("export"):
+        if p["sha256"] not in queued:
+            queued.add(p["sha256"])
+            res.to_parse.append((p["sha256"], p["path"]))
+            res.files.append({**p, "run_id": ctx.run_id})
+    return res
+
+
+# --- stage 2: normalise ------------------------------------------------------------------
+@dataclass
+class NormalizeResult:
+    """Parsed exports staged as one parquet batch."""
+
+    batch: str | None = None
+    rows_in: int = 0
+    deferred: int = 0
+    quarantined: list[dict[str, str]] = field(default_factory=list)
+    file_status: dict[str, dict[str, Any]] = field(default_factory=dict)  # sha -> updates
+    unknown_waves: int = 0
+
+
+def normalize_exports(ctx: RunContext, fetch: FetchResult) -> NormalizeResult:
+    """Parse every file to process; quarantine malformed ones, keep going with the rest."""
+    res = NormalizeResult()
+    frames: list[pd.DataFrame] = []
+    as_of = int(ctx.as_of.timestamp())
+    for sha, path in fetch.to_parse:
+        data = ctx.archive.get(sha)
+        try:
+            if path.lower().endswith(".gz"):
+                try:
+                    data = gzip.decompress(data)
+                except (OSError, EOFError) as exc:
+                    raise ExportError(path, None, f"truncated or corrupt gzip ({exc})") from exc
+            parsed = parse_export(data, path, ctx.cfg.waves)
+        except ExportError as exc:
+            kept = ctx.archive.quarantine(sha, path, str(exc))
+            res.quarantined.append({"path": path, "sha256": sha, "error": str(exc), "kept": str(kept)})
+            res.file_status[sha] = {"status": "quarantined", "error": str(exc)}
+            continue
+        frame = parsed.frame
+        late = frame[RECORDED].to_numpy() > as_of
+        res.deferred += int(late.sum())
+        frame = frame[~late]
+        waves = sorted({w for w in parsed.waves if w is not None})
+        res.file_status[sha] = {
+            "status": "pending" if late.any() else "applied",
+            "rows": int(len(parsed.frame)),
+            "layout": {
+                "key": float(min(waves)) if waves else UNKNOWN_WAVE_KEY,
+                "waves": waves,
+                "columns": question_columns(parsed.columns, ctx.cfg.rules.consent_column),
+                "questions": parsed.questions,
+            },
+        }
+        res.rows_in += len(frame)
+        res.unknown_waves += int((frame[SURVEY].notna() & frame[WAVE].isna()).sum())
+        frames.append(frame)
+    if frames:
+        batch = pd.concat(frames, ignore_index=True, sort=False)
+        target = ctx.run_dir / "normalized.parquet"
+        batch.to_parquet(target, index=False)
+        res.batch = str(target)
+    return res
+
+
+# --- stage 3: eligibility ----------------------------------------------------------------
+@dataclass
+class EligibilityResult:
+    """The de-duplicated batch with an exclusion reason per response."""
+
+    batch: str | None = None
+    responses: int = 0
+    eligible: int = 0
+    excluded: dict[str, int] = field(default_factory=dict)
+    duplicates: int = 0
+
+
+def apply_eligibility(ctx: RunContext, norm: NormalizeResult) -> EligibilityResult:
+    """De-duplicate by ResponseId and give every response its first failed rule (or none)."""
+    res = EligibilityResult(excluded=count_reasons(pd.Series([], dtype="string")))
+    if norm.batch is None:
+        return res
+    batch = pd.read_parquet(norm.batch)
+    deduped = coll.dedupe_responses(batch)
+    res.duplicates = len(batch) - len(deduped)
+    deduped = deduped.copy()
+    deduped["_reason"] = exclusion_reasons(deduped, ctx.cfg.rules)
+    res.responses = len(deduped)
+    res.excluded = count_reasons(deduped["_reason"])
+    res.eligible = int(deduped["_reason"].isna().sum())
+    target = ctx.run_dir / "eligible.parquet"
+    deduped.to_parquet(target, index=False)
+    res.batch = str(target)
+    return res
+
+
+# --- stage 4: collisions -----------------------------------------------------------------
+@dataclass
+class LedgerDelta:
+    """Changed ledger rows and the content of new winners, staged as parquet."""
+
+    rows: str | None = None  # changed ledger rows (+ old_day, winner_changed)
+    winners: str | None = None  # published values of new eligible winners
+    tokens_seen: int = 0
+    new_tokens: int = 0
+    collisions: int = 0
+    swaps: int = 0
+    dirty_days: list[str] = field(default_factory=list)
+
+
+def _iso(days64: np.ndarray) -> np.ndarray:
+    return np.datetime_as_string(days64.astype("datetime64[D]"), unit="D")
+
+
+def resolve_collisions(ctx: RunContext, elig: EligibilityResult) -> LedgerDelta:
+    """Merge the batch into the ledger: earliest start wins per token, for all time."""
+    res = LedgerDelta()
+    if elig.batch is None:
+        return res
+    batch = pd.read_parquet(elig.batch)
+    cands = coll.candidates(batch)
+    if cands.empty:
+        return res
+    best = coll.earliest_per_token(cands).reset_index(drop=True)
+    res.tokens_seen = len(best)
+    res.collisions = len(cands) - len(best)
+    tz, hour = ctx.cfg.timezone, ctx.cfg.rules.cutoff_hour
+    best["_day"] = _iso(for_dates(best[START].to_numpy(), tz))
+    on_time = coll.on_time_days(cands, tz, hour)
+    on_time_iso = pd.Series(_iso(on_time.to_numpy()), index=on_time.index) if len(on_time) else on_time
+    old = ctx.store.ledger_rows(best[TOKEN]).set_index("token")
+    old = old.reindex(best[TOKEN])
+    have_old = old["response_id"].notna().to_numpy()
+    o_start = old["start"].fillna(0).astype("int64").to_numpy()
+    o_rec = old["recorded"].fillna(0).astype("int64").to_numpy()
+    o_id = old["response_id"].fillna("").astype(str).to_numpy()
+    b_id = best["ResponseId"].astype(str).to_numpy()
+    b_start, b_rec = best[START].to_numpy(), best[RECORDED].to_numpy()
+    wins = coll.beats(b_start, b_rec, b_id, o_start, o_rec, o_id)
+    refreshed = (b_id == o_id) & (b_rec > o_rec)  # a newer copy of the winner itself
+    winner_changed = ~have_old | (have_old & (wins | refreshed))
+    res.new_tokens = int((~have_old).sum())
+    res.swaps = int((have_old & wins & (b_id != o_id)).sum())
+    res.collisions += int((have_old & ~wins & (b_id != o_id)).sum())
+    n = pd.Series(on_time_iso.reindex(best[TOKEN]).to_numpy(), dtype=object)
+    o = pd.Series(old["eligible_day"].to_numpy(), dtype=object)
+    keep_old = n.isna() | (o.notna() & (o.fillna("").astype(str) <= n.fillna("").astype(str)))
+    elig_day = o.where(keep_old, n).to_numpy()
+    elig_changed = o.fillna("").to_numpy() != pd.Series(elig_day).fillna("").to_numpy()
+    changed = winner_changed | elig_changed
+    new_rows = pd.DataFrame(
+        {
+            "token": best[TOKEN].to_numpy(),
+            "response_id": np.where(winner_changed, b_id, o_id),
+            "start": np.where(winner_changed, b_start, o_start),
+            "recorded": np.where(winner_changed, b_rec, o_rec),
+            "day": np.where(winner_changed, best["_day"].to_numpy(), old["day"].to_numpy()),
+            "eligible": np.where(
+                winner_changed, best["_reason"].isna().to_numpy(), old["eligible"].fillna(False).to_numpy()
+            ).astype(bool),
+            "reason": np.where(
+                winner_changed, best["_reason"].astype(object).to_numpy(), old["reason"].to_numpy()
+            ),
+            "eligible_day": elig_day,
+            "cid_day": old["cid_day"].to_numpy(),
+            "old_day": np.where(have_old & winner_changed, old["day"].to_numpy(), None),
+            "winner_changed": winner_changed,
+        }
+    )[changed]
+    new_rows["reason"] = new_rows["reason"].where(pd.notna(new_rows["reason"]), None)
+    new_rows["cid_pending"] = pd.notna(new_rows["eligible_day"]) & pd.isna(new_rows["cid_day"])
+    days = set(new_rows["day"]) | {d for d in new_rows["old_day"] if isinstance(d, str)}
+    res.dirty_days = sorted(days)
+    target = ctx.run_dir / "ledger_delta.parquet"
+    new_rows.to_parquet(target, index=False)
+    res.rows = str(target)
+    fresh = best[winner_changed & changed & best["_reason"].isna().to_numpy()]
+    columns = [c for c in batch.columns if not c.startswith("_")]
+    values = publish_values(fresh, columns, ctx.cfg.rules, tz, ctx.zip_population)
+    values["_day"] = fresh["_day"].to_numpy()
+    target = ctx.run_dir / "winners.parquet"
+    values.to_parquet(target, index=False)
+    res.winners = str(target)
+    return res
+
+
+# --- stage 5: lag policy -----------------------------------------------------------------
+@dataclass
+class LagResult:
+    """Weights that changed, CID lists due, and the last day whose cut-off has passed."""
+
+    last_closed: str = ""
+    weight_rows: list[dict[str, Any]] = field(default_factory=list)
+    weight_files: list[dict[str, Any]] = field(default_factory=list)
+    weight_days: list[str] = field(default_factory=list)
+    cid_lists: dict[str, list[str]] = field(default_factory=dict)
+    quarantined: list[dict[str, str]] = field(default_factory=list)
+
+
+def _read_weights(data: bytes, name: str) -> pd.DataFrame:
+    import io
+
+    try:
+        frame = pd.read_csv(io.BytesIO(data), dtype=str, keep_default_na=False)
+    except Exception as exc:  # noqa: BLE001 - any parse failure quarantines the file
+        raise ExportError(name, None, f"unreadable weights file ({exc})") from exc
+    frame.columns = [c.strip().lower() for c in frame.columns]
+    if not {"cid", "weight"} <= set(frame.columns):
+        raise ExportError(name, 1, "weights file needs a header with cid,weight")
+    frame = frame[["cid", "weight"]].apply(lambda s: s.str.strip())
+    num = pd.to_numeric(frame["weight"], errors="coerce")
+    bad = num.isna() & (frame["weight"] != "")
+    if bad.any():
+        line = int(np.flatnonzero(bad.to_numpy())[0]) + 2
+        raise ExportError(name, line, f"weight is not a number: {frame['weight'][bad].iloc[0]!r}")
+    return frame[(frame["cid"] != "") & num.notna()]
+
+
+def apply_lag_policy(ctx: RunContext, delta: LedgerDelta) -> LagResult:
+    """Cut-offs, new weights (first file by name wins) and the CID lists now due."""
+    res = LagResult(last_closed=ctx.last_closed.isoformat())
+    if ctx.cfg.weights:
+        _load_weights(ctx, res)
+    res.cid_lists = _due_cid_lists(ctx, delta, res.last_closed)
+    return res
+
+
+def _load_weights(ctx: RunContext, res: LagResult) -> None:
+    loc = ctx.open(ctx.cfg.weights)
+    try:
+        known = ctx.store.known_files(ctx.cfg.weights)
+        new = [
+            f
+            for f in loc.list_files()
+            if WEIGHTS_RE.match(f.path.rsplit("/", 1)[-1])
+            and (f.path, f.size, float(f.mtime)) not in known
+        ]
+        best: dict[str, tuple[str, str]] = {}
+        for f in sorted(new, key=lambda f: f.path.rsplit("/", 1)[-1]):
+            data = loc.read_bytes(f.path)
+            sha = ctx.archive.put(data)
+            row = ctx.file_row(ctx.cfg.weights, f, sha, kind="weights")
+            name = f.path.rsplit("/", 1)[-1]
+            try:
+                frame = _read_weights(data, f.path)
+            except ExportError as exc:
+                ctx.archive.quarantine(sha, f.path, str(exc))
+                res.quarantined.append({"path": f.path, "sha256": sha, "error": str(exc)})
+                res.weight_files.append({**row, "status": "quarantined", "error": str(exc)})
+                continue
+            row.update(status="applied", rows=len(frame))
+            res.weight_files.append(row)
+            for cid, w in zip(frame["cid"], frame["weight"], strict=True):
+                if cid not in best or name < best[cid][1]:
+                    best[cid] = (w, name)
+    finally:
+        loc.close()
+    if not best:
+        return
+    current = ctx.store.weights_for(best)
+    changed = {
+        cid: v for cid, v in best.items() if cid not in current or v[1] < current[cid][1]
+    }
+    res.weight_rows = [{"cid": c, "weight": w, "file": n} for c, (w, n) in changed.items()]
+    ledger = ctx.store.ledger_rows(changed)
+    res.weight_days = sorted(set(ledger["day"]))
+
+
+def _due_cid_lists(ctx: RunContext, delta: LedgerDelta, last_closed: str) -> dict[str, list[str]]:
+    """Tokens newly weight-eligible, by the list (day) they go on; each day's list once."""
+    pending = ctx.store.cid_pending()
+    if delta.rows:
+        d = pd.read_parquet(delta.rows, columns=["token", "eligible_day", "cid_pending"])
+        pending = pending[~pending["token"].isin(d["token"])]
+        pending = pd.concat(
+            [pending, d.loc[d["cid_pending"], ["token", "eligible_day"]]], ignore_index=True
+        )
+    listed = ctx.store.cid_list_days()
+    first = ctx.first_day(delta)
+    if first is None or first > last_closed:
+        return {}
+    due = [
+        d.isoformat()
+        for d in _day_range(date.fromisoformat(first), date.fromisoformat(last_closed))
+        if d.isoformat() not in listed
+    ]
+    out: dict[str, list[str]] = {d: [] for d in due}
+    if not due:
+        return out
+    closed = pending[pending["eligible_day"] <= last_closed]
+    for token, day in zip(closed["token"], closed["eligible_day"], strict=True):
+        # A token whose own day was listed already (late data) goes on the newest list due.
+        out[day if day in out else due[-1]].append(token)
+    return {d: sorted(t) for d, t in out.items()}
+
+
+def _day_range(first: date, last: date) -> list[date]:
+    return [first + timedelta(days=i) for i in range((last - first).days + 1)]
+
+
+# --- stage 6: day partitions -------------------------------------------------------------
+@dataclass
+class DayBuild:
+    """New day-store files and rendered daily CSVs (cached by content hash)."""
+
+    questions: list[str] = field(default_factory=list)
+    schema_changed: bool = False
+    stores: dict[str, dict[str, Any]] = field(default_factory=dict)  # day -> {store, rows}
+    rendered: dict[str, dict[str, Any]] = field(default_factory=dict)  # day -> {csv_sha, rows}
+    layouts: list[dict[str, Any]] = field(default_factory=list)
+
+
+def build_days(
+    ctx: RunContext, norm: NormalizeResult, delta: LedgerDelta, lag: LagResult
+) -> DayBuild:
+    """Rebuild the days the delta touches; render every closed day that must be (re)published."""
+    res = DayBuild()
+    old_layouts = ctx.store.layouts()
+    new_layouts = [s["layout"] for s in norm.file_status.values() if "layout" in s]
+    res.layouts = old_layouts + new_layouts
+    old_q = merge_layouts([(lay["key"], lay["columns"]) for lay in old_layouts])
+    res.questions = merge_layouts([(lay["key"], lay["columns"]) for lay in res.layouts])
+    res.schema_changed = bool(old_layouts) and old_q != res.questions
+    day_rows = ctx.store.days()
+    changes = pd.read_parquet(delta.rows) if delta.rows else None
+    winners = pd.read_parquet(delta.winners) if delta.winners else None
+    for day in delta.dirty_days:
+        res.stores[day] = _rebuild_store(ctx, day, day_rows.get(day), changes, winners)
+    last_closed = lag.last_closed
+    first = ctx.first_day(delta)
+    if first is None or first > last_closed:
+        return res
+    dirty = set(delta.dirty_days) | set(lag.weight_days)
+    weights = {r["cid"]: r["weight"] for r in lag.weight_rows}
+    for d in _day_range(date.fromisoformat(first), date.fromisoformat(last_closed)):
+        day = d.isoformat()
+        known = day_rows.get(day, {})
+        if day in dirty or res.schema_changed or not known.get("csv_sha"):
+            store = res.stores.get(day, {}).get("store", known.get("store"))
+            res.rendered[day] = _render_day(ctx, store, res.questions, weights)
+    return res
+
+
+def _read_store(ctx: RunContext, store: str | None) -> pd.DataFrame | None:
+    if not store:
+        return None
+    return pd.read_parquet(ctx.work / store)
+
+
+def _rebuild_store(
+    ctx: RunContext,
+    day: str,
+    known: dict[str, Any] | None,
+    changes: pd.DataFrame | None,
+    winners: pd.DataFrame | None,
+) -> dict[str, Any]:
+    old = _read_store(ctx, (known or {}).get("store"))
+    parts: list[pd.DataFrame] = []
+    pub = {}
+    if changes is not None:
+        pub = dict(zip(changes["token"], pd.notna(changes["eligible_day"]), strict=True))
+    if old is not None:
+        touched = old["_token"].isin(pub)
+        keep = old[~touched]
+        # Same winner, new weight eligibility: keep the row, update the flag.
+        same = old[touched]
+        if changes is not None and len(same):
+            unchanged = changes.loc[~changes["winner_changed"] & changes["eligible"], "token"]
+            same = same[same["_token"].isin(set(unchanged))].copy()
+            same["_pub"] = same["_token"].map(pub).astype(bool)
+            parts.append(same)
+        parts.insert(0, keep)
+    if winners is not None:
+        add = winners[winners["_day"] == day].drop(columns=["_day"]).copy()
+        add["_pub"] = add["_token"].map(pub).fillna(False).astype(bool)
+        parts.append(add)
+    frame = pd.concat([p for p in parts if len(p)], ignore_index=True, sort=False) if any(
+        len(p) for p in parts
+    ) else pd.DataFrame(columns=[*KEYS, "_pub"])
+    rel = Path("days") / day / f"{ctx.run_id}.parquet"
+    (ctx.work / rel).parent.mkdir(parents=True, exist_ok=True)
+    frame.to_parquet(ctx.work / rel, index=False)
+    return {"store": rel.as_posix(), "rows": int(frame["_pub"].sum()) if len(frame) else 0}
+
+
+def _render_day(
+    ctx: RunContext, store: str | None, questions: list[str], new_weights: dict[str, str]
+) -> dict[str, Any]:
+    frame = _read_store(ctx, store)
+    if frame is None or frame.empty:
+        frame = pd.DataFrame(columns=[*KEYS, "_pub"])
+    rows = frame[frame["_pub"].astype(bool)]
+    weights = None
+    withheld = 0
+    if ctx.cfg.weights:
+        known = {c: w for c, (w, _f) in ctx.store.weights_for(rows["_token"]).items()}
+        known.update({t: new_weights[t] for t in rows["_token"] if t in new_weights})
+        weights = pd.Series(known, dtype="string")
+        has = rows["_token"].isin(weights.index)
+        withheld = int((~has).sum())
+        rows = rows[has]
+    table = day_table(rows, questions, weights)
+    data = to_csv_bytes(table)
+    sha = ctx.cache_csv(data)
+    return {"csv_sha": sha, "rows": len(table), "withheld": withheld, "store": store}

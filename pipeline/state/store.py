@@ -1,0 +1,319 @@
+"""The state store: reads of the pipeline's database and the one-transaction commit of a run."""
+
+from __future__ import annotations
+
+import fcntl
+import os
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+from pipeline.state import schema
+
+CHUNK = 5000
+
+
+class RunInProgressError(RuntimeError):
+    """Another run holds the state database's run lock."""
+
+
+@dataclass
+class RunChanges:
+    """Everything one run writes to the state database, committed together or not at all."""
+
+    run_id: str
+    as_of: str
+    recorded: str
+    files: list[dict[str, Any]] = field(default_factory=list)
+    ledger_rows: pd.DataFrame | None = None  # full rows of changed tokens
+    cid_listed: dict[str, list[str]] = field(default_factory=dict)  # day -> tokens
+    cid_lists: list[dict[str, Any]] = field(default_factory=list)
+    days: list[dict[str, Any]] = field(default_factory=list)  # full rows of changed days
+    weights: list[dict[str, Any]] = field(default_factory=list)
+    published: list[dict[str, Any]] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    outages: list[dict[str, Any]] = field(default_factory=list)
+    rulings: list[dict[str, Any]] = field(default_factory=list)
+    summary: dict[str, Any] = field(default_factory=dict)
+    base_seq: int = 0
+
+
+def _chunks(items: list[Any], size: int = CHUNK) -> Iterator[list[Any]]:
+    for i in range(0, len(items), size):
+        yield items[i : i + size]
+
+
+class StateStore:
+    """Access to the state database at ``url`` (created on first use)."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        if url.startswith("sqlite:///") and not url.endswith(":memory:"):
+            Path(url[len("sqlite:///") :]).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        self.engine: Engine = sa.create_engine(url, future=True)
+        if self.engine.dialect.name == "sqlite":
+            sa.event.listen(self.engine, "connect", _sqlite_pragmas)
+        schema.metadata.create_all(self.engine)
+
+    def dispose(self) -> None:
+        """Close pooled connections."""
+        self.engine.dispose()
+
+    # --- locking -------------------------------------------------------------------------
+    @contextmanager
+    def run_lock(self) -> Iterator[None]:
+        """Hold the single-run lock; raise :class:`RunInProgressError` when it is taken.
+
+        PostgreSQL: a session advisory lock. SQLite: ``flock`` on ``<db>.lock``. Both are
+        released by the operating system or server when the process dies, so a killed
+        run never leaves a stale lock behind.
+        """
+        if self.engine.dialect.name == "postgresql":
+            with self.engine.connect() as conn:
+                got = conn.execute(sa.text("select pg_try_advisory_lock(7215330)")).scalar()
+                if not got:
+                    raise RunInProgressError(
+                        "another run is in progress (PostgreSQL advisory lock held); try later"
+                    )
+                try:
+                    yield
+                finally:
+                    conn.execute(sa.text("select pg_advisory_unlock(7215330)"))
+                    conn.commit()
+            return
+        db = self.engine.url.database
+        lock_path = Path(f"{db}.lock") if db and db != ":memory:" else None
+        if lock_path is None:
+            yield
+            return
+        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError as exc:
+                raise RunInProgressError(
+                    f"another run is in progress (lock {lock_path} is held); try later"
+                ) from exc
+            yield
+        finally:
+            os.close(fd)
+
+    # --- reads ---------------------------------------------------------------------------
+    def last_seq(self) -> int:
+        """Sequence number of the newest committed run (0 before the first)."""
+        with self.engine.connect() as conn:
+            return int(conn.execute(sa.select(sa.func.max(schema.runs.c.seq))).scalar() or 0)
+
+    def known_files(self, source: str) -> dict[tuple[str, int, float], str]:
+        """(path, size, mtime) → sha256 of every file already seen on ``source``."""
+        t = schema.ingested_files
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                sa.select(t.c.path, t.c.size, t.c.mtime, t.c.sha256).where(t.c.source == source)
+            )
+            return {(r.path, int(r.size), float(r.mtime)): r.sha256 for r in rows}
+
+    def file_statuses(self, shas: Iterable[str]) -> dict[str, str]:
+        """sha256 → status for hashes already applied or quarantined (any source)."""
+        t = schema.ingested_files
+        out: dict[str, str] = {}
+        with self.engine.connect() as conn:
+            for chunk in _chunks(sorted(set(shas))):
+                rows = conn.execute(
+                    sa.select(t.c.sha256, t.c.status).where(t.c.sha256.in_(chunk))
+                )
+                for r in rows:
+                    if r.status in ("applied", "quarantined") or r.sha256 not in out:
+                        out[r.sha256] = r.status
+        return out
+
+    def pending_files(self, kind: str) -> list[dict[str, Any]]:
+        """Files holding rows recorded after their run's clock (to be re-read later)."""
+        t = schema.ingested_files
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                sa.select(t).where(t.c.status == "pending", t.c.kind == kind).order_by(t.c.id)
+            )
+            return [dict(r._mapping) for r in rows]
+
+    def layouts(self) -> list[dict[str, Any]]:
+        """Layouts (wave key, columns, question texts) of every applied export."""
+        t = schema.ingested_files
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                sa.select(t.c.sha256, t.c.layout)
+                .where(t.c.layout.is_not(None), t.c.status.in_(["applied", "pending"]))
+                .order_by(t.c.id)
+            )
+            seen: dict[str, dict[str, Any]] = {}
+            for r in rows:
+                seen.setdefault(r.sha256, r.layout)
+            return list(seen.values())
+
+    def ledger_rows(self, tokens: Iterable[str]) -> pd.DataFrame:
+        """Ledger rows of the given tokens (absent tokens are simply missing)."""
+        t = schema.ledger
+        frames: list[pd.DataFrame] = []
+        with self.engine.connect() as conn:
+            for chunk in _chunks(sorted(set(tokens))):
+                rows = conn.execute(sa.select(t).where(t.c.token.in_(chunk))).all()
+                if rows:
+                    frames.append(pd.DataFrame(rows, columns=list(t.c.keys())))
+        if not frames:
+            return pd.DataFrame(columns=list(t.c.keys()))
+        return pd.concat(frames, ignore_index=True)
+
+    def cid_pending(self) -> pd.DataFrame:
+        """Tokens that are weight-eligible but not yet on a CID list."""
+        t = schema.ledger
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                sa.select(t.c.token, t.c.eligible_day).where(t.c.cid_pending.is_(True))
+            ).all()
+        return pd.DataFrame(rows, columns=["token", "eligible_day"])
+
+    def cid_list_days(self) -> set[str]:
+        """Days whose CID list has been written."""
+        with self.engine.connect() as conn:
+            return set(conn.execute(sa.select(schema.cid_lists.c.day)).scalars())
+
+    def days(self) -> dict[str, dict[str, Any]]:
+        """Every day row, by day."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(sa.select(schema.days)).all()
+        return {r.day: dict(r._mapping) for r in rows}
+
+    def weights_for(self, tokens: Iterable[str]) -> dict[str, tuple[str, str]]:
+        """cid → (weight, file) for the given tokens."""
+        t = schema.weights
+        out: dict[str, tuple[str, str]] = {}
+        with self.engine.connect() as conn:
+            for chunk in _chunks(sorted(set(tokens))):
+                for r in conn.execute(sa.select(t).where(t.c.cid.in_(chunk))):
+                    out[r.cid] = (r.weight, r.file)
+        return out
+
+    def weight_files(self) -> set[str]:
+        """Names of weight files already applied."""
+        t = schema.ingested_files
+        with self.engine.connect() as conn:
+            rows = conn.execute(sa.select(t.c.path).where(t.c.kind == "weights"))
+            return {r.path for r in rows}
+
+    def published(self, kind: str | None = None) -> dict[str, dict[str, Any]]:
+        """Published files that are still in place, by name."""
+        t = schema.published_files
+        q = sa.select(t).where(t.c.removed.is_(False))
+        if kind:
+            q = q.where(t.c.kind == kind)
+        with self.engine.connect() as conn:
+            return {r.name: dict(r._mapping) for r in conn.execute(q)}
+
+    def outages(self) -> list[dict[str, Any]]:
+        """All OUTAGES entries, newest first."""
+        t = schema.outages
+        with self.engine.connect() as conn:
+            rows = conn.execute(sa.select(t).order_by(t.c.id.desc()))
+            return [dict(r._mapping) for r in rows]
+
+    def rulings(self) -> dict[str, dict[str, Any]]:
+        """Newest consent ruling per response uuid."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(sa.select(schema.consent_rulings))
+            return {r.response_uuid: dict(r._mapping) for r in rows}
+
+    def add_outage(self, entry: dict[str, Any]) -> None:
+        """Insert one operator entry at once (outside a run)."""
+        with self.engine.begin() as conn:
+            conn.execute(schema.outages.insert(), [entry])
+
+    # --- the commit ----------------------------------------------------------------------
+    def commit(self, ch: RunChanges) -> int:
+        """Apply a run's changes in one transaction; returns the run's sequence number.
+
+        Refuses when another run committed since this one read its base state.
+        """
+        with self.engine.begin() as conn:
+            seq = int(conn.execute(sa.select(sa.func.max(schema.runs.c.seq))).scalar() or 0)
+            if seq != ch.base_seq:
+                raise RunInProgressError(
+                    f"state changed under this run (run {seq} committed after it started); rerun"
+                )
+            self._write_files(conn, ch.files)
+            if ch.ledger_rows is not None and len(ch.ledger_rows):
+                self._upsert(conn, schema.ledger, "token", ch.ledger_rows.to_dict("records"))
+            for day, tokens in ch.cid_listed.items():
+                t = schema.ledger
+                for chunk in _chunks(tokens):
+                    conn.execute(
+                        t.update()
+                        .where(t.c.token.in_(chunk))
+                        .values(cid_day=day, cid_pending=False)
+                    )
+            self._upsert(conn, schema.cid_lists, "day", ch.cid_lists)
+            self._upsert(conn, schema.days, "day", ch.days)
+            self._upsert(conn, schema.weights, "cid", ch.weights)
+            self._upsert(conn, schema.published_files, "name", ch.published)
+            if ch.removed:
+                t = schema.published_files
+                conn.execute(t.update().where(t.c.name.in_(ch.removed)).values(removed=True))
+            if ch.outages:
+                conn.execute(schema.outages.insert(), ch.outages)
+            self._upsert(conn, schema.consent_rulings, "response_uuid", ch.rulings)
+            conn.execute(
+                schema.runs.insert(),
+                [
+                    {
+                        "run_id": ch.run_id,
+                        "seq": seq + 1,
+                        "as_of": ch.as_of,
+                        "recorded": ch.recorded,
+                        "summary": ch.summary,
+                    }
+                ],
+            )
+            return seq + 1
+
+    @staticmethod
+    def _write_files(conn: Connection, files: list[dict[str, Any]]) -> None:
+        t = schema.ingested_files
+        for f in files:
+            conn.execute(
+                t.delete().where(
+                    t.c.source == f["source"],
+                    t.c.path == f["path"],
+                    t.c.size == f["size"],
+                    t.c.mtime == f["mtime"],
+                    t.c.sha256 == f["sha256"],
+                )
+            )
+        if files:
+            conn.execute(t.insert(), files)
+
+    @staticmethod
+    def _upsert(conn: Connection, table: sa.Table, key: str, rows: list[dict[str, Any]]) -> None:
+        """Portable upsert: delete the keys, insert the rows (inside the caller's transaction)."""
+        if not rows:
+            return
+        col = table.c[key]
+        names = set().union(*rows)
+        rows = [{c: r.get(c) for c in names} for r in rows]  # one shape for executemany
+        keys = [r[key] for r in rows]
+        for chunk in _chunks(keys):
+            conn.execute(table.delete().where(col.in_(chunk)))
+        for chunk in _chunks(rows, 20000):
+            conn.execute(table.insert(), chunk)
+
+
+def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA synchronous=NORMAL")
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.close()
