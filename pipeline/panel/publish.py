@@ -220,6 +220,7 @@ def _publish_day(
     name = names.daily(d, ctx.recorded, cfg.gzip_daily)
     changed = sha != known.get("csv_sha")
     within = (ctx.recorded - d).days <= cfg.stabilization_days + 1
+    forced = day in ctx.extra.get("forced_days", ())
     if changed or not prev_name:
         data = ctx.csv_cache(sha).read_bytes()
         if cfg.gzip_daily:
@@ -238,7 +239,7 @@ def _publish_day(
         elif rendered and rendered["rows"] == 0:
             note("NOTICE", "No publishable responses for this day.", [day])
         row.update(csv_sha=sha, published_name=name, changed_recorded=ctx.recorded.isoformat())
-    elif (cfg.reissue == "all" or within) and prev_name != name:
+    elif (cfg.reissue == "all" or within or forced) and prev_name != name:
         pub.link(prev_name, name, "daily", day)
     else:
         return sha

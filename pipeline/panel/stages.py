@@ -407,7 +407,8 @@ def build_days(
     for d in _day_range(date.fromisoformat(first), date.fromisoformat(last_closed)):
         day = d.isoformat()
         known = day_rows.get(day, {})
-        if day in dirty or res.schema_changed or not known.get("csv_sha"):
+        forced = day in ctx.extra.get("forced_days", ())
+        if day in dirty or res.schema_changed or not known.get("csv_sha") or forced:
             store = res.stores.get(day, {}).get("store", known.get("store"))
             res.rendered[day] = _render_day(ctx, store, res.questions, weights)
     return res

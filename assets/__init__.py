@@ -1,0 +1,1 @@
+"""Dagster assets and checks: thin wiring over the stages in ``pipeline``."""

@@ -1,0 +1,198 @@
+"""Command line of SPEC §8: ``python -m pipeline {run,backfill,outage,synth,latest,idmap}``.
+
+``run`` and ``backfill`` execute the same Dagster job the nightly schedule runs, in-process.
+Exit code 0 on success; otherwise non-zero with a one-line reason on stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from pipeline.config import ConfigError, load_config
+
+OVERRIDES = ("source", "publish", "weights", "cid_out", "state", "archive")
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m pipeline", description=__doc__.splitlines()[0])
+    sub = p.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser("run", help="one nightly run: ingest what is new, apply the rules, publish")
+    run.add_argument("--config", required=True)
+    run.add_argument("--as-of", help="the run's clock, ISO 8601 (default: now; naive = UTC)")
+    for name in OVERRIDES:
+        run.add_argument(f"--{name.replace('_', '-')}", dest=name)
+
+    back = sub.add_parser("backfill", help="re-materialize and re-publish a range of days")
+    back.add_argument("--config", required=True)
+    back.add_argument("--from", dest="first", required=True, type=date.fromisoformat)
+    back.add_argument("--to", dest="last", required=True, type=date.fromisoformat)
+    back.add_argument("--as-of")
+
+    out = sub.add_parser("outage", help="OUTAGES.txt entries")
+    out_sub = out.add_subparsers(dest="outage_command", required=True)
+    add = out_sub.add_parser("add", help="add an operator entry on top of OUTAGES.txt")
+    add.add_argument("--config", required=True)
+    add.add_argument("--kind", required=True, choices=["DELAY", "CORRECTION", "NOTICE"])
+    add.add_argument("--message", required=True)
+    add.add_argument("--days", default="", help="comma-separated YYYY-MM-DD")
+
+    syn = sub.add_parser("synth", help="write realistic raw exports (deterministic for a seed)")
+    syn.add_argument("--kind", required=True, choices=["panel", "session"])
+    syn.add_argument("--out", required=True)
+    syn.add_argument("--start", required=True, type=date.fromisoformat)
+    syn.add_argument("--days", required=True, type=int)
+    syn.add_argument("--per-day", required=True, type=int)
+    syn.add_argument("--seed", type=int, default=0)
+
+    lat = sub.add_parser("latest", help="newest `recorded` version of every day as one table")
+    lat.add_argument("loc")
+    lat.add_argument("--out")
+    lat.add_argument("--config", help="for SFTP credentials (sftp: block)")
+
+    idm = sub.add_parser("idmap", help="cross-study hashed child-ID map of two session studies")
+    idm.add_argument("--config", required=True)
+    idm.add_argument("--other", required=True)
+    idm.add_argument("--out", required=True)
+    return p
+
+
+def _run_job(args: argparse.Namespace, extra: dict[str, Any] | None = None) -> int:
+    from dagster import DagsterInstance
+
+    from pipeline.definitions import defs
+
+    cfg = load_config(args.config)  # validate the file (and flags) before starting a run
+    overrides = {k: getattr(args, k, None) for k in OVERRIDES}
+    cfg.with_overrides(**overrides)
+    resource_cfg: dict[str, Any] = {"config_path": str(Path(args.config).resolve())}
+    resource_cfg.update({k: v for k, v in overrides.items() if v is not None})
+    if args.as_of:
+        resource_cfg["as_of"] = args.as_of
+    resource_cfg.update(extra or {})
+    instance = DagsterInstance.get() if _has_dagster_home() else DagsterInstance.ephemeral()
+    result = defs.resolve_job_def("nightly").execute_in_process(
+        run_config={
+            "resources": {"study": {"config": resource_cfg}},
+            "loggers": {"console": {"config": {"log_level": os.environ.get("PIPELINE_LOG_LEVEL", "WARNING")}}},
+        },
+        instance=instance,
+        raise_on_error=True,
+    )
+    out = result.output_for_node("published_files")
+    print(f"published {len(out.written)} file(s), re-issued {len(out.linked)} by link, "
+          f"{out.rows_published} rows over {out.days_published} day(s) -> {cfg.publish}")  # fmt: skip
+    for name in out.written:
+        print(f"  wrote  {name}")
+    return 0
+
+
+def _has_dagster_home() -> bool:
+    return bool(os.environ.get("DAGSTER_HOME"))
+
+
+def _root_cause(exc: BaseException) -> BaseException:
+    """Unwrap Dagster's wrappers down to the pipeline's own exception."""
+    while type(exc).__module__.startswith("dagster"):
+        inner = getattr(exc, "user_exception", None) or exc.__cause__
+        if inner is None:
+            break
+        exc = inner
+    return exc
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point; returns the process exit code."""
+    args = _parser().parse_args(argv)
+    try:
+        return _dispatch(args)
+    except KeyboardInterrupt:
+        print("error: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # noqa: BLE001 - the CLI's contract is a one-line reason
+        cause = _root_cause(exc)
+        msg = " ".join(str(cause).split()) or cause.__class__.__name__
+        print(f"error: {cause.__class__.__name__}: {msg}", file=sys.stderr)
+        return 2 if isinstance(cause, ConfigError) else 1
+
+
+def _dispatch(args: argparse.Namespace) -> int:
+    if args.command == "run":
+        return _run_job(args)
+    if args.command == "backfill":
+        if args.last < args.first:
+            raise ConfigError("--to is before --from")
+        for name in OVERRIDES:
+            setattr(args, name, None)
+        extra = {"backfill_from": args.first.isoformat(), "backfill_to": args.last.isoformat()}
+        return _run_job(args, extra)
+    if args.command == "outage":
+        return _outage_add(args)
+    if args.command == "synth":
+        return _synth(args)
+    if args.command == "latest":
+        return _latest(args)
+    if args.command == "idmap":
+        return _idmap(args)
+    raise ConfigError(f"unknown command {args.command}")
+
+
+def _outage_add(args: argparse.Namespace) -> int:
+    from datetime import UTC, datetime
+
+    from pipeline.context import RunContext
+    from pipeline.operations import add_outage
+    from pipeline.state.store import StateStore
+
+    cfg = load_config(args.config)
+    days = [d.strip() for d in args.days.split(",") if d.strip()]
+    for d in days:
+        date.fromisoformat(d)
+    store = StateStore(cfg.state)
+    try:
+        ctx = RunContext(cfg=cfg, as_of=datetime.now(UTC), store=store, run_id="operator")
+        add_outage(ctx, args.kind, args.message, days)
+    finally:
+        store.dispose()
+    print(f"added {args.kind} entry to {cfg.publish}/OUTAGES.txt")
+    return 0
+
+
+def _synth(args: argparse.Namespace) -> int:
+    out = Path(args.out)
+    if args.kind == "panel":
+        from pipeline.panel.synth import generate_panel
+
+        files = generate_panel(out, args.start, args.days, args.per_day, seed=args.seed)
+    else:
+        from pipeline.session.synth import generate_session
+
+        files = generate_session(out, args.start, args.days, args.per_day, seed=args.seed)
+    print(f"wrote {len(files)} file(s) to {out}")
+    return 0
+
+
+def _latest(args: argparse.Namespace) -> int:
+    from pipeline.panel.latest import load_latest
+
+    sftp = load_config(args.config).sftp if args.config else None
+    frame = load_latest(args.loc, sftp)
+    if args.out:
+        frame.to_csv(args.out, index=False, na_rep="NA")
+        print(f"{len(frame)} rows -> {args.out}")
+    else:
+        frame.to_csv(sys.stdout, index=False, na_rep="NA")
+    return 0
+
+
+def _idmap(args: argparse.Namespace) -> int:
+    from pipeline.session.idmap import write_idmap
+
+    rows = write_idmap(load_config(args.config), load_config(args.other), Path(args.out))
+    print(f"{rows} shared children -> {args.out}")
+    return 0

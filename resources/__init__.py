@@ -1,0 +1,5 @@
+"""Dagster resources: thin wrappers over ``pipeline`` (study configuration, SFTP settings)."""
+
+from resources.study import StudyResource
+
+__all__ = ["StudyResource"]
