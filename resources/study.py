@@ -56,7 +56,7 @@ class StudyResource(ConfigurableResource):
         self._stack = contextlib.ExitStack()
         self._stack.callback(store.dispose)
         self._stack.enter_context(store.run_lock())
-        run_id = context.run_id if context.run_id else ""
+        run_id = context.run.run_id if context.run else ""
         self._ctx = RunContext(
             cfg=cfg, as_of=parse_as_of(self.as_of), store=store, run_id=run_id,
             base_seq=store.last_seq(),

@@ -74,6 +74,7 @@ def publish_values(
     (they are NA when the day is rendered with the union of all waves' columns).
     """
     numeric = set(rules.numeric_items)
+    frame = frame.reset_index(drop=True)  # helpers below build fresh RangeIndex series
     out: dict[str, pd.Series] = {
         "_token": frame[TOKEN].astype("string"),
         "_response_id": frame["ResponseId"].astype("string"),

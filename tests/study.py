@@ -1,0 +1,55 @@
+"""A throw-away study for end-to-end tests: folders, a config file, and runs through the CLI."""
+
+from __future__ import annotations
+
+import gzip
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from pipeline.cli import main
+
+
+@dataclass
+class Study:
+    """Local folders + SQLite (or any state URL) for one study under ``root``."""
+
+    root: Path
+    state: str | None = None
+    source: str | None = None
+    publish: str | None = None
+    options: dict[str, Any] | None = None
+
+    def __post_init__(self) -> None:
+        self.drop = self.root / "drop"
+        self.pub = self.root / "publish"
+        self.cids = self.root / "cids"
+        self.drop.mkdir(parents=True, exist_ok=True)
+        cfg = {
+            "kind": "panel",
+            "source": self.source or str(self.drop),
+            "publish": self.publish or str(self.pub),
+            "cid_out": str(self.cids),
+            "state": self.state or f"sqlite:///{self.root / 'state.db'}",
+            "archive": str(self.root / "archive"),
+            **(self.options or {}),
+        }
+        self.config = self.root / "config.yaml"
+        self.config.write_text(yaml.safe_dump(cfg))
+
+    def run(self, as_of: str, *extra: str) -> int:
+        """One nightly run at the clock ``as_of`` (through the Dagster job, like the CLI)."""
+        return main(["run", "--config", str(self.config), "--as-of", as_of, *extra])
+
+    def files(self) -> list[str]:
+        """Published file names (relative), sorted."""
+        return sorted(p.relative_to(self.pub).as_posix() for p in self.pub.rglob("*") if p.is_file())
+
+    def daily(self) -> list[str]:
+        return [f for f in self.files() if "_recordedby_" in f]
+
+    def text(self, name: str) -> str:
+        data = (self.pub / name).read_bytes()
+        return (gzip.decompress(data) if name.endswith(".gz") else data).decode()
