@@ -79,7 +79,7 @@ def _run_job(args: argparse.Namespace, extra: dict[str, Any] | None = None) -> i
     result = defs.resolve_job_def("nightly").execute_in_process(
         run_config={
             "resources": {"study": {"config": resource_cfg}},
-            "loggers": {"console": {"config": {"log_level": os.environ.get("PIPELINE_LOG_LEVEL", "WARNING")}}},
+            "loggers": {"console": {"config": {"log_level": os.environ.get("PIPELINE_LOG_LEVEL", "CRITICAL")}}},
         },
         instance=instance,
         raise_on_error=True,

@@ -1,0 +1,173 @@
+"""Several nights end to end through the Dagster job: swaps, late records, corrections,
+duplicates, quarantine and idempotence (SPEC §3.4-3.6, §6)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+
+from pipeline.panel.latest import load_latest
+from pipeline.state.store import StateStore
+from tests.exports import response, write_export
+from tests.study import Study
+
+DAY1 = "cvid_responses_2021_06_01_recordedby_{}.csv"
+
+
+def _night1(study: Study) -> None:
+    write_export(study.drop, "export_2021_06_02.csv", [
+        response("F1", "fw", "2021-06-01 11:00:00", "2021-06-01 11:30:00", A1_1="3"),  # friend
+        response("K1", "ok1", "2021-06-01 09:00:00", "2021-06-01 09:20:00"),
+    ])  # fmt: skip
+
+
+def _night2(study: Study) -> None:
+    write_export(study.drop, "export_2021_06_03.csv", [
+        # the original respondent started first but was recorded the next afternoon
+        response("O1", "fw", "2021-06-01 10:00:00", "2021-06-02 14:00:00", A1_1="1",
+                 Finished="0"),
+        # started 06-01, recorded after the 04:00 cut-off: never weight-eligible
+        response("L1", "late", "2021-06-01 20:00:00", "2021-06-02 06:00:00"),
+        response("K2", "ok2", "2021-06-02 09:00:00", "2021-06-02 09:10:00"),
+    ])  # fmt: skip
+    # the same bytes delivered again under another name
+    shutil.copy(study.drop / "export_2021_06_02.csv", study.drop / "export_again.csv")
+
+
+def _night3(study: Study) -> None:
+    write_export(study.drop, "export_2021_06_10.csv", [
+        # ok1's link was answered earlier by someone recorded a week later: a correction
+        response("K0", "ok1", "2021-06-01 08:00:00", "2021-06-09 08:00:00", A1_1="5", UserLanguage="FR"),
+    ])  # fmt: skip
+
+
+def test_three_nights(tmp_path):
+    study = Study(tmp_path, options={"reissue": "all"})
+    _night1(study)
+    assert study.run("2021-06-02T12:00:00Z") == 0  # 05:00 PDT 06-02
+    assert study.daily() == [DAY1.format("2021_06_02")]
+    n1 = study.text(DAY1.format("2021_06_02"))
+    assert n1.count("\n") == 3 and "11:00:00,3," in n1  # F1 (A1_1=3) is the published winner
+    assert (study.cids / "cvid_cids_full_response_00_00_2021_06_01_-_23_59_2021_06_01.csv"
+            ).read_text() == "fw\nok1\n"  # fmt: skip
+
+    _night2(study)
+    assert study.run("2021-06-03T12:00:00Z") == 0
+    assert study.daily() == [
+        DAY1.format("2021_06_02"),
+        DAY1.format("2021_06_03"),
+        "cvid_responses_2021_06_02_recordedby_2021_06_03.csv",
+    ]
+    n2 = study.text(DAY1.format("2021_06_03"))
+    lines = n2.splitlines()
+    assert len(lines) == 3
+    assert lines[1].startswith("2021-06-01 09:00:00")  # ok1
+    assert lines[2].startswith("2021-06-01 10:00:00")  # O1 replaced F1 (swap)
+    assert "2021-06-01 11:00:00" not in n2 and "2021-06-01 20:00:00" not in n2
+    assert study.text(DAY1.format("2021_06_02")) == n1  # older versions stay untouched
+    manifest = json.loads(study.text(sorted(f for f in study.files() if f.startswith("runs/"))[-1]))
+    assert manifest["swaps"] == 1
+    statuses = {i["path"]: i["status"] for i in manifest["inputs"]}
+    assert statuses["export_again.csv"] == "duplicate"
+
+    _night3(study)
+    assert study.run("2021-06-10T12:00:00Z") == 0
+    n3 = study.text(DAY1.format("2021_06_10"))
+    assert n3.splitlines()[1].startswith("2021-06-01 08:00:00") and ",FR," in n3
+    outages = study.text("OUTAGES.txt")
+    assert "CORRECTION  for: 2021-06-01" in outages
+    # every closed day has a file for today's recorded date (reissue: all)
+    recorded_today = [f for f in study.daily() if f.endswith("recordedby_2021_06_10.csv")]
+    assert len(recorded_today) == 9  # 06-01 .. 06-09
+
+    latest = load_latest(str(study.pub))
+    assert len(latest) == 3  # K0, O1, K2
+    assert latest["UserLanguage"].tolist() == ["FR", "EN", "EN"]
+    assert str(latest["B2"].dtype) == "string"  # "4,5" is not a number
+
+    # a fourth run at the same clock with nothing new: unchanged files keep their mtime
+    before = {f: (study.pub / f).stat().st_mtime_ns for f in study.daily()}
+    assert study.run("2021-06-10T12:30:00Z") == 0
+    after = {f: (study.pub / f).stat().st_mtime_ns for f in before}
+    assert before == after
+    assert set(study.daily()) == set(before)
+
+
+def test_reissue_changed_only_writes_changed_and_recent_days(tmp_path):
+    study = Study(tmp_path, options={"reissue": "changed", "stabilization_days": 1})
+    _night1(study)
+    assert study.run("2021-06-02T12:00:00Z") == 0
+    write_export(study.drop, "e2.csv", [response("K9", "ok9", "2021-06-05 09:00:00")])
+    assert study.run("2021-06-06T12:00:00Z") == 0
+    names = study.daily()
+    # 06-01 did not change and is outside the 1-day window: no new version of it
+    assert DAY1.format("2021_06_06") not in names
+    assert "cvid_responses_2021_06_05_recordedby_2021_06_06.csv" in names
+
+
+def test_bad_file_is_quarantined_and_others_go_through(tmp_path):
+    study = Study(tmp_path)
+    _night1(study)
+    bad = study.drop / "broken.csv"
+    bad.write_bytes((study.drop / "export_2021_06_02.csv").read_bytes() + b"x,y\n")
+    assert study.run("2021-06-02T12:00:00Z") == 0
+    assert study.daily() == [DAY1.format("2021_06_02")]
+    assert bad.exists()  # nothing is deleted from the drop
+    kept = list((tmp_path / "archive" / "quarantine").glob("*broken.csv"))
+    assert len(kept) == 1 and kept[0].read_bytes() == bad.read_bytes()
+    outages = study.text("OUTAGES.txt")
+    assert "broken.csv" in outages and "line" in outages and "quarantined" in outages
+
+
+def test_truncated_gzip_export_is_quarantined(tmp_path):
+    import gzip
+
+    study = Study(tmp_path)
+    _night1(study)
+    data = gzip.compress((study.drop / "export_2021_06_02.csv").read_bytes())
+    (study.drop / "cut.csv.gz").write_bytes(data[: len(data) // 2])
+    assert study.run("2021-06-02T12:00:00Z") == 0
+    assert "cut.csv.gz" in study.text("OUTAGES.txt")
+
+
+def test_second_run_is_refused_while_one_holds_the_lock(tmp_path, capsys):
+    study = Study(tmp_path)
+    _night1(study)
+    store = StateStore(f"sqlite:///{tmp_path / 'state.db'}")
+    with store.run_lock():
+        assert study.run("2021-06-02T12:00:00Z") != 0
+    err = capsys.readouterr().err
+    assert "another run is in progress" in err and err.count("\n") == 1
+    assert study.daily() == []
+    assert study.run("2021-06-02T12:00:00Z") == 0  # and the lock is free afterwards
+
+
+def test_days_before_their_cutoff_are_not_published(tmp_path):
+    study = Study(tmp_path)
+    _night1(study)
+    assert study.run("2021-06-02T10:59:00Z") == 0  # 03:59 PDT: 06-01 not closed yet
+    assert study.daily() == []
+
+
+def test_responses_recorded_after_the_clock_wait_for_a_later_run(tmp_path):
+    study = Study(tmp_path)
+    _night1(study)
+    _night2(study)  # holds O1, recorded 06-02 14:00 PDT
+    assert study.run("2021-06-02T12:00:00Z") == 0
+    assert "11:00:00,3," in study.text(DAY1.format("2021_06_02"))  # still F1
+    assert study.run("2021-06-03T12:00:00Z") == 0
+    assert "2021-06-01 10:00:00" in study.text(DAY1.format("2021_06_03"))  # now O1
+
+
+@pytest.mark.parametrize("flag", ["--publish", "--source"])
+def test_flags_override_the_file(tmp_path, flag):
+    study = Study(tmp_path)
+    _night1(study)
+    other = tmp_path / "other"
+    if flag == "--source":
+        shutil.move(study.drop, other)
+    assert study.run("2021-06-02T12:00:00Z", flag, str(other)) == 0
+    target = other if flag == "--publish" else study.pub
+    assert (target / DAY1.format("2021_06_02")).exists()
