@@ -43,8 +43,8 @@ def _night3(study: Study) -> None:
     ])  # fmt: skip
 
 
-def test_three_nights(tmp_path):
-    study = Study(tmp_path, options={"reissue": "all"})
+def test_three_nights(tmp_path, state_url):
+    study = Study(tmp_path, state=state_url, options={"reissue": "all"})
     _night1(study)
     assert study.run("2021-06-02T12:00:00Z") == 0  # 05:00 PDT 06-02
     assert study.daily() == [DAY1.format("2021_06_02")]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import fcntl
+import hashlib
 import os
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -76,7 +77,8 @@ class StateStore:
         """
         if self.engine.dialect.name == "postgresql":
             with self.engine.connect() as conn:
-                got = conn.execute(sa.text("select pg_try_advisory_lock(7215330)")).scalar()
+                key = int(hashlib.sha256(self.url.encode()).hexdigest()[:15], 16)
+                got = conn.execute(sa.text("select pg_try_advisory_lock(:k)"), {"k": key}).scalar()
                 if not got:
                     raise RunInProgressError(
                         "another run is in progress (PostgreSQL advisory lock held); try later"
@@ -84,7 +86,7 @@ class StateStore:
                 try:
                     yield
                 finally:
-                    conn.execute(sa.text("select pg_advisory_unlock(7215330)"))
+                    conn.execute(sa.text("select pg_advisory_unlock(:k)"), {"k": key})
                     conn.commit()
             return
         db = self.engine.url.database
