@@ -1,6 +1,5 @@
 """Operator tools in Dagster: add an OUTAGES entry from the UI (a job with run config)."""
 
-
 from dagster import Config as DagsterConfig
 from dagster import OpExecutionContext, job, op
 
@@ -17,7 +16,9 @@ class OutageConfig(DagsterConfig):
 
 
 @op(description="Append an entry to OUTAGES.txt (newest first) and republish the file.")
-def add_outage_entry(context: OpExecutionContext, config: OutageConfig, study: StudyResource) -> None:
+def add_outage_entry(
+    context: OpExecutionContext, config: OutageConfig, study: StudyResource
+) -> None:
     text = add_outage(study.ctx, config.kind, config.message, config.days)
     context.log.info(text.splitlines()[4] if len(text.splitlines()) > 4 else text)
 

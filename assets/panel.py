@@ -1,6 +1,5 @@
 """Panel-study assets: one asset per stage of SPEC §2, run in order by the nightly job."""
 
-
 from datetime import date, timedelta
 
 from dagster import AssetExecutionContext, MetadataValue, Output, asset
@@ -51,15 +50,15 @@ def normalized_responses(
     )
 
 
-@asset(group_name=GROUP, description="Responses de-duplicated by ResponseId with exclusion reasons.")
+@asset(
+    group_name=GROUP, description="Responses de-duplicated by ResponseId with exclusion reasons."
+)
 def eligible_responses(
     study: StudyResource, normalized_responses: stages.NormalizeResult
 ) -> Output[stages.EligibilityResult]:
     res = stages.apply_eligibility(study.ctx, normalized_responses)
     md = {f"excluded_{k}": v for k, v in res.excluded.items()}
-    return Output(
-        res, metadata={"responses": res.responses, "eligible": res.eligible, **md}
-    )
+    return Output(res, metadata={"responses": res.responses, "eligible": res.eligible, **md})
 
 
 @asset(group_name=GROUP, description="The token ledger: earliest start wins, remembered forever.")
@@ -80,7 +79,9 @@ def response_ledger(
 
 
 @asset(group_name=GROUP, description="Cut-offs, weights and the CID lists now due.")
-def lag_policy(study: StudyResource, response_ledger: stages.LedgerDelta) -> Output[stages.LagResult]:
+def lag_policy(
+    study: StudyResource, response_ledger: stages.LedgerDelta
+) -> Output[stages.LagResult]:
     res = stages.apply_lag_policy(study.ctx, response_ledger)
     return Output(
         res,
@@ -93,7 +94,9 @@ def lag_policy(study: StudyResource, response_ledger: stages.LedgerDelta) -> Out
     )
 
 
-@asset(group_name=GROUP, description="Per-day response sets (America/Los_Angeles) and rendered files.")
+@asset(
+    group_name=GROUP, description="Per-day response sets (America/Los_Angeles) and rendered files."
+)
 def day_partitions(
     study: StudyResource,
     normalized_responses: stages.NormalizeResult,
@@ -122,7 +125,9 @@ def _chart(counts: dict[str, int]) -> str:
     return "\n".join(lines)
 
 
-@asset(group_name=GROUP, description="Daily, cumulative, codebook, OUTAGES, SHA256SUMS, run manifest.")
+@asset(
+    group_name=GROUP, description="Daily, cumulative, codebook, OUTAGES, SHA256SUMS, run manifest."
+)
 def published_files(
     context: AssetExecutionContext,
     study: StudyResource,

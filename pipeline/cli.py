@@ -22,7 +22,9 @@ def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m pipeline", description=__doc__.splitlines()[0])
     sub = p.add_subparsers(dest="command", required=True)
 
-    run = sub.add_parser("run", help="one nightly run: ingest what is new, apply the rules, publish")
+    run = sub.add_parser(
+        "run", help="one nightly run: ingest what is new, apply the rules, publish"
+    )
     run.add_argument("--config", required=True)
     run.add_argument("--as-of", help="the run's clock, ISO 8601 (default: now; naive = UTC)")
     for name in OVERRIDES:
@@ -79,7 +81,11 @@ def _run_job(args: argparse.Namespace, extra: dict[str, Any] | None = None) -> i
     result = defs.resolve_job_def("nightly").execute_in_process(
         run_config={
             "resources": {"study": {"config": resource_cfg}},
-            "loggers": {"console": {"config": {"log_level": os.environ.get("PIPELINE_LOG_LEVEL", "CRITICAL")}}},
+            "loggers": {
+                "console": {
+                    "config": {"log_level": os.environ.get("PIPELINE_LOG_LEVEL", "CRITICAL")}
+                }
+            },
         },
         instance=instance,
         raise_on_error=True,

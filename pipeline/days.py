@@ -40,8 +40,10 @@ def last_closed_day(as_of: datetime, timezone: str, hour: int = 4) -> date:
     """The newest day whose cut-off has passed at ``as_of``."""
     today = local_date(as_of, timezone)
     yesterday = today - timedelta(days=1)
-    return yesterday if as_of.timestamp() >= cutoff_epoch(yesterday, timezone, hour) else (
-        yesterday - timedelta(days=1)
+    return (
+        yesterday
+        if as_of.timestamp() >= cutoff_epoch(yesterday, timezone, hour)
+        else (yesterday - timedelta(days=1))
     )
 
 

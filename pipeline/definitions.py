@@ -4,7 +4,6 @@ The study's configuration file comes from ``PIPELINE_CONFIG`` (default: the ship
 configuration ``config/panel.yaml``).
 """
 
-
 import hashlib
 import os
 from pathlib import Path
@@ -32,7 +31,9 @@ from resources.study import StudyResource
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_CONFIG = ROOT / "config" / "panel.yaml"
-NIGHTLY_CRON = "30 5 * * *"  # 05:30 Pacific: after the 04:00 cut-off, clear of the 01:00-03:00 DST shifts
+NIGHTLY_CRON = (
+    "30 5 * * *"  # 05:30 Pacific: after the 04:00 cut-off, clear of the 01:00-03:00 DST shifts
+)
 
 
 def config_path() -> str:
@@ -80,7 +81,9 @@ def source_drop_sensor(context: SensorEvaluationContext):
     if key == context.cursor:
         return SkipReason("a run was already requested for these files")
     context.update_cursor(key)
-    return RunRequest(run_key=key, tags={"trigger": "source_drop_sensor", "new_files": str(len(new))})
+    return RunRequest(
+        run_key=key, tags={"trigger": "source_drop_sensor", "new_files": str(len(new))}
+    )
 
 
 defs = Definitions(

@@ -1,6 +1,5 @@
 """The study resource: configuration, run clock, state store and run lock for one Dagster run."""
 
-
 import contextlib
 from datetime import UTC, datetime
 from typing import Any
@@ -82,4 +81,9 @@ class StudyResource(ConfigurableResource):
     def describe(self) -> dict[str, Any]:
         """Non-secret settings for run metadata."""
         cfg = self.ctx.cfg
-        return {"kind": cfg.kind, "source": cfg.source, "publish": cfg.publish, "timezone": cfg.timezone}
+        return {
+            "kind": cfg.kind,
+            "source": cfg.source,
+            "publish": cfg.publish,
+            "timezone": cfg.timezone,
+        }

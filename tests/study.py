@@ -45,7 +45,9 @@ class Study:
 
     def files(self) -> list[str]:
         """Published file names (relative), sorted."""
-        return sorted(p.relative_to(self.pub).as_posix() for p in self.pub.rglob("*") if p.is_file())
+        return sorted(
+            p.relative_to(self.pub).as_posix() for p in self.pub.rglob("*") if p.is_file()
+        )
 
     def daily(self) -> list[str]:
         return [f for f in self.files() if "_recordedby_" in f]

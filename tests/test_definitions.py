@@ -73,8 +73,11 @@ def test_outage_job_adds_entry_on_top(tmp_path):
         result = job.execute_in_process(
             run_config={
                 "resources": {"study": {"config": {"config_path": str(study.config)}}},
-                "ops": {"add_outage_entry": {"config": {"kind": "DELAY", "message": msg,
-                                                        "days": ["2021-06-01"]}}},
+                "ops": {
+                    "add_outage_entry": {
+                        "config": {"kind": "DELAY", "message": msg, "days": ["2021-06-01"]}
+                    }
+                },
             },  # fmt: skip
             instance=DagsterInstance.ephemeral(),
         )

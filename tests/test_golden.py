@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.exports import write_export, response
+from tests.exports import response, write_export
 from tests.study import Study
 
 GOLDEN_DAY_1 = """\
@@ -23,16 +23,44 @@ def test_published_format_is_exact(tmp_path):
         study.drop,
         "export_2021_06_02.csv",
         [
-            response("R1", "t1", "2021-06-01 10:00:00", "2021-06-01 10:30:00",
-                     end="2021-06-01 10:20:00", A2="3.0", A3="02139",
-                     B2_14_TEXT="  lots   of\tspace ", Q40="2.50"),
-            response("R2", "t2", "2021-06-01 23:30:00", "2021-06-01 23:45:00",
-                     end="2021-06-01 23:40:00", A1_1="1", A2="2.5", A3="123456789",
-                     Q40="junk", UserLanguage="ES", B2_14_TEXT='said "hi", then left'),
+            response(
+                "R1",
+                "t1",
+                "2021-06-01 10:00:00",
+                "2021-06-01 10:30:00",
+                end="2021-06-01 10:20:00",
+                A2="3.0",
+                A3="02139",
+                B2_14_TEXT="  lots   of\tspace ",
+                Q40="2.50",
+            ),
+            response(
+                "R2",
+                "t2",
+                "2021-06-01 23:30:00",
+                "2021-06-01 23:45:00",
+                end="2021-06-01 23:40:00",
+                A1_1="1",
+                A2="2.5",
+                A3="123456789",
+                Q40="junk",
+                UserLanguage="ES",
+                B2_14_TEXT='said "hi", then left',
+            ),
             response("R3", "t3", "2021-06-01 11:00:00", DistributionChannel="preview"),
             response("R4", "t1", "2021-06-01 12:00:00"),  # forwarded link: later start loses
-            response("R5", "t5", "2021-06-02 00:10:00", "2021-06-02 00:30:00", EndDate="",
-                     A2="0", A3="12345", B2="3", Q40="-1", SurveyID="SV_notknown"),
+            response(
+                "R5",
+                "t5",
+                "2021-06-02 00:10:00",
+                "2021-06-02 00:30:00",
+                EndDate="",
+                A2="0",
+                A3="12345",
+                B2="3",
+                Q40="-1",
+                SurveyID="SV_notknown",
+            ),
         ],  # fmt: skip
     )
     assert study.run("2021-06-03T12:00:00Z") == 0  # 05:00 PDT: 06-01 and 06-02 are closed
@@ -48,4 +76,4 @@ def test_published_format_is_exact(tmp_path):
     assert cumulative.count(header) == 1
     codebook = study.text("codebook.csv").splitlines()
     assert codebook[0] == "variable,question,type,waves"
-    assert any(line == "A2,\"Question A2, second line\",integer,2" for line in codebook)
+    assert any(line == 'A2,"Question A2, second line",integer,2' for line in codebook)

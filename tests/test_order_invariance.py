@@ -83,7 +83,9 @@ def _splits(draw) -> list[list[int]]:
     return draw(st.permutations(parts))
 
 
-@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(files=_splits())
 def test_split_and_order_do_not_change_output(tmp_path, files):
     reference = _reference()

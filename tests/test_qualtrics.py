@@ -77,7 +77,7 @@ def test_undecodable_bytes_named():
 def test_missing_header_rows_and_bad_import_ids():
     with pytest.raises(ExportError, match="three header rows"):
         parse_export(b"StartDate,RecordedDate,ResponseId\n", "short.csv", DEFAULT_WAVES)
-    data = b'StartDate,RecordedDate,ResponseId\na,b,c\nnot json,{},{}\n'
+    data = b"StartDate,RecordedDate,ResponseId\na,b,c\nnot json,{},{}\n"
     with pytest.raises(ExportError, match=r"meta\.csv, line 3: row 3 of column 'StartDate'"):
         parse_export(data, "meta.csv", DEFAULT_WAVES)
 

@@ -52,7 +52,9 @@ def test_failed_commit_changes_nothing(state_url):
     store = StateStore(state_url)
     store.commit(_changes("r1", 0, ledger_rows=_ledger(["a"])))
     bad = _changes(
-        "r2", 1, ledger_rows=_ledger(["b"]),
+        "r2",
+        1,
+        ledger_rows=_ledger(["b"]),
         published=[{"name": "x.csv", "kind": "daily", "sha256": None, "size": 1, "run_id": "r2"}],
     )  # fmt: skip  (sha256 is NOT NULL: the commit must fail after the ledger rows went in)
     with pytest.raises(sa.exc.IntegrityError):
@@ -60,7 +62,10 @@ def test_failed_commit_changes_nothing(state_url):
     assert store.ledger_rows(["b"]).empty
     assert store.last_seq() == 1
     with store.engine.connect() as conn:
-        assert conn.execute(sa.select(sa.func.count()).select_from(schema.published_files)).scalar() == 0
+        assert (
+            conn.execute(sa.select(sa.func.count()).select_from(schema.published_files)).scalar()
+            == 0
+        )
     store.dispose()
 
 

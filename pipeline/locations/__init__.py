@@ -29,9 +29,8 @@ def is_sftp_url(loc: str) -> bool:
 def open_location(loc: str, sftp: SftpConfig | None = None) -> Location:
     """Open a location from its URL (local path, ``file://`` path or ``sftp://``)."""
     if is_sftp_url(loc):
-        from pipeline.locations.sftp import SftpLocation
-
         from pipeline.config import SftpConfig
+        from pipeline.locations.sftp import SftpLocation
 
         return SftpLocation.from_url(loc, sftp or SftpConfig())
     if loc.startswith("file://"):

@@ -48,5 +48,7 @@ def render(questions: list[str], layouts: list[dict[str, Any]], rules: PanelRule
             kind = _type(col, text, rules)
             wave_set = sorted({w for lay in having for w in lay.get("waves", []) if w is not None})
             waves = ";".join(str(w) for w in wave_set)
-        rows.append({"variable": col, "question": " ".join(text.split()), "type": kind, "waves": waves})
+        rows.append(
+            {"variable": col, "question": " ".join(text.split()), "type": kind, "waves": waves}
+        )
     return to_csv_bytes(pd.DataFrame(rows, columns=["variable", "question", "type", "waves"]))

@@ -50,7 +50,10 @@ def exclusion_reasons(frame: pd.DataFrame, rules: PanelRules) -> pd.Series:
         ("no_token", frame[TOKEN].isna() | (frame[TOKEN].str.strip() == "").fillna(False)),
         ("preview", (channel.str.strip().str.lower() == "preview").fillna(False)),
         ("no_survey_id", frame[SURVEY].isna()),
-        ("too_few_answers", pd.Series(answered_counts(frame, rules) < rules.min_answers, index=frame.index)),
+        (
+            "too_few_answers",
+            pd.Series(answered_counts(frame, rules) < rules.min_answers, index=frame.index),
+        ),
     ]
     if rules.require_us_state:
         state = frame[rules.state_column] if rules.state_column in frame else na

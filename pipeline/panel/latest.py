@@ -43,7 +43,11 @@ def typed(frame: pd.DataFrame) -> pd.DataFrame:
         elif present.map(lambda v: bool(_NUMBER.match(v))).all():
             num = pd.to_numeric(values)
             whole = num.dropna()
-            out[col] = num.astype("Int64") if (whole == whole.round()).all() and "." not in "".join(present) else num
+            out[col] = (
+                num.astype("Int64")
+                if (whole == whole.round()).all() and "." not in "".join(present)
+                else num
+            )
         else:
             out[col] = values.astype("string")
     return pd.DataFrame(out)

@@ -13,6 +13,7 @@ import pandas as pd
 
 from pipeline import outages
 from pipeline.context import RunContext
+from pipeline.csvfmt import to_csv_bytes
 from pipeline.locations import Location
 from pipeline.panel import codebook, names
 from pipeline.panel.output import published_columns
@@ -25,7 +26,6 @@ from pipeline.panel.stages import (
     NormalizeResult,
     _day_range,
 )
-from pipeline.csvfmt import to_csv_bytes
 from pipeline.provenance import code_version
 from pipeline.state.store import RunChanges
 
@@ -134,7 +134,9 @@ def publish_and_commit(
 
     def note(kind: str, message: str, days: list[str] | tuple[str, ...] = ()) -> None:
         new_entries.append(
-            outages.entry(kind, message, days, at=ctx.as_of, timezone=cfg.timezone, run_id=ctx.run_id)
+            outages.entry(
+                kind, message, days, at=ctx.as_of, timezone=cfg.timezone, run_id=ctx.run_id
+            )
         )
 
     for q in norm.quarantined + lag.quarantined:
@@ -158,7 +160,9 @@ def publish_and_commit(
                 if sha:
                     members.append(sha)
             _publish_cumulative(ctx, pub, build, members, date.fromisoformat(first), lag)
-        pub.write("codebook.csv", codebook.render(build.questions, build.layouts, cfg.rules), "codebook")
+        pub.write(
+            "codebook.csv", codebook.render(build.questions, build.layouts, cfg.rules), "codebook"
+        )
         _write_cid_lists(ctx, lag, changes, res)
         entries = list(reversed(new_entries)) + ctx.store.outages()
         res.outages_added = len(new_entries)
@@ -252,7 +256,12 @@ def _publish_day(
 
 
 def _publish_cumulative(
-    ctx: RunContext, pub: _Publisher, build: DayBuild, members: list[str], first: date, lag: LagResult
+    ctx: RunContext,
+    pub: _Publisher,
+    build: DayBuild,
+    members: list[str],
+    first: date,
+    lag: LagResult,
 ) -> None:
     header = to_csv_bytes(pd.DataFrame(columns=published_columns(build.questions)))
     name = names.cumulative(first, date.fromisoformat(lag.last_closed))
@@ -262,7 +271,9 @@ def _publish_cumulative(
         pub.remove(old)
 
 
-def _write_cid_lists(ctx: RunContext, lag: LagResult, changes: RunChanges, res: PublishResult) -> None:
+def _write_cid_lists(
+    ctx: RunContext, lag: LagResult, changes: RunChanges, res: PublishResult
+) -> None:
     if not lag.cid_lists:
         return
     loc = ctx.open(ctx.cfg.cid_out) if ctx.cfg.cid_out else None

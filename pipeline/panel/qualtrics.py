@@ -24,10 +24,20 @@ TIMESTAMP_COLUMNS = ("StartDate", "EndDate", "RecordedDate")
 REQUIRED_COLUMNS = ("StartDate", "RecordedDate", "ResponseId")
 TIMESTAMP_FORMAT = "%Y-%m-%d %H:%M:%S"
 NULL_TOKENS = ["", "NA"]
-_STRING_TYPES = {pa.string(): pd.StringDtype("pyarrow"), pa.large_string(): pd.StringDtype("pyarrow")}
+_STRING_TYPES = {
+    pa.string(): pd.StringDtype("pyarrow"),
+    pa.large_string(): pd.StringDtype("pyarrow"),
+}
 
 # Derived columns added to every normalised frame (epoch seconds, UTC).
-START, END, RECORDED, TOKEN, WAVE, SURVEY = "_start", "_end", "_recorded", "_token", "_wave", "_survey"
+START, END, RECORDED, TOKEN, WAVE, SURVEY = (
+    "_start",
+    "_end",
+    "_recorded",
+    "_token",
+    "_wave",
+    "_survey",
+)
 
 
 class ExportError(ValueError):
@@ -191,11 +201,15 @@ def parse_export(data: bytes, name: str, waves: dict[str, int]) -> ParsedExport:
         if missing.any():
             idx = int(np.flatnonzero(missing)[0])
             raise ExportError(name, _line_of_record(text, idx), f"empty {col}")
-    token = frame["token"] if "token" in frame else pd.Series(pd.NA, index=frame.index, dtype="string")
+    token = (
+        frame["token"] if "token" in frame else pd.Series(pd.NA, index=frame.index, dtype="string")
+    )
     # Qualtrics (via spreadsheet-safe export) writes a token starting with '-' as '-…
     frame[TOKEN] = token.str.replace(r"^'(?=-)", "", regex=True)
     survey = (
-        frame["SurveyID"] if "SurveyID" in frame else pd.Series(pd.NA, index=frame.index, dtype="string")
+        frame["SurveyID"]
+        if "SurveyID" in frame
+        else pd.Series(pd.NA, index=frame.index, dtype="string")
     )
     frame[SURVEY] = survey.str.strip().replace("", pd.NA)
     frame[WAVE] = frame[SURVEY].map(waves).astype("Int64")

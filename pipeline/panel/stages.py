@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from pipeline.context import RunContext
+from pipeline.csvfmt import to_csv_bytes
 from pipeline.days import for_dates
 from pipeline.panel import collisions as coll
 from pipeline.panel.columns import merge_layouts, question_columns
@@ -24,7 +25,6 @@ from pipeline.panel.eligibility import count_reasons, exclusion_reasons
 from pipeline.panel.names import WEIGHTS_RE
 from pipeline.panel.output import KEYS, day_table, publish_values
 from pipeline.panel.qualtrics import RECORDED, START, SURVEY, TOKEN, WAVE, ExportError, parse_export
-from pipeline.csvfmt import to_csv_bytes
 
 EXPORT_SUFFIXES = (".csv", ".csv.gz")
 UNKNOWN_WAVE_KEY = 1e9
@@ -106,7 +106,9 @@ def normalize_exports(ctx: RunContext, fetch: FetchResult) -> NormalizeResult:
             parsed = parse_export(data, path, ctx.cfg.waves)
         except ExportError as exc:
             kept = ctx.archive.quarantine(sha, path, str(exc))
-            res.quarantined.append({"path": path, "sha256": sha, "error": str(exc), "kept": str(kept)})
+            res.quarantined.append(
+                {"path": path, "sha256": sha, "error": str(exc), "kept": str(kept)}
+            )
             res.file_status[sha] = {"status": "quarantined", "error": str(exc)}
             continue
         frame = parsed.frame
@@ -199,7 +201,9 @@ def resolve_collisions(ctx: RunContext, elig: EligibilityResult) -> LedgerDelta:
     tz, hour = ctx.cfg.timezone, ctx.cfg.rules.cutoff_hour
     best["_day"] = _iso(for_dates(best[START].to_numpy(), tz))
     on_time = coll.on_time_days(cands, tz, hour)
-    on_time_iso = pd.Series(_iso(on_time.to_numpy()), index=on_time.index) if len(on_time) else on_time
+    on_time_iso = (
+        pd.Series(_iso(on_time.to_numpy()), index=on_time.index) if len(on_time) else on_time
+    )
     old = ctx.store.ledger_rows(best[TOKEN]).set_index("token")
     old = old.reindex(best[TOKEN])
     have_old = old["response_id"].notna().to_numpy()
@@ -228,7 +232,9 @@ def resolve_collisions(ctx: RunContext, elig: EligibilityResult) -> LedgerDelta:
             "recorded": np.where(winner_changed, b_rec, o_rec),
             "day": np.where(winner_changed, best["_day"].to_numpy(), old["day"].to_numpy()),
             "eligible": np.where(
-                winner_changed, best["_reason"].isna().to_numpy(), old["eligible"].fillna(False).to_numpy()
+                winner_changed,
+                best["_reason"].isna().to_numpy(),
+                old["eligible"].fillna(False).to_numpy(),
             ).astype(bool),
             "reason": np.where(
                 winner_changed, best["_reason"].astype(object).to_numpy(), old["reason"].to_numpy()
@@ -330,9 +336,7 @@ def _load_weights(ctx: RunContext, res: LagResult) -> None:
     if not best:
         return
     current = ctx.store.weights_for(best)
-    changed = {
-        cid: v for cid, v in best.items() if cid not in current or v[1] < current[cid][1]
-    }
+    changed = {cid: v for cid, v in best.items() if cid not in current or v[1] < current[cid][1]}
     res.weight_rows = [{"cid": c, "weight": w, "file": n} for c, (w, n) in changed.items()]
     ledger = ctx.store.ledger_rows(changed)
     res.weight_days = sorted(set(ledger["day"]))
@@ -447,9 +451,11 @@ def _rebuild_store(
         add = winners[winners["_day"] == day].drop(columns=["_day"]).copy()
         add["_pub"] = add["_token"].map(pub).fillna(False).astype(bool)
         parts.append(add)
-    frame = pd.concat([p for p in parts if len(p)], ignore_index=True, sort=False) if any(
-        len(p) for p in parts
-    ) else pd.DataFrame(columns=[*KEYS, "_pub"])
+    frame = (
+        pd.concat([p for p in parts if len(p)], ignore_index=True, sort=False)
+        if any(len(p) for p in parts)
+        else pd.DataFrame(columns=[*KEYS, "_pub"])
+    )
     rel = Path("days") / day / f"{ctx.run_id}.parquet"
     (ctx.work / rel).parent.mkdir(parents=True, exist_ok=True)
     frame.to_parquet(ctx.work / rel, index=False)

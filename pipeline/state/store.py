@@ -127,9 +127,7 @@ class StateStore:
         out: dict[str, str] = {}
         with self.engine.connect() as conn:
             for chunk in _chunks(sorted(set(shas))):
-                rows = conn.execute(
-                    sa.select(t.c.sha256, t.c.status).where(t.c.sha256.in_(chunk))
-                )
+                rows = conn.execute(sa.select(t.c.sha256, t.c.status).where(t.c.sha256.in_(chunk)))
                 for r in rows:
                     if r.status in ("applied", "quarantined") or r.sha256 not in out:
                         out[r.sha256] = r.status

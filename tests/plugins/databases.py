@@ -11,7 +11,9 @@ import sqlalchemy as sa
 
 from tests.plugins.services import missing_service
 
-POSTGRES_URL = os.environ.get("PIPELINE_TEST_POSTGRES", "postgresql+psycopg2://postgres@127.0.0.1:5432/test")
+POSTGRES_URL = os.environ.get(
+    "PIPELINE_TEST_POSTGRES", "postgresql+psycopg2://postgres@127.0.0.1:5432/test"
+)
 
 
 @pytest.fixture
