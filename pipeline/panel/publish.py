@@ -182,8 +182,7 @@ def publish_and_commit(
 
     changes.files = _file_rows(fetch, norm, lag)
     if delta.rows:
-        ledger = pd.read_parquet(delta.rows)[LEDGER_COLUMNS]
-        changes.ledger_rows = ledger.astype(object).where(ledger.notna(), None)
+        changes.ledger_rows = pd.read_parquet(delta.rows)[LEDGER_COLUMNS]
     changes.cid_listed = lag.cid_lists
     changes.days = list(new_days.values())
     changes.weights = lag.weight_rows

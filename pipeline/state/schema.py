@@ -39,7 +39,7 @@ ledger = sa.Table(
     sa.Column("reason", sa.String),
     sa.Column("eligible_day", sa.String(10)),  # first day on which it was recorded on time
     sa.Column("cid_day", sa.String(10)),  # the CID list it went on
-    sa.Column("cid_pending", sa.Boolean, nullable=False, default=False, index=True),
+    sa.Column("cid_pending", sa.Boolean, nullable=False, server_default=sa.false(), index=True),
 )
 
 # The current content of each `for` day and what was last published for it.
@@ -48,7 +48,7 @@ days = sa.Table(
     metadata,
     sa.Column("day", sa.String(10), primary_key=True),
     sa.Column("store", sa.String),  # day-store parquet (relative to the work folder)
-    sa.Column("rows", sa.Integer, nullable=False, default=0),
+    sa.Column("rows", sa.Integer, nullable=False, server_default="0"),
     sa.Column("csv_sha", sa.String(64)),  # sha256 of the rendered daily CSV
     sa.Column("published_name", sa.String),
     sa.Column("published_recorded", sa.String(10)),
@@ -65,7 +65,7 @@ published_files = sa.Table(
     sa.Column("day", sa.String(10)),
     sa.Column("recorded", sa.String(10)),
     sa.Column("run_id", sa.String, nullable=False),
-    sa.Column("removed", sa.Boolean, nullable=False, default=False),
+    sa.Column("removed", sa.Boolean, nullable=False, server_default=sa.false()),
 )
 
 outages = sa.Table(
@@ -74,7 +74,7 @@ outages = sa.Table(
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
     sa.Column("created", sa.String, nullable=False),  # ISO timestamp, study time zone
     sa.Column("kind", sa.String, nullable=False),
-    sa.Column("days", sa.String, nullable=False, default=""),
+    sa.Column("days", sa.String, nullable=False, server_default=""),
     sa.Column("message", sa.Text, nullable=False),
     sa.Column("run_id", sa.String),
 )

@@ -247,7 +247,7 @@ class StateStore:
                 )
             self._write_files(conn, ch.files)
             if ch.ledger_rows is not None and len(ch.ledger_rows):
-                self._upsert(conn, schema.ledger, "token", ch.ledger_rows.to_dict("records"))
+                self._upsert(conn, schema.ledger, "token", ch.ledger_rows)
             for day, tokens in ch.cid_listed.items():
                 t = schema.ledger
                 for chunk in _chunks(tokens):
@@ -297,17 +297,57 @@ class StateStore:
             conn.execute(t.insert(), files)
 
     @staticmethod
-    def _upsert(conn: Connection, table: sa.Table, key: str, rows: list[dict[str, Any]]) -> None:
-        """Portable upsert: delete the keys, insert the rows (inside the caller's transaction)."""
-        if not rows:
+    def _upsert(
+        conn: Connection, table: sa.Table, key: str, rows: list[dict[str, Any]] | pd.DataFrame
+    ) -> None:
+        """Insert or replace whole rows by primary key, inside the caller's transaction.
+
+        SQLite: ``INSERT OR REPLACE`` through the driver's executemany (the ledger can take a
+        million rows on a first run); PostgreSQL: ``INSERT ... ON CONFLICT DO UPDATE``.
+        """
+        if isinstance(rows, pd.DataFrame):
+            names = list(rows.columns)
+            values = [
+                [None if pd.isna(v) else v for v in rows[c].tolist()]
+                if rows[c].dtype == object
+                else rows[c].tolist()
+                for c in names
+            ]
+            tuples = list(zip(*values, strict=True))
+        else:
+            if not rows:
+                return
+            names = sorted(set().union(*rows))
+            tuples = [tuple(r.get(c) for c in names) for r in rows]
+        if not tuples:
             return
+        dialect = conn.dialect.name
+        if dialect == "sqlite":
+            cols = ", ".join(f'"{c}"' for c in names)
+            marks = ", ".join("?" for _ in names)
+            sql = f'INSERT OR REPLACE INTO "{table.name}" ({cols}) VALUES ({marks})'
+            for chunk in _chunks(tuples, 50000):
+                conn.exec_driver_sql(sql, chunk)
+            return
+        if dialect == "postgresql":
+            import psycopg2
+            from psycopg2.extras import execute_values
+
+            cols = ", ".join(f'"{c}"' for c in names)
+            update = ", ".join(f'"{c}" = excluded."{c}"' for c in names if c != key)
+            action = f"DO UPDATE SET {update}" if update else "DO NOTHING"
+            sql = f'INSERT INTO "{table.name}" ({cols}) VALUES %s ON CONFLICT ("{key}") {action}'
+            with conn.connection.dbapi_connection.cursor() as cur:
+                try:
+                    execute_values(cur, sql, tuples, page_size=5000)
+                except psycopg2.IntegrityError as exc:
+                    raise sa.exc.IntegrityError(sql, None, exc) from exc
+            return
+        dicts = [dict(zip(names, t, strict=True)) for t in tuples]
         col = table.c[key]
-        names = set().union(*rows)
-        rows = [{c: r.get(c) for c in names} for r in rows]  # one shape for executemany
-        keys = [r[key] for r in rows]
-        for chunk in _chunks(keys):
+        for chunk in _chunks([d[key] for d in dicts]):
             conn.execute(table.delete().where(col.in_(chunk)))
-        for chunk in _chunks(rows, 20000):
+        for chunk in _chunks(dicts, 20000):
             conn.execute(table.insert(), chunk)
 
 
