@@ -148,12 +148,13 @@ class StateStore:
         with self.engine.connect() as conn:
             rows = conn.execute(
                 sa.select(t.c.sha256, t.c.layout)
-                .where(t.c.layout.is_not(None), t.c.status.in_(["applied", "pending"]))
+                .where(t.c.kind == "export", t.c.status.in_(["applied", "pending"]))
                 .order_by(t.c.id)
             )
             seen: dict[str, dict[str, Any]] = {}
             for r in rows:
-                seen.setdefault(r.sha256, r.layout)
+                if r.layout:
+                    seen.setdefault(r.sha256, r.layout)
             return list(seen.values())
 
     def ledger_rows(self, tokens: Iterable[str]) -> pd.DataFrame:
