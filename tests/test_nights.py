@@ -171,3 +171,24 @@ def test_flags_override_the_file(tmp_path, flag):
     assert study.run("2021-06-02T12:00:00Z", flag, str(other)) == 0
     target = other if flag == "--publish" else study.pub
     assert (target / DAY1.format("2021_06_02")).exists()
+
+
+def test_monthly_rollups_after_the_window_and_rebuilt_on_correction(tmp_path):
+    import io
+    import tarfile
+
+    study = Study(tmp_path, options={"reissue": "changed"})
+    _night1(study)
+    assert study.run("2021-07-04T12:00:00Z") == 0  # June ended 3 days ago: no rollup yet
+    assert "2021-06.csv.gz" not in study.files()
+    assert study.run("2021-07-05T12:00:00Z") == 0  # 5 days > stabilization_days (4)
+    assert {"2021-06.csv.gz", "2021-06.tar"} <= set(study.files())
+    month = study.text("2021-06.csv.gz")
+    assert month.count("StartDatetime") == 1 and month.count("\n") == 3
+    with tarfile.open(fileobj=io.BytesIO((study.pub / "2021-06.tar").read_bytes())) as tf:
+        names = tf.getnames()
+    assert len(names) == 30 and names[0] == DAY1.format("2021_07_04")
+    _night3(study)  # ok1 answered earlier by someone recorded 06-09: a June correction
+    assert study.run("2021-07-06T12:00:00Z") == 0
+    assert "FR" in study.text("2021-06.csv.gz")
+    assert "Monthly rollup 2021-06.csv.gz and 2021-06.tar rebuilt" in study.text("OUTAGES.txt")

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import io
 import json
+import tarfile
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 import pandas as pd
@@ -43,6 +45,7 @@ class PublishResult:
     linked: list[str] = field(default_factory=list)
     removed: list[str] = field(default_factory=list)
     reissued_days: list[str] = field(default_factory=list)
+    first_published: list[str] = field(default_factory=list)
     corrections: list[str] = field(default_factory=list)
     held_days: list[str] = field(default_factory=list)
     bytes_uploaded: int = 0
@@ -153,13 +156,17 @@ def publish_and_commit(
             new_days[day]["rows"] = st["rows"]
         first = ctx.first_day(delta)
         recorded = ctx.recorded
-        members: list[str] = []
+        members: dict[str, str] = {}
         if first is not None and first <= lag.last_closed:
             for d in _day_range(date.fromisoformat(first), date.fromisoformat(lag.last_closed)):
                 sha = _publish_day(ctx, pub, d, day_rows, new_days, build, held_days, note, res)
                 if sha:
-                    members.append(sha)
-            _publish_cumulative(ctx, pub, build, members, date.fromisoformat(first), lag)
+                    members[d.isoformat()] = sha
+            _publish_cumulative(
+                ctx, pub, build, list(members.values()), date.fromisoformat(first), lag
+            )
+            names_now = {d: r.get("published_name") for d, r in {**day_rows, **new_days}.items()}
+            _publish_rollups(ctx, pub, build, members, names_now, note)
         pub.write(
             "codebook.csv", codebook.render(build.questions, build.layouts, cfg.rules), "codebook"
         )
@@ -239,7 +246,9 @@ def _publish_day(
                     f"stabilization window (late records or weights); re-issued as {name}.",
                     [day],
                 )
-        elif rendered and rendered["rows"] == 0:
+        else:
+            res.first_published.append(day)
+        if not prev_name and rendered and rendered["rows"] == 0:
             note("NOTICE", "No publishable responses for this day.", [day])
         row.update(csv_sha=sha, published_name=name, changed_recorded=ctx.recorded.isoformat())
     elif (cfg.reissue == "all" or within or forced) and prev_name != name:
@@ -268,6 +277,60 @@ def _publish_cumulative(
     pub.write(name, b"".join(parts), "cumulative")
     for old in [n for n, r in pub.current.items() if r["kind"] == "cumulative" and n != name]:
         pub.remove(old)
+
+
+def _month_days(year: int, month: int) -> list[date]:
+    first = date(year, month, 1)
+    nxt = date(year + month // 12, month % 12 + 1, 1)
+    return _day_range(first, nxt - timedelta(days=1))
+
+
+def _publish_rollups(
+    ctx: RunContext,
+    pub: _Publisher,
+    build: DayBuild,
+    members: dict[str, str],
+    day_names: dict[str, str | None],
+    note: Any,
+) -> None:
+    """``{YYYY}-{mm}.csv.gz`` and ``.tar`` once a month ended ``stabilization_days`` ago;
+    rebuilt (and logged) only when a day of the month changed."""
+    if not members:
+        return
+    delay = ctx.cfg.rollup_delay_days
+    delay = ctx.cfg.stabilization_days if delay is None else delay
+    header = to_csv_bytes(pd.DataFrame(columns=published_columns(build.questions)))
+    touched = set(pub.res.reissued_days) | set(pub.res.first_published)
+    months = sorted({(int(d[:4]), int(d[5:7])) for d in members})
+    for year, month in months:
+        days = [d.isoformat() for d in _month_days(year, month)]
+        end = date.fromisoformat(days[-1])
+        if (ctx.recorded - end).days <= delay or days[-1] not in members:
+            continue
+        gz_name, tar_name = names.monthly(year, month, "csv.gz"), names.monthly(year, month, "tar")
+        month_touched = any(d in touched for d in days)
+        if gz_name in pub.current and tar_name in pub.current and not month_touched:
+            continue
+        in_month = [d for d in days if d in members]
+        data = b"".join([_gz(header)] + [_member(ctx, members[d]) for d in in_month])
+        rebuilt = pub.write(gz_name, data, "rollup")
+        tar = io.BytesIO()
+        with tarfile.open(fileobj=tar, mode="w", format=tarfile.USTAR_FORMAT) as tf:
+            for d in in_month:
+                name = day_names.get(d) or names.daily(date.fromisoformat(d), ctx.recorded)
+                body = ctx.csv_cache(members[d]).read_bytes()
+                if name.endswith(".gz"):
+                    body = _gz(body[: body.index(b"\n") + 1]) + _member(ctx, members[d])
+                info = tarfile.TarInfo(name)
+                info.size, info.mtime, info.mode = len(body), int(ctx.as_of.timestamp()), 0o644
+                tf.addfile(info, io.BytesIO(body))
+        pub.write(tar_name, tar.getvalue(), "rollup")
+        if rebuilt and any(d in pub.res.reissued_days for d in days):
+            note(
+                "CORRECTION",
+                f"Monthly rollup {gz_name} and {tar_name} rebuilt: a day of the month changed.",
+                [d for d in days if d in pub.res.reissued_days],
+            )
 
 
 def _write_cid_lists(
