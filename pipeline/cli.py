@@ -123,6 +123,9 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:  # noqa: BLE001 - the CLI's contract is a one-line reason
         cause = _root_cause(exc)
         msg = " ".join(str(cause).split()) or cause.__class__.__name__
+        if cause.__class__.__name__ == "DagsterAssetCheckFailedError":
+            print(f"error: publication held (see OUTAGES.txt): {msg}", file=sys.stderr)
+            return 3
         print(f"error: {cause.__class__.__name__}: {msg}", file=sys.stderr)
         return 2 if isinstance(cause, ConfigError) else 1
 

@@ -22,6 +22,7 @@ from dagster import (
     sensor,
 )
 
+from assets.checks import PANEL_CHECKS
 from assets.operations import add_outage_job
 from assets.panel import PANEL_ASSETS
 from pipeline.config import load_config
@@ -43,7 +44,7 @@ def config_path() -> str:
 
 nightly_job = define_asset_job(
     "nightly",
-    selection=AssetSelection.assets(*PANEL_ASSETS),
+    selection=AssetSelection.assets(*PANEL_ASSETS),  # their checks come along
     executor_def=in_process_executor,  # stages share one run lock and run in order
     description="Ingest what is new on the drop, apply the rules, publish (one nightly run).",
 )
@@ -88,6 +89,7 @@ def source_drop_sensor(context: SensorEvaluationContext):
 
 defs = Definitions(
     assets=PANEL_ASSETS,
+    asset_checks=PANEL_CHECKS,
     jobs=[nightly_job, add_outage_job],
     schedules=[nightly_schedule],
     sensors=[source_drop_sensor],

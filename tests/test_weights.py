@@ -44,3 +44,21 @@ def test_bad_weights_file_is_quarantined(tmp_path):
     assert study.run("2021-06-02T12:00:00Z") == 0
     outages = study.text("OUTAGES.txt")
     assert "x_finish_full_survey_weights.csv, line 2" in outages
+
+
+def test_failing_day_check_holds_publication(tmp_path, capsys):
+    weights = tmp_path / "weights"
+    weights.mkdir()
+    study = Study(tmp_path, options={"weights": str(weights)})
+    write_export(study.drop, "e.csv", [response("R1", "a", "2021-06-01 09:00:00")])
+    (weights / "x_finish_full_survey_weights.csv").write_text("cid,weight\na,0\n")
+    assert study.run("2021-06-02T12:00:00Z") != 0
+    assert "publication held" in capsys.readouterr().err.lower()
+    assert study.daily() == []  # nothing published, nothing committed
+    outages = study.text("OUTAGES.txt")
+    assert "DELAY  for: 2021-06-01" in outages and "expect_column_values_to_be_between" in outages
+    # fixed weights: the next run publishes the day
+    (weights / "a_finish_full_survey_weights.csv").write_text("cid,weight\na,2\n")
+    assert study.run("2021-06-03T12:00:00Z") == 0
+    assert DAY.format("2021_06_03") in study.daily()
+    assert study.text(DAY.format("2021_06_03")).splitlines()[1].endswith(",2")

@@ -104,7 +104,9 @@ def published_columns(questions: list[str]) -> list[str]:
 
 
 def day_table(rows: pd.DataFrame, questions: list[str], weights: pd.Series | None) -> pd.DataFrame:
-    """A day's published table: union columns, NA where absent, ``weight`` joined by token."""
+    """A day's published table: union columns, NA where absent, ``weight`` joined by token.
+
+    The last column, ``_token``, is not published: it lets checks see respondents."""
     rows = rows.sort_values([START, RECORDED, "_response_id"], kind="stable")
     if weights is not None:
         weight = rows["_token"].map(weights).astype("string")
@@ -112,4 +114,5 @@ def day_table(rows: pd.DataFrame, questions: list[str], weights: pd.Series | Non
         weight = pd.Series(pd.NA, index=rows.index, dtype="string")
     out = rows.reindex(columns=published_columns(questions)).astype("string")
     out["weight"] = weight
+    out["_token"] = rows["_token"].astype("string")  # for checks; dropped before writing
     return out.reset_index(drop=True)

@@ -414,7 +414,7 @@ def build_days(
         forced = day in ctx.extra.get("forced_days", ())
         if day in dirty or res.schema_changed or not known.get("csv_sha") or forced:
             store = res.stores.get(day, {}).get("store", known.get("store"))
-            res.rendered[day] = _render_day(ctx, store, res.questions, weights)
+            res.rendered[day] = _render_day(ctx, day, store, res.questions, weights)
     return res
 
 
@@ -463,7 +463,11 @@ def _rebuild_store(
 
 
 def _render_day(
-    ctx: RunContext, store: str | None, questions: list[str], new_weights: dict[str, str]
+    ctx: RunContext,
+    day: str,
+    store: str | None,
+    questions: list[str],
+    new_weights: dict[str, str],
 ) -> dict[str, Any]:
     frame = _read_store(ctx, store)
     if frame is None or frame.empty:
@@ -479,6 +483,12 @@ def _render_day(
         withheld = int((~has).sum())
         rows = rows[has]
     table = day_table(rows, questions, weights)
-    data = to_csv_bytes(table)
+    data = to_csv_bytes(table.drop(columns=["_token"]))
     sha = ctx.cache_csv(data)
-    return {"csv_sha": sha, "rows": len(table), "withheld": withheld, "store": store}
+    check = ctx.run_dir / "checks" / f"{day}.parquet"
+    check.parent.mkdir(parents=True, exist_ok=True)
+    table.to_parquet(check, index=False)
+    return {
+        "csv_sha": sha, "rows": len(table), "withheld": withheld, "store": store,
+        "check": str(check),
+    }  # fmt: skip

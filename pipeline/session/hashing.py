@@ -23,9 +23,7 @@ def _as_uuid(value: UuidLike, what: str) -> uuid.UUID:
         raise ValueError(f"{what} is not a UUID: {value!r}") from None
 
 
-def hash_id(
-    entity: UuidLike, study: UuidLike, salt: UuidLike, digits: int = DEFAULT_DIGITS
-) -> str:
+def hash_id(entity: UuidLike, study: UuidLike, salt: UuidLike, digits: int = DEFAULT_DIGITS) -> str:
     """Hashed ID of one entity (child, account, demographic snapshot) within one study.
 
     XOR of the 16 big-endian bytes of the entity, study and salt UUIDs; SHA-256 of those

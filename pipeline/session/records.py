@@ -318,8 +318,10 @@ class Ruling:
 
 
 def iso_utc(stamp: datetime) -> str:
-    """An aware datetime as ISO 8601 in UTC, ``Z`` suffix."""
-    return stamp.astimezone(UTC).isoformat().replace("+00:00", "Z")
+    """An aware datetime as ISO 8601 in UTC with a ``Z`` suffix; milliseconds unless the
+    time has finer digits (then microseconds)."""
+    spec = "milliseconds" if stamp.microsecond % 1000 == 0 else "microseconds"
+    return stamp.astimezone(UTC).isoformat(timespec=spec).replace("+00:00", "Z")
 
 
 def parse_rulings(data: bytes, file_name: str) -> list[Ruling]:

@@ -1,0 +1,61 @@
+"""Great Expectations suites as Dagster asset checks (blocking: a failure holds publication)."""
+
+import pandas as pd
+from dagster import AssetCheckResult, AssetCheckSeverity, MetadataValue, asset_check
+
+from assets.panel import day_partitions, normalized_responses
+from pipeline.checks import REQUIRED, CheckOutcome, check_days, check_normalized
+from pipeline.operations import add_outage
+from pipeline.panel import stages
+from resources.study import StudyResource
+
+
+def _result(study: StudyResource, outcome: CheckOutcome, what: str) -> AssetCheckResult:
+    if not outcome.passed:
+        add_outage(
+            study.ctx,
+            "DELAY",
+            f"Publication held: the {what} check failed ({'; '.join(outcome.failures)}). "
+            "The data will be published once the problem is fixed.",
+            outcome.failed_days,
+        )
+    return AssetCheckResult(
+        passed=outcome.passed,
+        severity=AssetCheckSeverity.ERROR,
+        metadata={
+            "rows_checked": outcome.evaluated,
+            "failed_days": ", ".join(outcome.failed_days) or "none",
+            "failures": MetadataValue.md("\n".join(f"- {f}" for f in outcome.failures) or "none"),
+        },
+    )
+
+
+@asset_check(
+    asset=normalized_responses,
+    blocking=True,
+    description="GE suite: required columns, parsed timestamps, share of known SurveyIDs.",
+)
+def normalized_responses_valid(
+    study: StudyResource, normalized_responses: stages.NormalizeResult
+) -> AssetCheckResult:
+    if normalized_responses.batch is None:
+        return AssetCheckResult(passed=True, metadata={"rows_checked": 0})
+    frame = pd.read_parquet(normalized_responses.batch)
+    frame = frame[[c for c in [*REQUIRED, "_wave"] if c in frame]]
+    return _result(study, check_normalized(frame), "normalized responses")
+
+
+@asset_check(
+    asset=day_partitions,
+    blocking=True,
+    description="GE suite on each rendered day: exact header (no forbidden column), one row per "
+    "respondent, StartDatetime inside its day, positive weights.",
+)
+def day_files_valid(study: StudyResource, day_partitions: stages.DayBuild) -> AssetCheckResult:
+    days = {
+        day: pd.read_parquet(r["check"]) for day, r in day_partitions.rendered.items() if r.get("check")
+    }
+    return _result(study, check_days(days, day_partitions.questions), "published day files")
+
+
+PANEL_CHECKS = [normalized_responses_valid, day_files_valid]

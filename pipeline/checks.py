@@ -1,0 +1,121 @@
+"""Data checks as Great Expectations 1.x suites on in-memory frames (ephemeral context).
+
+Plain Python; the Dagster asset checks in ``assets/checks.py`` call these.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from functools import cache
+from typing import Any
+
+import pandas as pd
+
+from pipeline.panel.output import published_columns
+
+os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+
+MIN_KNOWN_SURVEY_SHARE = 0.5
+REQUIRED = ["StartDate", "RecordedDate", "ResponseId", "_start", "_recorded"]
+
+
+@dataclass
+class CheckOutcome:
+    """What a suite found: overall success, one line per failed expectation, failing days."""
+
+    passed: bool
+    failures: list[str] = field(default_factory=list)
+    failed_days: list[str] = field(default_factory=list)
+    evaluated: int = 0
+
+
+@cache
+def _batch_definition() -> Any:
+    import great_expectations as gx
+
+    from great_expectations.data_context.types.base import ProgressBarsConfig
+
+    context = gx.get_context(mode="ephemeral")
+    context.variables.progress_bars = ProgressBarsConfig(globally=False)
+    source = context.data_sources.add_pandas("frames")
+    return source.add_dataframe_asset("frame").add_batch_definition_whole_dataframe("whole")
+
+
+def _validate(frame: pd.DataFrame, name: str, expectations: list[Any]) -> Any:
+    import great_expectations as gx
+
+    definition = _batch_definition()  # creates the (ephemeral) context suites need
+    suite = gx.ExpectationSuite(name=name)
+    for e in expectations:
+        suite.add_expectation(e)
+    batch = definition.get_batch(batch_parameters={"dataframe": frame})
+    return batch.validate(suite, result_format={"result_format": "COMPLETE"})
+
+
+def _describe(result: Any) -> str:
+    cfg = result.expectation_config
+    kwargs = {k: v for k, v in cfg.kwargs.items() if k not in ("batch_id",)}
+    count = result.result.get("unexpected_count")
+    extra = f": {count} unexpected" if count else ""
+    return f"{cfg.type}({kwargs}){extra}"
+
+
+def check_normalized(frame: pd.DataFrame) -> CheckOutcome:
+    """Required columns, parsed timestamps, and enough responses with a known SurveyID."""
+    import great_expectations as gx
+
+    E = gx.expectations
+    exps: list[Any] = [E.ExpectColumnToExist(column=c) for c in REQUIRED]
+    present = [c for c in ("_start", "_recorded") if c in frame]
+    exps += [E.ExpectColumnValuesToNotBeNull(column=c) for c in present]
+    if "_wave" in frame and len(frame):
+        exps.append(E.ExpectColumnValuesToNotBeNull(column="_wave", mostly=MIN_KNOWN_SURVEY_SHARE))
+    frame = frame[[c for c in [*REQUIRED, "_wave"] if c in frame]].copy()
+    if "_wave" in frame:
+        frame["_wave"] = frame["_wave"].astype("float64")
+    result = _validate(frame, "normalized_responses", exps)
+    failures = [_describe(r) for r in result.results if not r.success]
+    return CheckOutcome(passed=result.success, failures=failures, evaluated=len(frame))
+
+
+def check_days(days: dict[str, pd.DataFrame], questions: list[str]) -> CheckOutcome:
+    """Each day's published rows: exact header (no forbidden column), one row per respondent,
+    every row eligible, StartDatetime inside its day, positive weights."""
+    import great_expectations as gx
+
+    E = gx.expectations
+    if not days:
+        return CheckOutcome(passed=True)
+    frames = []
+    for day, table in days.items():
+        t = table.copy()
+        t["_day"] = day
+        frames.append(t)
+    frame = pd.concat(frames, ignore_index=True)
+    header = [*published_columns(questions), "_token", "_day"]
+    frame["_start_day"] = frame["StartDatetime"].str.slice(0, 10)
+    frame["_weight"] = pd.to_numeric(frame["weight"], errors="coerce").astype("float64")
+    bad_weight = frame["weight"].notna() & frame["_weight"].isna()
+    frame.loc[bad_weight, "_weight"] = -1.0  # unparseable weights must fail, not vanish
+    exps = [
+        E.ExpectTableColumnsToMatchOrderedList(column_list=[*header, "_start_day", "_weight"]),
+        E.ExpectColumnValuesToBeUnique(column="_token"),
+        E.ExpectColumnValuesToNotBeNull(column="_token"),
+        E.ExpectColumnValuesToNotBeNull(column="StartDatetime"),
+        E.ExpectColumnPairValuesToBeEqual(column_A="_day", column_B="_start_day"),
+        E.ExpectColumnValuesToBeBetween(column="_weight", min_value=0, strict_min=True),
+    ]
+    result = _validate(frame, "published_days", exps)
+    failures, failed = [], set()
+    for r in result.results:
+        if r.success:
+            continue
+        failures.append(_describe(r))
+        idx = r.result.get("unexpected_index_list") or []
+        rows = [i if isinstance(i, int) else next(iter(i.values())) for i in idx]
+        hit = set(frame.loc[[i for i in rows if isinstance(i, int)], "_day"]) if rows else set()
+        failed |= hit or set(days)  # a table-level failure holds every day checked
+    return CheckOutcome(
+        passed=result.success, failures=failures, failed_days=sorted(failed), evaluated=len(frame)
+    )

@@ -1,0 +1,101 @@
+"""From the raw files of a session drop to the published files, in one call.
+
+A thin composition of :mod:`.records`, :mod:`.rules` and :mod:`.outputs` for the Dagster
+assets and the command line: malformed files are collected (to be quarantined), not
+raised, so the other files still go through (SPEC §6).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date
+
+from pipeline.session.hashing import Collision
+from pipeline.session.outputs import StudySettings, build_outputs, collisions
+from pipeline.session.records import (
+    Record,
+    Ruling,
+    SessionInputError,
+    Video,
+    input_kind,
+    merge_records,
+    newest_rulings,
+    parse_responses,
+    parse_rulings,
+    parse_video_list,
+)
+from pipeline.session.rules import DEFAULT_TIMEZONE, for_day, select_published
+
+
+@dataclass
+class Drop:
+    """The parsed content of a set of raw files."""
+
+    records: list[Record] = field(default_factory=list)  # merged, one per response
+    rulings: dict[str, Ruling] = field(default_factory=dict)  # in force, by response UUID
+    videos: list[Video] = field(default_factory=list)
+    errors: list[SessionInputError] = field(default_factory=list)  # files to quarantine
+    ignored: list[str] = field(default_factory=list)  # names of no known kind
+
+
+def load_drop(files: Mapping[str, bytes], study_uuid: str | None = None) -> Drop:
+    """Parse raw files by name (``*.json``, ``*consent*.csv``, ``*videos*.txt``).
+
+    Files are read in name order; a malformed file lands in ``errors`` whole (none of
+    its records are used) and the others still count.
+    """
+    drop, records, rulings = Drop(), [], []
+    for name in sorted(files):
+        kind = input_kind(name)
+        try:
+            if kind == "responses":
+                records.extend(parse_responses(files[name], name, study_uuid))
+            elif kind == "rulings":
+                rulings.extend(parse_rulings(files[name], name))
+            elif kind == "videos":
+                drop.videos.extend(parse_video_list(files[name], name))
+            else:
+                drop.ignored.append(name)
+        except SessionInputError as exc:
+            drop.errors.append(exc)
+    drop.records = merge_records(records)
+    drop.rulings = newest_rulings(rulings)
+    return drop
+
+
+@dataclass
+class SessionResult:
+    """Everything a run needs to publish and report."""
+
+    files: dict[str, bytes]  # published file name -> bytes
+    drop: Drop
+    published: list[Record]
+    excluded: Counter[str]  # reason -> count
+    days: dict[str, date]  # response UUID -> `for` day, every response of the drop
+    collisions: list[Collision]
+
+    @property
+    def published_days(self) -> set[date]:
+        """The `for` days that have at least one published response."""
+        return {self.days[r["response"]["uuid"]] for r in self.published}
+
+
+def process_drop(
+    files: Mapping[str, bytes],
+    settings: StudySettings,
+    include_preview: bool = False,
+    timezone: str = DEFAULT_TIMEZONE,
+) -> SessionResult:
+    """Parse a drop, select the publishable responses, and build every published file."""
+    drop = load_drop(files, settings.study_uuid)
+    selection = select_published(drop.records, drop.rulings, include_preview)
+    return SessionResult(
+        files=build_outputs(selection.published, settings, drop.rulings, drop.videos),
+        drop=drop,
+        published=selection.published,
+        excluded=selection.excluded,
+        days={r["response"]["uuid"]: for_day(r, timezone) for r in drop.records},
+        collisions=collisions(selection.published, settings),
+    )
