@@ -9,9 +9,14 @@ from pipeline.panel.publish import PublishResult, publish_and_commit
 from resources.study import StudyResource
 
 GROUP = "panel"
+SFTP_POOL = "sftp"  # steps that talk to SFTP servers share this concurrency pool
 
 
-@asset(group_name=GROUP, description="New raw exports fetched from the SFTP drop into the archive.")
+@asset(
+    group_name=GROUP,
+    pool=SFTP_POOL,
+    description="New raw exports fetched from the SFTP drop into the archive.",
+)
 def raw_exports(study: StudyResource) -> Output[stages.FetchResult]:
     ctx = study.ctx
     if rng := study.backfill_range():
@@ -78,7 +83,7 @@ def response_ledger(
     )
 
 
-@asset(group_name=GROUP, description="Cut-offs, weights and the CID lists now due.")
+@asset(group_name=GROUP, pool=SFTP_POOL, description="Cut-offs, weights and the CID lists now due.")
 def lag_policy(
     study: StudyResource, response_ledger: stages.LedgerDelta
 ) -> Output[stages.LagResult]:
@@ -126,7 +131,9 @@ def _chart(counts: dict[str, int]) -> str:
 
 
 @asset(
-    group_name=GROUP, description="Daily, cumulative, codebook, OUTAGES, SHA256SUMS, run manifest."
+    group_name=GROUP,
+    pool=SFTP_POOL,
+    description="Daily, cumulative, codebook, OUTAGES, SHA256SUMS, run manifest.",
 )
 def published_files(
     context: AssetExecutionContext,

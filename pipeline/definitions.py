@@ -14,11 +14,12 @@ from dagster import (
     DefaultSensorStatus,
     Definitions,
     RunRequest,
-    ScheduleDefinition,
+    ScheduleEvaluationContext,
     SensorEvaluationContext,
     SkipReason,
     define_asset_job,
     in_process_executor,
+    schedule,
     sensor,
 )
 
@@ -49,12 +50,20 @@ nightly_job = define_asset_job(
     description="Ingest what is new on the drop, apply the rules, publish (one nightly run).",
 )
 
-nightly_schedule = ScheduleDefinition(
+@schedule(
     job=nightly_job,
     cron_schedule=NIGHTLY_CRON,
     execution_timezone="America/Los_Angeles",
     default_status=DefaultScheduleStatus.STOPPED,
 )
+def nightly_schedule(context: ScheduleEvaluationContext) -> RunRequest:
+    """The nightly run; its clock is the scheduled time, so a late start changes nothing."""
+    as_of = context.scheduled_execution_time.isoformat()
+    return RunRequest(
+        run_key=f"nightly-{as_of}",
+        run_config={"resources": {"study": {"config": {"config_path": config_path(), "as_of": as_of}}}},
+        tags={"as_of": as_of},
+    )
 
 
 @sensor(job=nightly_job, minimum_interval_seconds=300, default_status=DefaultSensorStatus.STOPPED)

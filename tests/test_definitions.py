@@ -85,3 +85,24 @@ def test_outage_job_adds_entry_on_top(tmp_path):
     text = study.text("OUTAGES.txt")
     assert text.index("second message") < text.index("first message")
     assert "DELAY  for: 2021-06-01" in text
+
+
+def test_schedule_runs_after_cutoff_on_dst_days():
+    from datetime import date, datetime
+    from zoneinfo import ZoneInfo
+
+    from dagster import build_schedule_context
+
+    from pipeline.days import last_closed_day
+    from resources.study import parse_as_of
+
+    la = ZoneInfo("America/Los_Angeles")
+    for day in (date(2021, 3, 14), date(2021, 11, 7), date(2021, 7, 1)):
+        when = datetime(day.year, day.month, day.day, 5, 30, tzinfo=la)
+        ctx = build_schedule_context(scheduled_execution_time=when)
+        request = definitions.nightly_schedule.evaluate_tick(ctx).run_requests[0]
+        as_of = parse_as_of(request.run_config["resources"]["study"]["config"]["as_of"])
+        local = as_of.astimezone(la)
+        assert (local.hour, local.minute) == (5, 30)
+        # after the 04:00 cut-off: yesterday is published, on DST days too
+        assert last_closed_day(as_of, "America/Los_Angeles") == date.fromordinal(day.toordinal() - 1)
