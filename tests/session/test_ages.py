@@ -68,8 +68,8 @@ def test_rounded_age_column_in_the_overview() -> None:
     frame = pd.read_csv(io.BytesIO(files["Physics-Study_all-responses-identifiable.csv"]))
     got = dict(zip(frame["child__age_in_days"], frame["child__age_rounded"], strict=True))
     assert got == {355: 360, 360: 360, 361: 360, 375: 360, 376: 390, 405: 420, 435: 420}
-    default = pd.read_csv(io.BytesIO(build_outputs(records, settings(), {})[
-        "Physics-Study_all-responses.csv"
-    ]))
+    default = pd.read_csv(
+        io.BytesIO(build_outputs(records, settings(), {})["Physics-Study_all-responses.csv"])
+    )
     assert "child__age_in_days" not in default.columns
     assert sorted(default["child__age_rounded"]) == [360, 360, 360, 360, 390, 420, 420]

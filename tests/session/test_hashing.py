@@ -50,7 +50,9 @@ def test_rejects_non_uuids_and_bad_digit_counts() -> None:
 
 def test_study_specific() -> None:
     child = uid("some child")
-    assert hash_id(child, uid("study A"), uid("salt")) != hash_id(child, uid("study B"), uid("salt"))
+    assert hash_id(child, uid("study A"), uid("salt")) != hash_id(
+        child, uid("study B"), uid("salt")
+    )
     assert hash_id(child, uid("study A"), uid("salt")) != hash_id(child, uid("study A"), uid("x"))
 
 

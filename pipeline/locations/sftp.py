@@ -1,0 +1,811 @@
+"""A location on an SFTP server (paramiko), with host-key checking, retries and atomic writes.
+
+URL form: ``sftp://user@host:port/path``. The path is the location's root folder:
+
+* ``sftp://u@h/data/drop`` -> the absolute folder ``/data/drop``;
+* ``sftp://u@h/~/drop`` -> ``drop`` below the login folder (``sftp://u@h/~`` or
+  ``sftp://u@h`` is the login folder itself).
+
+Authentication is by key file and/or a password read from the environment variable
+named by :attr:`SftpConfig.password_env` (never from a file or the URL). The server's
+host key must be in :attr:`SftpConfig.known_hosts` (``host`` on port 22, ``[host]:port``
+otherwise; hashed entries work); an unknown host is refused unless
+``allow_unknown_hosts`` is set, and a *changed* key is always refused.
+
+Every operation is retried with exponential backoff on transient network errors
+(reconnecting as needed); authentication and host-key failures are never retried.
+"""
+
+from __future__ import annotations
+
+import errno
+import getpass
+import io
+import logging
+import os
+import posixpath
+import random
+import secrets
+import socket
+import stat as stat_mod
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, TypeVar
+from urllib.parse import unquote, urlsplit
+
+import paramiko
+from paramiko.sftp import CMD_EXTENDED, CMD_INIT, CMD_STATUS, CMD_VERSION, SFTPError, int64
+from paramiko.ssh_exception import IncompatiblePeer, NoValidConnectionsError
+
+from pipeline.locations.base import RemoteFile, UnsafePathError, safe_relpath
+
+if TYPE_CHECKING:
+    from pipeline.config import SftpConfig
+
+__all__ = [
+    "HostKeyError",
+    "SftpAuthError",
+    "SftpError",
+    "SftpLocation",
+    "SftpRetryError",
+    "TransferError",
+    "is_transient_error",
+    "parse_sftp_url",
+    "retry_call",
+]
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+CHUNK = 1024 * 1024  # bytes per write() call / progress report
+PREFETCH_REQUESTS = 64  # OpenSSH's sftp-server handles at most 64 outstanding requests well
+
+
+# --------------------------------------------------------------------------- errors
+
+
+class SftpError(Exception):
+    """Base class of the SFTP location's own errors."""
+
+
+class HostKeyError(SftpError):
+    """The server's host key is unknown (and not allowed) or differs from known_hosts."""
+
+
+class SftpAuthError(SftpError):
+    """No usable credentials, or the server refused them. Never retried."""
+
+
+class TransferError(SftpError):
+    """A transfer ended with the wrong number of bytes. Retried."""
+
+
+class SftpRetryError(SftpError):
+    """An operation still failed with a transient error after every retry."""
+
+
+# --------------------------------------------------------------------------- retries
+
+_NETWORK_ERRNOS = frozenset(
+    getattr(errno, name)
+    for name in (
+        "ECONNRESET", "ECONNREFUSED", "ECONNABORTED", "EPIPE", "ETIMEDOUT", "EHOSTUNREACH",
+        "ENETUNREACH", "ENETDOWN", "ENETRESET", "EHOSTDOWN", "ENOTCONN", "ESHUTDOWN",
+    )
+    if hasattr(errno, name)
+)  # fmt: skip
+
+
+def is_transient_error(exc: BaseException) -> bool:
+    """True for errors worth retrying on a fresh connection (network trouble).
+
+    Authentication and host-key errors, unsafe paths and SFTP status errors such
+    as "no such file" or "permission denied" are not transient.
+    """
+    if isinstance(
+        exc,
+        (
+            HostKeyError, SftpAuthError, UnsafePathError, paramiko.AuthenticationException,
+            paramiko.BadHostKeyException, IncompatiblePeer,
+        ),
+    ):  # fmt: skip
+        return False
+    if isinstance(exc, (TransferError, EOFError, socket.timeout, ConnectionError)):
+        return True
+    if isinstance(exc, NoValidConnectionsError):  # connection refused on every address
+        return True
+    if isinstance(exc, socket.gaierror):
+        return exc.errno == getattr(socket, "EAI_AGAIN", object())
+    if isinstance(exc, paramiko.SSHException):  # banner/kex failures, "connection dropped"
+        return True
+    if isinstance(exc, OSError):
+        return exc.errno in _NETWORK_ERRNOS
+    return False
+
+
+def retry_call(
+    fn: Callable[[], T],
+    *,
+    retries: int,
+    backoff: float = 0.5,
+    max_backoff: float = 30.0,
+    is_transient: Callable[[BaseException], bool] = is_transient_error,
+    on_retry: Callable[[int, BaseException, float], None] | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+    describe: str = "operation",
+) -> T:
+    """Call ``fn`` until it succeeds, retrying transient errors at most ``retries`` times.
+
+    The n-th retry waits about ``backoff * 2**n`` seconds (capped at ``max_backoff``,
+    with up to 25 % jitter). ``on_retry(attempt, exc, delay)`` runs before each wait
+    (e.g. to drop a broken connection). A non-transient error is raised at once;
+    a transient one left after the last retry is raised as :class:`SftpRetryError`.
+    """
+    attempt = 0
+    started = time.monotonic()
+    while True:
+        try:
+            return fn()
+        except Exception as exc:
+            if not is_transient(exc):
+                raise
+            if attempt >= retries:
+                elapsed = time.monotonic() - started
+                raise SftpRetryError(
+                    f"{describe} failed after {attempt + 1} attempt(s) in {elapsed:.1f} s: "
+                    f"{type(exc).__name__}: {exc}"
+                ) from exc
+            delay = min(max_backoff, backoff * (2**attempt)) * random.uniform(0.75, 1.0)
+            log.warning(
+                "%s: transient %s: %s; retry %d/%d in %.1f s",
+                describe, type(exc).__name__, exc, attempt + 1, retries, delay,
+            )  # fmt: skip
+            if on_retry is not None:
+                on_retry(attempt, exc, delay)
+            sleep(delay)
+            attempt += 1
+
+
+# --------------------------------------------------------------------------- URL
+
+
+def parse_sftp_url(url: str) -> tuple[str, int, str, str]:
+    """``(host, port, user, root)`` of an ``sftp://`` URL.
+
+    ``root`` is absolute (``/data``) or relative to the login folder (``""``, ``"drop"``)
+    when the URL path is empty or starts with ``/~``.
+    """
+    parts = urlsplit(url)
+    if parts.scheme != "sftp":
+        raise ValueError(f"not an sftp:// URL: {url!r}")
+    if parts.password:
+        raise ValueError(
+            "a password in an sftp:// URL is refused; name an environment variable "
+            "in sftp.password_env instead"
+        )
+    if not parts.hostname:
+        raise ValueError(f"sftp URL without a host: {url!r}")
+    try:
+        port = parts.port or 22
+    except ValueError as exc:
+        raise ValueError(f"bad port in sftp URL {url!r}") from exc
+    user = unquote(parts.username) if parts.username else getpass.getuser()
+    path = unquote(parts.path)
+    if "\x00" in path or "\\" in path:
+        raise UnsafePathError(f"refusing unsafe root folder in {url!r}")
+    if path in ("", "/~") or path.startswith("/~/"):
+        root = path[3:].strip("/")
+    else:
+        root = posixpath.normpath(path)
+        if root.startswith("//"):
+            root = "/" + root.lstrip("/")
+    return parts.hostname, port, user, root
+
+
+# --------------------------------------------------------------------------- host keys
+
+
+class _RefuseUnknown(paramiko.MissingHostKeyPolicy):
+    def __init__(self, known_hosts: str) -> None:
+        self.known_hosts = known_hosts
+
+    def missing_host_key(self, client, hostname, key):  # noqa: ANN001 - paramiko API
+        raise HostKeyError(
+            f"host {hostname} is not in {self.known_hosts} (its {key.get_name()} key has "
+            f"fingerprint {key.fingerprint}); add it with ssh-keyscan after checking the "
+            f"fingerprint, or set sftp.allow_unknown_hosts for development only"
+        )
+
+
+class _AllowUnknown(paramiko.MissingHostKeyPolicy):
+    def missing_host_key(self, client, hostname, key):  # noqa: ANN001 - paramiko API
+        log.warning(
+            "accepting UNKNOWN host key of %s (%s %s) because allow_unknown_hosts is set",
+            hostname, key.get_name(), key.fingerprint,
+        )  # fmt: skip
+
+
+# --------------------------------------------------------------------------- SFTP client
+
+
+class _SFTPClient(paramiko.SFTPClient):
+    """paramiko's client that also keeps the extensions the server announced."""
+
+    extensions: dict[str, bytes] | None = None  # None: unknown, so try and see
+
+    def _send_version(self):  # noqa: ANN202 - overrides paramiko's private hook
+        msg = paramiko.Message()
+        msg.add_int(3)
+        self._send_packet(CMD_INIT, msg)
+        t, data = self._read_packet()
+        if t != CMD_VERSION:
+            raise SFTPError("Incompatible sftp protocol")
+        reply = paramiko.Message(data)
+        version = reply.get_int()
+        exts: dict[str, bytes] = {}
+        try:
+            while len(reply.get_remainder()) >= 8:
+                name = reply.get_text()
+                exts[name] = reply.get_binary()
+            self.extensions = exts
+        except Exception:  # noqa: BLE001 - a malformed list only disables the shortcut
+            self.extensions = None
+        return version
+
+    def supports(self, name: str) -> bool:
+        return self.extensions is None or name in self.extensions
+
+    def extended(self, name: str, *args: object) -> None:
+        """Send one ``SSH_FXP_EXTENDED`` request (raises IOError on a non-OK status)."""
+        self._request(CMD_EXTENDED, name, *args)
+
+
+def _is_unsupported(exc: BaseException) -> bool:
+    """An SFTP status error that is not 'no such file' / 'permission denied'."""
+    return isinstance(exc, OSError) and not isinstance(exc, (ConnectionError, socket.timeout)) and (
+        exc.errno is None
+    )
+
+
+# --------------------------------------------------------------------------- location
+
+
+class SftpLocation:
+    """A folder on an SFTP server, implementing :class:`pipeline.locations.base.Location`.
+
+    Not meant to be shared between threads without care: operations are serialised
+    by a lock. ``progress`` (optional) is called as ``progress(path, done, total)``
+    during uploads and downloads.
+    """
+
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        user: str,
+        root: str,
+        cfg: SftpConfig,
+        *,
+        url: str | None = None,
+        backoff: float = 0.5,
+        connect: bool = True,
+    ) -> None:
+        self.host, self.port, self.user = host, port, user
+        self.cfg = cfg
+        self.backoff = backoff
+        self.url = url or f"sftp://{user}@{host}:{port}/{root.lstrip('/')}"
+        self._root_spec = root
+        self.root = ""  # absolute root on the server, set at the first connection
+        self._real_root = ""  # root with symlinks resolved
+        self._ssh: paramiko.SSHClient | None = None
+        self._sftp: _SFTPClient | None = None
+        self._lock = threading.RLock()
+        self._stale_tmps: set[str] = set()
+        self.connections = 0  # successful connections (1 + reconnects)
+        self.retries_used = 0  # retries of any operation, for metadata and tests
+        self.unsafe_names: list[str] = []  # remote names skipped by the last list_files
+        self.progress: Callable[[str, int, int], None] | None = None
+        self._pkey = self._load_key()
+        self._password = self._load_password()
+        if self._pkey is None and self._password is None:
+            raise SftpAuthError(
+                f"{self.url}: no credentials: key file {cfg.key_file!r} not found and "
+                "sftp.password_env not set"
+            )
+        if connect:
+            self._run("connect", lambda sftp: None)
+
+    @classmethod
+    def from_url(cls, url: str, cfg: SftpConfig, **kwargs: object) -> SftpLocation:
+        """Open ``sftp://user@host:port/path`` (connects at once, with retries)."""
+        host, port, user, root = parse_sftp_url(url)
+        shown = f"sftp://{user}@{host}:{port}" + (
+            root if root.startswith("/") else f"/~/{root}".rstrip("/")
+        )
+        return cls(host, port, user, root, cfg, url=shown, **kwargs)  # type: ignore[arg-type]
+
+    # ----------------------------------------------------------- credentials
+
+    def _load_key(self) -> paramiko.PKey | None:
+        if not self.cfg.key_file:
+            return None
+        path = Path(self.cfg.key_file).expanduser()
+        if not path.is_file():
+            if self.cfg.password_env:
+                return None  # password only
+            raise SftpAuthError(f"{self.url}: key file {path} not found")
+        try:
+            return paramiko.PKey.from_path(path)
+        except paramiko.PasswordRequiredException as exc:
+            raise SftpAuthError(
+                f"{self.url}: key file {path} is encrypted; use an unencrypted deploy key "
+                "(readable only by the pipeline user) or an ssh-agent-free password login"
+            ) from exc
+        except (paramiko.SSHException, OSError, ValueError) as exc:
+            raise SftpAuthError(f"{self.url}: cannot load key file {path}: {exc}") from exc
+
+    def _load_password(self) -> str | None:
+        name = self.cfg.password_env
+        if not name:
+            return None
+        value = os.environ.get(name)
+        if not value:
+            if self._pkey is not None:
+                return None
+            raise SftpAuthError(f"{self.url}: environment variable {name} (sftp.password_env) is not set")
+        return value
+
+    # ----------------------------------------------------------- connection
+
+    def _connect(self) -> _SFTPClient:
+        cfg = self.cfg
+        ssh = paramiko.SSHClient()
+        known = Path(cfg.known_hosts).expanduser() if cfg.known_hosts else None
+        if known is not None and known.is_file():
+            ssh.get_host_keys().load(str(known))  # read only: never written back
+        elif not cfg.allow_unknown_hosts:
+            raise HostKeyError(
+                f"{self.url}: known_hosts file {known} not found; refusing to connect to an "
+                "unverified host (set sftp.known_hosts, or allow_unknown_hosts for development)"
+            )
+        ssh.set_missing_host_key_policy(
+            _AllowUnknown() if cfg.allow_unknown_hosts else _RefuseUnknown(str(known))
+        )
+        try:
+            ssh.connect(
+                self.host,
+                port=self.port,
+                username=self.user,
+                pkey=self._pkey,
+                password=self._password,
+                timeout=cfg.timeout,
+                banner_timeout=cfg.timeout,
+                auth_timeout=cfg.timeout,
+                channel_timeout=cfg.timeout,
+                allow_agent=False,
+                look_for_keys=False,
+            )
+        except paramiko.BadHostKeyException as exc:
+            ssh.close()
+            raise HostKeyError(
+                f"{self.url}: HOST KEY CHANGED: the server offered {exc.key.get_name()} "
+                f"{exc.key.fingerprint} but {known} expects {exc.expected_key.fingerprint}; "
+                "refusing to connect (possible man-in-the-middle)"
+            ) from exc
+        except paramiko.AuthenticationException as exc:
+            ssh.close()
+            raise SftpAuthError(f"{self.url}: authentication failed for {self.user}: {exc}") from exc
+        except BaseException:
+            ssh.close()
+            raise
+        try:
+            transport = ssh.get_transport()
+            assert transport is not None
+            if cfg.keepalive:
+                transport.set_keepalive(int(cfg.keepalive))
+            sftp = _SFTPClient.from_transport(transport)
+            if sftp is None:
+                raise paramiko.SSHException("could not open an sftp channel")
+            sftp.get_channel().settimeout(cfg.timeout)
+            if not self.root:
+                spec = self._root_spec
+                home = sftp.normalize(".")
+                self.root = spec if spec.startswith("/") else posixpath.join(home, spec).rstrip("/")
+                self.root = posixpath.normpath(self.root)
+        except BaseException:
+            ssh.close()
+            raise
+        self._ssh, self._sftp = ssh, sftp
+        self._real_root = ""
+        self.connections += 1
+        log.debug("connected to %s (server extensions: %s)", self.url, sftp.extensions)
+        return sftp
+
+    def _alive(self) -> bool:
+        ssh = self._ssh
+        transport = ssh.get_transport() if ssh is not None else None
+        return transport is not None and transport.is_active()
+
+    def _client(self) -> _SFTPClient:
+        if self._sftp is None or not self._alive():
+            self._drop()
+            sftp = self._connect()
+            self._clean_stale(sftp)
+            return sftp
+        return self._sftp
+
+    def _drop(self) -> None:
+        ssh, self._ssh, self._sftp = self._ssh, None, None
+        if ssh is not None:
+            try:
+                ssh.close()
+            except Exception:  # noqa: BLE001 - closing a broken connection
+                log.debug("error closing %s", self.url, exc_info=True)
+
+    def _clean_stale(self, sftp: _SFTPClient) -> None:
+        """Remove temp files left by uploads that died with an earlier connection."""
+        for tmp in sorted(self._stale_tmps):
+            try:
+                sftp.remove(tmp)
+            except FileNotFoundError:
+                pass
+            except OSError:
+                if not self._alive():
+                    return
+                continue
+            self._stale_tmps.discard(tmp)
+
+    def _transient(self, exc: BaseException) -> bool:
+        if is_transient_error(exc):
+            return True
+        if isinstance(exc, (HostKeyError, SftpAuthError, UnsafePathError)):
+            return False
+        # "Socket is closed" and similar errno-less errors once the link is gone
+        return isinstance(exc, (OSError, EOFError, SFTPError)) and not self._alive()
+
+    def _run(self, what: str, op: Callable[[_SFTPClient], T]) -> T:
+        def attempt() -> T:
+            return op(self._client())
+
+        def on_retry(n: int, exc: BaseException, delay: float) -> None:
+            self.retries_used += 1
+            self._drop()
+
+        with self._lock:
+            return retry_call(
+                attempt,
+                retries=max(0, int(self.cfg.retries)),
+                backoff=self.backoff,
+                is_transient=self._transient,
+                on_retry=on_retry,
+                describe=f"{self.url}: {what}",
+            )
+
+    # ----------------------------------------------------------- paths
+
+    def _abs(self, path: str) -> str:
+        return posixpath.join(self.root, safe_relpath(path))
+
+    def _check_inside(self, sftp: _SFTPClient, abspath: str, path: str) -> None:
+        """Refuse a path whose symlinks lead outside the root."""
+        if not self._real_root:
+            self._real_root = sftp.normalize(self.root)
+        try:
+            real = sftp.normalize(abspath)
+        except FileNotFoundError:
+            return  # nothing there: the caller's own call reports it
+        base = self._real_root.rstrip("/")
+        if real != base and not real.startswith(base + "/"):
+            raise UnsafePathError(f"{self.url}: {path!r} leads outside the root (to {real})")
+
+    def _mkdirs(self, sftp: _SFTPClient, folder: str) -> None:
+        """``mkdir -p`` of an absolute folder; below the root, symlinks are refused."""
+        missing: list[str] = []
+        cur = folder
+        while True:
+            try:
+                attr = sftp.lstat(cur)
+            except FileNotFoundError:
+                missing.append(cur)
+                parent = posixpath.dirname(cur)
+                if parent == cur:
+                    break
+                cur = parent
+                continue
+            inside = cur != self.root and cur.startswith(self.root.rstrip("/") + "/")
+            if stat_mod.S_ISLNK(attr.st_mode or 0) and inside:
+                raise UnsafePathError(f"{self.url}: refusing to write through symlink {cur}")
+            if not stat_mod.S_ISDIR(attr.st_mode or 0) and not stat_mod.S_ISLNK(attr.st_mode or 0):
+                raise NotADirectoryError(errno.ENOTDIR, "not a folder", cur)
+            break
+        for d in reversed(missing):
+            try:
+                sftp.mkdir(d)
+            except OSError:
+                attr = sftp.lstat(d)  # created concurrently? otherwise the real error
+                if not stat_mod.S_ISDIR(attr.st_mode or 0):
+                    raise
+
+    def _tmp_name(self, target: str) -> str:
+        folder, name = posixpath.split(target)
+        return posixpath.join(folder, f".{name}.{secrets.token_hex(6)}.tmp")
+
+    def _rename_over(self, sftp: _SFTPClient, src: str, dst: str) -> None:
+        if sftp.supports("posix-rename@openssh.com"):
+            try:
+                sftp.posix_rename(src, dst)
+                return
+            except OSError as exc:
+                if not (_is_unsupported(exc) and sftp.extensions is None) or not self._alive():
+                    raise
+        # no atomic replace on this server: the final name is briefly absent, never partial
+        try:
+            sftp.remove(dst)
+        except FileNotFoundError:
+            pass
+        sftp.rename(src, dst)
+
+    def _discard(self, sftp: _SFTPClient, tmp: str) -> None:
+        try:
+            sftp.remove(tmp)
+        except FileNotFoundError:
+            pass
+        except Exception:  # noqa: BLE001 - the connection is probably gone; clean up later
+            self._stale_tmps.add(tmp)
+
+    def _finish_writes(self, sftp: _SFTPClient, fh: paramiko.SFTPFile) -> None:
+        """Wait for every pipelined write's status (paramiko would drop late errors at
+        close), then ask the server to fsync when it offers ``fsync@openssh.com``."""
+        fh.flush()
+        pending = getattr(fh, "_reqs", None)
+        while pending:
+            t, _msg = sftp._read_response(pending.popleft())  # noqa: SLF001 - raises on error
+            if t is not None and t != CMD_STATUS:
+                raise SFTPError("expected a status reply to a write")
+        if sftp.extensions is not None and "fsync@openssh.com" in sftp.extensions:
+            sftp.extended("fsync@openssh.com", fh.handle)
+
+    def _upload(self, sftp: _SFTPClient, tmp: str, data: bytes, path: str) -> None:
+        view = memoryview(data)
+        total = len(data)
+        with sftp.open(tmp, "wb") as fh:
+            fh.set_pipelined(True)
+            for start in range(0, total, CHUNK):
+                fh.write(view[start : start + CHUNK])
+                if self.progress is not None:
+                    self.progress(path, min(total, start + CHUNK), total)
+            self._finish_writes(sftp, fh)
+        size = sftp.stat(tmp).st_size
+        if size != total:
+            raise TransferError(f"{self.url}: upload of {path!r} wrote {size} of {total} bytes")
+        try:
+            sftp.chmod(tmp, 0o644)
+        except OSError:
+            if not self._alive():
+                raise
+
+    # ----------------------------------------------------------- Location API
+
+    def list_files(self) -> list[RemoteFile]:
+        """All regular files below the root, recursively, sorted by path.
+
+        Names starting with ``.`` (temp files of in-progress writes) and symlinks are
+        skipped. Names that :func:`safe_relpath` refuses (backslash, NUL) are skipped
+        too, logged, and kept in :attr:`unsafe_names`.
+        """
+
+        def op(sftp: _SFTPClient) -> list[RemoteFile]:
+            out: list[RemoteFile] = []
+            unsafe: list[str] = []
+            try:
+                top = sftp.stat(self.root)
+            except FileNotFoundError:
+                return out
+            if not stat_mod.S_ISDIR(top.st_mode or 0):
+                raise NotADirectoryError(errno.ENOTDIR, "root is not a folder", self.url)
+            todo = [""]
+            while todo:
+                rel_dir = todo.pop()
+                folder = posixpath.join(self.root, rel_dir) if rel_dir else self.root
+                for attr in sftp.listdir_attr(folder):
+                    name = attr.filename
+                    if name.startswith("."):
+                        continue
+                    rel = f"{rel_dir}/{name}" if rel_dir else name
+                    try:
+                        if safe_relpath(rel) != rel or "/" in name:
+                            raise UnsafePathError(rel)
+                    except UnsafePathError:
+                        unsafe.append(rel)
+                        log.warning("%s: skipping unsafe remote name %r", self.url, rel)
+                        continue
+                    mode = attr.st_mode or 0
+                    if stat_mod.S_ISDIR(mode):
+                        todo.append(rel)
+                    elif stat_mod.S_ISREG(mode):
+                        out.append(RemoteFile(rel, int(attr.st_size or 0), float(attr.st_mtime or 0)))
+            self.unsafe_names = unsafe
+            return sorted(out, key=lambda f: f.path)
+
+        return self._run("list_files", op)
+
+    def read_bytes(self, path: str) -> bytes:
+        """Download one file; the byte count must equal the size the server reports."""
+        target = self._abs(path)
+
+        def op(sftp: _SFTPClient) -> bytes:
+            self._check_inside(sftp, target, path)
+            try:
+                st = sftp.stat(target)
+                if not stat_mod.S_ISREG(st.st_mode or 0):
+                    raise IsADirectoryError(errno.EISDIR, "not a regular file", f"{self.url}/{path}")
+                size = int(st.st_size or 0)
+                buf = io.BytesIO()
+                with sftp.open(target, "rb") as fh:
+                    fh.prefetch(size, PREFETCH_REQUESTS)
+                    done = 0
+                    while True:
+                        chunk = fh.read(CHUNK)
+                        if not chunk:
+                            break
+                        buf.write(chunk)
+                        done += len(chunk)
+                        if self.progress is not None:
+                            self.progress(path, done, size)
+            except FileNotFoundError as exc:
+                raise FileNotFoundError(errno.ENOENT, "no such remote file", f"{self.url}/{path}") from exc
+            except PermissionError as exc:
+                raise PermissionError(
+                    errno.EACCES, "permission denied reading remote file", f"{self.url}/{path}"
+                ) from exc
+            data = buf.getvalue()
+            if len(data) != size:
+                raise TransferError(
+                    f"{self.url}: read {len(data)} bytes of {path!r} but the server reports {size}"
+                )
+            return data
+
+        return self._run(f"read_bytes({path!r})", op)
+
+    def stat(self, path: str) -> RemoteFile | None:
+        """Size and mtime of one file (following symlinks), or None when it does not exist."""
+        rel = safe_relpath(path)
+        target = self._abs(path)
+
+        def op(sftp: _SFTPClient) -> RemoteFile | None:
+            try:
+                st = sftp.stat(target)
+            except FileNotFoundError:
+                return None
+            return RemoteFile(rel, int(st.st_size or 0), float(st.st_mtime or 0))
+
+        return self._run(f"stat({path!r})", op)
+
+    def write_atomic(self, path: str, data: bytes) -> None:
+        """Upload to ``.name.<random>.tmp`` in the same folder, then rename over ``path``."""
+        target = self._abs(path)
+        data = bytes(data)
+
+        def op(sftp: _SFTPClient) -> None:
+            self._mkdirs(sftp, posixpath.dirname(target))
+            tmp = self._tmp_name(target)
+            try:
+                self._upload(sftp, tmp, data, path)
+                self._rename_over(sftp, tmp, target)
+            except BaseException:
+                self._discard(sftp, tmp)
+                raise
+
+        self._run(f"write_atomic({path!r})", op)
+
+    def link_or_copy(self, src: str, dst: str, data: bytes | None = None) -> str:
+        """Make ``dst`` hold ``src``'s bytes: server hardlink, else server copy, else upload.
+
+        ``hardlink@openssh.com`` (same inode, so the mtime is the source's) is tried
+        first, then the ``copy-data`` extension, then sending ``data`` (or ``src``'s
+        bytes, downloaded) again. Copies get the source's mtime. Every way goes through
+        a temp name and a rename, so ``dst`` appears atomically.
+        """
+        source, target = self._abs(src), self._abs(dst)
+
+        def op(sftp: _SFTPClient) -> str:
+            self._check_inside(sftp, source, src)
+            try:
+                st = sftp.stat(source)
+            except FileNotFoundError:
+                if data is None:
+                    raise FileNotFoundError(
+                        errno.ENOENT, "no such remote file", f"{self.url}/{src}"
+                    ) from None
+                st = None
+            self._mkdirs(sftp, posixpath.dirname(target))
+            tmp = self._tmp_name(target)
+            try:
+                how = self._link_or_copy_to(sftp, source, tmp, st, src, data)
+                self._rename_over(sftp, tmp, target)
+                return how
+            except BaseException:
+                self._discard(sftp, tmp)
+                raise
+
+        return self._run(f"link_or_copy({src!r}, {dst!r})", op)
+
+    def _link_or_copy_to(
+        self,
+        sftp: _SFTPClient,
+        source: str,
+        tmp: str,
+        st: paramiko.SFTPAttributes | None,
+        src: str,
+        data: bytes | None,
+    ) -> str:
+        if st is not None and sftp.supports("hardlink@openssh.com"):
+            try:
+                sftp.extended("hardlink@openssh.com", source, tmp)
+                return "hardlink"
+            except OSError as exc:
+                if not self._alive() or isinstance(exc, (ConnectionError, socket.timeout)):
+                    raise
+                log.info("%s: hardlink refused (%s); copying instead", self.url, exc)
+                self._discard(sftp, tmp)
+        if st is not None and sftp.extensions is not None and "copy-data" in sftp.extensions:
+            try:
+                with sftp.open(source, "rb") as fin, sftp.open(tmp, "wb") as fout:
+                    sftp.extended(
+                        "copy-data", fin.handle, int64(0), int64(0), fout.handle, int64(0)
+                    )
+                    self._finish_writes(sftp, fout)
+                if sftp.stat(tmp).st_size != st.st_size:
+                    raise TransferError(f"{self.url}: server copy of {src!r} has the wrong size")
+                sftp.utime(tmp, (st.st_atime or st.st_mtime, st.st_mtime))
+                return "copy"
+            except OSError as exc:
+                if not self._alive() or isinstance(exc, (ConnectionError, socket.timeout)):
+                    raise
+                log.info("%s: server copy refused (%s); uploading instead", self.url, exc)
+                self._discard(sftp, tmp)
+        payload = data
+        if payload is None:
+            payload = self._read_with(sftp, source, src)
+        self._upload(sftp, tmp, payload, src)
+        if st is not None:
+            sftp.utime(tmp, (st.st_atime or st.st_mtime, st.st_mtime))
+        return "upload"
+
+    def _read_with(self, sftp: _SFTPClient, source: str, src: str) -> bytes:
+        size = int(sftp.stat(source).st_size or 0)
+        with sftp.open(source, "rb") as fh:
+            fh.prefetch(size, PREFETCH_REQUESTS)
+            payload = fh.read()
+        if len(payload) != size:
+            raise TransferError(f"{self.url}: read {len(payload)} of {size} bytes of {src!r}")
+        return payload
+
+    def remove(self, path: str) -> None:
+        """Delete one file; a missing file is not an error."""
+        target = self._abs(path)
+
+        def op(sftp: _SFTPClient) -> None:
+            try:
+                sftp.remove(target)
+            except FileNotFoundError:
+                pass
+
+        self._run(f"remove({path!r})", op)
+
+    def close(self) -> None:
+        """Close the connection (the next operation would reconnect)."""
+        with self._lock:
+            self._drop()
+
+    def __enter__(self) -> SftpLocation:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"SftpLocation({self.url!r})"

@@ -1,0 +1,266 @@
+"""Parsing raw session input (SPEC §4.1): responses JSON, consent rulings, video lists."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+
+import pytest
+
+from pipeline.session.records import (
+    SessionInputError,
+    input_kind,
+    merge_records,
+    newest_rulings,
+    parse_responses,
+    parse_rulings,
+    parse_video_list,
+    parse_video_name,
+)
+from tests.session.factory import STUDY, dump, make_record, uid
+
+# ----------------------------------------------------------------------------- responses
+
+
+def test_parse_normalizes_records() -> None:
+    raw = make_record("a")
+    raw["child"]["global_id"] = raw["child"]["global_id"].upper()
+    del raw["child"]["condition_list"]
+    raw["response"]["extra_platform_field"] = 1
+    (record,) = parse_responses(dump([raw]), "responses_2024_03_01.json")
+    assert record["child"]["global_id"] == uid("child-1")
+    assert record["child"]["condition_list"] is None
+    assert "extra_platform_field" not in record["response"]
+    assert set(record) == {"response", "study", "participant", "child", "demographic"}
+
+
+def test_parse_accepts_a_byte_order_mark_and_an_empty_array() -> None:
+    assert parse_responses(b"\xef\xbb\xbf[ ]\n", "r.json") == []
+    assert len(parse_responses(b"\xef\xbb\xbf" + dump([make_record()]), "r.json")) == 1
+
+
+def test_demographic_may_be_null() -> None:
+    raw = make_record()
+    raw["demographic"] = None
+    (record,) = parse_responses(dump([raw]), "r.json")
+    assert record["demographic"] is None
+
+
+def _error(data: bytes, name: str = "responses_2024_03_01.json", **kw) -> SessionInputError:
+    with pytest.raises(SessionInputError) as caught:
+        parse_responses(data, name, **kw)
+    assert name in str(caught.value)
+    assert caught.value.file == name
+    return caught.value
+
+
+def test_not_json_names_file_and_line() -> None:
+    data = dump([make_record("a")])[:-40] + b"\n}{ oops"
+    error = _error(data)
+    assert error.line is not None and error.line > 10
+    assert f"line {error.line}" in str(error)
+    assert "not JSON" in str(error)
+
+
+def test_garbage_that_is_not_json_at_all() -> None:
+    error = _error(b"response_uuid,action\n1,2\n")
+    assert "not JSON" in str(error) and error.line == 1
+
+
+def test_not_an_array() -> None:
+    error = _error(json.dumps(make_record()).encode())
+    assert "array" in str(error)
+
+
+def test_undecodable_bytes_name_the_line() -> None:
+    data = b'[\n  {"response":\n "caf\xe9"}]'
+    error = _error(data)
+    assert "UTF-8" in str(error) and error.line == 3
+
+
+def test_extra_data_after_the_array() -> None:
+    error = _error(dump([make_record()]) + b"\n[]")
+    assert "extra data" in str(error)
+
+
+def test_missing_top_level_key_names_record_and_line() -> None:
+    good, bad = make_record("a"), make_record("b")
+    del bad["child"]
+    data = dump([good, bad])
+    starts = [n for n, text in enumerate(data.decode().splitlines(), 1) if text == "  {"]
+    line = starts[1]  # where the second record starts
+    error = _error(data)
+    assert error.record == 1 and error.line == line
+    assert "record 1" in str(error) and f"line {line}" in str(error)
+    assert "child" in str(error)
+
+
+@pytest.mark.parametrize(
+    ("mutate", "message"),
+    [
+        (lambda r: r["response"].pop("uuid"), "response.uuid"),
+        (lambda r: r["response"].__setitem__("date_created", "yesterday"), "date_created"),
+        (lambda r: r["child"].__setitem__("global_id", "kid-7"), "child.global_id"),
+        (lambda r: r["participant"].__setitem__("global_id", ""), "participant.global_id"),
+        (lambda r: r["child"].__setitem__("birthday", "03/01/2020"), "child.birthday"),
+        (lambda r: r["response"].__setitem__("exp_data", []), "exp_data"),
+        (lambda r: r["response"]["exp_data"].__setitem__("1-survey", 3), "exp_data.1-survey"),
+        (lambda r: r["response"].__setitem__("is_preview", "no"), "is_preview"),
+        (lambda r: r.__setitem__("study", "physics"), "'study' must be an object"),
+    ],
+)
+def test_invalid_fields(mutate, message: str) -> None:
+    records = [make_record("a"), make_record("b"), make_record("c")]
+    mutate(records[2])
+    error = _error(dump(records))
+    assert error.record == 2 and message in str(error)
+
+
+def test_record_not_an_object() -> None:
+    error = _error(b'[\n  "just text"\n]')
+    assert error.record == 0 and error.line == 2 and "object" in str(error)
+
+
+def test_record_of_another_study() -> None:
+    raw = make_record()
+    raw["study"]["uuid"] = uid("other study")
+    assert parse_responses(dump([raw]), "r.json")  # no expectation: fine
+    error = _error(dump([raw]), study_uuid=STUDY)
+    assert "not this study" in str(error)
+
+
+def test_merge_keeps_the_most_advanced_copy_in_any_order() -> None:
+    early = make_record("a", completed=False, sequence=["0-video-consent"])
+    late = make_record("a")
+    other = make_record("b", created="2024-03-01T08:00:00Z")
+    for batch in ([early, late, other], [other, late, early]):
+        merged = merge_records(batch)
+        assert [r["response"]["uuid"] for r in merged] == [uid("b"), uid("a")]
+        assert merged[1]["response"]["completed"] is True
+
+
+@pytest.mark.parametrize(
+    ("name", "kind"),
+    [
+        ("responses_2024_03_01.json", "responses"),
+        ("in/Consent_Rulings_2024_03_02.csv", "rulings"),
+        ("videos_2024_03_01.txt", "videos"),
+        ("notes.txt", None),
+        ("weights.csv", None),
+    ],
+)
+def test_input_kind(name: str, kind: str | None) -> None:
+    assert input_kind(name) == kind
+
+
+# ----------------------------------------------------------------------------- rulings
+
+RULINGS = (
+    "response_uuid,action,arbiter,created_at,comment\n"
+    f'{uid("a")},pending,jrivera,2024-03-02T10:00:00Z,"Audio unclear, asked PI"\n'
+    f'{uid("a")},accepted,mchen,2024-03-04T09:00:00Z,"fine\nnow"\n'
+    f"{uid('b')},Accepted ,mchen,2024-03-02 10:00:00,\n"
+    "\n"
+)
+
+
+def test_parse_rulings() -> None:
+    rulings = parse_rulings(RULINGS.encode(), "consent_rulings_2024_03_04.csv")
+    assert [r.action for r in rulings] == ["pending", "accepted", "accepted"]
+    assert rulings[0].comment == "Audio unclear, asked PI"
+    assert rulings[1].comment == "fine\nnow"
+    assert rulings[2].created_at == datetime(2024, 3, 2, 10, tzinfo=UTC)  # naive = UTC
+    assert rulings[1].created_iso == "2024-03-04T09:00:00.000Z"
+
+
+def test_newest_ruling_wins_whatever_the_order() -> None:
+    rulings = parse_rulings(RULINGS.encode(), "c.csv")
+    for ordered in (rulings, rulings[::-1]):
+        newest = newest_rulings(ordered)
+        assert newest[uid("a")].action == "accepted"
+        assert newest[uid("a")].arbiter == "mchen"
+
+
+def test_equal_times_the_restrictive_ruling_wins() -> None:
+    data = (
+        "response_uuid,action,created_at\n"
+        f"{uid('a')},accepted,2024-03-02T10:00:00Z\n"
+        f"{uid('a')},rejected,2024-03-02T10:00:00Z\n"
+    ).encode()
+    for rows in (parse_rulings(data, "c.csv"), parse_rulings(data, "c.csv")[::-1]):
+        assert newest_rulings(rows)[uid("a")].action == "rejected"
+
+
+def test_rulings_with_only_the_required_columns() -> None:
+    data = f"created_at,action,response_uuid\n2024-03-02T10:00:00Z,rejected,{uid('a')}\n"
+    (ruling,) = parse_rulings(data.encode(), "c.csv")
+    assert (ruling.arbiter, ruling.comment, ruling.action) == ("", "", "rejected")
+
+
+@pytest.mark.parametrize(
+    ("body", "line", "message"),
+    [
+        ("response_uuid,action\n", 1, "created_at"),
+        (f"response_uuid,action,created_at\n{uid('a')},maybe,2024-03-02\n", 2, "action"),
+        ("response_uuid,action,created_at\n\nnope,accepted,2024-03-02\n", 3, "response_uuid"),
+        (f"response_uuid,action,created_at\n{uid('a')},accepted,soon\n", 2, "created_at"),
+        (f"response_uuid,action,created_at\n{uid('a')},accepted\n", 2, "fields"),
+    ],
+)
+def test_bad_rulings_name_file_and_line(body: str, line: int, message: str) -> None:
+    with pytest.raises(SessionInputError) as caught:
+        parse_rulings(body.encode(), "consent_rulings_2024_03_04.csv")
+    assert caught.value.line == line
+    assert "consent_rulings_2024_03_04.csv" in str(caught.value) and message in str(caught.value)
+
+
+# ----------------------------------------------------------------------------- videos
+
+SEED_VIDEO = (
+    "videoStream_0f620873-2847-4eeb-9854-df7898934c17_1-video-consent_"
+    "d96b3ba5-6806-4c09-86e2-77456163eb5a_1530921346557_292"
+)
+
+
+def test_parse_the_platform_example() -> None:
+    video = parse_video_name(SEED_VIDEO)
+    assert video.study_uuid == STUDY
+    assert video.frame_id == "1-video-consent"
+    assert video.response_uuid == "d96b3ba5-6806-4c09-86e2-77456163eb5a"
+    assert video.is_consent
+    # The seed's consent frame logged recorderReady at 23:55:46.558Z.
+    assert video.timestamp == "2018-07-06T23:55:46.557Z"
+    assert video.video_file == SEED_VIDEO
+
+
+def test_frame_names_with_underscores_and_dashes() -> None:
+    response = "D96B3BA5-6806-4C09-86E2-77456163EB5A"
+    name = f"videoStream_{STUDY}_12-pref_phys-videos_trial_2_{response}_1530921371545_923.mp4"
+    video = parse_video_name("some/folder/" + name)
+    assert video.frame_id == "12-pref_phys-videos_trial_2"
+    assert video.response_uuid == response.lower()
+    assert video.video_file == name
+    assert not video.is_consent
+    assert parse_video_name(name.replace("pref", "Consent")).is_consent
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "consent.mp4",
+        f"videoStream_{STUDY}_{uid('r')}_1530921371545_923.mp4",  # no frame
+        f"videoStream_{STUDY}_3-x_{uid('r')}_notatime_923.mp4",
+        f"videoStream_{STUDY}_3-x_not-a-uuid_1530921371545_923.mp4",
+    ],
+)
+def test_bad_video_names(name: str) -> None:
+    with pytest.raises(ValueError, match="videoStream"):
+        parse_video_name(name)
+
+
+def test_video_list_skips_blank_lines_and_names_bad_lines() -> None:
+    good = f"{SEED_VIDEO}.mp4"
+    assert len(parse_video_list(f"{good}\r\n\n{good}\n".encode(), "videos_x.txt")) == 2
+    with pytest.raises(SessionInputError) as caught:
+        parse_video_list(f"{good}\n\nREADME.md\n".encode(), "videos_x.txt")
+    assert caught.value.line == 3 and "videos_x.txt" in str(caught.value)
