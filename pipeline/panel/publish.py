@@ -249,7 +249,12 @@ def _publish_day(
         else:
             res.first_published.append(day)
         if not prev_name and rendered and rendered["rows"] == 0:
-            note("NOTICE", "No publishable responses for this day.", [day])
+            note(
+                "DELAY",
+                "No publishable responses for this day yet (missing or late input); the day "
+                "is re-issued when late records arrive.",
+                [day],
+            )
         row.update(csv_sha=sha, published_name=name, changed_recorded=ctx.recorded.isoformat())
     elif (cfg.reissue == "all" or within or forced) and prev_name != name:
         pub.link(prev_name, name, "daily", day)

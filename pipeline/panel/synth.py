@@ -710,7 +710,8 @@ def _midnights(start: date, count: int, zone: ZoneInfo) -> np.ndarray:
     )
 
 
-def _simulate(spec: SynthSpec) -> _Panel:  # noqa: C901 - one long, linear recipe
+def _simulate(spec: SynthSpec) -> _Panel:
+    """Draw every response (one long, linear recipe; the draw order is part of the output)."""
     rng = np.random.Generator(np.random.PCG64(spec.seed))
     rates = spec.rates
     zone = ZoneInfo(spec.timezone)
@@ -929,12 +930,14 @@ def write_panel(spec: SynthSpec, out_dir: Path) -> list[Path]:
             if hi > lo:
                 slices.append((k, lo, hi))
         plans.append((wave, len(rows), rows, slices))
+    # The UTC export: the biggest file of the ``utc_export``-th delivery day.
     utc_file: tuple[int, int] | None = None  # (delivery, wave)
-    if spec.utc_export is not None:
-        candidates = [
-            (k, w) for w, _n, _r, sl in plans for k, _lo, _hi in sl if k == spec.utc_export
-        ]
-        utc_file = min(candidates) if candidates else None
+    candidates = [
+        (hi - lo, -w, k) for w, _n, _r, sl in plans for k, lo, hi in sl if k == spec.utc_export
+    ]
+    if candidates:
+        _size, neg_wave, k = max(candidates)
+        utc_file = (k, -neg_wave)
 
     written: list[Path] = []
     for wave, count, rows, slices in plans:
