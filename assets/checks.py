@@ -53,7 +53,9 @@ def normalized_responses_valid(
 )
 def day_files_valid(study: StudyResource, day_partitions: stages.DayBuild) -> AssetCheckResult:
     days = {
-        day: pd.read_parquet(r["check"]) for day, r in day_partitions.rendered.items() if r.get("check")
+        day: pd.read_parquet(r["check"])
+        for day, r in day_partitions.rendered.items()
+        if r.get("check")
     }
     return _result(study, check_days(days, day_partitions.questions), "published day files")
 

@@ -33,7 +33,6 @@ class CheckOutcome:
 @cache
 def _batch_definition() -> Any:
     import great_expectations as gx
-
     from great_expectations.data_context.types.base import ProgressBarsConfig
 
     context = gx.get_context(mode="ephemeral")

@@ -24,6 +24,7 @@ from dagster import (
 )
 
 from assets.checks import PANEL_CHECKS
+from assets.days import DAY_ASSETS, DAY_CHECKS
 from assets.operations import add_outage_job
 from assets.panel import PANEL_ASSETS
 from pipeline.config import load_config
@@ -50,6 +51,13 @@ nightly_job = define_asset_job(
     description="Ingest what is new on the drop, apply the rules, publish (one nightly run).",
 )
 
+republish_days_job = define_asset_job(
+    "republish_days",
+    selection=AssetSelection.assets(*DAY_ASSETS),
+    description="Re-materialize and re-publish days (launch a backfill over any day range).",
+)
+
+
 @schedule(
     job=nightly_job,
     cron_schedule=NIGHTLY_CRON,
@@ -61,7 +69,9 @@ def nightly_schedule(context: ScheduleEvaluationContext) -> RunRequest:
     as_of = context.scheduled_execution_time.isoformat()
     return RunRequest(
         run_key=f"nightly-{as_of}",
-        run_config={"resources": {"study": {"config": {"config_path": config_path(), "as_of": as_of}}}},
+        run_config={
+            "resources": {"study": {"config": {"config_path": config_path(), "as_of": as_of}}}
+        },
         tags={"as_of": as_of},
     )
 
@@ -97,10 +107,13 @@ def source_drop_sensor(context: SensorEvaluationContext):
 
 
 defs = Definitions(
-    assets=PANEL_ASSETS,
-    asset_checks=PANEL_CHECKS,
-    jobs=[nightly_job, add_outage_job],
+    assets=[*PANEL_ASSETS, *DAY_ASSETS],
+    asset_checks=[*PANEL_CHECKS, *DAY_CHECKS],
+    jobs=[nightly_job, republish_days_job, add_outage_job],
     schedules=[nightly_schedule],
     sensors=[source_drop_sensor],
-    resources={"study": StudyResource(config_path=config_path())},
+    resources={
+        "study": StudyResource(config_path=config_path()),
+        "study_day": StudyResource(config_path=config_path(), shared_lock=True),
+    },
 )

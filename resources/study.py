@@ -37,6 +37,7 @@ class StudyResource(ConfigurableResource):
     archive: str | None = None
     backfill_from: str | None = None
     backfill_to: str | None = None
+    shared_lock: bool = False  # per-day re-publication: many runs at once, none with the nightly
 
     _ctx: RunContext | None = PrivateAttr(default=None)
     _stack: contextlib.ExitStack | None = PrivateAttr(default=None)
@@ -54,7 +55,7 @@ class StudyResource(ConfigurableResource):
         store = StateStore(cfg.state)
         self._stack = contextlib.ExitStack()
         self._stack.callback(store.dispose)
-        self._stack.enter_context(store.run_lock())
+        self._stack.enter_context(store.run_lock(shared=self.shared_lock))
         run_id = context.run.run_id if context.run else ""
         self._ctx = RunContext(
             cfg=cfg, as_of=parse_as_of(self.as_of), store=store, run_id=run_id,

@@ -15,7 +15,7 @@ def test_definitions_load_with_every_stage():
     keys = {k.to_user_string() for k in defs.resolve_asset_graph().get_all_asset_keys()}
     assert keys == {
         "raw_exports", "normalized_responses", "eligible_responses", "response_ledger",
-        "lag_policy", "day_partitions", "published_files",
+        "lag_policy", "day_partitions", "published_files", "day_file_content", "day_file",
     }  # fmt: skip
     assert job is not None
     schedule = defs.resolve_schedule_def("nightly_schedule")
@@ -105,4 +105,6 @@ def test_schedule_runs_after_cutoff_on_dst_days():
         local = as_of.astimezone(la)
         assert (local.hour, local.minute) == (5, 30)
         # after the 04:00 cut-off: yesterday is published, on DST days too
-        assert last_closed_day(as_of, "America/Los_Angeles") == date.fromordinal(day.toordinal() - 1)
+        assert last_closed_day(as_of, "America/Los_Angeles") == date.fromordinal(
+            day.toordinal() - 1
+        )

@@ -50,7 +50,9 @@ def test_webserver_serves_asset_graph(tmp_path):
         nodes = None
         while time.monotonic() < deadline:
             try:
-                data = _graphql(port, "{ assetNodes { assetKey { path } dependencyKeys { path } } }")
+                data = _graphql(
+                    port, "{ assetNodes { assetKey { path } dependencyKeys { path } } }"
+                )
                 nodes = data["data"]["assetNodes"]
                 if nodes:
                     break

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import errno
 import getpass
-import io
 import logging
 import os
 import posixpath
@@ -36,7 +35,16 @@ from typing import TYPE_CHECKING, TypeVar
 from urllib.parse import unquote, urlsplit
 
 import paramiko
-from paramiko.sftp import CMD_EXTENDED, CMD_INIT, CMD_STATUS, CMD_VERSION, SFTPError, int64
+from paramiko.sftp import (
+    CMD_DATA,
+    CMD_EXTENDED,
+    CMD_INIT,
+    CMD_READ,
+    CMD_STATUS,
+    CMD_VERSION,
+    SFTPError,
+    int64,
+)
 from paramiko.ssh_exception import IncompatiblePeer, NoValidConnectionsError
 
 from pipeline.locations.base import RemoteFile, UnsafePathError, safe_relpath
@@ -61,7 +69,8 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 CHUNK = 1024 * 1024  # bytes per write() call / progress report
-PREFETCH_REQUESTS = 64  # OpenSSH's sftp-server handles at most 64 outstanding requests well
+READ_SIZE = 32768  # bytes per read request (every server must accept this)
+PREFETCH_REQUESTS = 64  # read requests in flight (OpenSSH's sftp client uses 64 too)
 
 
 # --------------------------------------------------------------------------- errors
@@ -265,9 +274,25 @@ class _SFTPClient(paramiko.SFTPClient):
 
 def _is_unsupported(exc: BaseException) -> bool:
     """An SFTP status error that is not 'no such file' / 'permission denied'."""
-    return isinstance(exc, OSError) and not isinstance(exc, (ConnectionError, socket.timeout)) and (
-        exc.errno is None
+    return (
+        isinstance(exc, OSError)
+        and not isinstance(exc, (ConnectionError, socket.timeout))
+        and (exc.errno is None)
     )
+
+
+class _Replies:
+    """Receives the replies to pipelined requests (paramiko routes them by request number)."""
+
+    def __init__(self) -> None:
+        self.replies: dict[int, tuple[int, paramiko.Message]] = {}
+
+    def _async_response(self, t: int, msg: paramiko.Message, num: int) -> None:
+        self.replies[num] = (t, msg)
+
+    def take(self) -> dict[int, tuple[int, paramiko.Message]]:
+        out, self.replies = self.replies, {}
+        return out
 
 
 # --------------------------------------------------------------------------- location
@@ -290,9 +315,13 @@ class SftpLocation:
         cfg: SftpConfig,
         *,
         url: str | None = None,
+        password: str | None = None,
         backoff: float = 0.5,
         connect: bool = True,
     ) -> None:
+        """Prefer :meth:`from_url`. ``password`` (e.g. from a Dagster ``EnvVar``) is used
+        instead of the ``cfg.password_env`` variable when given; ``backoff`` is the first
+        retry delay in seconds; ``connect=False`` defers connecting to the first call."""
         self.host, self.port, self.user = host, port, user
         self.cfg = cfg
         self.backoff = backoff
@@ -308,41 +337,52 @@ class SftpLocation:
         self.retries_used = 0  # retries of any operation, for metadata and tests
         self.unsafe_names: list[str] = []  # remote names skipped by the last list_files
         self.progress: Callable[[str, int, int], None] | None = None
-        self._pkey = self._load_key()
-        self._password = self._load_password()
+        self._pkey = self._load_key(has_password=bool(password or cfg.password_env))
+        self._password = password or self._load_password()
         if self._pkey is None and self._password is None:
             raise SftpAuthError(
-                f"{self.url}: no credentials: key file {cfg.key_file!r} not found and "
-                "sftp.password_env not set"
+                f"{self.url}: no credentials: no sftp.key_file and no sftp.password_env"
             )
         if connect:
             self._run("connect", lambda sftp: None)
 
     @classmethod
-    def from_url(cls, url: str, cfg: SftpConfig, **kwargs: object) -> SftpLocation:
+    def from_url(
+        cls,
+        url: str,
+        cfg: SftpConfig,
+        *,
+        password: str | None = None,
+        backoff: float = 0.5,
+        connect: bool = True,
+    ) -> SftpLocation:
         """Open ``sftp://user@host:port/path`` (connects at once, with retries)."""
         host, port, user, root = parse_sftp_url(url)
-        shown = f"sftp://{user}@{host}:{port}" + (
+        shown_host = f"[{host}]" if ":" in host else host
+        shown = f"sftp://{user}@{shown_host}:{port}" + (
             root if root.startswith("/") else f"/~/{root}".rstrip("/")
         )
-        return cls(host, port, user, root, cfg, url=shown, **kwargs)  # type: ignore[arg-type]
+        return cls(
+            host, port, user, root, cfg, url=shown, password=password, backoff=backoff,
+            connect=connect,
+        )  # fmt: skip
 
     # ----------------------------------------------------------- credentials
 
-    def _load_key(self) -> paramiko.PKey | None:
+    def _load_key(self, has_password: bool) -> paramiko.PKey | None:
         if not self.cfg.key_file:
             return None
         path = Path(self.cfg.key_file).expanduser()
         if not path.is_file():
-            if self.cfg.password_env:
-                return None  # password only
+            if has_password:
+                return None  # password only (the default key_file need not exist)
             raise SftpAuthError(f"{self.url}: key file {path} not found")
         try:
             return paramiko.PKey.from_path(path)
         except paramiko.PasswordRequiredException as exc:
             raise SftpAuthError(
                 f"{self.url}: key file {path} is encrypted; use an unencrypted deploy key "
-                "(readable only by the pipeline user) or an ssh-agent-free password login"
+                "readable only by the pipeline's user, or a password"
             ) from exc
         except (paramiko.SSHException, OSError, ValueError) as exc:
             raise SftpAuthError(f"{self.url}: cannot load key file {path}: {exc}") from exc
@@ -355,7 +395,9 @@ class SftpLocation:
         if not value:
             if self._pkey is not None:
                 return None
-            raise SftpAuthError(f"{self.url}: environment variable {name} (sftp.password_env) is not set")
+            raise SftpAuthError(
+                f"{self.url}: environment variable {name} (sftp.password_env) is not set"
+            )
         return value
 
     # ----------------------------------------------------------- connection
@@ -397,7 +439,9 @@ class SftpLocation:
             ) from exc
         except paramiko.AuthenticationException as exc:
             ssh.close()
-            raise SftpAuthError(f"{self.url}: authentication failed for {self.user}: {exc}") from exc
+            raise SftpAuthError(
+                f"{self.url}: authentication failed for {self.user}: {exc}"
+            ) from exc
         except BaseException:
             ssh.close()
             raise
@@ -568,6 +612,67 @@ class SftpLocation:
         if sftp.extensions is not None and "fsync@openssh.com" in sftp.extensions:
             sftp.extended("fsync@openssh.com", fh.handle)
 
+    def _download(self, sftp: _SFTPClient, target: str, size: int, path: str) -> bytes:
+        """Read exactly ``size`` bytes with up to :data:`PREFETCH_REQUESTS` reads in flight.
+
+        (paramiko's own prefetch falls back to one request at a time when it is given a
+        limit, and an unlimited one can flood the server.) Short replies are re-requested;
+        an early end of file, or data past ``size``, means the file changed meanwhile
+        and raises :class:`TransferError` (retried).
+        """
+        pieces: dict[int, bytes] = {}
+        collector = _Replies()
+        todo = [(off, min(READ_SIZE, size - off)) for off in range(0, size, READ_SIZE)]
+        todo.append((size, 1))  # must answer EOF, or the file grew
+        todo.reverse()
+        inflight: dict[int, tuple[int, int]] = {}
+        done = 0
+        with sftp.open(target, "rb") as fh:
+            while todo or inflight:
+                while todo and len(inflight) < PREFETCH_REQUESTS:
+                    off, length = todo.pop()
+                    num = sftp._async_request(  # noqa: SLF001 - pipelined reads
+                        collector, CMD_READ, fh.handle, int64(off), int(length)
+                    )
+                    inflight[num] = (off, length)
+                while not collector.replies:
+                    sftp._read_response()  # noqa: SLF001 - one reply, routed to collector
+                for num, (t, msg) in collector.take().items():
+                    off, length = inflight.pop(num)
+                    if t == CMD_STATUS:
+                        try:
+                            sftp._convert_status(msg)  # noqa: SLF001 - raises IOError/EOFError
+                        except EOFError:
+                            if off == size:
+                                continue  # the expected end of file
+                            raise TransferError(
+                                f"{self.url}: {path!r} ended at byte {off}, expected {size} "
+                                "(changed while reading?)"
+                            ) from None
+                        raise SFTPError("unexpected OK status to a read")
+                    if t != CMD_DATA:
+                        raise SFTPError(f"unexpected reply type {t} to a read")
+                    chunk = msg.get_string()
+                    if off >= size:
+                        raise TransferError(
+                            f"{self.url}: {path!r} is longer than the {size} bytes reported "
+                            "(changed while reading?)"
+                        )
+                    if not chunk:
+                        raise SFTPError("empty read reply")
+                    pieces[off] = chunk[:length]
+                    if len(chunk) < length:  # a short read: ask for the rest
+                        todo.append((off + len(chunk), length - len(chunk)))
+                    done += len(chunk)
+                    if self.progress is not None:
+                        self.progress(path, min(done, size), size)
+        data = b"".join(pieces[k] for k in sorted(pieces))
+        if len(data) != size:
+            raise TransferError(
+                f"{self.url}: read {len(data)} bytes of {path!r} but the server reports {size}"
+            )
+        return data
+
     def _upload(self, sftp: _SFTPClient, tmp: str, data: bytes, path: str) -> None:
         view = memoryview(data)
         total = len(data)
@@ -626,7 +731,9 @@ class SftpLocation:
                     if stat_mod.S_ISDIR(mode):
                         todo.append(rel)
                     elif stat_mod.S_ISREG(mode):
-                        out.append(RemoteFile(rel, int(attr.st_size or 0), float(attr.st_mtime or 0)))
+                        out.append(
+                            RemoteFile(rel, int(attr.st_size or 0), float(attr.st_mtime or 0))
+                        )
             self.unsafe_names = unsafe
             return sorted(out, key=lambda f: f.path)
 
@@ -641,31 +748,18 @@ class SftpLocation:
             try:
                 st = sftp.stat(target)
                 if not stat_mod.S_ISREG(st.st_mode or 0):
-                    raise IsADirectoryError(errno.EISDIR, "not a regular file", f"{self.url}/{path}")
-                size = int(st.st_size or 0)
-                buf = io.BytesIO()
-                with sftp.open(target, "rb") as fh:
-                    fh.prefetch(size, PREFETCH_REQUESTS)
-                    done = 0
-                    while True:
-                        chunk = fh.read(CHUNK)
-                        if not chunk:
-                            break
-                        buf.write(chunk)
-                        done += len(chunk)
-                        if self.progress is not None:
-                            self.progress(path, done, size)
+                    raise IsADirectoryError(
+                        errno.EISDIR, "not a regular file", f"{self.url}/{path}"
+                    )
+                data = self._download(sftp, target, int(st.st_size or 0), path)
             except FileNotFoundError as exc:
-                raise FileNotFoundError(errno.ENOENT, "no such remote file", f"{self.url}/{path}") from exc
+                raise FileNotFoundError(
+                    errno.ENOENT, "no such remote file", f"{self.url}/{path}"
+                ) from exc
             except PermissionError as exc:
                 raise PermissionError(
                     errno.EACCES, "permission denied reading remote file", f"{self.url}/{path}"
                 ) from exc
-            data = buf.getvalue()
-            if len(data) != size:
-                raise TransferError(
-                    f"{self.url}: read {len(data)} bytes of {path!r} but the server reports {size}"
-                )
             return data
 
         return self._run(f"read_bytes({path!r})", op)
@@ -776,13 +870,7 @@ class SftpLocation:
         return "upload"
 
     def _read_with(self, sftp: _SFTPClient, source: str, src: str) -> bytes:
-        size = int(sftp.stat(source).st_size or 0)
-        with sftp.open(source, "rb") as fh:
-            fh.prefetch(size, PREFETCH_REQUESTS)
-            payload = fh.read()
-        if len(payload) != size:
-            raise TransferError(f"{self.url}: read {len(payload)} of {size} bytes of {src!r}")
-        return payload
+        return self._download(sftp, source, int(sftp.stat(source).st_size or 0), src)
 
     def remove(self, path: str) -> None:
         """Delete one file; a missing file is not an error."""

@@ -16,8 +16,9 @@ the exports a survey platform would have delivered for them:
   ``fixtures/qualtrics_export_sample.csv``, wave 1 (``SV_8zYl1sFN6fAFIxv``) lacks some of
   its columns, wave 3 (``SV_8bKZvWZcGbvzsz3``) inserts new ones. The wave changes at 1/3 and
   2/3 of the date range, each switch spread over about a day (both waves live at once);
-* timestamps ``YYYY-MM-DD HH:MM:SS`` in ``timezone``, except ONE export (the first file of
-  the ``utc_export``-th delivery day, default the second) written entirely in UTC;
+* timestamps ``YYYY-MM-DD HH:MM:SS`` in ``timezone``, except ONE export (the biggest file
+  of delivery day ``utc_export``, default 1 = the second delivery day) written entirely in
+  UTC: row 3 says ``"timeZone":"UTC"`` and the values are converted;
 * the rule exercisers of SPEC §3.3–3.5 (rates in :class:`Rates`): previews, no age consent
   (``S1`` = 2, screened out, or empty), too few answers, missing/unknown ``SurveyID``,
   empty tokens, forwarded links (2–5 responses sharing a token; the original sometimes
@@ -249,7 +250,7 @@ class SynthSpec:
     line_terminator: str = "\n"
     pull_hour: int = 5  # exports are pulled at this local hour
     overlap_hours: int = 6  # each export repeats the last hours of the previous window
-    utc_export: int | None = 1  # delivery-day index whose first export is written in UTC
+    utc_export: int | None = 1  # delivery-day index (0-based) whose biggest export is in UTC
     rates: Rates = field(default_factory=Rates)
 
     def __post_init__(self) -> None:

@@ -14,6 +14,7 @@ otherwise.
 from __future__ import annotations
 
 import csv
+import functools
 import io
 import json
 import math
@@ -87,6 +88,19 @@ class StudySettings:
         object.__setattr__(self, "identifying", tuple(c for c in IDENTIFYING if c in chosen))
         hash_id(self.study_uuid, self.study_uuid, self.salt, self.hash_digits)  # digits check
 
+    @classmethod
+    def from_config(cls, session: Any, salt: str) -> StudySettings:
+        """Settings from a ``session:`` config block (any object with ``study_uuid``,
+        ``study_name``, ``hash_digits``, ``identifying``) and the salt read from the
+        environment variable it names."""
+        return cls(
+            study_uuid=session.study_uuid,
+            study_name=session.study_name,
+            salt=salt,
+            hash_digits=session.hash_digits,
+            identifying=tuple(session.identifying or ()),
+        )
+
     @property
     def slug(self) -> str:
         """The study name as used in file names (the study UUID when the name is empty)."""
@@ -101,7 +115,12 @@ class StudySettings:
         """Hashed ID of a global ID in this study ("" when there is none)."""
         if not global_id:
             return ""
-        return hash_id(global_id, self.study_uuid, self.salt, self.hash_digits)
+        return _cached_hash(global_id, self.study_uuid, self.salt, self.hash_digits)
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _cached_hash(global_id: str, study: str, salt: str, digits: int) -> str:
+    return hash_id(global_id, study, salt, digits)
 
 
 def output_names(settings: StudySettings) -> dict[str, str]:

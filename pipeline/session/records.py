@@ -13,7 +13,7 @@ import json
 import posixpath
 import re
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from fnmatch import fnmatch
@@ -149,6 +149,13 @@ def _split_array(text: str, file_name: str) -> list[tuple[Any, int]]:
             file_name, "expected a JSON array of records", line=_line_of(text, pos)
         )
     items: list[tuple[Any, int]] = []
+    mark = [0, 1]  # a position and its line: lines are counted once, front to back
+
+    def line_at(where: int) -> int:
+        mark[1] += text.count("\n", mark[0], where)
+        mark[0] = where
+        return mark[1]
+
     pos = ws.match(text, pos + 1).end()
     if pos < len(text) and text[pos] == "]":
         pos += 1
@@ -161,7 +168,7 @@ def _split_array(text: str, file_name: str) -> list[tuple[Any, int]]:
                 raise SessionInputError(
                     file_name, f"not JSON: {exc.msg}", record=len(items), line=exc.lineno
                 ) from None
-            items.append((value, _line_of(text, start)))
+            items.append((value, line_at(start)))
             pos = ws.match(text, pos).end()
             if pos < len(text) and text[pos] == ",":
                 pos = ws.match(text, pos + 1).end()
@@ -460,10 +467,3 @@ def parse_video_list(data: bytes, file_name: str) -> list[Video]:
         except ValueError as exc:
             raise SessionInputError(file_name, str(exc), line=number) from None
     return videos
-
-
-def rulings_by_response(rulings: Mapping[str, Ruling] | Iterable[Ruling]) -> dict[str, Ruling]:
-    """Accept either a mapping of rulings in force or a plain list of rulings."""
-    if isinstance(rulings, Mapping):
-        return dict(rulings)
-    return newest_rulings(rulings)

@@ -20,7 +20,9 @@ ingested_files = sa.Table(
     sa.Column("status", sa.String, nullable=False),  # applied | duplicate | quarantined | pending
     sa.Column("error", sa.Text),
     sa.Column("rows", sa.Integer),
-    sa.Column("layout", sa.JSON(none_as_null=True)),  # {"key": wave sort key, "columns": [...], "questions": {...}}
+    sa.Column(
+        "layout", sa.JSON(none_as_null=True)
+    ),  # {"key": wave sort key, "columns": [...], "questions": {...}}
     sa.Column("run_id", sa.String, nullable=False),
     sa.Column("seen_at", sa.String, nullable=False),
     sa.UniqueConstraint("source", "path", "size", "mtime", "sha256", name="uq_ingested_identity"),

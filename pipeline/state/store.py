@@ -68,40 +68,42 @@ class StateStore:
 
     # --- locking -------------------------------------------------------------------------
     @contextmanager
-    def run_lock(self) -> Iterator[None]:
-        """Hold the single-run lock; raise :class:`RunInProgressError` when it is taken.
+    def run_lock(self, shared: bool = False, name: str = "run") -> Iterator[None]:
+        """Hold a lock of this state database; raise :class:`RunInProgressError` when taken.
 
-        PostgreSQL: a session advisory lock. SQLite: ``flock`` on ``<db>.lock``. Both are
-        released by the operating system or server when the process dies, so a killed
-        run never leaves a stale lock behind.
+        The nightly run takes ``run`` exclusively; per-day re-publication (backfill
+        partitions, which may run in parallel) takes ``run`` shared plus ``day-<D>``
+        exclusively. PostgreSQL: session advisory locks. SQLite: ``flock`` on files next to
+        the database. Both are released when the process dies: a killed run never leaves a
+        stale lock behind.
         """
+        what = "another run is in progress" if name == "run" else f"{name} is being published"
         if self.engine.dialect.name == "postgresql":
+            key = int(hashlib.sha256(f"{self.url}|{name}".encode()).hexdigest()[:15], 16)
+            suffix = "_shared" if shared else ""
             with self.engine.connect() as conn:
-                key = int(hashlib.sha256(self.url.encode()).hexdigest()[:15], 16)
-                got = conn.execute(sa.text("select pg_try_advisory_lock(:k)"), {"k": key}).scalar()
+                got = conn.execute(
+                    sa.text(f"select pg_try_advisory_lock{suffix}(:k)"), {"k": key}
+                ).scalar()
                 if not got:
-                    raise RunInProgressError(
-                        "another run is in progress (PostgreSQL advisory lock held); try later"
-                    )
+                    raise RunInProgressError(f"{what} (PostgreSQL advisory lock held); try later")
                 try:
                     yield
                 finally:
-                    conn.execute(sa.text("select pg_advisory_unlock(:k)"), {"k": key})
+                    conn.execute(sa.text(f"select pg_advisory_unlock{suffix}(:k)"), {"k": key})
                     conn.commit()
             return
         db = self.engine.url.database
-        lock_path = Path(f"{db}.lock") if db and db != ":memory:" else None
-        if lock_path is None:
+        if not db or db == ":memory:":
             yield
             return
+        lock_path = Path(f"{db}.lock") if name == "run" else Path(f"{db}.{name}.lock")
         fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
         try:
             try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                fcntl.flock(fd, (fcntl.LOCK_SH if shared else fcntl.LOCK_EX) | fcntl.LOCK_NB)
             except BlockingIOError as exc:
-                raise RunInProgressError(
-                    f"another run is in progress (lock {lock_path} is held); try later"
-                ) from exc
+                raise RunInProgressError(f"{what} (lock {lock_path} is held); try later") from exc
             yield
         finally:
             os.close(fd)
@@ -235,13 +237,21 @@ class StateStore:
             conn.execute(schema.outages.insert(), [entry])
 
     # --- the commit ----------------------------------------------------------------------
-    def commit(self, ch: RunChanges) -> int:
+    def commit(self, ch: RunChanges, partial: bool = False) -> int:
         """Apply a run's changes in one transaction; returns the run's sequence number.
 
-        Refuses when another run committed since this one read its base state.
+        Refuses when another run committed since this one read its base state. A
+        ``partial`` commit (one day re-published by a backfill partition) skips that check
+        and records no run.
         """
         with self.engine.begin() as conn:
             seq = int(conn.execute(sa.select(sa.func.max(schema.runs.c.seq))).scalar() or 0)
+            if partial:
+                self._upsert(conn, schema.days, "day", ch.days)
+                self._upsert(conn, schema.published_files, "name", ch.published)
+                if ch.outages:
+                    conn.execute(schema.outages.insert(), ch.outages)
+                return seq
             if seq != ch.base_seq:
                 raise RunInProgressError(
                     f"state changed under this run (run {seq} committed after it started); rerun"

@@ -13,6 +13,7 @@ import pytest
 
 from pipeline.session.outputs import (
     IDENTIFYING,
+    StudySettings,
     build_outputs,
     flatten,
     frame_rows,
@@ -467,3 +468,18 @@ def test_duplicate_deliveries_publish_once() -> None:
     }
     rows = _csv(process_drop(drop, settings()).files["Physics-Study_all-responses.csv"])
     assert len(rows) == 1 and rows[0]["response__completed"] == "True"
+
+
+def test_settings_from_the_config_block() -> None:
+    from pipeline.config import SessionConfig
+
+    block = SessionConfig(
+        study_uuid=settings().study_uuid,
+        study_name="Physics Study",
+        hash_digits=8,
+        identifying=["child__birthday"],
+    )
+    built = StudySettings.from_config(block, settings().salt)
+    assert built == settings(hash_digits=8, identifying=("child__birthday",))
+    assert built.hashed(uid("child-1")) == settings(hash_digits=8).hashed(uid("child-1"))
+    assert len(built.hashed(uid("child-1"))) == 8
