@@ -1,12 +1,12 @@
 """Great Expectations suites as Dagster asset checks (blocking: a failure holds publication)."""
 
-import pandas as pd
 from dagster import AssetCheckResult, AssetCheckSeverity, MetadataValue, asset_check
 
 from assets.panel import day_partitions, normalized_responses
 from pipeline.checks import REQUIRED, CheckOutcome, check_days, check_normalized
 from pipeline.operations import add_outage
 from pipeline.panel import stages
+from pipeline.staging import read_frame
 from resources.study import StudyResource
 
 
@@ -40,7 +40,7 @@ def normalized_responses_valid(
 ) -> AssetCheckResult:
     if normalized_responses.batch is None:
         return AssetCheckResult(passed=True, metadata={"rows_checked": 0})
-    frame = pd.read_parquet(normalized_responses.batch)
+    frame = read_frame(normalized_responses.batch)
     frame = frame[[c for c in [*REQUIRED, "_wave"] if c in frame]]
     return _result(study, check_normalized(frame), "normalized responses")
 
@@ -53,9 +53,7 @@ def normalized_responses_valid(
 )
 def day_files_valid(study: StudyResource, day_partitions: stages.DayBuild) -> AssetCheckResult:
     days = {
-        day: pd.read_parquet(r["check"])
-        for day, r in day_partitions.rendered.items()
-        if r.get("check")
+        day: read_frame(r["check"]) for day, r in day_partitions.rendered.items() if r.get("check")
     }
     return _result(study, check_days(days, day_partitions.questions), "published day files")
 

@@ -6,7 +6,6 @@ run queue's limit), each holding the state's run lock shared and its own day loc
 
 import os
 
-import pandas as pd
 from dagster import (
     AssetCheckResult,
     AssetCheckSeverity,
@@ -22,6 +21,7 @@ from assets.panel import SFTP_POOL, published_files
 from pipeline.checks import check_days
 from pipeline.operations import add_outage
 from pipeline.panel.republish import publish_rendered_day, render_day
+from pipeline.staging import read_frame
 from resources.study import StudyResource
 
 DAYS_GROUP = "panel_days"
@@ -57,7 +57,7 @@ def day_file_content(context: AssetExecutionContext, study_day: StudyResource) -
 )
 def day_file_content_valid(study_day: StudyResource, day_file_content: dict) -> AssetCheckResult:
     day = day_file_content["day"]
-    table = pd.read_parquet(day_file_content["check"])
+    table = read_frame(day_file_content["check"])
     outcome = check_days({day: table}, day_file_content["questions"])
     if not outcome.passed:
         add_outage(

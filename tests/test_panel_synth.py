@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
-import os
 import re
-import time
 from collections import defaultdict
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -282,17 +280,6 @@ def test_the_pipeline_reader_parses_every_export(files):
         assert len(parsed.frame) == len(read(f)[3])
         for rid, s in zip(parsed.frame["ResponseId"], parsed.frame[START_UTC], strict=True):
             assert starts.setdefault(rid, int(s)) == int(s)  # the UTC export agrees
-
-
-@pytest.mark.skipif(not os.environ.get("SYNTH_BENCH"), reason="set SYNTH_BENCH=1 to time 1M rows")
-def test_benchmark_one_million_responses(tmp_path):
-    t = time.perf_counter()
-    paths = generate_panel(tmp_path, date(2020, 10, 20), 30, 1_000_000 // 30 + 1, seed=7)
-    elapsed = time.perf_counter() - t
-    size = sum(p.stat().st_size for p in paths) / 1e6
-    print(
-        f"\ngenerate_panel: 1,000,020 responses, {len(paths)} files, {size:.0f} MB, {elapsed:.1f} s"
-    )
 
 
 @pytest.mark.parametrize(("days", "per_day"), [(1, 1), (1, 7), (2, 10)])

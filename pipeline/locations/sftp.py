@@ -38,6 +38,7 @@ import paramiko
 from paramiko.sftp import (
     CMD_DATA,
     CMD_EXTENDED,
+    CMD_EXTENDED_REPLY,
     CMD_INIT,
     CMD_READ,
     CMD_STATUS,
@@ -69,8 +70,12 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 CHUNK = 1024 * 1024  # bytes per write() call / progress report
-READ_SIZE = 32768  # bytes per read request (every server must accept this)
-PREFETCH_REQUESTS = 64  # read requests in flight (OpenSSH's sftp client uses 64 too)
+READ_SIZE = 32768  # bytes per read request that every server must accept
+MAX_READ_SIZE = (
+    256 * 1024
+)  # upper bound when the server announces larger reads (limits@openssh.com)
+READ_AHEAD_BYTES = 8 * 1024 * 1024  # bytes of read requests in flight
+MAX_READ_REQUESTS = 64  # ... but never more requests than OpenSSH's own client keeps in flight
 
 
 # --------------------------------------------------------------------------- errors
@@ -263,6 +268,23 @@ class _SFTPClient(paramiko.SFTPClient):
         except Exception:  # noqa: BLE001 - a malformed list only disables the shortcut
             self.extensions = None
         return version
+
+    read_size = READ_SIZE
+
+    def query_limits(self) -> None:
+        """Use larger reads when the server says it accepts them (OpenSSH 8.7+)."""
+        if self.extensions is None or "limits@openssh.com" not in self.extensions:
+            return
+        try:
+            t, msg = self._request(CMD_EXTENDED, "limits@openssh.com")
+            if t != CMD_EXTENDED_REPLY:
+                return
+            msg.get_int64()  # max packet length
+            max_read = msg.get_int64()
+        except (OSError, SFTPError):
+            return
+        if max_read:
+            self.read_size = max(READ_SIZE, min(MAX_READ_SIZE, max_read))
 
     def supports(self, name: str) -> bool:
         return self.extensions is None or name in self.extensions
@@ -465,6 +487,7 @@ class SftpLocation:
         self._ssh, self._sftp = ssh, sftp
         self._real_root = ""
         self.connections += 1
+        sftp.query_limits()
         log.debug("connected to %s (server extensions: %s)", self.url, sftp.extensions)
         return sftp
 
@@ -510,7 +533,7 @@ class SftpLocation:
         # "Socket is closed" and similar errno-less errors once the link is gone
         return isinstance(exc, (OSError, EOFError, SFTPError)) and not self._alive()
 
-    def _run(self, what: str, op: Callable[[_SFTPClient], T]) -> T:
+    def _run(self, what: str, op: Callable[[_SFTPClient], T], path: str | None = None) -> T:
         def attempt() -> T:
             return op(self._client())
 
@@ -519,14 +542,22 @@ class SftpLocation:
             self._drop()
 
         with self._lock:
-            return retry_call(
-                attempt,
-                retries=max(0, int(self.cfg.retries)),
-                backoff=self.backoff,
-                is_transient=self._transient,
-                on_retry=on_retry,
-                describe=f"{self.url}: {what}",
-            )
+            try:
+                return retry_call(
+                    attempt,
+                    retries=max(0, int(self.cfg.retries)),
+                    backoff=self.backoff,
+                    is_transient=self._transient,
+                    on_retry=on_retry,
+                    describe=f"{self.url}: {what}",
+                )
+            except OSError as exc:
+                if path is None or exc.filename is not None or exc.errno is None:
+                    raise
+                # paramiko's status errors name no file: say which one, keep the type
+                raise type(exc)(
+                    exc.errno, f"{exc.strerror or exc} ({what})", f"{self.url}/{path}"
+                ) from exc
 
     # ----------------------------------------------------------- paths
 
@@ -535,9 +566,9 @@ class SftpLocation:
 
     def _check_inside(self, sftp: _SFTPClient, abspath: str, path: str) -> None:
         """Refuse a path whose symlinks lead outside the root."""
-        if not self._real_root:
-            self._real_root = sftp.normalize(self.root)
         try:
+            if not self._real_root:
+                self._real_root = sftp.normalize(self.root)
             real = sftp.normalize(abspath)
         except FileNotFoundError:
             return  # nothing there: the caller's own call reports it
@@ -568,10 +599,13 @@ class SftpLocation:
         for d in reversed(missing):
             try:
                 sftp.mkdir(d)
-            except OSError:
-                attr = sftp.lstat(d)  # created concurrently? otherwise the real error
-                if not stat_mod.S_ISDIR(attr.st_mode or 0):
-                    raise
+            except OSError as exc:
+                try:  # created concurrently by another writer?
+                    ok = stat_mod.S_ISDIR(sftp.lstat(d).st_mode or 0)
+                except OSError:
+                    ok = False
+                if not ok:
+                    raise exc from None
 
     def _tmp_name(self, target: str) -> str:
         folder, name = posixpath.split(target)
@@ -613,7 +647,7 @@ class SftpLocation:
             sftp.extended("fsync@openssh.com", fh.handle)
 
     def _download(self, sftp: _SFTPClient, target: str, size: int, path: str) -> bytes:
-        """Read exactly ``size`` bytes with up to :data:`PREFETCH_REQUESTS` reads in flight.
+        """Read exactly ``size`` bytes, keeping :data:`READ_AHEAD_BYTES` of reads in flight.
 
         (paramiko's own prefetch falls back to one request at a time when it is given a
         limit, and an unlimited one can flood the server.) Short replies are re-requested;
@@ -622,14 +656,16 @@ class SftpLocation:
         """
         pieces: dict[int, bytes] = {}
         collector = _Replies()
-        todo = [(off, min(READ_SIZE, size - off)) for off in range(0, size, READ_SIZE)]
+        step = sftp.read_size
+        window = max(4, min(MAX_READ_REQUESTS, READ_AHEAD_BYTES // step))
+        todo = [(off, min(step, size - off)) for off in range(0, size, step)]
         todo.append((size, 1))  # must answer EOF, or the file grew
         todo.reverse()
         inflight: dict[int, tuple[int, int]] = {}
         done = 0
         with sftp.open(target, "rb") as fh:
             while todo or inflight:
-                while todo and len(inflight) < PREFETCH_REQUESTS:
+                while todo and len(inflight) < window:
                     off, length = todo.pop()
                     num = sftp._async_request(  # noqa: SLF001 - pipelined reads
                         collector, CMD_READ, fh.handle, int64(off), int(length)
@@ -762,7 +798,7 @@ class SftpLocation:
                 ) from exc
             return data
 
-        return self._run(f"read_bytes({path!r})", op)
+        return self._run(f"read_bytes({path!r})", op, path)
 
     def stat(self, path: str) -> RemoteFile | None:
         """Size and mtime of one file (following symlinks), or None when it does not exist."""
@@ -776,7 +812,7 @@ class SftpLocation:
                 return None
             return RemoteFile(rel, int(st.st_size or 0), float(st.st_mtime or 0))
 
-        return self._run(f"stat({path!r})", op)
+        return self._run(f"stat({path!r})", op, path)
 
     def write_atomic(self, path: str, data: bytes) -> None:
         """Upload to ``.name.<random>.tmp`` in the same folder, then rename over ``path``."""
@@ -793,7 +829,7 @@ class SftpLocation:
                 self._discard(sftp, tmp)
                 raise
 
-        self._run(f"write_atomic({path!r})", op)
+        self._run(f"write_atomic({path!r})", op, path)
 
     def link_or_copy(self, src: str, dst: str, data: bytes | None = None) -> str:
         """Make ``dst`` hold ``src``'s bytes: server hardlink, else server copy, else upload.
@@ -825,7 +861,7 @@ class SftpLocation:
                 self._discard(sftp, tmp)
                 raise
 
-        return self._run(f"link_or_copy({src!r}, {dst!r})", op)
+        return self._run(f"link_or_copy({src!r}, {dst!r})", op, dst)
 
     def _link_or_copy_to(
         self,
@@ -882,7 +918,7 @@ class SftpLocation:
             except FileNotFoundError:
                 pass
 
-        self._run(f"remove({path!r})", op)
+        self._run(f"remove({path!r})", op, path)
 
     def close(self) -> None:
         """Close the connection (the next operation would reconnect)."""

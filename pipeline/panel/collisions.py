@@ -11,22 +11,39 @@ from pipeline.panel.qualtrics import RECORDED, START, SURVEY, TOKEN
 ORDER = [START, RECORDED, "ResponseId"]
 
 
+def _first_positions(frame: pd.DataFrame, by: list[str], group: str, keep: str) -> np.ndarray:
+    """Row positions of the first/last row per ``group`` in ``by`` order (sorted positions).
+
+    Only the key columns are sorted; the caller takes the wide rows once.
+    """
+    keys = frame[by].reset_index(drop=True)
+    ordered = keys.sort_values(by, kind="stable")
+    chosen = ordered.index[~ordered.duplicated(group, keep=keep).to_numpy()]
+    return np.sort(chosen.to_numpy())
+
+
 def dedupe_responses(frame: pd.DataFrame) -> pd.DataFrame:
     """One copy per ResponseId: the most recently recorded (ties: the later row)."""
-    ordered = frame.sort_values(["ResponseId", RECORDED], kind="stable")
-    return ordered.drop_duplicates("ResponseId", keep="last")
+    if not frame["ResponseId"].duplicated().any():
+        return frame
+    return frame.take(_first_positions(frame, ["ResponseId", RECORDED], "ResponseId", "last"))
+
+
+def candidate_mask(frame: pd.DataFrame) -> np.ndarray:
+    """Responses that take part in collisions: a non-empty token and a SurveyID."""
+    token = frame[TOKEN].str.strip()
+    return ((token.notna() & (token != "")).fillna(False) & frame[SURVEY].notna()).to_numpy()
 
 
 def candidates(frame: pd.DataFrame) -> pd.DataFrame:
-    """Responses that take part in collisions: a non-empty token and a SurveyID."""
-    token = frame[TOKEN].str.strip()
-    return frame[(token.notna() & (token != "")).fillna(False) & frame[SURVEY].notna()]
+    """The rows of :func:`candidate_mask`."""
+    mask = candidate_mask(frame)
+    return frame if mask.all() else frame[mask]
 
 
 def earliest_per_token(frame: pd.DataFrame) -> pd.DataFrame:
     """The winning response of every token: earliest start, then recorded, then ResponseId."""
-    ordered = frame.sort_values([TOKEN, *ORDER], kind="stable")
-    return ordered.drop_duplicates(TOKEN, keep="first")
+    return frame.take(_first_positions(frame, [TOKEN, *ORDER], TOKEN, "first"))
 
 
 def on_time_days(frame: pd.DataFrame, timezone: str, cutoff_hour: int) -> pd.Series:

@@ -29,6 +29,7 @@ from pipeline.panel.stages import (
     _day_range,
 )
 from pipeline.provenance import code_version
+from pipeline.staging import read_frame
 from pipeline.state.store import RunChanges
 
 LEDGER_COLUMNS = [
@@ -189,7 +190,7 @@ def publish_and_commit(
 
     changes.files = _file_rows(fetch, norm, lag)
     if delta.rows:
-        changes.ledger_rows = pd.read_parquet(delta.rows)[LEDGER_COLUMNS]
+        changes.ledger_rows = read_frame(delta.rows)[LEDGER_COLUMNS]
     changes.cid_listed = lag.cid_lists
     changes.days = list(new_days.values())
     changes.weights = lag.weight_rows

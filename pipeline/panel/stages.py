@@ -25,6 +25,7 @@ from pipeline.panel.eligibility import count_reasons, exclusion_reasons
 from pipeline.panel.names import WEIGHTS_RE
 from pipeline.panel.output import KEYS, day_table, publish_values
 from pipeline.panel.qualtrics import RECORDED, START, SURVEY, TOKEN, WAVE, ExportError, parse_export
+from pipeline.staging import read_frame, write_frame
 
 EXPORT_SUFFIXES = (".csv", ".csv.gz")
 UNKNOWN_WAVE_KEY = 1e9
@@ -80,7 +81,7 @@ def fetch_exports(ctx: RunContext) -> FetchResult:
 # --- stage 2: normalise ------------------------------------------------------------------
 @dataclass
 class NormalizeResult:
-    """Parsed exports staged as one parquet batch."""
+    """Parsed exports staged as one Arrow batch."""
 
     batch: str | None = None
     rows_in: int = 0
@@ -131,8 +132,8 @@ def normalize_exports(ctx: RunContext, fetch: FetchResult) -> NormalizeResult:
         frames.append(frame)
     if frames:
         batch = pd.concat(frames, ignore_index=True, sort=False)
-        target = ctx.run_dir / "normalized.parquet"
-        batch.to_parquet(target, index=False)
+        target = ctx.run_dir / "normalized.arrow"
+        write_frame(batch, target)
         res.batch = str(target)
     return res
 
@@ -154,7 +155,7 @@ def apply_eligibility(ctx: RunContext, norm: NormalizeResult) -> EligibilityResu
     res = EligibilityResult(excluded=count_reasons(pd.Series([], dtype="string")))
     if norm.batch is None:
         return res
-    batch = pd.read_parquet(norm.batch)
+    batch = read_frame(norm.batch)
     deduped = coll.dedupe_responses(batch)
     res.duplicates = len(batch) - len(deduped)
     deduped = deduped.copy()
@@ -162,8 +163,8 @@ def apply_eligibility(ctx: RunContext, norm: NormalizeResult) -> EligibilityResu
     res.responses = len(deduped)
     res.excluded = count_reasons(deduped["_reason"])
     res.eligible = int(deduped["_reason"].isna().sum())
-    target = ctx.run_dir / "eligible.parquet"
-    deduped.to_parquet(target, index=False)
+    target = ctx.run_dir / "eligible.arrow"
+    write_frame(deduped, target)
     res.batch = str(target)
     return res
 
@@ -171,7 +172,7 @@ def apply_eligibility(ctx: RunContext, norm: NormalizeResult) -> EligibilityResu
 # --- stage 4: collisions -----------------------------------------------------------------
 @dataclass
 class LedgerDelta:
-    """Changed ledger rows and the content of new winners, staged as parquet."""
+    """Changed ledger rows and the content of new winners, staged as Arrow files."""
 
     rows: str | None = None  # changed ledger rows (+ old_day, winner_changed)
     winners: str | None = None  # published values of new eligible winners
@@ -191,7 +192,7 @@ def resolve_collisions(ctx: RunContext, elig: EligibilityResult) -> LedgerDelta:
     res = LedgerDelta()
     if elig.batch is None:
         return res
-    batch = pd.read_parquet(elig.batch)
+    batch = read_frame(elig.batch)
     cands = coll.candidates(batch)
     if cands.empty:
         return res
@@ -249,15 +250,15 @@ def resolve_collisions(ctx: RunContext, elig: EligibilityResult) -> LedgerDelta:
     new_rows["cid_pending"] = pd.notna(new_rows["eligible_day"]) & pd.isna(new_rows["cid_day"])
     days = set(new_rows["day"]) | {d for d in new_rows["old_day"] if isinstance(d, str)}
     res.dirty_days = sorted(days)
-    target = ctx.run_dir / "ledger_delta.parquet"
-    new_rows.to_parquet(target, index=False)
+    target = ctx.run_dir / "ledger_delta.arrow"
+    write_frame(new_rows, target)
     res.rows = str(target)
     fresh = best[winner_changed & changed & best["_reason"].isna().to_numpy()]
     columns = [c for c in batch.columns if not c.startswith("_")]
     values = publish_values(fresh, columns, ctx.cfg.rules, tz, ctx.zip_population)
     values["_day"] = fresh["_day"].to_numpy()
-    target = ctx.run_dir / "winners.parquet"
-    values.to_parquet(target, index=False)
+    target = ctx.run_dir / "winners.arrow"
+    write_frame(values, target)
     res.winners = str(target)
     return res
 
@@ -346,7 +347,7 @@ def _due_cid_lists(ctx: RunContext, delta: LedgerDelta, last_closed: str) -> dic
     """Tokens newly weight-eligible, by the list (day) they go on; each day's list once."""
     pending = ctx.store.cid_pending()
     if delta.rows:
-        d = pd.read_parquet(delta.rows, columns=["token", "eligible_day", "cid_pending"])
+        d = read_frame(delta.rows, columns=["token", "eligible_day", "cid_pending"])
         pending = pending[~pending["token"].isin(d["token"])]
         pending = pd.concat(
             [pending, d.loc[d["cid_pending"], ["token", "eligible_day"]]], ignore_index=True
@@ -398,10 +399,9 @@ def build_days(
     res.questions = merge_layouts([(lay["key"], lay["columns"]) for lay in res.layouts])
     res.schema_changed = bool(old_layouts) and old_q != res.questions
     day_rows = ctx.store.days()
-    changes = pd.read_parquet(delta.rows) if delta.rows else None
-    winners = pd.read_parquet(delta.winners) if delta.winners else None
+    prepared = _DeltaByDay.load(delta)
     for day in delta.dirty_days:
-        res.stores[day] = _rebuild_store(ctx, day, day_rows.get(day), changes, winners)
+        res.stores[day] = _rebuild_store(ctx, day, day_rows.get(day), prepared)
     last_closed = lag.last_closed
     first = ctx.first_day(delta)
     if first is None or first > last_closed:
@@ -421,44 +421,68 @@ def build_days(
 def _read_store(ctx: RunContext, store: str | None) -> pd.DataFrame | None:
     if not store:
         return None
-    return pd.read_parquet(ctx.work / store)
+    return read_frame(ctx.work / store)
+
+
+@dataclass
+class _DeltaByDay:
+    """The ledger delta indexed once for all days (token lookups are hash-based)."""
+
+    publishable: pd.Series  # token -> weight-eligible
+    same_winner: pd.Index  # tokens whose (eligible) winner did not change
+    new_rows: dict[str, pd.DataFrame]  # day -> published values of its new winners
+
+    @classmethod
+    def load(cls, delta: LedgerDelta) -> _DeltaByDay:
+        if not delta.rows:
+            return cls(pd.Series(dtype=bool), pd.Index([]), {})
+        changes = read_frame(delta.rows)
+        tokens = pd.Index(changes["token"].astype(object))
+        publishable = pd.Series(changes["eligible_day"].notna().to_numpy(), index=tokens)
+        same = (~changes["winner_changed"] & changes["eligible"]).to_numpy()
+        winners = read_frame(delta.winners) if delta.winners else pd.DataFrame()
+        new_rows = (
+            {d: g.drop(columns=["_day"]) for d, g in winners.groupby("_day", sort=False)}
+            if len(winners)
+            else {}
+        )
+        return cls(publishable, tokens[same], new_rows)
+
+    def flags(self, tokens: pd.Series) -> np.ndarray:
+        """Weight eligibility of the given tokens (False when unknown)."""
+        found = self.publishable.reindex(pd.Index(tokens.astype(object)))
+        return found.fillna(False).to_numpy(dtype=bool)
 
 
 def _rebuild_store(
-    ctx: RunContext,
-    day: str,
-    known: dict[str, Any] | None,
-    changes: pd.DataFrame | None,
-    winners: pd.DataFrame | None,
+    ctx: RunContext, day: str, known: dict[str, Any] | None, delta: _DeltaByDay
 ) -> dict[str, Any]:
+    """The day's new winner set: old rows of untouched tokens, old rows whose winner stayed
+    (with a fresh weight-eligibility flag), and the new winners of that day."""
     old = _read_store(ctx, (known or {}).get("store"))
     parts: list[pd.DataFrame] = []
-    pub = {}
-    if changes is not None:
-        pub = dict(zip(changes["token"], pd.notna(changes["eligible_day"]), strict=True))
-    if old is not None:
-        touched = old["_token"].isin(pub)
-        keep = old[~touched]
-        # Same winner, new weight eligibility: keep the row, update the flag.
-        same = old[touched]
-        if changes is not None and len(same):
-            unchanged = changes.loc[~changes["winner_changed"] & changes["eligible"], "token"]
-            same = same[same["_token"].isin(set(unchanged))].copy()
-            same["_pub"] = same["_token"].map(pub).astype(bool)
+    if old is not None and len(old):
+        tokens = pd.Index(old["_token"].astype(object))
+        touched = tokens.isin(delta.publishable.index)
+        parts.append(old[~touched])
+        same = old[touched & tokens.isin(delta.same_winner)].copy()
+        if len(same):
+            same["_pub"] = delta.flags(same["_token"])
             parts.append(same)
-        parts.insert(0, keep)
-    if winners is not None:
-        add = winners[winners["_day"] == day].drop(columns=["_day"]).copy()
-        add["_pub"] = add["_token"].map(pub).fillna(False).astype(bool)
+    add = delta.new_rows.get(day)
+    if add is not None and len(add):
+        add = add.copy()
+        add["_pub"] = delta.flags(add["_token"])
         parts.append(add)
+    parts = [p for p in parts if len(p)]
     frame = (
-        pd.concat([p for p in parts if len(p)], ignore_index=True, sort=False)
-        if any(len(p) for p in parts)
+        pd.concat(parts, ignore_index=True, sort=False)
+        if parts
         else pd.DataFrame(columns=[*KEYS, "_pub"])
     )
-    rel = Path("days") / day / f"{ctx.run_id}.parquet"
+    rel = Path("days") / day / f"{ctx.run_id}.arrow"
     (ctx.work / rel).parent.mkdir(parents=True, exist_ok=True)
-    frame.to_parquet(ctx.work / rel, index=False)
+    write_frame(frame, ctx.work / rel)
     return {"store": rel.as_posix(), "rows": int(frame["_pub"].sum()) if len(frame) else 0}
 
 
@@ -485,9 +509,9 @@ def _render_day(
     table = day_table(rows, questions, weights)
     data = to_csv_bytes(table.drop(columns=["_token"]))
     sha = ctx.cache_csv(data)
-    check = ctx.run_dir / "checks" / f"{day}.parquet"
+    check = ctx.run_dir / "checks" / f"{day}.arrow"
     check.parent.mkdir(parents=True, exist_ok=True)
-    table.to_parquet(check, index=False)
+    write_frame(table, check)
     return {
         "csv_sha": sha, "rows": len(table), "withheld": withheld, "store": store,
         "check": str(check),

@@ -1,0 +1,30 @@
+"""Frames staged between stages and kept in the work cache: Arrow IPC (Feather) files.
+
+Uncompressed Arrow IPC is written and memory-mapped back many times faster than parquet;
+these files are derived data (rebuildable from the raw archive), not an interchange format.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.feather as feather
+
+
+def write_frame(frame: pd.DataFrame, path: str | os.PathLike[str]) -> str:
+    """Write ``frame`` atomically to ``path``; returns the path as a string."""
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(f".{target.name}.tmp")
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    feather.write_feather(table, tmp, compression="uncompressed")
+    tmp.replace(target)
+    return str(target)
+
+
+def read_frame(path: str | os.PathLike[str], columns: list[str] | None = None) -> pd.DataFrame:
+    """Read a staged frame (dtypes as written)."""
+    return feather.read_table(path, columns=columns, memory_map=True).to_pandas()
