@@ -11,7 +11,7 @@ from pipeline.panel.qualtrics import RECORDED, START, SURVEY, TOKEN
 ORDER = [START, RECORDED, "ResponseId"]
 
 
-def _first_positions(frame: pd.DataFrame, by: list[str], group: str, keep: str) -> np.ndarray:
+def first_positions(frame: pd.DataFrame, by: list[str], group: str, keep: str) -> np.ndarray:
     """Row positions of the first/last row per ``group`` in ``by`` order (sorted positions).
 
     Only the key columns are sorted; the caller takes the wide rows once.
@@ -26,7 +26,7 @@ def dedupe_responses(frame: pd.DataFrame) -> pd.DataFrame:
     """One copy per ResponseId: the most recently recorded (ties: the later row)."""
     if not frame["ResponseId"].duplicated().any():
         return frame
-    return frame.take(_first_positions(frame, ["ResponseId", RECORDED], "ResponseId", "last"))
+    return frame.take(first_positions(frame, ["ResponseId", RECORDED], "ResponseId", "last"))
 
 
 def candidate_mask(frame: pd.DataFrame) -> np.ndarray:
@@ -43,7 +43,7 @@ def candidates(frame: pd.DataFrame) -> pd.DataFrame:
 
 def earliest_per_token(frame: pd.DataFrame) -> pd.DataFrame:
     """The winning response of every token: earliest start, then recorded, then ResponseId."""
-    return frame.take(_first_positions(frame, [TOKEN, *ORDER], TOKEN, "first"))
+    return frame.take(first_positions(frame, [TOKEN, *ORDER], TOKEN, "first"))
 
 
 def on_time_days(frame: pd.DataFrame, timezone: str, cutoff_hour: int) -> pd.Series:

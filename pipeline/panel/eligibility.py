@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 
 from pipeline.config import PanelRules
+from pipeline.numbers import numeric_values
 from pipeline.panel.columns import question_columns
 from pipeline.panel.qualtrics import SURVEY, TOKEN
 
@@ -32,7 +33,7 @@ def answered_counts(frame: pd.DataFrame, rules: PanelRules) -> np.ndarray:
     for col in question_columns(list(frame.columns), rules.consent_column):
         values = frame[col]
         if col in numeric:
-            answered = pd.to_numeric(values, errors="coerce").notna().to_numpy()
+            answered = ~np.isnan(numeric_values(values))
         else:
             answered = values.notna().to_numpy()
         total += answered

@@ -8,6 +8,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from pipeline.config import PanelRules
+from pipeline.numbers import numeric_values
 from pipeline.panel.columns import LEADING, TRAILING, question_columns
 from pipeline.panel.qualtrics import END, RECORDED, START, TOKEN, WAVE
 
@@ -31,8 +32,7 @@ def local_timestamps(epoch: np.ndarray, timezone: str) -> pd.Series:
 
 def format_number(values: pd.Series, whole_only: bool = False) -> pd.Series:
     """A numeric item: a number (``3``, ``2.5``) or NA when it does not parse."""
-    num = pd.to_numeric(values, errors="coerce").astype("float64")
-    arr = num.to_numpy()
+    arr = numeric_values(values)
     bad = ~np.isfinite(arr)
     if whole_only:
         bad |= np.isfinite(arr) & (np.floor(arr) != arr)

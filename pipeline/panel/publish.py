@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import os
 import io
 import json
 import tarfile
+import uuid
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
@@ -111,7 +114,7 @@ def _member(ctx: RunContext, csv_sha: str) -> bytes:
     data = ctx.csv_cache(csv_sha).read_bytes()
     member = _gz(data[data.index(b"\n") + 1 :])
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")  # unique: threads share days
     tmp.write_bytes(member)
     tmp.replace(path)
     return member
@@ -189,9 +192,23 @@ def publish_and_commit(
         loc.close()
 
     changes.files = _file_rows(fetch, norm, lag)
+    listed = {t: day for day, tokens in lag.cid_lists.items() for t in tokens}
     if delta.rows:
-        changes.ledger_rows = read_frame(delta.rows)[LEDGER_COLUMNS]
-    changes.cid_listed = lag.cid_lists
+        ledger = read_frame(delta.rows)[LEDGER_COLUMNS]
+        # tokens of this run's delta go on their CID list inside the upsert itself
+        on_list = ledger["token"].map(listed)
+        hit = on_list.notna().to_numpy()
+        if hit.any():
+            ledger["cid_day"] = ledger["cid_day"].astype(object)
+            ledger.loc[hit, "cid_day"] = on_list[hit]
+            ledger.loc[hit, "cid_pending"] = False
+            for t in ledger.loc[hit, "token"]:
+                del listed[t]
+        changes.ledger_rows = ledger
+    by_day: dict[str, list[str]] = {}
+    for t, day in listed.items():
+        by_day.setdefault(day, []).append(t)
+    changes.cid_listed = by_day
     changes.days = list(new_days.values())
     changes.weights = lag.weight_rows
     changes.summary = {
@@ -269,6 +286,14 @@ def _publish_day(
     return sha
 
 
+def _members(ctx: RunContext, shas: list[str]) -> list[bytes]:
+    """gzip members of many days; zlib releases the GIL, so new ones compress in parallel."""
+    with ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:
+        unique = sorted(set(shas))
+        done = dict(zip(unique, pool.map(lambda sha: _member(ctx, sha), unique), strict=True))
+    return [done[sha] for sha in shas]
+
+
 def _publish_cumulative(
     ctx: RunContext,
     pub: _Publisher,
@@ -279,7 +304,7 @@ def _publish_cumulative(
 ) -> None:
     header = to_csv_bytes(pd.DataFrame(columns=published_columns(build.questions)))
     name = names.cumulative(first, date.fromisoformat(lag.last_closed))
-    parts = [_gz(header)] + [_member(ctx, sha) for sha in members]
+    parts = [_gz(header), *_members(ctx, members)]
     pub.write(name, b"".join(parts), "cumulative")
     for old in [n for n, r in pub.current.items() if r["kind"] == "cumulative" and n != name]:
         pub.remove(old)
@@ -318,7 +343,7 @@ def _publish_rollups(
         if gz_name in pub.current and tar_name in pub.current and not month_touched:
             continue
         in_month = [d for d in days if d in members]
-        data = b"".join([_gz(header)] + [_member(ctx, members[d]) for d in in_month])
+        data = b"".join([_gz(header), *_members(ctx, [members[d] for d in in_month])])
         rebuilt = pub.write(gz_name, data, "rollup")
         tar = io.BytesIO()
         with tarfile.open(fileobj=tar, mode="w", format=tarfile.USTAR_FORMAT) as tf:

@@ -184,7 +184,9 @@ class LedgerDelta:
 
 
 def _iso(days64: np.ndarray) -> np.ndarray:
-    return np.datetime_as_string(days64.astype("datetime64[D]"), unit="D")
+    """datetime64 days → ``YYYY-MM-DD`` strings (formatting each distinct day once)."""
+    uniq, inverse = np.unique(days64.astype("datetime64[D]"), return_inverse=True)
+    return np.datetime_as_string(uniq, unit="D").astype(object)[inverse]
 
 
 def resolve_collisions(ctx: RunContext, elig: EligibilityResult) -> LedgerDelta:
@@ -193,10 +195,14 @@ def resolve_collisions(ctx: RunContext, elig: EligibilityResult) -> LedgerDelta:
     if elig.batch is None:
         return res
     batch = read_frame(elig.batch)
-    cands = coll.candidates(batch)
-    if cands.empty:
+    cand_pos = np.flatnonzero(coll.candidate_mask(batch))
+    if not len(cand_pos):
         return res
-    best = coll.earliest_per_token(cands).reset_index(drop=True)
+    # Work on the key columns only; whole rows are taken once, for new winners.
+    cands = batch[[TOKEN, START, RECORDED, "ResponseId", "_reason"]].take(cand_pos)
+    cands = cands.reset_index(drop=True)
+    win_pos = coll.first_positions(cands, [TOKEN, *coll.ORDER], TOKEN, "first")
+    best = cands.take(win_pos).reset_index(drop=True)
     res.tokens_seen = len(best)
     res.collisions = len(cands) - len(best)
     tz, hour = ctx.cfg.timezone, ctx.cfg.rules.cutoff_hour
@@ -253,10 +259,11 @@ def resolve_collisions(ctx: RunContext, elig: EligibilityResult) -> LedgerDelta:
     target = ctx.run_dir / "ledger_delta.arrow"
     write_frame(new_rows, target)
     res.rows = str(target)
-    fresh = best[winner_changed & changed & best["_reason"].isna().to_numpy()]
+    fresh = winner_changed & changed & best["_reason"].isna().to_numpy()
+    rows = batch.take(cand_pos[win_pos[fresh]])
     columns = [c for c in batch.columns if not c.startswith("_")]
-    values = publish_values(fresh, columns, ctx.cfg.rules, tz, ctx.zip_population)
-    values["_day"] = fresh["_day"].to_numpy()
+    values = publish_values(rows, columns, ctx.cfg.rules, tz, ctx.zip_population)
+    values["_day"] = best["_day"].to_numpy()[fresh]
     target = ctx.run_dir / "winners.arrow"
     write_frame(values, target)
     res.winners = str(target)
