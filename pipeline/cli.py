@@ -67,7 +67,7 @@ def _parser() -> argparse.ArgumentParser:
 def _run_job(args: argparse.Namespace, extra: dict[str, Any] | None = None) -> int:
     from dagster import DagsterInstance
 
-    from pipeline.definitions import defs
+    from pipeline.definitions import build_definitions
 
     cfg = load_config(args.config)  # validate the file (and flags) before starting a run
     overrides = {k: getattr(args, k, None) for k in OVERRIDES}
@@ -78,6 +78,7 @@ def _run_job(args: argparse.Namespace, extra: dict[str, Any] | None = None) -> i
         resource_cfg["as_of"] = args.as_of
     resource_cfg.update(extra or {})
     instance = DagsterInstance.get() if _has_dagster_home() else DagsterInstance.ephemeral()
+    defs = build_definitions(cfg.kind, str(Path(args.config).resolve()))
     result = defs.resolve_job_def("nightly").execute_in_process(
         run_config={
             "resources": {"study": {"config": resource_cfg}},
@@ -90,7 +91,8 @@ def _run_job(args: argparse.Namespace, extra: dict[str, Any] | None = None) -> i
         instance=instance,
         raise_on_error=True,
     )
-    out = result.output_for_node("published_files")
+    node = "published_files" if cfg.kind == "panel" else "session_published_files"
+    out = result.output_for_node(node)
     print(f"published {len(out.written)} file(s), re-issued {len(out.linked)} by link, "
           f"{out.rows_published} rows over {out.days_published} day(s) -> {cfg.publish}")  # fmt: skip
     for name in out.written:

@@ -8,6 +8,7 @@ so a crash anywhere leaves the ledger and the record of published files untouche
 from __future__ import annotations
 
 import gzip
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
@@ -43,12 +44,19 @@ class FetchResult:
     bytes_fetched: int = 0
 
 
-def fetch_exports(ctx: RunContext) -> FetchResult:
-    """Fetch new or changed exports from the source into the archive (idempotent)."""
+def is_export(path: str) -> bool:
+    """Panel exports in the drop: ``*.csv`` and ``*.csv.gz``."""
+    return path.lower().endswith(EXPORT_SUFFIXES)
+
+
+def fetch_exports(
+    ctx: RunContext, wanted: Callable[[str], bool] = is_export, kind: str = "export"
+) -> FetchResult:
+    """Fetch new or changed input files from the source into the archive (idempotent)."""
     res = FetchResult()
     loc = ctx.open(ctx.cfg.source)
     try:
-        listing = [f for f in loc.list_files() if f.path.lower().endswith(EXPORT_SUFFIXES)]
+        listing = [f for f in loc.list_files() if wanted(f.path)]
         res.listed = len(listing)
         known = ctx.store.known_files(ctx.cfg.source)
         new = [f for f in listing if (f.path, f.size, float(f.mtime)) not in known]
@@ -62,7 +70,7 @@ def fetch_exports(ctx: RunContext) -> FetchResult:
     statuses = ctx.store.file_statuses(sha for _f, sha in fetched)
     queued: set[str] = set()
     for f, sha in fetched:
-        row = ctx.file_row(ctx.cfg.source, f, sha, kind="export")
+        row = ctx.file_row(ctx.cfg.source, f, sha, kind=kind)
         if statuses.get(sha) in ("applied", "quarantined") or sha in queued:
             row["status"] = "duplicate"
             res.duplicates += 1
@@ -70,7 +78,7 @@ def fetch_exports(ctx: RunContext) -> FetchResult:
             queued.add(sha)
             res.to_parse.append((sha, f.path))
         res.files.append(row)
-    for p in ctx.store.pending_files("export"):
+    for p in ctx.store.pending_files(kind):
         if p["sha256"] not in queued:
             queued.add(p["sha256"])
             res.to_parse.append((p["sha256"], p["path"]))

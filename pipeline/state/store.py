@@ -144,6 +144,17 @@ class StateStore:
             )
             return [dict(r._mapping) for r in rows]
 
+    def applied_files(self, kind: str) -> list[dict[str, Any]]:
+        """Every applied input file of a kind (oldest first)."""
+        t = schema.ingested_files
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                sa.select(t.c.path, t.c.sha256)
+                .where(t.c.kind == kind, t.c.status == "applied")
+                .order_by(t.c.id)
+            )
+            return [dict(r._mapping) for r in rows]
+
     def layouts(self) -> list[dict[str, Any]]:
         """Layouts (wave key, columns, question texts) of every applied export."""
         t = schema.ingested_files

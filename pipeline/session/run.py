@@ -1,0 +1,184 @@
+"""A nightly run of a session study (SPEC §4): fetch, process the whole drop, publish.
+
+Session studies are small (thousands of sessions), so every run rebuilds the study-wide
+files from all archived input; unchanged files are not re-sent. A consent ruling that
+arrives days later changes its response's `for` day: the run reports which days changed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import dataclass, field
+from typing import Any
+
+from pipeline import outages
+from pipeline.config import Config, ConfigError
+from pipeline.context import RunContext
+from pipeline.panel.publish import PublishResult, _Publisher
+from pipeline.panel.stages import FetchResult, fetch_exports
+from pipeline.provenance import code_version
+from pipeline.session.outputs import StudySettings
+from pipeline.session.process import SessionResult, process_drop
+from pipeline.session.records import input_kind
+from pipeline.state.store import RunChanges
+
+KIND = "session"
+
+
+def settings_for(cfg: Config) -> StudySettings:
+    """Study settings with the salt read from its environment variable (never a file)."""
+    block = cfg.session
+    if block is None:
+        raise ConfigError("kind: session needs a session: block")
+    salt = os.environ.get(block.salt_env or "")
+    if not salt:
+        raise ConfigError(f"the study salt is read from ${block.salt_env}, which is not set")
+    try:
+        return StudySettings.from_config(block, salt)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from exc
+
+
+def fetch_session_files(ctx: RunContext) -> FetchResult:
+    """New response records, consent rulings and video lists, archived before parsing."""
+    return fetch_exports(ctx, wanted=lambda p: input_kind(p.rsplit("/", 1)[-1]) is not None, kind=KIND)
+
+
+@dataclass
+class SessionBuild:
+    """The processed drop and the files to publish."""
+
+    files: dict[str, bytes] = field(default_factory=dict)
+    quarantined: list[dict[str, str]] = field(default_factory=list)
+    file_status: dict[str, dict[str, Any]] = field(default_factory=dict)
+    responses: int = 0
+    published: int = 0
+    excluded: dict[str, int] = field(default_factory=dict)
+    day_counts: dict[str, int] = field(default_factory=dict)
+    day_hashes: dict[str, str] = field(default_factory=dict)
+    collisions: list[str] = field(default_factory=list)
+
+
+def _inputs(ctx: RunContext, fetch: FetchResult) -> dict[str, tuple[str, bytes]]:
+    """Every session input ever applied plus this run's new files: name → (sha, bytes)."""
+    shas = {f["path"]: f["sha256"] for f in ctx.store.applied_files(KIND)}
+    shas.update({path: sha for sha, path in fetch.to_parse})
+    return {path: (sha, ctx.archive.get(sha)) for path, sha in sorted(shas.items())}
+
+
+def build_session(ctx: RunContext, fetch: FetchResult) -> SessionBuild:
+    """Parse everything, apply consent and preview rules, build every published file."""
+    settings = settings_for(ctx.cfg)
+    inputs = _inputs(ctx, fetch)
+    # one name per content: the same bytes delivered twice count once
+    by_sha: dict[str, str] = {}
+    for path, (sha, _data) in inputs.items():
+        by_sha.setdefault(sha, path)
+    files = {path: inputs[path][1] for path in by_sha.values()}
+    result: SessionResult = process_drop(
+        files, settings, ctx.cfg.session.include_preview, ctx.cfg.timezone
+    )
+    res = SessionBuild(files=result.files)
+    bad = {err.file: err for err in result.drop.errors}
+    new = {path for _sha, path in fetch.to_parse}
+    for path, (sha, _data) in inputs.items():
+        if path in bad:
+            if path in new:
+                kept = ctx.archive.quarantine(sha, path, str(bad[path]))
+                res.quarantined.append(
+                    {"path": path, "sha256": sha, "error": str(bad[path]), "kept": str(kept)}
+                )
+            res.file_status[sha] = {"status": "quarantined", "error": str(bad[path])}
+        else:
+            res.file_status[sha] = {"status": "applied"}
+    res.responses = len(result.drop.records)
+    res.published = len(result.published)
+    res.excluded = dict(result.excluded)
+    per_day: dict[str, list[str]] = {}
+    for record in result.published:
+        uid = record["response"]["uuid"]
+        per_day.setdefault(result.days[uid].isoformat(), []).append(uid)
+    res.day_counts = {d: len(u) for d, u in sorted(per_day.items())}
+    res.day_hashes = {
+        d: hashlib.sha256("\n".join(sorted(u)).encode()).hexdigest() for d, u in per_day.items()
+    }
+    res.collisions = [f"{c.hashed_id}: {', '.join(c.global_ids)}" for c in result.collisions]
+    return res
+
+
+def publish_session(ctx: RunContext, fetch: FetchResult, build: SessionBuild) -> PublishResult:
+    """Upload changed files, OUTAGES, SHA256SUMS and the manifest; commit the run at once."""
+    res = PublishResult()
+    changes = RunChanges(
+        run_id=ctx.run_id, as_of=ctx.as_of.isoformat(), recorded=ctx.recorded.isoformat(),
+        base_seq=ctx.base_seq,
+    )  # fmt: skip
+    for q in build.quarantined:
+        changes.outages.append(
+            outages.entry("NOTICE", f"Input file {q['path']} was quarantined and not used: "
+                          f"{q['error']}", at=ctx.as_of, timezone=ctx.cfg.timezone,
+                          run_id=ctx.run_id)  # fmt: skip
+        )
+    known_days = ctx.store.days()
+    changed_days = sorted(
+        d for d in set(build.day_hashes) | set(known_days)
+        if build.day_hashes.get(d) != known_days.get(d, {}).get("csv_sha")
+    )  # fmt: skip
+    changes.days = [
+        {"day": d, "store": None, "rows": build.day_counts.get(d, 0),
+         "csv_sha": build.day_hashes.get(d), "published_name": None,
+         "published_recorded": ctx.recorded.isoformat(), "changed_recorded": ctx.recorded.isoformat()}
+        for d in changed_days
+    ]  # fmt: skip
+    loc = ctx.open(ctx.cfg.publish)
+    try:
+        pub = _Publisher(ctx, loc, changes, res)
+        for name, data in sorted(build.files.items()):
+            pub.write(name, data, "session")
+        res.reissued_days = changed_days
+        res.daily_counts = build.day_counts
+        res.rows_published = build.published
+        entries = list(reversed(changes.outages)) + ctx.store.outages()
+        pub.write("OUTAGES.txt", outages.render(entries), "outages")
+        res.manifest = f"runs/{ctx.recorded.strftime('%Y_%m_%d')}_{ctx.run_id}.json"
+        pub.write(res.manifest, _manifest(ctx, fetch, build, res), "run")
+        sums = "".join(
+            f"{row['sha256']}  {name}\n" for name, row in sorted(pub.current.items())
+            if name != "SHA256SUMS"
+        )  # fmt: skip
+        pub.write("SHA256SUMS", sums.encode(), "sums")
+    finally:
+        loc.close()
+    changes.files = [
+        {**f, **build.file_status.get(f["sha256"], {})} if f["status"] != "duplicate" else f
+        for f in fetch.files
+    ]
+    changes.summary = {"published": res.written, "responses": build.responses}
+    res.outages_added = len(changes.outages)
+    ctx.store.commit(changes)
+    return res
+
+
+def _manifest(ctx: RunContext, fetch: FetchResult, build: SessionBuild, res: PublishResult) -> bytes:
+    doc = {
+        "run_id": ctx.run_id,
+        "as_of": ctx.as_of.isoformat(),
+        "recorded": ctx.recorded.isoformat(),
+        "code_version": code_version(),
+        "inputs": [
+            {"path": f["path"], "sha256": f["sha256"], "size": f["size"],
+             "status": build.file_status.get(f["sha256"], {}).get("status", f["status"])}
+            for f in fetch.files
+        ],  # fmt: skip
+        "responses": build.responses,
+        "published_responses": build.published,
+        "excluded_by_reason": build.excluded,
+        "days_changed": res.reissued_days,
+        "hashed_id_collisions": build.collisions,
+        "quarantined": [q["path"] for q in build.quarantined],
+        "published": res.written,
+        "bytes_uploaded": res.bytes_uploaded,
+    }
+    return (json.dumps(doc, indent=2, sort_keys=True) + "\n").encode()
