@@ -3,7 +3,7 @@
 from dagster import AssetCheckResult, AssetCheckSeverity, MetadataValue, asset_check
 
 from assets.panel import day_partitions, normalized_responses
-from pipeline.checks import REQUIRED, CheckOutcome, check_days, check_normalized
+from pipeline.checks import CheckOutcome, check_days, check_normalized
 from pipeline.operations import add_outage
 from pipeline.panel import stages
 from pipeline.staging import read_frame
@@ -41,7 +41,6 @@ def normalized_responses_valid(
     if normalized_responses.batch is None:
         return AssetCheckResult(passed=True, metadata={"rows_checked": 0})
     frame = read_frame(normalized_responses.batch)
-    frame = frame[[c for c in [*REQUIRED, "_wave"] if c in frame]]
     return _result(study, check_normalized(frame), "normalized responses")
 
 
@@ -52,10 +51,11 @@ def normalized_responses_valid(
     "respondent, StartDatetime inside its day, positive weights.",
 )
 def day_files_valid(study: StudyResource, day_partitions: stages.DayBuild) -> AssetCheckResult:
-    days = {
-        day: read_frame(r["check"]) for day, r in day_partitions.rendered.items() if r.get("check")
-    }
-    return _result(study, check_days(days, day_partitions.questions), "published day files")
+    rendered = {day: r for day, r in day_partitions.rendered.items() if r.get("check")}
+    days = {day: read_frame(r["check"]) for day, r in rendered.items()}
+    headers = {day: r["header"] for day, r in rendered.items()}
+    outcome = check_days(days, day_partitions.questions, headers)
+    return _result(study, outcome, "published day files")
 
 
 PANEL_CHECKS = [normalized_responses_valid, day_files_valid]

@@ -58,7 +58,9 @@ def day_file_content(context: AssetExecutionContext, study_day: StudyResource) -
 def day_file_content_valid(study_day: StudyResource, day_file_content: dict) -> AssetCheckResult:
     day = day_file_content["day"]
     table = read_frame(day_file_content["check"])
-    outcome = check_days({day: table}, day_file_content["questions"])
+    outcome = check_days(
+        {day: table}, day_file_content["questions"], {day: day_file_content["header"]}
+    )
     if not outcome.passed:
         add_outage(
             study_day.ctx, "DELAY",

@@ -29,15 +29,18 @@ def session_raw_files(study: StudyResource) -> Output[FetchResult]:
     res = fetch_session_files(study.ctx)
     return Output(
         res,
-        metadata={"files_listed": res.listed, "files_new": len(res.to_parse),
-                  "duplicates": res.duplicates},  # fmt: skip
+        metadata={
+            "files_listed": res.listed,
+            "files_new": len(res.to_parse),
+            "duplicates": res.duplicates,
+        },  # fmt: skip
     )
 
 
-@asset(group_name=GROUP, description="Consent-gated responses with hashed IDs and all output files.")
-def session_responses(
-    study: StudyResource, session_raw_files: FetchResult
-) -> Output[SessionBuild]:
+@asset(
+    group_name=GROUP, description="Consent-gated responses with hashed IDs and all output files."
+)
+def session_responses(study: StudyResource, session_raw_files: FetchResult) -> Output[SessionBuild]:
     res = build_session(study.ctx, session_raw_files)
     md = {f"excluded_{k}": v for k, v in sorted(res.excluded.items())}
     return Output(
@@ -66,12 +69,17 @@ def hashed_ids_unique(study: StudyResource, session_responses: SessionBuild) -> 
     return AssetCheckResult(
         passed=not session_responses.collisions,
         severity=AssetCheckSeverity.ERROR,
-        metadata={"collisions": MetadataValue.md(
-            "\n".join(f"- {c}" for c in session_responses.collisions) or "none")},  # fmt: skip
+        metadata={
+            "collisions": MetadataValue.md(
+                "\n".join(f"- {c}" for c in session_responses.collisions) or "none"
+            )
+        },  # fmt: skip
     )
 
 
-@asset(group_name=GROUP, pool=SFTP_POOL, description="Study-wide files, OUTAGES, SHA256SUMS, manifest.")
+@asset(
+    group_name=GROUP, pool=SFTP_POOL, description="Study-wide files, OUTAGES, SHA256SUMS, manifest."
+)
 def session_published_files(
     study: StudyResource, session_raw_files: FetchResult, session_responses: SessionBuild
 ) -> Output[PublishResult]:

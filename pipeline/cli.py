@@ -7,6 +7,7 @@ Exit code 0 on success; otherwise non-zero with a one-line reason on stderr.
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import sys
 from datetime import date
@@ -117,6 +118,12 @@ def _root_cause(exc: BaseException) -> BaseException:
 def main(argv: list[str] | None = None) -> int:
     """Entry point; returns the process exit code."""
     args = _parser().parse_args(argv)
+    # Library warnings (SFTP retries, ...) stay quiet unless asked for: stderr carries one line.
+    level = os.environ.get("PIPELINE_LOG_LEVEL", "CRITICAL").upper()
+    handler = logging.StreamHandler()
+    handler.setLevel(level)  # libraries that set their own logger level are filtered too
+    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    logging.basicConfig(level=level, handlers=[handler], force=True)
     try:
         return _dispatch(args)
     except KeyboardInterrupt:

@@ -100,7 +100,11 @@ def test_schedule_runs_after_cutoff_on_dst_days():
     for day in (date(2021, 3, 14), date(2021, 11, 7), date(2021, 7, 1)):
         when = datetime(day.year, day.month, day.day, 5, 30, tzinfo=la)
         ctx = build_schedule_context(scheduled_execution_time=when)
-        request = definitions.defs.resolve_schedule_def("nightly_schedule").evaluate_tick(ctx).run_requests[0]
+        request = (
+            definitions.defs.resolve_schedule_def("nightly_schedule")
+            .evaluate_tick(ctx)
+            .run_requests[0]
+        )
         as_of = parse_as_of(request.run_config["resources"]["study"]["config"]["as_of"])
         local = as_of.astimezone(la)
         assert (local.hour, local.minute) == (5, 30)

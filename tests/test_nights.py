@@ -192,3 +192,25 @@ def test_monthly_rollups_after_the_window_and_rebuilt_on_correction(tmp_path):
     assert study.run("2021-07-06T12:00:00Z") == 0
     assert "FR" in study.text("2021-06.csv.gz")
     assert "Monthly rollup 2021-06.csv.gz and 2021-06.tar rebuilt" in study.text("OUTAGES.txt")
+
+
+def test_previous_version_removed_by_hand_is_uploaded_from_cache(tmp_path):
+    study = Study(tmp_path, options={"reissue": "all"})
+    _night1(study)
+    assert study.run("2021-06-02T12:00:00Z") == 0
+    first = study.pub / DAY1.format("2021_06_02")
+    data = first.read_bytes()
+    first.unlink()  # an operator tidied up the server
+    assert study.run("2021-06-03T12:00:00Z") == 0
+    assert (study.pub / DAY1.format("2021_06_03")).read_bytes() == data
+
+
+def test_gzip_daily_files(tmp_path):
+    import gzip
+
+    study = Study(tmp_path, options={"gzip_daily": True})
+    _night1(study)
+    assert study.run("2021-06-02T12:00:00Z") == 0
+    name = DAY1.format("2021_06_02") + ".gz"
+    assert name in study.daily()
+    assert gzip.decompress((study.pub / name).read_bytes()).count(b"\n") == 3

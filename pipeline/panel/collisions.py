@@ -22,11 +22,17 @@ def first_positions(frame: pd.DataFrame, by: list[str], group: str, keep: str) -
     return np.sort(chosen.to_numpy())
 
 
-def dedupe_responses(frame: pd.DataFrame) -> pd.DataFrame:
-    """One copy per ResponseId: the most recently recorded (ties: the later row)."""
+def dedupe_positions(frame: pd.DataFrame) -> np.ndarray:
+    """Positions of one copy per ResponseId: the most recently recorded (ties: the later row)."""
     if not frame["ResponseId"].duplicated().any():
-        return frame
-    return frame.take(first_positions(frame, ["ResponseId", RECORDED], "ResponseId", "last"))
+        return np.arange(len(frame))
+    return first_positions(frame, ["ResponseId", RECORDED], "ResponseId", "last")
+
+
+def dedupe_responses(frame: pd.DataFrame) -> pd.DataFrame:
+    """The rows of :func:`dedupe_positions`."""
+    pos = dedupe_positions(frame)
+    return frame if len(pos) == len(frame) else frame.take(pos)
 
 
 def candidate_mask(frame: pd.DataFrame) -> np.ndarray:

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from pipeline.checks import CHECK_COLUMNS
 from pipeline.context import RunContext
 from pipeline.csvfmt import to_csv_bytes
 from pipeline.days import for_dates
@@ -149,9 +150,10 @@ def normalize_exports(ctx: RunContext, fetch: FetchResult) -> NormalizeResult:
 # --- stage 3: eligibility ----------------------------------------------------------------
 @dataclass
 class EligibilityResult:
-    """The de-duplicated batch with an exclusion reason per response."""
+    """One copy per ResponseId (positions in the normalized batch) with its exclusion reason."""
 
-    batch: str | None = None
+    batch: str | None = None  # the normalized batch
+    reasons: str | None = None  # frame of _pos (row in batch) and _reason, de-duplicated
     responses: int = 0
     eligible: int = 0
     excluded: dict[str, int] = field(default_factory=dict)
@@ -164,16 +166,16 @@ def apply_eligibility(ctx: RunContext, norm: NormalizeResult) -> EligibilityResu
     if norm.batch is None:
         return res
     batch = read_frame(norm.batch)
-    deduped = coll.dedupe_responses(batch)
-    res.duplicates = len(batch) - len(deduped)
-    deduped = deduped.copy()
-    deduped["_reason"] = exclusion_reasons(deduped, ctx.cfg.rules)
-    res.responses = len(deduped)
-    res.excluded = count_reasons(deduped["_reason"])
-    res.eligible = int(deduped["_reason"].isna().sum())
-    target = ctx.run_dir / "eligible.arrow"
-    write_frame(deduped, target)
-    res.batch = str(target)
+    pos = coll.dedupe_positions(batch)
+    res.duplicates = len(batch) - len(pos)
+    # Reasons are per row, so they are computed on the batch as is (no wide copy).
+    reasons = exclusion_reasons(batch, ctx.cfg.rules).take(pos).reset_index(drop=True)
+    res.responses = len(pos)
+    res.excluded = count_reasons(reasons)
+    res.eligible = int(reasons.isna().sum())
+    target = ctx.run_dir / "eligibility.arrow"
+    write_frame(pd.DataFrame({"_pos": pos, "_reason": reasons}), target)
+    res.batch, res.reasons = norm.batch, str(target)
     return res
 
 
@@ -203,12 +205,15 @@ def resolve_collisions(ctx: RunContext, elig: EligibilityResult) -> LedgerDelta:
     if elig.batch is None:
         return res
     batch = read_frame(elig.batch)
-    cand_pos = np.flatnonzero(coll.candidate_mask(batch))
+    judged = read_frame(elig.reasons)
+    # Work on the key columns only; whole rows are taken once, for new winners.
+    keys = batch[[TOKEN, SURVEY, START, RECORDED, "ResponseId"]].take(judged["_pos"].to_numpy())
+    keys = keys.reset_index(drop=True)
+    keys["_reason"] = judged["_reason"].to_numpy()
+    cand_pos = np.flatnonzero(coll.candidate_mask(keys))
     if not len(cand_pos):
         return res
-    # Work on the key columns only; whole rows are taken once, for new winners.
-    cands = batch[[TOKEN, START, RECORDED, "ResponseId", "_reason"]].take(cand_pos)
-    cands = cands.reset_index(drop=True)
+    cands = keys.take(cand_pos).reset_index(drop=True)
     win_pos = coll.first_positions(cands, [TOKEN, *coll.ORDER], TOKEN, "first")
     best = cands.take(win_pos).reset_index(drop=True)
     res.tokens_seen = len(best)
@@ -268,7 +273,7 @@ def resolve_collisions(ctx: RunContext, elig: EligibilityResult) -> LedgerDelta:
     write_frame(new_rows, target)
     res.rows = str(target)
     fresh = winner_changed & changed & best["_reason"].isna().to_numpy()
-    rows = batch.take(cand_pos[win_pos[fresh]])
+    rows = batch.take(judged["_pos"].to_numpy()[cand_pos[win_pos[fresh]]])
     columns = [c for c in batch.columns if not c.startswith("_")]
     values = publish_values(rows, columns, ctx.cfg.rules, tz, ctx.zip_population)
     values["_day"] = best["_day"].to_numpy()[fresh]
@@ -525,9 +530,8 @@ def _render_day(
     data = to_csv_bytes(table.drop(columns=["_token"]))
     sha = ctx.cache_csv(data)
     check = ctx.run_dir / "checks" / f"{day}.arrow"
-    check.parent.mkdir(parents=True, exist_ok=True)
-    write_frame(table, check)
+    write_frame(table[CHECK_COLUMNS], check)
     return {
         "csv_sha": sha, "rows": len(table), "withheld": withheld, "store": store,
-        "check": str(check),
+        "check": str(check), "header": [c for c in table.columns if c != "_token"],
     }  # fmt: skip

@@ -43,7 +43,9 @@ def settings_for(cfg: Config) -> StudySettings:
 
 def fetch_session_files(ctx: RunContext) -> FetchResult:
     """New response records, consent rulings and video lists, archived before parsing."""
-    return fetch_exports(ctx, wanted=lambda p: input_kind(p.rsplit("/", 1)[-1]) is not None, kind=KIND)
+    return fetch_exports(
+        ctx, wanted=lambda p: input_kind(p.rsplit("/", 1)[-1]) is not None, kind=KIND
+    )
 
 
 @dataclass
@@ -117,9 +119,13 @@ def publish_session(ctx: RunContext, fetch: FetchResult, build: SessionBuild) ->
     )  # fmt: skip
     for q in build.quarantined:
         changes.outages.append(
-            outages.entry("NOTICE", f"Input file {q['path']} was quarantined and not used: "
-                          f"{q['error']}", at=ctx.as_of, timezone=ctx.cfg.timezone,
-                          run_id=ctx.run_id)  # fmt: skip
+            outages.entry(
+                "NOTICE",
+                f"Input file {q['path']} was quarantined and not used: {q['error']}",
+                at=ctx.as_of,
+                timezone=ctx.cfg.timezone,
+                run_id=ctx.run_id,
+            )  # fmt: skip
         )
     known_days = ctx.store.days()
     changed_days = sorted(
@@ -161,15 +167,21 @@ def publish_session(ctx: RunContext, fetch: FetchResult, build: SessionBuild) ->
     return res
 
 
-def _manifest(ctx: RunContext, fetch: FetchResult, build: SessionBuild, res: PublishResult) -> bytes:
+def _manifest(
+    ctx: RunContext, fetch: FetchResult, build: SessionBuild, res: PublishResult
+) -> bytes:
     doc = {
         "run_id": ctx.run_id,
         "as_of": ctx.as_of.isoformat(),
         "recorded": ctx.recorded.isoformat(),
         "code_version": code_version(),
         "inputs": [
-            {"path": f["path"], "sha256": f["sha256"], "size": f["size"],
-             "status": build.file_status.get(f["sha256"], {}).get("status", f["status"])}
+            {
+                "path": f["path"],
+                "sha256": f["sha256"],
+                "size": f["size"],
+                "status": build.file_status.get(f["sha256"], {}).get("status", f["status"]),
+            }
             for f in fetch.files
         ],  # fmt: skip
         "responses": build.responses,

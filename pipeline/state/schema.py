@@ -41,7 +41,15 @@ ledger = sa.Table(
     sa.Column("reason", sa.String),
     sa.Column("eligible_day", sa.String(10)),  # first day on which it was recorded on time
     sa.Column("cid_day", sa.String(10)),  # the CID list it went on
-    sa.Column("cid_pending", sa.Boolean, nullable=False, server_default=sa.false(), index=True),
+    sa.Column("cid_pending", sa.Boolean, nullable=False, server_default=sa.false()),
+    # Few tokens wait for a CID list at any time: a partial index stays tiny.
+    sa.Index(
+        "ix_ledger_cid_pending",
+        "cid_pending",
+        sqlite_where=sa.text("cid_pending"),
+        postgresql_where=sa.text("cid_pending"),
+    ),
+    sqlite_with_rowid=False,  # the token is the key: one B-tree instead of two
 )
 
 # The current content of each `for` day and what was last published for it.

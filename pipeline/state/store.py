@@ -174,16 +174,16 @@ class StateStore:
         """Ledger rows of the given tokens (absent tokens are simply missing)."""
         t = schema.ledger
         names = list(t.c.keys())
-        keys = list(dict.fromkeys(tokens))
         rows: list[Any] = []
         with self.engine.connect() as conn:
-            if not keys or conn.execute(sa.select(t.c.token).limit(1)).first() is None:
-                return pd.DataFrame(columns=names)
+            if conn.execute(sa.select(t.c.token).limit(1)).first() is None:
+                return pd.DataFrame(columns=names)  # first run: nothing to look up
+            keys = list(dict.fromkeys(tokens))
             # Plain driver SQL: compiling 5,000-parameter IN clauses per chunk is slow.
             mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
             cols = ", ".join(f'"{c}"' for c in names)
             for chunk in _chunks(keys):
-                sql = f'SELECT {cols} FROM ledger WHERE token IN ({", ".join([mark] * len(chunk))})'
+                sql = f"SELECT {cols} FROM ledger WHERE token IN ({', '.join([mark] * len(chunk))})"
                 rows.extend(conn.exec_driver_sql(sql, tuple(chunk)).all())
         return pd.DataFrame(rows, columns=names)
 
@@ -332,10 +332,11 @@ class StateStore:
         million rows on a first run); PostgreSQL: ``INSERT ... ON CONFLICT DO UPDATE``.
         """
         if isinstance(rows, pd.DataFrame):
+            rows = rows.sort_values(key, kind="stable")  # key order: B-tree appends, not splits
             names = list(rows.columns)
             values = [
-                [None if pd.isna(v) else v for v in rows[c].tolist()]
-                if rows[c].dtype == object
+                rows[c].astype(object).where(rows[c].notna(), None).tolist()
+                if rows[c].dtype == object or rows[c].hasnans
                 else rows[c].tolist()
                 for c in names
             ]
