@@ -254,7 +254,7 @@ def resolve_collisions(ctx: RunContext, elig: EligibilityResult) -> LedgerDelta:
             "eligible": np.where(
                 winner_changed,
                 best["_reason"].isna().to_numpy(),
-                old["eligible"].fillna(False).to_numpy(),
+                pd.array(old["eligible"], dtype="boolean").fillna(False).to_numpy(bool),
             ).astype(bool),
             "reason": np.where(
                 winner_changed, best["_reason"].astype(object).to_numpy(), old["reason"].to_numpy()

@@ -1,0 +1,41 @@
+"""``python -m pipeline idmap``: the cross-study hashed child-ID map of two session studies."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pipeline.config import Config, ConfigError
+from pipeline.locations import open_location
+from pipeline.session.outputs import idmap
+from pipeline.session.process import process_drop
+from pipeline.session.records import input_kind
+from pipeline.session.run import settings_for
+
+
+def _published(cfg: Config):
+    """Published (consented) records of a study, read from its source drop."""
+    if cfg.kind != "session" or cfg.session is None:
+        raise ConfigError("idmap needs two configurations of kind: session")
+    loc = open_location(cfg.source, cfg.sftp)
+    try:
+        files = {
+            f.path: loc.read_bytes(f.path)
+            for f in loc.list_files()
+            if input_kind(f.path.rsplit("/", 1)[-1]) is not None
+        }
+    finally:
+        loc.close()
+    settings = settings_for(cfg)
+    result = process_drop(files, settings, cfg.session.include_preview, cfg.timezone)
+    return result.published, settings
+
+
+def write_idmap(cfg_a: Config, cfg_b: Config, out: Path) -> int:
+    """Write ``Study_1_ID,Study_2_ID`` for children with consented responses in both studies;
+    returns the number of children."""
+    records_a, settings_a = _published(cfg_a)
+    records_b, settings_b = _published(cfg_b)
+    data = idmap(records_a, settings_a, records_b, settings_b)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_bytes(data)
+    return max(0, data.count(b"\n") - 1)
