@@ -25,12 +25,16 @@ def _field(values: pa.Array | pa.ChunkedArray) -> pa.Array:
     return pc.fill_null(values, NA)
 
 
-def to_csv_bytes(frame: pd.DataFrame, header: bool = True) -> bytes:
-    """Render a frame of strings (missing = NA) as CSV bytes, ``\\n`` line endings."""
-    head = (",".join(_header_field(c) for c in frame.columns) + "\n") if header else ""
-    if frame.empty:
+def to_csv_bytes(frame: pd.DataFrame | pa.Table, header: bool = True) -> bytes:
+    """Render a frame or Arrow table of strings (missing = NA) as CSV, ``\\n`` line endings."""
+    names = list(frame.column_names if isinstance(frame, pa.Table) else frame.columns)
+    head = (",".join(_header_field(c) for c in names) + "\n") if header else ""
+    if len(frame) == 0:
         return head.encode("utf-8")
-    fields = [_field(pa.array(frame[c].astype("string"), from_pandas=True)) for c in frame.columns]
+    if isinstance(frame, pa.Table):
+        fields = [_field(frame.column(c)) for c in names]
+    else:
+        fields = [_field(pa.array(frame[c].astype("string"), from_pandas=True)) for c in names]
     if len(fields) == 1:
         lines = fields[0]
     else:

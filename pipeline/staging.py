@@ -13,18 +13,27 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.feather as feather
 
+_STRINGS = {pa.string(): pd.StringDtype("pyarrow"), pa.large_string(): pd.StringDtype("pyarrow")}
 
-def write_frame(frame: pd.DataFrame, path: str | os.PathLike[str]) -> str:
-    """Write ``frame`` atomically to ``path``; returns the path as a string."""
+
+def write_frame(frame: pd.DataFrame | pa.Table, path: str | os.PathLike[str]) -> str:
+    """Write a frame or Arrow table atomically to ``path``; returns the path as a string."""
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_name(f".{target.name}.tmp")
-    table = pa.Table.from_pandas(frame, preserve_index=False)
+    table = (
+        frame if isinstance(frame, pa.Table) else pa.Table.from_pandas(frame, preserve_index=False)
+    )
     feather.write_feather(table, tmp, compression="uncompressed")
     tmp.replace(target)
     return str(target)
 
 
+def read_table(path: str | os.PathLike[str], columns: list[str] | None = None) -> pa.Table:
+    """Read a staged file as an Arrow table (memory-mapped)."""
+    return feather.read_table(path, columns=columns, memory_map=True)
+
+
 def read_frame(path: str | os.PathLike[str], columns: list[str] | None = None) -> pd.DataFrame:
-    """Read a staged frame (dtypes as written)."""
-    return feather.read_table(path, columns=columns, memory_map=True).to_pandas()
+    """Read a staged file as a DataFrame; strings stay Arrow-backed (no copy to objects)."""
+    return read_table(path, columns).to_pandas(types_mapper=_STRINGS.get)

@@ -1,4 +1,8 @@
-"""Published values of panel responses (SPEC §3.6): column set and value formats."""
+"""Published values of panel responses (SPEC §3.6): column set and value formats.
+
+Values are computed column by column with Arrow kernels (no per-cell Python), once per
+new winning response; a day is rendered from its stored values.
+"""
 
 from __future__ import annotations
 
@@ -17,85 +21,119 @@ WHOLE_NUMBER_COLUMNS = ("A2",)
 MIN_ZIP_POPULATION = 100
 # Columns kept beside the published values in the day store (never published).
 KEYS = ["_token", "_response_id", START, RECORDED]
+NULL = pa.scalar(None, pa.string())
+_STRINGS = {pa.string(): pd.StringDtype("pyarrow"), pa.large_string(): pd.StringDtype("pyarrow")}
 
 
-def local_timestamps(epoch: np.ndarray, timezone: str) -> pd.Series:
-    """Epoch seconds → ``YYYY-MM-DD HH:MM:SS`` strings in ``timezone`` (missing → NA)."""
-    s = pd.Series(epoch, dtype="int64")
-    missing = s == np.iinfo(np.int64).min
-    utc = pd.to_datetime(s.where(~missing, 0), unit="s", utc=True)
+def _arrow(values: pd.Series | pa.Array | pa.ChunkedArray) -> pa.Array:
+    """A pandas string column as an Arrow string array (zero-copy for Arrow-backed data)."""
+    if isinstance(values, pa.ChunkedArray):
+        return values.combine_chunks() if values.num_chunks != 1 else values.chunk(0)
+    if isinstance(values, pa.Array):
+        return values
+    return pa.array(values.astype("string"), from_pandas=True, type=pa.string())
+
+
+def local_timestamps(epoch: np.ndarray, timezone: str) -> pa.Array:
+    """Epoch seconds → ``YYYY-MM-DD HH:MM:SS`` strings in ``timezone`` (missing → null)."""
+    epoch = np.asarray(epoch, dtype="int64")
+    missing = epoch == np.iinfo(np.int64).min
+    utc = pd.to_datetime(pd.Series(np.where(missing, 0, epoch)), unit="s", utc=True)
     local = utc.dt.tz_convert(timezone).dt.tz_localize(None).to_numpy().astype("datetime64[s]")
     text = pa.array(local).cast(pa.string())
-    out = pd.Series(text.to_pandas(types_mapper=pd.ArrowDtype), dtype="string")
-    return out.mask(missing.to_numpy(), pd.NA)
+    return pc.if_else(pa.array(missing), NULL, text) if missing.any() else text
 
 
-def format_number(values: pd.Series, whole_only: bool = False) -> pd.Series:
-    """A numeric item: a number (``3``, ``2.5``) or NA when it does not parse."""
-    arr = numeric_values(values)
+def format_number(values: pd.Series | pa.Array, whole_only: bool = False) -> pa.Array:
+    """A numeric item: a number (``3``, ``2.5``) or null when it does not parse."""
+    arr = numeric_values(values if isinstance(values, pd.Series) else pd.Series(values))
     bad = ~np.isfinite(arr)
     if whole_only:
         bad |= np.isfinite(arr) & (np.floor(arr) != arr)
     arr = np.where(bad, np.nan, arr + 0.0)  # +0.0 turns -0.0 into 0.0
-    text = pa.array(arr, from_pandas=True).cast(pa.string())
-    return pd.Series(text.to_pandas(types_mapper=pd.ArrowDtype), index=values.index, dtype="string")
+    return pa.array(arr, from_pandas=True).cast(pa.string())
 
 
-def format_text(values: pd.Series) -> pd.Series:
-    """Runs of whitespace squashed to one space, trimmed; empty becomes NA."""
-    arr = pa.array(values.astype("string"), from_pandas=True, type=pa.string())
-    if pc.any(pc.match_substring_regex(arr, r"\s\s|^\s|\s$|[\t\r\n]")).as_py():
+def _needs_squash(arr: pa.Array) -> bool:
+    """Cheap plain-substring scans before any regex work (most columns are codes)."""
+    if pc.any(pc.not_equal(pc.utf8_trim_whitespace(arr), arr)).as_py():
+        return True
+    return any(pc.any(pc.match_substring(arr, s)).as_py() for s in ("  ", "\t", "\n", "\r"))
+
+
+def format_text(values: pd.Series | pa.Array) -> pa.Array:
+    """Runs of whitespace squashed to one space, trimmed; empty becomes null."""
+    arr = _arrow(values)
+    if _needs_squash(arr):
         arr = pc.utf8_trim_whitespace(pc.replace_substring_regex(arr, r"\s+", " "))
-    out = pd.Series(arr.to_pandas(types_mapper=pd.ArrowDtype), index=values.index, dtype="string")
-    return out.replace("", pd.NA)
+    if pc.any(pc.equal(arr, "")).as_py():
+        arr = pc.if_else(pc.equal(arr, ""), NULL, arr)
+    return arr
 
 
-def format_zip(values: pd.Series, populations: dict[str, int] | None) -> pd.Series:
-    """ZIP codes longer than 5 digits, or of an area under 100 people, become NA (privacy)."""
+def format_zip(values: pd.Series | pa.Array, populations: dict[str, int] | None) -> pa.Array:
+    """ZIP codes with more than 5 digits, or of an area under 100 people, become null."""
     text = format_text(values)
-    digits = text.str.count(r"\d").fillna(0)
-    out = text.mask(digits > 5, pd.NA)
+    long = pc.fill_null(pc.greater(pc.count_substring_regex(text, r"\d"), 5), False)
+    out = pc.if_else(long, NULL, text)
     if populations:
-        pop = out.str.slice(0, 5).map(populations)
-        out = out.mask((pop < MIN_ZIP_POPULATION).fillna(False), pd.NA)
+        sparse = pa.array(sorted(z for z, n in populations.items() if n < MIN_ZIP_POPULATION))
+        hit = pc.fill_null(pc.is_in(pc.utf8_slice_codeunits(out, 0, 5), value_set=sparse), False)
+        out = pc.if_else(hit, NULL, out)
     return out
 
 
+def _column(frame: pd.DataFrame | pa.Table, name: str) -> pd.Series:
+    if isinstance(frame, pa.Table):
+        return frame.column(name).to_pandas(types_mapper=_STRINGS.get)
+    return frame[name]
+
+
 def publish_values(
-    frame: pd.DataFrame,
+    frame: pd.DataFrame | pa.Table,
     columns: list[str],
     rules: PanelRules,
     timezone: str,
     zip_population: dict[str, int] | None = None,
-) -> pd.DataFrame:
-    """Published values (strings, missing = NA) of winning responses, plus the day-store keys.
+) -> pa.Table:
+    """Published values (strings, missing = null) of winning responses, plus the day-store keys.
 
     ``columns`` are the export columns the rows came with; absent questions stay absent
     (they are NA when the day is rendered with the union of all waves' columns).
     """
     numeric = set(rules.numeric_items)
-    frame = frame.reset_index(drop=True)  # helpers below build fresh RangeIndex series
-    out: dict[str, pd.Series] = {
-        "_token": frame[TOKEN].astype("string"),
-        "_response_id": frame["ResponseId"].astype("string"),
-        START: frame[START],
-        RECORDED: frame[RECORDED],
-        "StartDatetime": local_timestamps(frame[START].to_numpy(), timezone),
-        "EndDatetime": local_timestamps(frame[END].to_numpy(), timezone),
+    names = set(frame.column_names if isinstance(frame, pa.Table) else frame.columns)
+    n = len(frame)
+
+    def raw(name: str) -> pa.Array:
+        col = frame.column(name) if isinstance(frame, pa.Table) else frame[name]
+        return _arrow(col)
+
+    start = _column(frame, START).to_numpy(dtype="int64")
+    out: dict[str, pa.Array] = {
+        "_token": raw(TOKEN),
+        "_response_id": raw("ResponseId"),
+        START: pa.array(start),
+        RECORDED: pa.array(_column(frame, RECORDED).to_numpy(dtype="int64")),
+        "StartDatetime": local_timestamps(start, timezone),
+        "EndDatetime": local_timestamps(_column(frame, END).to_numpy(dtype="int64"), timezone),
     }
     for col in question_columns(columns, rules.consent_column):
-        if col not in frame:
+        if col not in names:
             continue
         if col in numeric:
-            out[col] = format_number(frame[col], whole_only=col in WHOLE_NUMBER_COLUMNS)
+            out[col] = format_number(_column(frame, col), whole_only=col in WHOLE_NUMBER_COLUMNS)
         elif col == ZIP_COLUMN:
-            out[col] = format_zip(frame[col], zip_population)
+            out[col] = format_zip(raw(col), zip_population)
         else:
-            out[col] = format_text(frame[col])
-    out["wave"] = frame[WAVE].astype("string")
-    lang = frame["UserLanguage"] if "UserLanguage" in frame else pd.Series(pd.NA, index=frame.index)
-    out["UserLanguage"] = format_text(lang.astype("string"))
-    return pd.DataFrame(out, index=frame.index)
+            out[col] = format_text(raw(col))
+    if isinstance(frame, pa.Table):
+        out["wave"] = _arrow(pc.cast(frame.column(WAVE), pa.string()))
+    else:
+        out["wave"] = pa.array(frame[WAVE].astype("string"), from_pandas=True, type=pa.string())
+    lang = format_text(raw("UserLanguage")) if "UserLanguage" in names else pa.nulls(n, pa.string())
+    out["UserLanguage"] = lang
+    return pa.table(out)
 
 
 def published_columns(questions: list[str]) -> list[str]:
@@ -103,16 +141,27 @@ def published_columns(questions: list[str]) -> list[str]:
     return [*LEADING, *questions, *TRAILING]
 
 
-def day_table(rows: pd.DataFrame, questions: list[str], weights: pd.Series | None) -> pd.DataFrame:
-    """A day's published table: union columns, NA where absent, ``weight`` joined by token.
+def day_table(rows: pa.Table, questions: list[str], weights: dict[str, str] | None) -> pa.Table:
+    """A day's published table: union columns, null where absent, ``weight`` joined by token.
 
-    The last column, ``_token``, is not published: it lets checks see respondents."""
-    rows = rows.sort_values([START, RECORDED, "_response_id"], kind="stable")
+    Rows are sorted by start (then recorded, then ResponseId). The last column, ``_token``,
+    is not published: it lets checks see respondents."""
+    order = pc.sort_indices(
+        rows,
+        sort_keys=[(START, "ascending"), (RECORDED, "ascending"), ("_response_id", "ascending")],
+    )
+    rows = rows.take(order)
+    n = rows.num_rows
+    cols: dict[str, pa.Array] = {}
+    for name in published_columns(questions):
+        if name in rows.column_names:
+            cols[name] = rows.column(name).cast(pa.string())
+        else:
+            cols[name] = pa.nulls(n, pa.string())
+    tokens = rows.column("_token").cast(pa.string())
     if weights is not None:
-        weight = rows["_token"].map(weights).astype("string")
-    else:
-        weight = pd.Series(pd.NA, index=rows.index, dtype="string")
-    out = rows.reindex(columns=published_columns(questions)).astype("string")
-    out["weight"] = weight
-    out["_token"] = rows["_token"].astype("string")  # for checks; dropped before writing
-    return out.reset_index(drop=True)
+        keys = pa.array(list(weights), pa.string())
+        idx = pc.index_in(tokens, value_set=keys)
+        cols["weight"] = pc.take(pa.array(list(weights.values()), pa.string()), idx)
+    cols["_token"] = tokens
+    return pa.table(cols)

@@ -16,6 +16,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from pipeline.checks import CHECK_COLUMNS
 from pipeline.context import RunContext
@@ -25,9 +27,9 @@ from pipeline.panel import collisions as coll
 from pipeline.panel.columns import merge_layouts, question_columns
 from pipeline.panel.eligibility import count_reasons, exclusion_reasons
 from pipeline.panel.names import WEIGHTS_RE
-from pipeline.panel.output import KEYS, day_table, publish_values
+from pipeline.panel.output import day_table, publish_values
 from pipeline.panel.qualtrics import RECORDED, START, SURVEY, TOKEN, WAVE, ExportError, parse_export
-from pipeline.staging import read_frame, write_frame
+from pipeline.staging import read_frame, read_table, write_frame
 
 EXPORT_SUFFIXES = (".csv", ".csv.gz")
 UNKNOWN_WAVE_KEY = 1e9
@@ -225,7 +227,10 @@ def resolve_collisions(ctx: RunContext, elig: EligibilityResult) -> LedgerDelta:
         pd.Series(_iso(on_time.to_numpy()), index=on_time.index) if len(on_time) else on_time
     )
     old = ctx.store.ledger_rows(best[TOKEN]).set_index("token")
-    old = old.reindex(best[TOKEN])
+    if old.empty:  # first run (or all tokens new): nothing to align
+        old = pd.DataFrame({c: np.full(len(best), None, object) for c in old.columns})
+    else:
+        old = old.reindex(best[TOKEN])
     have_old = old["response_id"].notna().to_numpy()
     o_start = old["start"].fillna(0).astype("int64").to_numpy()
     o_rec = old["recorded"].fillna(0).astype("int64").to_numpy()
@@ -273,10 +278,13 @@ def resolve_collisions(ctx: RunContext, elig: EligibilityResult) -> LedgerDelta:
     write_frame(new_rows, target)
     res.rows = str(target)
     fresh = winner_changed & changed & best["_reason"].isna().to_numpy()
-    rows = batch.take(judged["_pos"].to_numpy()[cand_pos[win_pos[fresh]]])
+    # positions are ascending, so a filter keeps the order of ``best`` (and is cheaper)
+    keep = np.zeros(len(batch), dtype=bool)
+    keep[judged["_pos"].to_numpy()[cand_pos[win_pos[fresh]]]] = True
+    rows = read_table(elig.batch).filter(pa.array(keep))
     columns = [c for c in batch.columns if not c.startswith("_")]
     values = publish_values(rows, columns, ctx.cfg.rules, tz, ctx.zip_population)
-    values["_day"] = best["_day"].to_numpy()[fresh]
+    values = values.append_column("_day", pa.array(best["_day"].to_numpy()[fresh], pa.string()))
     target = ctx.run_dir / "winners.arrow"
     write_frame(values, target)
     res.winners = str(target)
@@ -438,40 +446,56 @@ def build_days(
     return res
 
 
-def _read_store(ctx: RunContext, store: str | None) -> pd.DataFrame | None:
+EMPTY_STORE = pa.schema(
+    [("_token", pa.string()), ("_response_id", pa.string()), (START, pa.int64()),
+     (RECORDED, pa.int64()), ("_pub", pa.bool_())]
+)  # fmt: skip
+
+
+def _read_store(ctx: RunContext, store: str | None) -> pa.Table:
+    """A day's stored winners (an empty table when the day has none yet)."""
     if not store:
-        return None
-    return read_frame(ctx.work / store)
+        return EMPTY_STORE.empty_table()
+    return read_table(ctx.work / store)
 
 
 @dataclass
 class _DeltaByDay:
-    """The ledger delta indexed once for all days (token lookups are hash-based)."""
+    """The ledger delta indexed once for all days (Arrow hash lookups, no Python loops)."""
 
-    publishable: pd.Series  # token -> weight-eligible
-    same_winner: pd.Index  # tokens whose (eligible) winner did not change
-    new_rows: dict[str, pd.DataFrame]  # day -> published values of its new winners
+    tokens: pa.Array  # every changed token
+    publishable: pa.Array  # bool per token: weight-eligible
+    same_winner: pa.Array  # tokens whose (eligible) winner did not change
+    winners: pa.Table | None  # published values of new winners, with their `_day`
 
     @classmethod
     def load(cls, delta: LedgerDelta) -> _DeltaByDay:
         if not delta.rows:
-            return cls(pd.Series(dtype=bool), pd.Index([]), {})
-        changes = read_frame(delta.rows)
-        tokens = pd.Index(changes["token"].astype(object))
-        publishable = pd.Series(changes["eligible_day"].notna().to_numpy(), index=tokens)
-        same = (~changes["winner_changed"] & changes["eligible"]).to_numpy()
-        winners = read_frame(delta.winners) if delta.winners else pd.DataFrame()
-        new_rows = (
-            {d: g.drop(columns=["_day"]) for d, g in winners.groupby("_day", sort=False)}
-            if len(winners)
-            else {}
-        )
-        return cls(publishable, tokens[same], new_rows)
+            empty = pa.array([], pa.string())
+            return cls(empty, pa.array([], pa.bool_()), empty, None)
+        changes = read_table(delta.rows)
+        tokens = changes.column("token").combine_chunks().cast(pa.string())
+        publishable = pc.is_valid(changes.column("eligible_day")).combine_chunks()
+        same = pc.and_(pc.invert(changes.column("winner_changed")), changes.column("eligible"))
+        winners = read_table(delta.winners) if delta.winners else None
+        return cls(tokens, publishable, tokens.filter(same.combine_chunks()), winners)
 
-    def flags(self, tokens: pd.Series) -> np.ndarray:
+    def flags(self, tokens: pa.ChunkedArray | pa.Array) -> pa.Array:
         """Weight eligibility of the given tokens (False when unknown)."""
-        found = self.publishable.reindex(pd.Index(tokens.astype(object)))
-        return found.fillna(False).to_numpy(dtype=bool)
+        idx = pc.index_in(tokens, value_set=self.tokens)
+        return pc.fill_null(pc.take(self.publishable, idx), False)
+
+    def new_rows(self, day: str) -> pa.Table | None:
+        if self.winners is None:
+            return None
+        rows = self.winners.filter(pc.equal(self.winners.column("_day"), day))
+        return rows.drop_columns(["_day"]) if rows.num_rows else None
+
+
+def _with_flags(table: pa.Table, flags: pa.Array) -> pa.Table:
+    if "_pub" in table.column_names:
+        table = table.drop_columns(["_pub"])
+    return table.append_column("_pub", flags)
 
 
 def _rebuild_store(
@@ -480,30 +504,25 @@ def _rebuild_store(
     """The day's new winner set: old rows of untouched tokens, old rows whose winner stayed
     (with a fresh weight-eligibility flag), and the new winners of that day."""
     old = _read_store(ctx, (known or {}).get("store"))
-    parts: list[pd.DataFrame] = []
-    if old is not None and len(old):
-        tokens = pd.Index(old["_token"].astype(object))
-        touched = tokens.isin(delta.publishable.index)
-        parts.append(old[~touched])
-        same = old[touched & tokens.isin(delta.same_winner)].copy()
-        if len(same):
-            same["_pub"] = delta.flags(same["_token"])
-            parts.append(same)
-    add = delta.new_rows.get(day)
-    if add is not None and len(add):
-        add = add.copy()
-        add["_pub"] = delta.flags(add["_token"])
-        parts.append(add)
-    parts = [p for p in parts if len(p)]
-    frame = (
-        pd.concat(parts, ignore_index=True, sort=False)
-        if parts
-        else pd.DataFrame(columns=[*KEYS, "_pub"])
+    parts: list[pa.Table] = []
+    if old.num_rows:
+        tokens = old.column("_token")
+        touched = pc.is_in(tokens, value_set=delta.tokens)
+        parts.append(old.filter(pc.invert(touched)))
+        same = old.filter(pc.and_(touched, pc.is_in(tokens, value_set=delta.same_winner)))
+        if same.num_rows:
+            parts.append(_with_flags(same, delta.flags(same.column("_token"))))
+    add = delta.new_rows(day)
+    if add is not None:
+        parts.append(_with_flags(add, delta.flags(add.column("_token"))))
+    parts = [p for p in parts if p.num_rows]
+    table = (
+        pa.concat_tables(parts, promote_options="default") if parts else EMPTY_STORE.empty_table()
     )
     rel = Path("days") / day / f"{ctx.run_id}.arrow"
-    (ctx.work / rel).parent.mkdir(parents=True, exist_ok=True)
-    write_frame(frame, ctx.work / rel)
-    return {"store": rel.as_posix(), "rows": int(frame["_pub"].sum()) if len(frame) else 0}
+    write_frame(table, ctx.work / rel)
+    rows = (pc.sum(table.column("_pub")).as_py() or 0) if table.num_rows else 0
+    return {"store": rel.as_posix(), "rows": int(rows)}
 
 
 def _render_day(
@@ -513,25 +532,23 @@ def _render_day(
     questions: list[str],
     new_weights: dict[str, str],
 ) -> dict[str, Any]:
-    frame = _read_store(ctx, store)
-    if frame is None or frame.empty:
-        frame = pd.DataFrame(columns=[*KEYS, "_pub"])
-    rows = frame[frame["_pub"].astype(bool)]
+    stored = _read_store(ctx, store)
+    rows = stored.filter(stored.column("_pub")) if stored.num_rows else stored
     weights = None
     withheld = 0
     if ctx.cfg.weights:
-        known = {c: w for c, (w, _f) in ctx.store.weights_for(rows["_token"]).items()}
-        known.update({t: new_weights[t] for t in rows["_token"] if t in new_weights})
-        weights = pd.Series(known, dtype="string")
-        has = rows["_token"].isin(weights.index)
-        withheld = int((~has).sum())
-        rows = rows[has]
+        tokens = rows.column("_token").to_pylist()
+        weights = {c: w for c, (w, _f) in ctx.store.weights_for(tokens).items()}
+        weights.update({t: new_weights[t] for t in tokens if t in new_weights})
+        has = pc.is_in(rows.column("_token"), value_set=pa.array(list(weights), pa.string()))
+        withheld = rows.num_rows - (pc.sum(has).as_py() or 0)
+        rows = rows.filter(has)
     table = day_table(rows, questions, weights)
-    data = to_csv_bytes(table.drop(columns=["_token"]))
+    data = to_csv_bytes(table.drop_columns(["_token"]))
     sha = ctx.cache_csv(data)
     check = ctx.run_dir / "checks" / f"{day}.arrow"
-    write_frame(table[CHECK_COLUMNS], check)
+    write_frame(table.select(CHECK_COLUMNS), check)
     return {
-        "csv_sha": sha, "rows": len(table), "withheld": withheld, "store": store,
-        "check": str(check), "header": [c for c in table.columns if c != "_token"],
+        "csv_sha": sha, "rows": table.num_rows, "withheld": withheld, "store": store,
+        "check": str(check), "header": [c for c in table.column_names if c != "_token"],
     }  # fmt: skip
