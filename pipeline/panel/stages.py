@@ -187,7 +187,8 @@ class LedgerDelta:
     """Changed ledger rows and the content of new winners, staged as Arrow files."""
 
     rows: str | None = None  # changed ledger rows (+ old_day, winner_changed)
-    winners: str | None = None  # published values of new eligible winners
+    winners: str | None = None  # published values of new eligible winners, by day
+    winner_slices: dict[str, tuple[int, int]] = field(default_factory=dict)  # day: offset, n
     tokens_seen: int = 0
     new_tokens: int = 0
     collisions: int = 0
@@ -278,13 +279,21 @@ def resolve_collisions(ctx: RunContext, elig: EligibilityResult) -> LedgerDelta:
     write_frame(new_rows, target)
     res.rows = str(target)
     fresh = winner_changed & changed & best["_reason"].isna().to_numpy()
-    # positions are ascending, so a filter keeps the order of ``best`` (and is cheaper)
-    keep = np.zeros(len(batch), dtype=bool)
-    keep[judged["_pos"].to_numpy()[cand_pos[win_pos[fresh]]]] = True
-    rows = read_table(elig.batch).filter(pa.array(keep))
+    # One take of the wide rows, ordered by day and publication order: each day's new
+    # winners are then a zero-copy slice, already sorted for rendering.
+    new = best[fresh]
+    rid = pd.factorize(new["ResponseId"].astype(object), sort=True)[0]
+    day_codes, day_names = pd.factorize(new["_day"].astype(object), sort=True)
+    order = np.lexsort((rid, new[RECORDED].to_numpy(), new[START].to_numpy(), day_codes))
+    positions = judged["_pos"].to_numpy()[cand_pos[win_pos[fresh]]][order]
+    rows = read_table(elig.batch).take(pa.array(positions))
     columns = [c for c in batch.columns if not c.startswith("_")]
     values = publish_values(rows, columns, ctx.cfg.rules, tz, ctx.zip_population)
-    values = values.append_column("_day", pa.array(best["_day"].to_numpy()[fresh], pa.string()))
+    counts = np.bincount(day_codes, minlength=len(day_names))
+    offsets = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    res.winner_slices = {
+        str(d): (int(o), int(c)) for d, o, c in zip(day_names, offsets, counts, strict=True)
+    }
     target = ctx.run_dir / "winners.arrow"
     write_frame(values, target)
     res.winners = str(target)
@@ -466,19 +475,21 @@ class _DeltaByDay:
     tokens: pa.Array  # every changed token
     publishable: pa.Array  # bool per token: weight-eligible
     same_winner: pa.Array  # tokens whose (eligible) winner did not change
-    winners: pa.Table | None  # published values of new winners, with their `_day`
+    winners: pa.Table | None  # published values of new winners, grouped by day
+    slices: dict[str, tuple[int, int]]
 
     @classmethod
     def load(cls, delta: LedgerDelta) -> _DeltaByDay:
         if not delta.rows:
             empty = pa.array([], pa.string())
-            return cls(empty, pa.array([], pa.bool_()), empty, None)
+            return cls(empty, pa.array([], pa.bool_()), empty, None, {})
         changes = read_table(delta.rows)
         tokens = changes.column("token").combine_chunks().cast(pa.string())
         publishable = pc.is_valid(changes.column("eligible_day")).combine_chunks()
         same = pc.and_(pc.invert(changes.column("winner_changed")), changes.column("eligible"))
         winners = read_table(delta.winners) if delta.winners else None
-        return cls(tokens, publishable, tokens.filter(same.combine_chunks()), winners)
+        same_tokens = tokens.filter(same.combine_chunks())
+        return cls(tokens, publishable, same_tokens, winners, delta.winner_slices)
 
     def flags(self, tokens: pa.ChunkedArray | pa.Array) -> pa.Array:
         """Weight eligibility of the given tokens (False when unknown)."""
@@ -486,10 +497,10 @@ class _DeltaByDay:
         return pc.fill_null(pc.take(self.publishable, idx), False)
 
     def new_rows(self, day: str) -> pa.Table | None:
-        if self.winners is None:
+        if self.winners is None or day not in self.slices:
             return None
-        rows = self.winners.filter(pc.equal(self.winners.column("_day"), day))
-        return rows.drop_columns(["_day"]) if rows.num_rows else None
+        offset, length = self.slices[day]
+        return self.winners.slice(offset, length) if length else None
 
 
 def _with_flags(table: pa.Table, flags: pa.Array) -> pa.Table:
