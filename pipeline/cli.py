@@ -73,6 +73,10 @@ def _run_job(args: argparse.Namespace, extra: dict[str, Any] | None = None) -> i
     cfg = load_config(args.config)  # validate the file (and flags) before starting a run
     overrides = {k: getattr(args, k, None) for k in OVERRIDES}
     cfg.with_overrides(**overrides)
+    if cfg.kind == "session":
+        from pipeline.session.run import settings_for
+
+        settings_for(cfg)  # a missing salt stops the run before anything is fetched
     resource_cfg: dict[str, Any] = {"config_path": str(Path(args.config).resolve())}
     resource_cfg.update({k: v for k, v in overrides.items() if v is not None})
     if args.as_of:

@@ -1,21 +1,47 @@
-"""Operator actions shared by the CLI and the Dagster job."""
+"""Operator actions shared by the CLI and the Dagster jobs."""
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable
 
 from pipeline import outages
 from pipeline.context import RunContext
+from pipeline.state.store import RunChanges
 
 
 def add_outage(ctx: RunContext, kind: str, message: str, days: Iterable[str] = ()) -> str:
-    """Record an operator entry and republish OUTAGES.txt at once; returns the new text."""
+    """Record an entry and republish OUTAGES.txt (and SHA256SUMS) at once; returns the text.
+
+    An entry identical to the newest one (same kind, days and message) is not repeated:
+    a run held night after night for the same reason is said once.
+    """
     entry = outages.entry(kind, message, list(days), at=ctx.as_of, timezone=ctx.cfg.timezone)
-    ctx.store.add_outage(entry)
+    newest = next(iter(ctx.store.outages()), None)
+    same = newest and all(newest[k] == entry[k] for k in ("kind", "days", "message"))
+    if not same:
+        ctx.store.add_outage(entry)
     data = outages.render(ctx.store.outages())
+    published = ctx.store.published()
+    changes = RunChanges(run_id=ctx.run_id, as_of=ctx.as_of.isoformat(),
+                         recorded=ctx.recorded.isoformat())  # fmt: skip
+    row = {"name": "OUTAGES.txt", "kind": "outages", "sha256": hashlib.sha256(data).hexdigest(),
+           "size": len(data), "day": None, "recorded": ctx.recorded.isoformat(),
+           "run_id": ctx.run_id, "removed": False}  # fmt: skip
+    published["OUTAGES.txt"] = row
+    sums = "".join(
+        f"{r['sha256']}  {name}\n" for name, r in sorted(published.items()) if name != "SHA256SUMS"
+    ).encode()
+    changes.published = [
+        row,
+        {**row, "name": "SHA256SUMS", "kind": "sums", "sha256": hashlib.sha256(sums).hexdigest(),
+         "size": len(sums)},
+    ]  # fmt: skip
     loc = ctx.open(ctx.cfg.publish)
     try:
         loc.write_atomic("OUTAGES.txt", data)
+        loc.write_atomic("SHA256SUMS", sums)
     finally:
         loc.close()
+    ctx.store.commit(changes, partial=True)
     return data.decode()

@@ -31,6 +31,7 @@ from tests.session_study import (
     night_clock,
     raw_records,
     raw_rulings,
+    rulings_in_force,
 )
 
 SALT = "5c0f4b7e-9a51-4d1e-8f0b-2a8e5d3c6b11"
@@ -380,7 +381,7 @@ def test_hashed_id_collisions_hold_publication(tmp_path, monkeypatch, capsys):
     capsys.readouterr()
     assert study.run(FINAL_CLOCK) == 3
     _one_line_error(capsys, "publication held")
-    assert study.files() == ["OUTAGES.txt"]  # no study file, no manifest
+    assert study.files() == ["OUTAGES.txt", "SHA256SUMS"]  # no study file, no manifest
     outages = study.read("OUTAGES.txt").decode()
     assert outages.count("  DELAY  for:") == 1 and "hashed-ID collision" in outages
 
@@ -516,14 +517,9 @@ def test_sftp_source_publishes_the_same_bytes_as_a_local_drop(tmp_path, monkeypa
     assert len(remote.manifests()) == 3
 
 
-# --------------------------------------------------------------------------- known bugs
+# --------------------------------------------------------------------------- regressions
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG pipeline/session/run.py _inputs/build_session: a malformed re-delivery of an "
-    "applied file replaces the applied version for one night (its responses vanish)",
-)
 def test_malformed_redelivery_keeps_the_applied_version(tmp_path, monkeypatch):
     monkeypatch.setenv("STUDY_SALT", SALT)
     raw = _raw(tmp_path, days=3, seed=2)
@@ -537,11 +533,6 @@ def test_malformed_redelivery_keeps_the_applied_version(tmp_path, monkeypatch):
     assert study.response_uuids()[0] == want
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG assets/session.py hashed_ids_unique -> pipeline/operations.py add_outage: "
-    "OUTAGES.txt is rewritten but SHA256SUMS is not",
-)
 def test_sha256sums_still_verify_after_a_held_run(tmp_path, monkeypatch):
     monkeypatch.setenv("STUDY_SALT", SALT)
     raw = _raw(tmp_path, days=3, seed=9)
@@ -554,3 +545,35 @@ def test_sha256sums_still_verify_after_a_held_run(tmp_path, monkeypatch):
         reversed(line.split("  ", 1)) for line in study.read("SHA256SUMS").decode().splitlines()
     )
     assert sums["OUTAGES.txt"] == hashlib.sha256(outages).hexdigest()
+
+
+def test_the_clock_holds_back_later_records_and_rulings(tmp_path, monkeypatch):
+    """Every file delivered at once, but the run's clock is night 3: records created and
+    rulings made after it wait for a later run (a past night replays exactly)."""
+    from datetime import datetime
+
+    monkeypatch.setenv("STUDY_SALT", SALT)
+    raw = _raw(tmp_path, days=4, seed=4)
+    study = SessionStudy(tmp_path / "study")
+    study.deliver(raw)
+    clock = night_clock(3)
+    cut = datetime.fromisoformat(clock.replace("Z", "+00:00"))
+
+    def made_by(ts: str) -> bool:
+        return datetime.fromisoformat(ts.replace("Z", "+00:00")) <= cut
+
+    records = [r for r in raw_records(raw) if made_by(r["response"]["date_created"])]
+    rulings = rulings_in_force(r for r in raw_rulings(raw) if made_by(r["created_at"]))
+    expected = {
+        r["response"]["uuid"]
+        for r in records
+        if not r["response"]["is_preview"]
+        and r["response"]["completed_consent_frame"]
+        and rulings.get(r["response"]["uuid"]) == "accepted"
+    }
+    assert study.run(clock) == 0
+    csv_ids, json_ids = study.response_uuids()
+    assert csv_ids == json_ids == expected
+    assert expected != expected_published(raw)  # the clock really held something back
+    assert study.run(FINAL_CLOCK) == 0
+    assert study.response_uuids()[0] == expected_published(raw)

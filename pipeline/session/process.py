@@ -10,8 +10,9 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 
+from pipeline.session.ages import parse_timestamp
 from pipeline.session.hashing import Collision
 from pipeline.session.outputs import StudySettings, build_outputs, collisions
 from pipeline.session.records import (
@@ -40,7 +41,9 @@ class Drop:
     ignored: list[str] = field(default_factory=list)  # names of no known kind
 
 
-def load_drop(files: Mapping[str, bytes], study_uuid: str | None = None) -> Drop:
+def load_drop(
+    files: Mapping[str, bytes], study_uuid: str | None = None, as_of: datetime | None = None
+) -> Drop:
     """Parse raw files by name (``*.json``, ``*consent*.csv``, ``*videos*.txt``).
 
     Files are read in name order; a malformed file lands in ``errors`` whole (none of
@@ -60,6 +63,9 @@ def load_drop(files: Mapping[str, bytes], study_uuid: str | None = None) -> Drop
                 drop.ignored.append(name)
         except SessionInputError as exc:
             drop.errors.append(exc)
+    if as_of is not None:  # the drop as it stood then: later records and rulings wait
+        records = [r for r in records if parse_timestamp(r["response"]["date_created"]) <= as_of]
+        rulings = [r for r in rulings if r.created_at <= as_of]
     drop.records = merge_records(records)
     drop.rulings = newest_rulings(rulings)
     return drop
@@ -87,9 +93,13 @@ def process_drop(
     settings: StudySettings,
     include_preview: bool = False,
     timezone: str = DEFAULT_TIMEZONE,
+    as_of: datetime | None = None,
 ) -> SessionResult:
-    """Parse a drop, select the publishable responses, and build every published file."""
-    drop = load_drop(files, settings.study_uuid)
+    """Parse a drop, select the publishable responses, and build every published file.
+
+    With ``as_of``, responses created and rulings made after that moment are left for a
+    later run (so a past night can be replayed)."""
+    drop = load_drop(files, settings.study_uuid, as_of)
     selection = select_published(drop.records, drop.rulings, include_preview)
     return SessionResult(
         files=build_outputs(selection.published, settings, drop.rulings, drop.videos),

@@ -20,7 +20,7 @@ from pipeline.panel.publish import PublishResult, _Publisher
 from pipeline.panel.stages import FetchResult, fetch_exports
 from pipeline.provenance import code_version
 from pipeline.session.outputs import StudySettings
-from pipeline.session.process import SessionResult, process_drop
+from pipeline.session.process import SessionResult, load_drop, process_drop
 from pipeline.session.records import input_kind
 from pipeline.state.store import RunChanges
 
@@ -63,38 +63,50 @@ class SessionBuild:
     collisions: list[str] = field(default_factory=list)
 
 
-def _inputs(ctx: RunContext, fetch: FetchResult) -> dict[str, tuple[str, bytes]]:
-    """Every session input ever applied plus this run's new files: name → (sha, bytes)."""
+def _inputs(
+    ctx: RunContext, fetch: FetchResult
+) -> tuple[dict[str, tuple[str, bytes]], dict[str, Exception], dict[str, str]]:
+    """Every session input ever applied plus this run's new files: name → (sha, bytes).
+
+    A new file that does not parse is returned among the errors (path → error, and its
+    sha) and the last applied version of that path, if any, stays in use.
+    """
     shas = {f["path"]: f["sha256"] for f in ctx.store.applied_files(KIND)}
-    shas.update({path: sha for sha, path in fetch.to_parse})
-    return {path: (sha, ctx.archive.get(sha)) for path, sha in sorted(shas.items())}
+    errors: dict[str, Exception] = {}
+    bad_shas: dict[str, str] = {}
+    study = ctx.cfg.session.study_uuid if ctx.cfg.session else None
+    for sha, path in fetch.to_parse:
+        data = ctx.archive.get(sha)
+        problems = load_drop({path: data}, study).errors
+        if problems:
+            errors[path], bad_shas[path] = problems[0], sha
+        else:
+            shas[path] = sha
+    return {p: (sha, ctx.archive.get(sha)) for p, sha in sorted(shas.items())}, errors, bad_shas
 
 
 def build_session(ctx: RunContext, fetch: FetchResult) -> SessionBuild:
     """Parse everything, apply consent and preview rules, build every published file."""
     settings = settings_for(ctx.cfg)
-    inputs = _inputs(ctx, fetch)
+    inputs, bad, bad_shas = _inputs(ctx, fetch)
     # one name per content: the same bytes delivered twice count once
     by_sha: dict[str, str] = {}
     for path, (sha, _data) in inputs.items():
         by_sha.setdefault(sha, path)
     files = {path: inputs[path][1] for path in by_sha.values()}
     result: SessionResult = process_drop(
-        files, settings, ctx.cfg.session.include_preview, ctx.cfg.timezone
+        files, settings, ctx.cfg.session.include_preview, ctx.cfg.timezone, as_of=ctx.as_of
     )
     res = SessionBuild(files=result.files)
-    bad = {err.file: err for err in result.drop.errors}
-    new = {path for _sha, path in fetch.to_parse}
-    for path, (sha, _data) in inputs.items():
-        if path in bad:
-            if path in new:
-                kept = ctx.archive.quarantine(sha, path, str(bad[path]))
-                res.quarantined.append(
-                    {"path": path, "sha256": sha, "error": str(bad[path]), "kept": str(kept)}
-                )
-            res.file_status[sha] = {"status": "quarantined", "error": str(bad[path])}
-        else:
-            res.file_status[sha] = {"status": "applied"}
+    for path, error in sorted(bad.items()):
+        sha = bad_shas[path]
+        kept = ctx.archive.quarantine(sha, path, str(error))
+        res.quarantined.append(
+            {"path": path, "sha256": sha, "error": str(error), "kept": str(kept)}
+        )
+        res.file_status[sha] = {"status": "quarantined", "error": str(error)}
+    for _path, (sha, _data) in inputs.items():
+        res.file_status.setdefault(sha, {"status": "applied"})
     res.responses = len(result.drop.records)
     res.published = len(result.published)
     res.excluded = dict(result.excluded)
@@ -145,6 +157,7 @@ def publish_session(ctx: RunContext, fetch: FetchResult, build: SessionBuild) ->
             pub.write(name, data, "session")
         res.reissued_days = changed_days
         res.daily_counts = build.day_counts
+        res.days_published = len(build.day_counts)
         res.rows_published = build.published
         entries = list(reversed(changes.outages)) + ctx.store.outages()
         pub.write("OUTAGES.txt", outages.render(entries), "outages")

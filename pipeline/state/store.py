@@ -261,7 +261,7 @@ class StateStore:
         """
         with self.engine.begin() as conn:
             seq = int(conn.execute(sa.select(sa.func.max(schema.runs.c.seq))).scalar() or 0)
-            if partial:
+            if partial:  # outside a run: only these rows, no run recorded
                 self._upsert(conn, schema.days, "day", ch.days)
                 self._upsert(conn, schema.published_files, "name", ch.published)
                 if ch.outages:
