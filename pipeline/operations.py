@@ -7,6 +7,7 @@ from collections.abc import Iterable
 
 from pipeline import outages
 from pipeline.context import RunContext
+from pipeline.panel.publish import sha256sums
 from pipeline.state.store import RunChanges
 
 
@@ -29,9 +30,7 @@ def add_outage(ctx: RunContext, kind: str, message: str, days: Iterable[str] = (
            "size": len(data), "day": None, "recorded": ctx.recorded.isoformat(),
            "run_id": ctx.run_id, "removed": False}  # fmt: skip
     published["OUTAGES.txt"] = row
-    sums = "".join(
-        f"{r['sha256']}  {name}\n" for name, r in sorted(published.items()) if name != "SHA256SUMS"
-    ).encode()
+    sums = sha256sums(published)
     changes.published = [
         row,
         {**row, "name": "SHA256SUMS", "kind": "sums", "sha256": hashlib.sha256(sums).hexdigest(),

@@ -109,11 +109,29 @@ class _Publisher:
         self.res.linked.append(dst)
         self._record(dst, kind, prev["sha256"], int(prev["size"]), day)
 
+    def finish(self, new_entries: list[dict[str, Any]], manifest: Callable[[], bytes]) -> None:
+        """The files every run ends with: OUTAGES.txt (new entries on top), the run manifest
+        ``runs/{recorded}_{run_id}.json`` and SHA256SUMS of everything published."""
+        entries = list(reversed(new_entries)) + self.ctx.store.outages()
+        self.res.outages_added = len(new_entries)
+        self.write("OUTAGES.txt", outages.render(entries), "outages")
+        self.res.manifest = f"runs/{names.fmt(self.ctx.recorded)}_{self.ctx.run_id}.json"
+        self.write(self.res.manifest, manifest(), "run")
+        self.write("SHA256SUMS", sha256sums(self.current), "sums")
+
     def remove(self, name: str) -> None:
         self.loc.remove(name)
         self.current.pop(name, None)
         self.res.removed.append(name)
         self.changes.removed.append(name)
+
+
+def sha256sums(published: dict[str, dict[str, Any]]) -> bytes:
+    """``sha256sum -c`` input for every published file (but itself), sorted by name."""
+    return "".join(
+        f"{row['sha256']}  {name}\n" for name, row in sorted(published.items())
+        if name != "SHA256SUMS"
+    ).encode()  # fmt: skip
 
 
 def _gz(data: bytes) -> bytes:
@@ -173,7 +191,6 @@ def publish_and_commit(
             new_days[day].pop("rows", None)
             new_days[day]["rows"] = st["rows"]
         first = ctx.first_day(delta)
-        recorded = ctx.recorded
         members: dict[str, str] = {}
         if first is not None and first <= lag.last_closed:
             for d in _day_range(date.fromisoformat(first), date.fromisoformat(lag.last_closed)):
@@ -189,19 +206,8 @@ def publish_and_commit(
             "codebook.csv", codebook.render(build.questions, build.layouts, cfg.rules), "codebook"
         )
         _write_cid_lists(ctx, lag, changes, res)
-        entries = list(reversed(new_entries)) + ctx.store.outages()
-        res.outages_added = len(new_entries)
         changes.outages = new_entries
-        pub.write("OUTAGES.txt", outages.render(entries), "outages")
-        manifest = _manifest(ctx, fetch, norm, elig, delta, lag, res)
-        res.manifest = f"runs/{names.fmt(recorded)}_{ctx.run_id}.json"
-        pub.write(res.manifest, manifest, "run")
-        sums = "".join(
-            f"{row['sha256']}  {name}\n"
-            for name, row in sorted(pub.current.items())
-            if name != "SHA256SUMS"
-        )
-        pub.write("SHA256SUMS", sums.encode(), "sums")
+        pub.finish(new_entries, lambda: _manifest(ctx, fetch, norm, elig, delta, lag, res))
     finally:
         loc.close()
 

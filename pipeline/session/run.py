@@ -159,15 +159,7 @@ def publish_session(ctx: RunContext, fetch: FetchResult, build: SessionBuild) ->
         res.daily_counts = build.day_counts
         res.days_published = len(build.day_counts)
         res.rows_published = build.published
-        entries = list(reversed(changes.outages)) + ctx.store.outages()
-        pub.write("OUTAGES.txt", outages.render(entries), "outages")
-        res.manifest = f"runs/{ctx.recorded.strftime('%Y_%m_%d')}_{ctx.run_id}.json"
-        pub.write(res.manifest, _manifest(ctx, fetch, build, res), "run")
-        sums = "".join(
-            f"{row['sha256']}  {name}\n" for name, row in sorted(pub.current.items())
-            if name != "SHA256SUMS"
-        )  # fmt: skip
-        pub.write("SHA256SUMS", sums.encode(), "sums")
+        pub.finish(changes.outages, lambda: _manifest(ctx, fetch, build, res))
     finally:
         loc.close()
     changes.files = [
@@ -175,7 +167,6 @@ def publish_session(ctx: RunContext, fetch: FetchResult, build: SessionBuild) ->
         for f in fetch.files
     ]
     changes.summary = {"published": res.written, "responses": build.responses}
-    res.outages_added = len(changes.outages)
     ctx.store.commit(changes)
     return res
 
