@@ -78,9 +78,10 @@ def _record_ends(data: bytes, count: int) -> list[int]:
     return ends
 
 
-def _line_of_record(text: str, record_index: int) -> int:
-    """Physical line (1-based) on which data record ``record_index`` (0-based) starts."""
-    reader = csv.reader(io.StringIO(text, newline=""))
+def _line_of_record(data: bytes, name: str, record_index: int) -> int:
+    """Physical line (1-based) on which data record ``record_index`` (0-based) starts
+    (error path only: the file is decoded and re-read with the csv module)."""
+    reader = csv.reader(io.StringIO(_decode(data, name), newline=""))
     line = 1
     for i, _row in enumerate(reader):
         if i == record_index + 3:
@@ -89,8 +90,8 @@ def _line_of_record(text: str, record_index: int) -> int:
     return line
 
 
-def _first_ragged_line(text: str, width: int) -> tuple[int, int]:
-    reader = csv.reader(io.StringIO(text, newline=""))
+def _first_ragged_line(data: bytes, name: str, width: int) -> tuple[int, int]:
+    reader = csv.reader(io.StringIO(_decode(data, name), newline=""))
     start = 1
     for row in reader:
         if len(row) != width and row:
@@ -111,7 +112,7 @@ def _header(data: bytes, name: str) -> tuple[list[str], list[str], list[dict], i
     ends = _record_ends(data, 3)
     if len(ends) < 3:
         raise ExportError(name, None, "expected three header rows (names, questions, ImportIds)")
-    rows = list(csv.reader(io.StringIO(data[: ends[2]].decode("utf-8-sig"), newline="")))
+    rows = list(csv.reader(io.StringIO(_decode(data[: ends[2]], name), newline="")))
     if len(rows) != 3:
         raise ExportError(name, None, "could not read the three header rows")
     names, texts, meta_raw = rows
@@ -139,7 +140,7 @@ def _header(data: bytes, name: str) -> tuple[list[str], list[str], list[dict], i
     return names, texts, meta, ends[2]
 
 
-def _to_epoch(values: pa.ChunkedArray, zone: str, col: str, name: str, text: str) -> np.ndarray:
+def _to_epoch(values: pa.ChunkedArray, zone: str, col: str, name: str, data: bytes) -> np.ndarray:
     """Local ``YYYY-MM-DD HH:MM:SS`` strings in ``zone`` → int64 epoch seconds (NaT → min int)."""
     s = values.to_pandas(types_mapper=_STRING_TYPES.get)
     parsed = pd.to_datetime(s, format=TIMESTAMP_FORMAT, errors="coerce")
@@ -147,7 +148,7 @@ def _to_epoch(values: pa.ChunkedArray, zone: str, col: str, name: str, text: str
     if bad.any():
         idx = int(np.flatnonzero(bad.to_numpy())[0])
         raise ExportError(
-            name, _line_of_record(text, idx), f"unparseable {col} timestamp {s.iloc[idx]!r}"
+            name, _line_of_record(data, name, idx), f"unparseable {col} timestamp {s.iloc[idx]!r}"
         )
     if zone != "UTC":
         # Ambiguous fall-back hour: take the first (daylight) reading; skipped spring-forward
@@ -164,7 +165,6 @@ NAT = np.iinfo(np.int64).min
 
 def parse_export(data: bytes, name: str, waves: dict[str, int]) -> ParsedExport:
     """Parse one export; raise :class:`ExportError` naming the file and line on bad input."""
-    text = _decode(data, name)
     names, texts, meta, offset = _header(data, name)
     body = data[offset:]
     types = {c: pa.string() for c in names}
@@ -181,7 +181,8 @@ def parse_export(data: bytes, name: str, waves: dict[str, int]) -> ParsedExport:
             ),
         )
     except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
-        line, got = _first_ragged_line(text, len(names))
+        _decode(data, name)  # undecodable bytes: name the line of the first bad byte
+        line, got = _first_ragged_line(data, name, len(names))
         raise ExportError(
             name, line, f"row has {got} fields, header has {len(names)} ({exc})"
         ) from exc
@@ -193,14 +194,14 @@ def parse_export(data: bytes, name: str, waves: dict[str, int]) -> ParsedExport:
     frame = table.to_pandas(types_mapper=_STRING_TYPES.get)
     for col, target in (("StartDate", START), ("EndDate", END), ("RecordedDate", RECORDED)):
         if col in names:
-            frame[target] = _to_epoch(table.column(col), zones[col], col, name, text)
+            frame[target] = _to_epoch(table.column(col), zones[col], col, name, data)
         else:
             frame[target] = NAT
     for col in ("StartDate", "RecordedDate", "ResponseId"):
         missing = frame[col].isna().to_numpy()
         if missing.any():
             idx = int(np.flatnonzero(missing)[0])
-            raise ExportError(name, _line_of_record(text, idx), f"empty {col}")
+            raise ExportError(name, _line_of_record(data, name, idx), f"empty {col}")
     token = (
         frame["token"] if "token" in frame else pd.Series(pd.NA, index=frame.index, dtype="string")
     )
