@@ -18,6 +18,7 @@ from dagster import (
 )
 
 from assets.panel import SFTP_POOL, published_files
+from assets.retries import retry_transient
 from pipeline.checks import check_days
 from pipeline.operations import add_outage
 from pipeline.panel.republish import publish_rendered_day, render_day
@@ -80,6 +81,7 @@ def day_file_content_valid(study_day: StudyResource, day_file_content: dict) -> 
     pool=SFTP_POOL,
     description="The day's file published with today's `recorded` date (linked if unchanged).",
 )
+@retry_transient
 def day_file(
     context: AssetExecutionContext, study_day: StudyResource, day_file_content: dict
 ) -> Output[list[str]]:

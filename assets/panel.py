@@ -4,6 +4,7 @@ from datetime import date, timedelta
 
 from dagster import AssetExecutionContext, MetadataValue, Output, asset
 
+from assets.retries import retry_transient
 from pipeline.panel import stages
 from pipeline.panel.publish import PublishResult, publish_and_commit
 from resources.study import StudyResource
@@ -17,6 +18,7 @@ SFTP_POOL = "sftp"  # steps that talk to SFTP servers share this concurrency poo
     pool=SFTP_POOL,
     description="New raw exports fetched from the SFTP drop into the archive.",
 )
+@retry_transient
 def raw_exports(study: StudyResource) -> Output[stages.FetchResult]:
     ctx = study.ctx
     if rng := study.backfill_range():
@@ -84,6 +86,7 @@ def response_ledger(
 
 
 @asset(group_name=GROUP, pool=SFTP_POOL, description="Cut-offs, weights and the CID lists now due.")
+@retry_transient
 def lag_policy(
     study: StudyResource, response_ledger: stages.LedgerDelta
 ) -> Output[stages.LagResult]:
@@ -135,6 +138,7 @@ def _chart(counts: dict[str, int]) -> str:
     pool=SFTP_POOL,
     description="Daily, cumulative, codebook, OUTAGES, SHA256SUMS, run manifest.",
 )
+@retry_transient
 def published_files(
     context: AssetExecutionContext,
     study: StudyResource,

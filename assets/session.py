@@ -10,6 +10,7 @@ from dagster import (
 )
 
 from assets.panel import SFTP_POOL, _chart
+from assets.retries import retry_transient
 from pipeline.operations import add_outage
 from pipeline.panel.publish import PublishResult
 from pipeline.panel.stages import FetchResult
@@ -25,6 +26,7 @@ GROUP = "session"
 
 
 @asset(group_name=GROUP, pool=SFTP_POOL, description="New session records, rulings, video lists.")
+@retry_transient
 def session_raw_files(study: StudyResource) -> Output[FetchResult]:
     res = fetch_session_files(study.ctx)
     return Output(
@@ -80,6 +82,7 @@ def hashed_ids_unique(study: StudyResource, session_responses: SessionBuild) -> 
 @asset(
     group_name=GROUP, pool=SFTP_POOL, description="Study-wide files, OUTAGES, SHA256SUMS, manifest."
 )
+@retry_transient
 def session_published_files(
     study: StudyResource, session_raw_files: FetchResult, session_responses: SessionBuild
 ) -> Output[PublishResult]:

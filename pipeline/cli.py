@@ -77,7 +77,10 @@ def _run_job(args: argparse.Namespace, extra: dict[str, Any] | None = None) -> i
         from pipeline.session.run import settings_for
 
         settings_for(cfg)  # a missing salt stops the run before anything is fetched
-    resource_cfg: dict[str, Any] = {"config_path": str(Path(args.config).resolve())}
+    resource_cfg: dict[str, Any] = {
+        "config_path": str(Path(args.config).resolve()),
+        "step_retries": 0,  # a CLI run fails fast with one line; rerunning is the retry
+    }
     resource_cfg.update({k: v for k, v in overrides.items() if v is not None})
     if args.as_of:
         resource_cfg["as_of"] = args.as_of

@@ -38,6 +38,7 @@ class StudyResource(ConfigurableResource):
     backfill_from: str | None = None
     backfill_to: str | None = None
     shared_lock: bool = False  # per-day re-publication: many runs at once, none with the nightly
+    step_retries: int = 2  # re-runs of a step after a transient transport error (CLI: 0)
 
     _ctx: RunContext | None = PrivateAttr(default=None)
     _stack: contextlib.ExitStack | None = PrivateAttr(default=None)

@@ -112,3 +112,40 @@ def test_schedule_runs_after_cutoff_on_dst_days():
         assert last_closed_day(as_of, "America/Los_Angeles") == date.fromordinal(
             day.toordinal() - 1
         )
+
+
+def test_transient_transport_error_retries_the_step(tmp_path, monkeypatch):
+    from assets import panel, retries
+    from pipeline.locations.sftp import SftpRetryError
+    from pipeline.panel import stages
+
+    study = Study(tmp_path)
+    write_export(study.drop, "e.csv", [response("R1", "a", "2021-06-01 10:00:00")])
+    calls = []
+    real = stages.fetch_exports
+
+    def flaky(ctx):
+        calls.append(1)
+        if len(calls) == 1:
+            raise SftpRetryError("connection reset (simulated)")
+        return real(ctx)
+
+    monkeypatch.setattr(panel.stages, "fetch_exports", flaky)
+    monkeypatch.setattr(retries, "STEP_RETRY_WAIT", 0)
+    result = definitions.defs.resolve_job_def("nightly").execute_in_process(
+        run_config={"resources": {"study": {"config": {
+            "config_path": str(study.config), "as_of": "2021-06-02T12:00:00Z",
+            "step_retries": 1}}}},
+        instance=DagsterInstance.ephemeral(),
+    )  # fmt: skip
+    assert result.success and len(calls) == 2
+    assert study.daily() == ["cvid_responses_2021_06_01_recordedby_2021_06_02.csv"]
+    # with no step retries the same error fails the run at once
+    calls.clear()
+    result = definitions.defs.resolve_job_def("nightly").execute_in_process(
+        run_config={"resources": {"study": {"config": {
+            "config_path": str(study.config), "as_of": "2021-06-03T12:00:00Z",
+            "step_retries": 0}}}},
+        instance=DagsterInstance.ephemeral(), raise_on_error=False,
+    )  # fmt: skip
+    assert not result.success and len(calls) == 1
