@@ -512,3 +512,25 @@ def test_remote_names_never_escape_the_drop(tmp_path, sshd, capsys, monkeypatch)
     _one_line_error(capsys, "UnsafePathError", "'..'")
     assert not (tmp_path / "archive" / secret_sha[:2] / secret_sha).exists()
     assert DAY.format("2021_06_02", "2021_06_03") not in study.daily()
+
+
+def test_latest_loads_the_newest_versions_over_sftp(tmp_path, sshd, capsys):
+    from pipeline.config import SftpConfig
+    from pipeline.panel.latest import load_latest
+
+    study = _sftp_study(tmp_path, sshd, cids=False)
+    _night1(study)
+    assert study.run("2021-06-02T12:00:00Z") == 0
+    _night2(study)
+    assert study.run("2021-06-03T12:00:00Z") == 0
+    block = _sftp_block(sshd)
+    remote = load_latest(sshd.url("publish"), SftpConfig(**block))
+    local = load_latest(str(study.pub))
+    assert len(remote) == 3 and remote.equals(local)
+    # and the command line, with the credentials from the study's config file
+    from pipeline.cli import main
+
+    out = tmp_path / "latest.csv"
+    args = ["latest", sshd.url("publish"), "--config", str(study.config), "--out", str(out)]
+    assert main(args) == 0
+    assert out.read_text().count("\n") == 4  # header + 3 rows
