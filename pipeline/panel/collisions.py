@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from pipeline.days import cutoff_epochs, for_dates
 from pipeline.panel.qualtrics import RECORDED, START, SURVEY, TOKEN
@@ -12,14 +14,20 @@ ORDER = [START, RECORDED, "ResponseId"]
 
 
 def first_positions(frame: pd.DataFrame, by: list[str], group: str, keep: str) -> np.ndarray:
-    """Row positions of the first/last row per ``group`` in ``by`` order (sorted positions).
-
-    Only the key columns are sorted; the caller takes the wide rows once.
-    """
-    keys = frame[by].reset_index(drop=True)
-    ordered = keys.sort_values(by, kind="stable")
-    chosen = ordered.index[~ordered.duplicated(group, keep=keep).to_numpy()]
-    return np.sort(chosen.to_numpy())
+    """Row positions of the first (``keep="first"``) or last row per ``group`` in ``by``
+    order, ties broken by row order; returned sorted. Only key columns are sorted (Arrow's
+    sort is several times faster than pandas' on strings); the caller takes wide rows once."""
+    n = len(frame)
+    columns = {c: pa.array(frame[c], from_pandas=True) for c in by}
+    columns["_row"] = pa.array(np.arange(n))
+    direction = "ascending" if keep == "first" else "descending"
+    keys = [(group, "ascending")] + [(c, direction) for c in [*by, "_row"] if c != group]
+    order = pc.sort_indices(pa.table(columns), sort_keys=keys).to_numpy()
+    groups = pc.take(columns[group], pa.array(order))
+    starts = np.ones(n, dtype=bool)
+    if n > 1:
+        starts[1:] = np.asarray(pc.not_equal(groups.slice(1), groups.slice(0, n - 1)))
+    return np.sort(order[starts])
 
 
 def dedupe_positions(frame: pd.DataFrame) -> np.ndarray:
