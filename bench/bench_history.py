@@ -1,7 +1,8 @@
 """Benchmark (not a test): does the nightly cost grow with history? (SPEC §3.4)
 
     python bench/bench_history.py [--tokens-b 10000000] [--days-b 365] [--new 50000]
-                                  [--repeat 3] [--no-profile] [--keep] [--work DIR]
+                                  [--repeat 3] [--no-profile] [--cold] [--keep]
+                                  [--work DIR] [--policies changed,all]
 
 Issue target: with a ledger of 10,000,000 tokens and 365 published days (history B), a nightly
 run adding 50,000 responses (2% recorded late, 0.5% collisions with tokens already in the
@@ -35,7 +36,8 @@ are also timed in-process (``pipeline.panel.stages``, no Dagster, no GE checks) 
 ``--no-profile``, profiled with cProfile to list what grows from A to B. CLI runs of A and B
 alternate (``--repeat`` each, median reported); every run gets its own copy of the history,
 flushed to disk (``os.sync``) before the clock starts, and finds the database in the page
-cache (warm), as a nightly on a machine with enough memory would.
+cache (warm), as a nightly on a machine with enough memory would; ``--cold`` evicts the
+copy's state.db from the page cache first (B-tree lookups then read the disk).
 
 Not covered: weights and SFTP locations (local folders only), and the published volume of
 a real 10M-token history: the day stores hold ``--per-day`` real rows, so the cumulative
@@ -372,8 +374,14 @@ def _write_config(path: Path, base: Path, reissue: str) -> None:
     )  # fmt: skip
 
 
-def prepare(h: History, policy: str, tag: str, night: list[Path], work: Path) -> Path:
-    """A copy of history ``h`` with ``policy``'s published versions and the night's files."""
+def prepare(
+    h: History, policy: str, tag: str, night: list[Path], work: Path, cold: bool = False
+) -> Path:
+    """A copy of history ``h`` with ``policy``'s published versions and the night's files.
+
+    ``cold``: the copy's state database is evicted from the page cache (``posix_fadvise``
+    on that one file), as after a reboot or under memory pressure.
+    """
     vdir = work / f"{h.name}-{policy}-{tag}"
     vdir.mkdir()
     for sub in ("drop", "archive", "publish", "cids"):  # hard links: runs only add files
@@ -390,6 +398,12 @@ def prepare(h: History, policy: str, tag: str, night: list[Path], work: Path) ->
     for f in night:
         shutil.copy2(f, Path(cfg.source) / f.name)
     os.sync()  # the copy's dirty pages must not be written back during the timed run
+    if cold:
+        fd = os.open(vdir / "state.db", os.O_RDONLY)
+        try:
+            os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+        finally:
+            os.close(fd)
     return config
 
 
@@ -530,6 +544,9 @@ def main() -> None:
     p.add_argument("--repeat", type=int, default=3, help="CLI runs per history (median)")
     p.add_argument("--policies", default="changed,all")
     p.add_argument("--no-profile", action="store_true")
+    p.add_argument(
+        "--cold", action="store_true", help="evict each copy's state.db from the page cache"
+    )
     p.add_argument("--top", type=int, default=12)
     p.add_argument("--work", help="work folder (default: a new temporary folder)")
     p.add_argument("--keep", action="store_true", help="keep the work folder")
@@ -562,7 +579,8 @@ def main() -> None:
               + ", ".join(f"{k} {v:,}" for k, v in night.counts.items()))  # fmt: skip
         as_of = local(LAST_DAY + timedelta(days=2), 5, 30)
         print(f"nightly clock --as-of {as_of.isoformat()} (publishes up to "
-              f"{LAST_DAY + timedelta(days=1)}); reissue policies: {', '.join(policies)}\n")  # fmt: skip
+              f"{LAST_DAY + timedelta(days=1)}); reissue policies: {', '.join(policies)}; state.db "
+              f"{'cold (evicted from the page cache)' if args.cold else 'warm (page cache)'}\n")  # fmt: skip
 
         results: dict[tuple[str, str], dict[str, Any]] = {}
         for policy in policies:
@@ -570,7 +588,7 @@ def main() -> None:
             facts_of: dict[str, dict[str, Any]] = {}
             for r in range(args.repeat):  # A and B interleaved: drift hits both alike
                 for h in hist:
-                    config = prepare(h, policy, f"cli{r}", files[h.name], work)
+                    config = prepare(h, policy, f"cli{r}", files[h.name], work, args.cold)
                     cli_runs[h.name].append(cli_run(config, as_of))
                     facts_of[h.name] = manifest_facts(config)
                     shutil.rmtree(config.parent)
@@ -578,12 +596,12 @@ def main() -> None:
                 runs, facts = cli_runs[h.name], facts_of[h.name]
                 runs.sort(key=lambda x: x["wall"])
                 cli = runs[len(runs) // 2]
-                config = prepare(h, policy, "stages", files[h.name], work)
+                config = prepare(h, policy, "stages", files[h.name], work, args.cold)
                 staged = staged_run(config, as_of)
                 shutil.rmtree(config.parent)
                 prof = None
                 if not args.no_profile:
-                    config = prepare(h, policy, "profile", files[h.name], work)
+                    config = prepare(h, policy, "profile", files[h.name], work, args.cold)
                     prof = work / f"profile-{h.name}-{policy}.prof"
                     staged_run(config, as_of, prof)
                     shutil.rmtree(config.parent)

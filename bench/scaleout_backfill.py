@@ -302,6 +302,7 @@ def study_run_config(config: Path, execution: dict) -> dict:
     return {
         "resources": {"study_day": {"config": {"config_path": str(config), "shared_lock": True}}},
         "execution": {"config": execution},
+        "loggers": {"console": {"config": {"log_level": "WARNING"}}},
     }
 
 
@@ -325,7 +326,7 @@ def run_job(
 
 
 def step_facts(run_id: str) -> dict[str, dict]:
-    """Per step: start/end (event log timestamps) and the metadata the op returned."""
+    """Per step: start (its process launched) and end (event log), and the op's metadata."""
     instance = DagsterInstance.get()
     facts: dict[str, dict] = {}
     for rec in instance.all_logs(run_id):
@@ -333,8 +334,8 @@ def step_facts(run_id: str) -> dict[str, dict]:
         if ev is None or ev.step_key is None:
             continue
         row = facts.setdefault(ev.step_key, {})
-        if ev.event_type == DagsterEventType.STEP_START:
-            row["start"] = rec.timestamp
+        if ev.event_type in (DagsterEventType.STEP_WORKER_STARTING, DagsterEventType.STEP_START):
+            row.setdefault("start", rec.timestamp)  # from the step process's launch, if any
         elif ev.event_type == DagsterEventType.STEP_SUCCESS:
             row["end"] = rec.timestamp
         elif ev.event_type == DagsterEventType.STEP_OUTPUT:

@@ -192,8 +192,8 @@ class StateStore:
         t = schema.ledger
         with self.engine.connect() as conn:
             rows = conn.execute(
-                sa.select(t.c.token, t.c.eligible_day).where(t.c.cid_pending.is_(True))
-            ).all()
+                sa.select(t.c.token, t.c.eligible_day).where(sa.text("ledger.cid_pending"))
+            ).all()  # bare column: SQLite and PostgreSQL then use the partial index
         return pd.DataFrame(rows, columns=["token", "eligible_day"])
 
     def cid_list_days(self) -> set[str]:
