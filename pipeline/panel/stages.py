@@ -282,9 +282,14 @@ def resolve_collisions(ctx: RunContext, elig: EligibilityResult) -> LedgerDelta:
     # One take of the wide rows, ordered by day and publication order: each day's new
     # winners are then a zero-copy slice, already sorted for rendering.
     new = best[fresh]
-    rid = pd.factorize(new["ResponseId"].astype(object), sort=True)[0]
-    day_codes, day_names = pd.factorize(new["_day"].astype(object), sort=True)
-    order = np.lexsort((rid, new[RECORDED].to_numpy(), new[START].to_numpy(), day_codes))
+    day_codes, day_names = pd.factorize(new["_day"].to_numpy(), sort=True)  # ~30 distinct days
+    keys = pa.table({
+        "day": pa.array(day_codes), "start": pa.array(new[START].to_numpy()),
+        "recorded": pa.array(new[RECORDED].to_numpy()),
+        "rid": pa.array(new["ResponseId"], from_pandas=True),
+    })  # fmt: skip
+    order = pc.sort_indices(keys, sort_keys=[(c, "ascending") for c in keys.column_names])
+    order = order.to_numpy()
     positions = judged["_pos"].to_numpy()[cand_pos[win_pos[fresh]]][order]
     rows = read_table(elig.batch).take(pa.array(positions))
     columns = [c for c in batch.columns if not c.startswith("_")]
@@ -489,7 +494,10 @@ class _DeltaByDay:
         same = pc.and_(pc.invert(changes.column("winner_changed")), changes.column("eligible"))
         winners = read_table(delta.winners) if delta.winners else None
         same_tokens = tokens.filter(same.combine_chunks())
-        return cls(tokens, publishable, same_tokens, winners, delta.winner_slices)
+        out = cls(tokens, publishable, same_tokens, None, delta.winner_slices)
+        if winners is not None:  # flag all new winners in one hash lookup, not one per day
+            out.winners = _with_flags(winners, out.flags(winners.column("_token")))
+        return out
 
     def flags(self, tokens: pa.ChunkedArray | pa.Array) -> pa.Array:
         """Weight eligibility of the given tokens (False when unknown)."""
@@ -523,9 +531,9 @@ def _rebuild_store(
         same = old.filter(pc.and_(touched, pc.is_in(tokens, value_set=delta.same_winner)))
         if same.num_rows:
             parts.append(_with_flags(same, delta.flags(same.column("_token"))))
-    add = delta.new_rows(day)
+    add = delta.new_rows(day)  # already flagged
     if add is not None:
-        parts.append(_with_flags(add, delta.flags(add.column("_token"))))
+        parts.append(add)
     parts = [p for p in parts if p.num_rows]
     table = (
         pa.concat_tables(parts, promote_options="default") if parts else EMPTY_STORE.empty_table()
