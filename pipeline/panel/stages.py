@@ -8,7 +8,9 @@ so a crash anywhere leaves the ledger and the record of published files untouche
 from __future__ import annotations
 
 import gzip
+import os
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
@@ -28,7 +30,16 @@ from pipeline.panel.columns import merge_layouts, question_columns
 from pipeline.panel.eligibility import count_reasons, exclusion_reasons
 from pipeline.panel.names import WEIGHTS_RE
 from pipeline.panel.output import day_table, publish_values
-from pipeline.panel.qualtrics import RECORDED, START, SURVEY, TOKEN, WAVE, ExportError, parse_export
+from pipeline.panel.qualtrics import (
+    RECORDED,
+    START,
+    SURVEY,
+    TOKEN,
+    WAVE,
+    ExportError,
+    ParsedExport,
+    parse_export,
+)
 from pipeline.staging import read_frame, read_table, write_frame
 
 EXPORT_SUFFIXES = (".csv", ".csv.gz")
@@ -107,7 +118,9 @@ def normalize_exports(ctx: RunContext, fetch: FetchResult) -> NormalizeResult:
     res = NormalizeResult()
     frames: list[pd.DataFrame] = []
     as_of = int(ctx.as_of.timestamp())
-    for sha, path in fetch.to_parse:
+
+    def parse(item: tuple[str, str]) -> ParsedExport | ExportError:
+        sha, path = item
         data = ctx.archive.get(sha)
         try:
             if path.lower().endswith(".gz"):
@@ -115,8 +128,16 @@ def normalize_exports(ctx: RunContext, fetch: FetchResult) -> NormalizeResult:
                     data = gzip.decompress(data)
                 except (OSError, EOFError) as exc:
                     raise ExportError(path, None, f"truncated or corrupt gzip ({exc})") from exc
-            parsed = parse_export(data, path, ctx.cfg.waves)
+            return parse_export(data, path, ctx.cfg.waves)
         except ExportError as exc:
+            return exc
+
+    # Arrow's CSV reader and the timestamp kernels release the GIL: two files at a time.
+    with ThreadPoolExecutor(max_workers=min(2, os.cpu_count() or 1)) as pool:
+        results = list(pool.map(parse, fetch.to_parse))
+    for (sha, path), parsed in zip(fetch.to_parse, results, strict=True):
+        if isinstance(parsed, ExportError):
+            exc = parsed
             kept = ctx.archive.quarantine(sha, path, str(exc))
             res.quarantined.append(
                 {"path": path, "sha256": sha, "error": str(exc), "kept": str(kept)}
