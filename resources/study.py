@@ -2,7 +2,6 @@
 
 import contextlib
 from datetime import UTC, datetime
-from typing import Any
 
 from dagster import ConfigurableResource, InitResourceContext
 from pydantic import PrivateAttr
@@ -79,13 +78,3 @@ class StudyResource(ConfigurableResource):
         if self.backfill_from and self.backfill_to:
             return (self.backfill_from, self.backfill_to)
         return None
-
-    def describe(self) -> dict[str, Any]:
-        """Non-secret settings for run metadata."""
-        cfg = self.ctx.cfg
-        return {
-            "kind": cfg.kind,
-            "source": cfg.source,
-            "publish": cfg.publish,
-            "timezone": cfg.timezone,
-        }

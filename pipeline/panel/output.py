@@ -19,8 +19,6 @@ from pipeline.panel.qualtrics import END, RECORDED, START, TOKEN, WAVE
 ZIP_COLUMN = "A3"
 WHOLE_NUMBER_COLUMNS = ("A2",)
 MIN_ZIP_POPULATION = 100
-# Columns kept beside the published values in the day store (never published).
-KEYS = ["_token", "_response_id", START, RECORDED]
 NULL = pa.scalar(None, pa.string())
 _STRINGS = {pa.string(): pd.StringDtype("pyarrow"), pa.large_string(): pd.StringDtype("pyarrow")}
 

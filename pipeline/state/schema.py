@@ -115,14 +115,3 @@ runs = sa.Table(
     sa.Column("recorded", sa.String(10), nullable=False),
     sa.Column("summary", sa.JSON),
 )
-
-# Session studies: the newest consent ruling per response.
-consent_rulings = sa.Table(
-    "consent_rulings",
-    metadata,
-    sa.Column("response_uuid", sa.String, primary_key=True),
-    sa.Column("action", sa.String, nullable=False),
-    sa.Column("arbiter", sa.String),
-    sa.Column("created_at", sa.String, nullable=False),
-    sa.Column("comment", sa.Text),
-)

@@ -40,7 +40,6 @@ class RunChanges:
     published: list[dict[str, Any]] = field(default_factory=list)
     removed: list[str] = field(default_factory=list)
     outages: list[dict[str, Any]] = field(default_factory=list)
-    rulings: list[dict[str, Any]] = field(default_factory=list)
     summary: dict[str, Any] = field(default_factory=dict)
     base_seq: int = 0
 
@@ -240,12 +239,6 @@ class StateStore:
             rows = conn.execute(sa.select(t).order_by(t.c.id.desc()))
             return [dict(r._mapping) for r in rows]
 
-    def rulings(self) -> dict[str, dict[str, Any]]:
-        """Newest consent ruling per response uuid."""
-        with self.engine.connect() as conn:
-            rows = conn.execute(sa.select(schema.consent_rulings))
-            return {r.response_uuid: dict(r._mapping) for r in rows}
-
     def add_outage(self, entry: dict[str, Any]) -> None:
         """Insert one operator entry at once (outside a run)."""
         with self.engine.begin() as conn:
@@ -291,7 +284,6 @@ class StateStore:
                 conn.execute(t.update().where(t.c.name.in_(ch.removed)).values(removed=True))
             if ch.outages:
                 conn.execute(schema.outages.insert(), ch.outages)
-            self._upsert(conn, schema.consent_rulings, "response_uuid", ch.rulings)
             conn.execute(
                 schema.runs.insert(),
                 [
