@@ -1,6 +1,6 @@
 """Panel-study assets: one asset per stage of SPEC §2, run in order by the nightly job."""
 
-from datetime import date, timedelta
+from datetime import date
 
 from dagster import AssetExecutionContext, MetadataValue, Output, asset
 
@@ -23,19 +23,19 @@ def raw_exports(study: StudyResource) -> Output[stages.FetchResult]:
     ctx = study.ctx
     if rng := study.backfill_range():
         first, last = (date.fromisoformat(d) for d in rng)
-        ctx.extra["forced_days"] = {
-            (first + timedelta(days=i)).isoformat() for i in range((last - first).days + 1)
-        }
+        ctx.extra["forced_days"] = {d.isoformat() for d in stages.day_range(first, last)}
     res = stages.fetch_exports(ctx)
-    return Output(
-        res,
-        metadata={
-            "files_listed": res.listed,
-            "files_new": len(res.to_parse),
-            "duplicates": res.duplicates,
-            "bytes_fetched": res.bytes_fetched,
-        },
-    )
+    return Output(res, metadata=fetch_metadata(res))
+
+
+def fetch_metadata(res: stages.FetchResult) -> dict:
+    """What a fetch step shows in the UI (panel and session studies alike)."""
+    return {
+        "files_listed": res.listed,
+        "files_new": len(res.to_parse),
+        "duplicates": res.duplicates,
+        "bytes_fetched": res.bytes_fetched,
+    }
 
 
 @asset(group_name=GROUP, description="Exports parsed into one schema; malformed files quarantined.")
@@ -123,7 +123,7 @@ def day_partitions(
     )
 
 
-def _chart(counts: dict[str, int]) -> str:
+def responses_chart(counts: dict[str, int]) -> str:
     recent = sorted(counts.items())[-30:]
     if not recent:
         return "no days published"
@@ -164,7 +164,7 @@ def published_files(
             "days_reissued": len(res.reissued_days),
             "corrections": len(res.corrections),
             "manifest": res.manifest,
-            "responses_per_day": MetadataValue.md(_chart(res.daily_counts)),
+            "responses_per_day": MetadataValue.md(responses_chart(res.daily_counts)),
         },
     )
 

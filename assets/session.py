@@ -9,7 +9,7 @@ from dagster import (
     asset_check,
 )
 
-from assets.panel import SFTP_POOL, _chart
+from assets.panel import SFTP_POOL, fetch_metadata, responses_chart
 from assets.retries import retry_transient
 from pipeline.operations import add_outage
 from pipeline.panel.publish import PublishResult
@@ -29,14 +29,7 @@ GROUP = "session"
 @retry_transient
 def session_raw_files(study: StudyResource) -> Output[FetchResult]:
     res = fetch_session_files(study.ctx)
-    return Output(
-        res,
-        metadata={
-            "files_listed": res.listed,
-            "files_new": len(res.to_parse),
-            "duplicates": res.duplicates,
-        },  # fmt: skip
-    )
+    return Output(res, metadata=fetch_metadata(res))
 
 
 @asset(
@@ -94,7 +87,7 @@ def session_published_files(
             "bytes_uploaded": res.bytes_uploaded,
             "rows_published": res.rows_published,
             "days_rematerialized": ", ".join(res.reissued_days) or "none",
-            "responses_per_day": MetadataValue.md(_chart(res.daily_counts)),
+            "responses_per_day": MetadataValue.md(responses_chart(res.daily_counts)),
         },
     )
 

@@ -25,6 +25,7 @@ from pipeline.locations.sftp import (
     retry_call,
 )
 from tests.plugins.sshd_server import keygen
+from tests.sftp_faults import Killer
 
 BIG = 50 * 1024 * 1024
 _RSA = paramiko.RSAKey.generate(1024)
@@ -43,34 +44,6 @@ def _big(seed: int) -> bytes:
 
 def _local_names(folder: Path) -> list[str]:
     return sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file())
-
-
-class _Killer:
-    """Kills sshd (and its connections) from a thread once a transfer passes ``at`` bytes;
-    restarts it after ``downtime`` seconds unless ``downtime`` is None."""
-
-    def __init__(self, sshd, at: int, downtime: float | None) -> None:
-        self.sshd, self.at, self.downtime = sshd, at, downtime
-        self.trigger, self.killed = threading.Event(), threading.Event()
-        self.thread = threading.Thread(target=self._run, daemon=True)
-        self.thread.start()
-
-    def progress(self, path: str, done: int, total: int) -> None:
-        if done >= self.at and not self.trigger.is_set():
-            self.trigger.set()
-            self.killed.wait(10)  # the kill lands while this transfer is still open
-
-    def _run(self) -> None:
-        if not self.trigger.wait(60):
-            return
-        self.sshd.stop()
-        self.killed.set()
-        if self.downtime is not None:
-            time.sleep(self.downtime)
-            self.sshd.start()
-
-    def join(self) -> None:
-        self.thread.join(30)
 
 
 # --------------------------------------------------------------------------- basics
@@ -421,7 +394,7 @@ def test_sshd_killed_mid_download_retries_after_restart(sshd):
     (sshd.root / "big.bin").write_bytes(data)
     with _open(sshd, retries=6) as loc:
         loc.backoff = 0.2
-        killer = _Killer(sshd, at=len(data) // 5, downtime=0.5)
+        killer = Killer(sshd, at=len(data) // 5, downtime=0.5)
         loc.progress = killer.progress
         assert loc.read_bytes("big.bin") == data
         killer.join()
@@ -433,7 +406,7 @@ def test_sshd_killed_mid_download_without_restart_raises_cleanly(sshd):
     (sshd.root / "big.bin").write_bytes(_big(2))
     with _open(sshd, retries=1) as loc:
         loc.backoff = 0.1
-        killer = _Killer(sshd, at=BIG // 5, downtime=None)
+        killer = Killer(sshd, at=BIG // 5, downtime=None)
         loc.progress = killer.progress
         t0 = time.monotonic()
         with pytest.raises(SftpRetryError, match=r"read_bytes\('big.bin'\) failed after 2"):
@@ -447,7 +420,7 @@ def test_sshd_killed_mid_upload_retries_after_restart(sshd):
     with _open(sshd, retries=6) as loc:
         loc.backoff = 0.2
         loc.write_atomic("out/f.bin", old)
-        killer = _Killer(sshd, at=len(new) // 5, downtime=0.5)
+        killer = Killer(sshd, at=len(new) // 5, downtime=0.5)
         loc.progress = killer.progress
         loc.write_atomic("out/f.bin", new)
         killer.join()
@@ -463,7 +436,7 @@ def test_sshd_killed_mid_upload_without_restart_leaves_old_file(sshd):
     with _open(sshd, retries=1) as loc:
         loc.backoff = 0.1
         loc.write_atomic("f.bin", old)
-        killer = _Killer(sshd, at=len(new) // 5, downtime=None)
+        killer = Killer(sshd, at=len(new) // 5, downtime=None)
         loc.progress = killer.progress
         with pytest.raises(SftpRetryError, match="write_atomic"):
             loc.write_atomic("f.bin", new)

@@ -14,7 +14,6 @@ import os
 import shutil
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
@@ -26,6 +25,7 @@ from pipeline.locations.sftp import SftpLocation
 from pipeline.panel.synth import generate_panel
 from tests.exports import response, write_export
 from tests.plugins.sshd_server import keygen
+from tests.sftp_faults import Killer
 from tests.study import Study
 from tests.test_nights import _night1, _night2, _night3
 
@@ -156,39 +156,6 @@ def _hook_progress(monkeypatch, url_suffix: str, callback) -> None:
             self.progress = callback
 
     monkeypatch.setattr(SftpLocation, "__init__", init)
-
-
-class _Killer:
-    """Kills sshd (every connection too) from a thread while ``path`` is half transferred;
-    starts it again after ``downtime`` seconds unless ``downtime`` is None."""
-
-    def __init__(self, sshd, path: str, downtime: float | None) -> None:
-        self.sshd, self.path, self.downtime = sshd, path, downtime
-        self.trigger, self.killed = threading.Event(), threading.Event()
-        self.seen: list[tuple[int, int]] = []
-        self.thread = threading.Thread(target=self._run, daemon=True)
-        self.thread.start()
-
-    def progress(self, path: str, done: int, total: int) -> None:
-        if path != self.path:
-            return
-        self.seen.append((done, total))
-        if 0 < done < total and not self.trigger.is_set():
-            self.trigger.set()
-            self.killed.wait(15)  # the kill lands while this transfer is still open
-
-    def _run(self) -> None:
-        if not self.trigger.wait(120):
-            return
-        self.sshd.stop()
-        self.killed.set()
-        if self.downtime is not None:
-            time.sleep(self.downtime)
-            self.sshd.start()
-
-    def join(self) -> None:
-        self.trigger.set()  # never triggered: let the thread end
-        self.thread.join(30)
 
 
 # --------------------------------------------------------------------------- (a) + (c)
@@ -324,7 +291,7 @@ def test_sshd_killed_mid_upload(tmp_path, sshd, clean_run, monkeypatch, capsys, 
     study = _sftp_study(tmp_path, sshd, source=False, cids=False, sftp={"retries": retries})
     generate_panel(study.drop, GEN_START, GEN_DAYS, GEN_PER_DAY, seed=GEN_SEED)
     monkeypatch.setattr(sftp_mod, "CHUNK", 64 * 1024)  # progress reports every 64 KiB
-    killer = _Killer(sshd, BIG_DAY, downtime=None if mode == "fail" else 0.5)
+    killer = Killer(sshd, path=BIG_DAY, downtime=None if mode == "fail" else 0.5)
     _hook_progress(monkeypatch, "/publish", killer.progress)
     try:
         rc = study.run(GEN_CLOCK)
@@ -355,7 +322,9 @@ def test_sshd_killed_mid_download(tmp_path, sshd, clean_run, capsys, monkeypatch
     retries = 0 if mode == "fail" else 4
     study = _sftp_study(tmp_path, sshd, publish=False, cids=False, sftp={"retries": retries})
     generate_panel(study.drop, GEN_START, GEN_DAYS, GEN_PER_DAY, seed=GEN_SEED)
-    killer = _Killer(sshd, _biggest_export(study.drop), downtime=None if mode == "fail" else 0.5)
+    killer = Killer(
+        sshd, path=_biggest_export(study.drop), downtime=None if mode == "fail" else 0.5
+    )
     _hook_progress(monkeypatch, "/drop", killer.progress)
     try:
         rc = study.run(GEN_CLOCK)

@@ -30,7 +30,7 @@ from pipeline.panel.stages import (
     LagResult,
     LedgerDelta,
     NormalizeResult,
-    _day_range,
+    day_range,
 )
 from pipeline.provenance import code_version
 from pipeline.staging import read_frame
@@ -193,7 +193,7 @@ def publish_and_commit(
         first = ctx.first_day(delta)
         members: dict[str, str] = {}
         if first is not None and first <= lag.last_closed:
-            for d in _day_range(date.fromisoformat(first), date.fromisoformat(lag.last_closed)):
+            for d in day_range(date.fromisoformat(first), date.fromisoformat(lag.last_closed)):
                 sha = _publish_day(ctx, pub, d, day_rows, new_days, build, held_days, note, res)
                 if sha:
                     members[d.isoformat()] = sha
@@ -339,7 +339,7 @@ def _publish_cumulative(
 def _month_days(year: int, month: int) -> list[date]:
     first = date(year, month, 1)
     nxt = date(year + month // 12, month % 12 + 1, 1)
-    return _day_range(first, nxt - timedelta(days=1))
+    return day_range(first, nxt - timedelta(days=1))
 
 
 def _publish_rollups(

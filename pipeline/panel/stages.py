@@ -421,7 +421,7 @@ def _due_cid_lists(ctx: RunContext, delta: LedgerDelta, last_closed: str) -> dic
         return {}
     due = [
         d.isoformat()
-        for d in _day_range(date.fromisoformat(first), date.fromisoformat(last_closed))
+        for d in day_range(date.fromisoformat(first), date.fromisoformat(last_closed))
         if d.isoformat() not in listed
     ]
     out: dict[str, list[str]] = {d: [] for d in due}
@@ -434,7 +434,8 @@ def _due_cid_lists(ctx: RunContext, delta: LedgerDelta, last_closed: str) -> dic
     return {d: sorted(t) for d, t in out.items()}
 
 
-def _day_range(first: date, last: date) -> list[date]:
+def day_range(first: date, last: date) -> list[date]:
+    """Every date from ``first`` to ``last``, both included."""
     return [first + timedelta(days=i) for i in range((last - first).days + 1)]
 
 
@@ -471,7 +472,7 @@ def build_days(
         return res
     dirty = set(delta.dirty_days) | set(lag.weight_days)
     weights = {r["cid"]: r["weight"] for r in lag.weight_rows}
-    for d in _day_range(date.fromisoformat(first), date.fromisoformat(last_closed)):
+    for d in day_range(date.fromisoformat(first), date.fromisoformat(last_closed)):
         day = d.isoformat()
         known = day_rows.get(day, {})
         forced = day in ctx.extra.get("forced_days", ())
