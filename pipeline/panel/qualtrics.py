@@ -12,7 +12,6 @@ import io
 import json
 import re
 from dataclasses import dataclass, field
-from zoneinfo import ZoneInfo
 
 import numpy as np
 import pandas as pd
@@ -57,10 +56,16 @@ class ParsedExport:
     columns: list[str]
     questions: dict[str, str]
     timezones: dict[str, str]
-    frame: pd.DataFrame
+    table: pa.Table  # every export column as text, plus the derived columns
     waves: set[int | None] = field(default_factory=set)
 
+    @property
+    def frame(self) -> pd.DataFrame:
+        """The table as a DataFrame (strings stay Arrow-backed)."""
+        return self.table.to_pandas(types_mapper=_STRING_TYPES.get)
 
+
+NAT = np.iinfo(np.int64).min  # a missing timestamp in the epoch columns
 _QUOTE_OR_NL = re.compile(rb'["\n]')
 
 
@@ -140,27 +145,38 @@ def _header(data: bytes, name: str) -> tuple[list[str], list[str], list[dict], i
     return names, texts, meta, ends[2]
 
 
-def _to_epoch(values: pa.ChunkedArray, zone: str, col: str, name: str, data: bytes) -> np.ndarray:
-    """Local ``YYYY-MM-DD HH:MM:SS`` strings in ``zone`` → int64 epoch seconds (NaT → min int)."""
-    s = values.to_pandas(types_mapper=_STRING_TYPES.get)
-    parsed = pd.to_datetime(s, format=TIMESTAMP_FORMAT, errors="coerce")
-    bad = parsed.isna() & s.notna()
-    if bad.any():
-        idx = int(np.flatnonzero(bad.to_numpy())[0])
+def _to_epoch(values: pa.ChunkedArray, zone: str, col: str, name: str, data: bytes) -> pa.Array:
+    """Local ``YYYY-MM-DD HH:MM:SS`` strings in ``zone`` → int64 epoch seconds (missing → :data:`NAT`).
+
+    Ambiguous fall-back hour: the first (daylight) reading; skipped spring-forward times
+    shift forward to the first valid instant. Both are rare and deterministic.
+    """
+    parsed = pc.strptime(values, format=TIMESTAMP_FORMAT, unit="s", error_is_null=True)
+    bad = pc.and_(pc.is_null(parsed), pc.is_valid(values))
+    if pc.any(bad).as_py():
+        idx = int(np.flatnonzero(bad.to_numpy(zero_copy_only=False))[0])
         raise ExportError(
-            name, _line_of_record(data, name, idx), f"unparseable {col} timestamp {s.iloc[idx]!r}"
+            name,
+            _line_of_record(data, name, idx),
+            f"unparseable {col} timestamp {values[idx].as_py()!r}",
         )
     if zone != "UTC":
-        # Ambiguous fall-back hour: take the first (daylight) reading; skipped spring-forward
-        # times shift forward. Both are rare and deterministic.
-        parsed = parsed.dt.tz_localize(ZoneInfo(zone), ambiguous=True, nonexistent="shift_forward")
-    else:
-        parsed = parsed.dt.tz_localize("UTC")
-    out = parsed.dt.tz_convert("UTC").dt.tz_localize(None).astype("datetime64[s]")
-    return out.to_numpy().astype("int64")
+        try:
+            parsed = pc.assume_timezone(
+                parsed, timezone=zone, ambiguous="earliest", nonexistent="latest"
+            )
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
+            raise ExportError(name, 3, f"unknown time zone {zone!r} of {col}") from exc
+    return pc.fill_null(pc.cast(parsed, pa.int64()), NAT)
 
 
-NAT = np.iinfo(np.int64).min
+def _waves(survey: pa.Array | pa.ChunkedArray, waves: dict[str, int]) -> pa.Array:
+    """SurveyID → wave number (null when the SurveyID is unknown or missing)."""
+    if not waves:
+        return pa.nulls(len(survey), pa.int64())
+    keys = pa.array(list(waves), pa.string())
+    idx = pc.index_in(survey, value_set=keys)
+    return pc.take(pa.array(list(waves.values()), pa.int64()), idx)
 
 
 def parse_export(data: bytes, name: str, waves: dict[str, int]) -> ParsedExport:
@@ -187,39 +203,35 @@ def parse_export(data: bytes, name: str, waves: dict[str, int]) -> ParsedExport:
             name, line, f"row has {got} fields, header has {len(names)} ({exc})"
         ) from exc
     zones = {c: m.get("timeZone", "UTC") for c, m in zip(names, meta, strict=True)}
-    # An empty quoted string is "not answered" too.
-    table = pa.table(
-        {c: pc.if_else(pc.equal(table.column(c), ""), None, table.column(c)) for c in names}
-    )
-    frame = table.to_pandas(types_mapper=_STRING_TYPES.get)
+    n = table.num_rows
+    columns: dict[str, pa.ChunkedArray | pa.Array] = {}
+    for c in names:  # an empty quoted string is "not answered" too
+        col = table.column(c)
+        empty = pc.equal(col, "")
+        columns[c] = pc.if_else(empty, None, col) if pc.any(empty).as_py() else col
+    for col in ("StartDate", "RecordedDate", "ResponseId"):
+        missing = pc.is_null(columns[col])
+        if pc.any(missing).as_py():
+            idx = int(np.flatnonzero(missing.to_numpy(zero_copy_only=False))[0])
+            raise ExportError(name, _line_of_record(data, name, idx), f"empty {col}")
     for col, target in (("StartDate", START), ("EndDate", END), ("RecordedDate", RECORDED)):
         if col in names:
-            frame[target] = _to_epoch(table.column(col), zones[col], col, name, data)
+            columns[target] = _to_epoch(columns[col], zones[col], col, name, data)
         else:
-            frame[target] = NAT
-    for col in ("StartDate", "RecordedDate", "ResponseId"):
-        missing = frame[col].isna().to_numpy()
-        if missing.any():
-            idx = int(np.flatnonzero(missing)[0])
-            raise ExportError(name, _line_of_record(data, name, idx), f"empty {col}")
-    token = (
-        frame["token"] if "token" in frame else pd.Series(pd.NA, index=frame.index, dtype="string")
-    )
+            columns[target] = pa.array(np.full(n, NAT, dtype=np.int64))
+    none = pa.nulls(n, pa.string())
     # Qualtrics (via spreadsheet-safe export) writes a token starting with '-' as '-…
-    frame[TOKEN] = token.str.replace(r"^'(?=-)", "", regex=True)
-    survey = (
-        frame["SurveyID"]
-        if "SurveyID" in frame
-        else pd.Series(pd.NA, index=frame.index, dtype="string")
-    )
-    frame[SURVEY] = survey.str.strip().replace("", pd.NA)
-    frame[WAVE] = frame[SURVEY].map(waves).astype("Int64")
-    wave_set = {None if pd.isna(w) else int(w) for w in frame[WAVE].unique()}
+    token = columns.get("token", none)
+    columns[TOKEN] = pc.replace_substring_regex(token, pattern="^'-", replacement="-")
+    survey = pc.utf8_trim_whitespace(columns.get("SurveyID", none))
+    columns[SURVEY] = pc.if_else(pc.equal(survey, ""), None, survey)
+    columns[WAVE] = _waves(columns[SURVEY], waves)
+    wave_set = {w for w in pc.unique(columns[WAVE]).to_pylist()}
     return ParsedExport(
         name=name,
         columns=list(names),
         questions=dict(zip(names, texts, strict=True)),
         timezones={c: zones[c] for c in TIMESTAMP_COLUMNS if c in zones},
-        frame=frame,
+        table=pa.table(columns),
         waves=wave_set,
     )

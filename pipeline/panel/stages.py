@@ -116,7 +116,7 @@ class NormalizeResult:
 def normalize_exports(ctx: RunContext, fetch: FetchResult) -> NormalizeResult:
     """Parse every file to process; quarantine malformed ones, keep going with the rest."""
     res = NormalizeResult()
-    frames: list[pd.DataFrame] = []
+    tables: list[pa.Table] = []
     as_of = int(ctx.as_of.timestamp())
 
     def parse(item: tuple[str, str]) -> ParsedExport | ExportError:
@@ -144,14 +144,16 @@ def normalize_exports(ctx: RunContext, fetch: FetchResult) -> NormalizeResult:
             )
             res.file_status[sha] = {"status": "quarantined", "error": str(exc)}
             continue
-        frame = parsed.frame
-        late = frame[RECORDED].to_numpy() > as_of
-        res.deferred += int(late.sum())
-        frame = frame[~late]
+        table = parsed.table
+        late = pc.greater(table.column(RECORDED), as_of)
+        n_late = pc.sum(late).as_py() or 0
+        res.deferred += n_late
+        if n_late:
+            table = table.filter(pc.invert(late))
         waves = sorted({w for w in parsed.waves if w is not None})
         res.file_status[sha] = {
-            "status": "pending" if late.any() else "applied",
-            "rows": int(len(parsed.frame)),
+            "status": "pending" if n_late else "applied",
+            "rows": int(parsed.table.num_rows),
             "layout": {
                 "key": float(min(waves)) if waves else UNKNOWN_WAVE_KEY,
                 "waves": waves,
@@ -159,13 +161,13 @@ def normalize_exports(ctx: RunContext, fetch: FetchResult) -> NormalizeResult:
                 "questions": parsed.questions,
             },
         }
-        res.rows_in += len(frame)
-        res.unknown_waves += int((frame[SURVEY].notna() & frame[WAVE].isna()).sum())
-        frames.append(frame)
-    if frames:
-        batch = pd.concat(frames, ignore_index=True, sort=False)
+        res.rows_in += table.num_rows
+        unknown = pc.and_(pc.is_valid(table.column(SURVEY)), pc.is_null(table.column(WAVE)))
+        res.unknown_waves += pc.sum(unknown).as_py() or 0
+        tables.append(table)
+    if tables:
         target = ctx.run_dir / "normalized.arrow"
-        write_frame(batch, target)
+        write_frame(pa.concat_tables(tables, promote_options="default"), target)
         res.batch = str(target)
     return res
 
