@@ -1,6 +1,12 @@
-"""Earliest-start collision resolution per token (SPEC §3.4) and weight eligibility (§3.5)."""
+"""Earliest-start collision resolution per token (SPEC §3.4) and weight eligibility (§3.5).
+
+The rules work on Arrow arrays and NumPy (a night can bring a million responses); the
+small pandas helpers at the end apply the same functions to a DataFrame.
+"""
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -11,65 +17,88 @@ from pipeline.days import cutoff_epochs, for_dates
 from pipeline.panel.qualtrics import RECORDED, START, SURVEY, TOKEN
 
 ORDER = [START, RECORDED, "ResponseId"]
+Strings = pa.Array | pa.ChunkedArray
 
 
-def first_positions(frame: pd.DataFrame, by: list[str], group: str, keep: str) -> np.ndarray:
-    """Row positions of the first (``keep="first"``) or last row per ``group`` in ``by``
-    order, ties broken by row order; returned sorted. Only key columns are sorted (Arrow's
-    sort is several times faster than pandas' on strings); the caller takes wide rows once."""
-    n = len(frame)
-    columns = {c: pa.array(frame[c], from_pandas=True) for c in by}
+def _codes(values: Strings) -> np.ndarray:
+    """Integer group codes of string values (hashing; sorting ints beats sorting strings)."""
+    if isinstance(values, pa.ChunkedArray):  # unify_dictionaries is far slower than a copy
+        values = values.combine_chunks()
+    return pc.dictionary_encode(values).indices.to_numpy(zero_copy_only=False)
+
+
+def _first_of_groups(group: Strings, keys: list[tuple[Strings | np.ndarray, str]]) -> np.ndarray:
+    """Row order sorted by ``group`` then ``keys`` (then row number, in the last key's
+    direction), and where each group starts in it: ``(order, starts)``."""
+    n = len(group)
+    codes = _codes(group)
+    direction = keys[-1][1] if keys else "ascending"
+    columns = {"_group": pa.array(codes)}
+    sort_keys = [("_group", "ascending")]
+    for i, (values, how) in enumerate(keys):
+        columns[f"k{i}"] = (
+            values if isinstance(values, pa.Array | pa.ChunkedArray) else pa.array(values)
+        )
+        sort_keys.append((f"k{i}", how))
     columns["_row"] = pa.array(np.arange(n))
-    direction = "ascending" if keep == "first" else "descending"
-    keys = [(group, "ascending")] + [(c, direction) for c in [*by, "_row"] if c != group]
-    order = pc.sort_indices(pa.table(columns), sort_keys=keys).to_numpy()
-    groups = pc.take(columns[group], pa.array(order))
+    sort_keys.append(("_row", direction))
+    order = pc.sort_indices(pa.table(columns), sort_keys=sort_keys).to_numpy()
+    sorted_codes = codes[order]
     starts = np.ones(n, dtype=bool)
-    if n > 1:
-        starts[1:] = np.asarray(pc.not_equal(groups.slice(1), groups.slice(0, n - 1)))
+    starts[1:] = sorted_codes[1:] != sorted_codes[:-1]
+    return order, starts
+
+
+def dedupe_rows(response_id: Strings, recorded: np.ndarray) -> np.ndarray:
+    """Rows of one copy per ResponseId: the most recently recorded (ties: the later row);
+    returned in row order."""
+    n = len(response_id)
+    if pc.count_distinct(response_id).as_py() == n:
+        return np.arange(n)
+    order, starts = _first_of_groups(response_id, [(recorded, "descending")])
     return np.sort(order[starts])
 
 
-def dedupe_positions(frame: pd.DataFrame) -> np.ndarray:
-    """Positions of one copy per ResponseId: the most recently recorded (ties: the later row)."""
-    if not frame["ResponseId"].duplicated().any():
-        return np.arange(len(frame))
-    return first_positions(frame, ["ResponseId", RECORDED], "ResponseId", "last")
+def candidate_rows(token: Strings, survey: Strings) -> np.ndarray:
+    """Responses that take part in collisions: a non-empty token and a SurveyID (a mask)."""
+    has_token = pc.fill_null(pc.not_equal(pc.utf8_trim_whitespace(token), ""), False)
+    mask = pc.and_(has_token, pc.is_valid(survey))
+    return np.asarray(mask.to_numpy(zero_copy_only=False), dtype=bool)
 
 
-def dedupe_responses(frame: pd.DataFrame) -> pd.DataFrame:
-    """The rows of :func:`dedupe_positions`."""
-    pos = dedupe_positions(frame)
-    return frame if len(pos) == len(frame) else frame.take(pos)
+@dataclass
+class TokenWinners:
+    """Per token (in no particular order): its winning row, that row's `for` day, and the
+    first `for` day of any of its responses recorded by that day's cut-off (NaT if none)."""
+
+    rows: np.ndarray
+    day: np.ndarray  # datetime64[D]
+    on_time_day: np.ndarray  # datetime64[D]
 
 
-def candidate_mask(frame: pd.DataFrame) -> np.ndarray:
-    """Responses that take part in collisions: a non-empty token and a SurveyID."""
-    token = frame[TOKEN].str.strip()
-    return ((token.notna() & (token != "")).fillna(False) & frame[SURVEY].notna()).to_numpy()
-
-
-def candidates(frame: pd.DataFrame) -> pd.DataFrame:
-    """The rows of :func:`candidate_mask`."""
-    mask = candidate_mask(frame)
-    return frame if mask.all() else frame[mask]
-
-
-def earliest_per_token(frame: pd.DataFrame) -> pd.DataFrame:
-    """The winning response of every token: earliest start, then recorded, then ResponseId."""
-    return frame.take(first_positions(frame, [TOKEN, *ORDER], TOKEN, "first"))
-
-
-def on_time_days(frame: pd.DataFrame, timezone: str, cutoff_hour: int) -> pd.Series:
-    """Per token, the earliest `for` day (as datetime64[D]) of a response recorded by that
-    day's cut-off; tokens with no such response are absent."""
-    days = for_dates(frame[START].to_numpy(), timezone)
-    cut = cutoff_epochs(days, timezone, cutoff_hour)
-    on_time = frame[RECORDED].to_numpy() <= cut
-    if not on_time.any():
-        return pd.Series(dtype="datetime64[s]")
-    sub = pd.DataFrame({TOKEN: frame[TOKEN].to_numpy()[on_time], "day": days[on_time]})
-    return sub.groupby(TOKEN)["day"].min()
+def token_winners(
+    token: Strings,
+    start: np.ndarray,
+    recorded: np.ndarray,
+    response_id: Strings,
+    timezone: str,
+    cutoff_hour: int,
+) -> TokenWinners:
+    """Earliest start wins per token; ties: earlier recorded, then smaller ResponseId."""
+    keys = [(start, "ascending"), (recorded, "ascending"), (response_id, "ascending")]
+    order, starts = _first_of_groups(token, keys)
+    days = for_dates(start, timezone)
+    on_time = recorded <= cutoff_epochs(days, timezone, cutoff_hour)
+    # Within a token, rows are sorted by start, and the `for` day grows with the start:
+    # the first on-time row of a token has its earliest on-time day.
+    group = np.cumsum(starts) - 1
+    hits = np.flatnonzero(on_time[order])
+    first_hit = np.ones(len(hits), dtype=bool)
+    first_hit[1:] = group[hits[1:]] != group[hits[:-1]]
+    on_time_day = np.full(int(starts.sum()), np.datetime64("NaT"), dtype="datetime64[D]")
+    on_time_day[group[hits[first_hit]]] = days[order[hits[first_hit]]]
+    rows = order[starts]
+    return TokenWinners(rows=rows, day=days[rows], on_time_day=on_time_day)
 
 
 def beats(a_start: np.ndarray, a_rec: np.ndarray, a_id: np.ndarray,
@@ -78,3 +107,45 @@ def beats(a_start: np.ndarray, a_rec: np.ndarray, a_id: np.ndarray,
     return (a_start < b_start) | (
         (a_start == b_start) & ((a_rec < b_rec) | ((a_rec == b_rec) & (a_id < b_id)))
     )
+
+
+# --- the same rules on a DataFrame (tests, small inputs) ---------------------------------
+def _strings(series: pd.Series) -> pa.Array:
+    return pa.array(series.astype("string"), from_pandas=True, type=pa.string())
+
+
+def dedupe_positions(frame: pd.DataFrame) -> np.ndarray:
+    """Positions of one copy per ResponseId (see :func:`dedupe_rows`)."""
+    return dedupe_rows(_strings(frame["ResponseId"]), frame[RECORDED].to_numpy("int64"))
+
+
+def dedupe_responses(frame: pd.DataFrame) -> pd.DataFrame:
+    """The rows of :func:`dedupe_positions`."""
+    pos = dedupe_positions(frame)
+    return frame if len(pos) == len(frame) else frame.take(pos)
+
+
+def candidates(frame: pd.DataFrame) -> pd.DataFrame:
+    """The rows of :func:`candidate_rows`."""
+    mask = candidate_rows(_strings(frame[TOKEN]), _strings(frame[SURVEY]))
+    return frame if mask.all() else frame[mask]
+
+
+def _winners(frame: pd.DataFrame, timezone: str, cutoff_hour: int) -> TokenWinners:
+    return token_winners(
+        _strings(frame[TOKEN]), frame[START].to_numpy("int64"), frame[RECORDED].to_numpy("int64"),
+        _strings(frame["ResponseId"]), timezone, cutoff_hour,
+    )  # fmt: skip
+
+
+def earliest_per_token(frame: pd.DataFrame) -> pd.DataFrame:
+    """The winning response of every token, in input order."""
+    return frame.take(np.sort(_winners(frame, "UTC", 0).rows))
+
+
+def on_time_days(frame: pd.DataFrame, timezone: str, cutoff_hour: int) -> pd.Series:
+    """Per token, its earliest on-time `for` day (datetime64); tokens without one absent."""
+    won = _winners(frame, timezone, cutoff_hour)
+    tokens = frame[TOKEN].to_numpy()[won.rows]
+    keep = ~np.isnat(won.on_time_day)
+    return pd.Series(won.on_time_day[keep], index=pd.Index(tokens[keep], name=TOKEN), name="day")

@@ -24,6 +24,7 @@ from pipeline.locations import Location
 from pipeline.panel import codebook, names
 from pipeline.panel.output import published_columns
 from pipeline.panel.stages import (
+    LEDGER_TYPES,
     DayBuild,
     EligibilityResult,
     FetchResult,
@@ -36,10 +37,7 @@ from pipeline.provenance import code_version
 from pipeline.staging import read_frame
 from pipeline.state.store import RunChanges
 
-LEDGER_COLUMNS = [
-    "token", "response_id", "start", "recorded", "day", "eligible", "reason", "eligible_day",
-    "cid_day", "cid_pending",
-]  # fmt: skip
+LEDGER_COLUMNS = list(LEDGER_TYPES)
 
 
 GZIP_LEVEL = 4  # about 3x faster than 6 for a few percent larger files

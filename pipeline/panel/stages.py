@@ -24,7 +24,6 @@ import pyarrow.compute as pc
 from pipeline.checks import CHECK_COLUMNS
 from pipeline.context import RunContext
 from pipeline.csvfmt import to_csv_bytes
-from pipeline.days import for_dates
 from pipeline.panel import collisions as coll
 from pipeline.panel.columns import merge_layouts, question_columns
 from pipeline.panel.eligibility import count_reasons, exclusion_reasons
@@ -43,6 +42,12 @@ from pipeline.panel.qualtrics import (
 from pipeline.staging import read_frame, read_table, write_frame
 
 EXPORT_SUFFIXES = (".csv", ".csv.gz")
+# Arrow types of the ledger's columns (pipeline/state/schema.py), in table order.
+LEDGER_TYPES = {
+    "token": pa.string(), "response_id": pa.string(), "start": pa.int64(),
+    "recorded": pa.int64(), "day": pa.string(), "eligible": pa.bool_(), "reason": pa.string(),
+    "eligible_day": pa.string(), "cid_day": pa.string(), "cid_pending": pa.bool_(),
+}  # fmt: skip
 UNKNOWN_WAVE_KEY = 1e9
 
 
@@ -190,9 +195,10 @@ def apply_eligibility(ctx: RunContext, norm: NormalizeResult) -> EligibilityResu
     res = EligibilityResult(excluded=count_reasons(pd.Series([], dtype="string")))
     if norm.batch is None:
         return res
+    table = read_table(norm.batch)
+    pos = coll.dedupe_rows(table.column("ResponseId"), _numpy(table.column(RECORDED)))
+    res.duplicates = table.num_rows - len(pos)
     batch = read_frame(norm.batch)
-    pos = coll.dedupe_positions(batch)
-    res.duplicates = len(batch) - len(pos)
     # Reasons are per row, so they are computed on the batch as is (no wide copy).
     reasons = exclusion_reasons(batch, ctx.cfg.rules).take(pos).reset_index(drop=True)
     res.responses = len(pos)
@@ -219,10 +225,34 @@ class LedgerDelta:
     dirty_days: list[str] = field(default_factory=list)
 
 
-def _iso(days64: np.ndarray) -> np.ndarray:
-    """datetime64 days → ``YYYY-MM-DD`` strings (formatting each distinct day once)."""
+def _iso(days64: np.ndarray) -> pa.Array:
+    """datetime64 days → ``YYYY-MM-DD`` strings, null for NaT (each distinct day formatted once)."""
     uniq, inverse = np.unique(days64.astype("datetime64[D]"), return_inverse=True)
-    return np.datetime_as_string(uniq, unit="D").astype(object)[inverse]
+    text = pa.array([None if np.isnat(d) else str(d) for d in uniq], pa.string())
+    return text.take(pa.array(inverse.reshape(-1).astype("int32")))
+
+
+def _numpy(values: pa.Array | pa.ChunkedArray, fill: Any = None) -> np.ndarray:
+    if fill is not None:
+        values = pc.fill_null(values, fill)
+    return values.to_numpy(zero_copy_only=False)
+
+
+def _aligned_ledger(ctx: RunContext, tokens: pa.Array) -> tuple[pa.Table, np.ndarray]:
+    """The stored ledger rows of ``tokens``, aligned with them (nulls where a token is new),
+    and which tokens were known."""
+    old = ctx.store.ledger_rows(_numpy(tokens))
+    names = list(LEDGER_TYPES)
+    if old.empty:
+        table = pa.table({c: pa.nulls(len(tokens), LEDGER_TYPES[c]) for c in names})
+        return table, np.zeros(len(tokens), dtype=bool)
+    # SQLite hands booleans back as 0/1: build each column untyped, then cast.
+    stored = pa.table(
+        {c: pa.array(old[c].to_numpy(dtype=object), from_pandas=True).cast(LEDGER_TYPES[c])
+         for c in names}
+    )  # fmt: skip
+    idx = pc.index_in(tokens, value_set=stored.column("token"))
+    return stored.take(idx), _numpy(pc.is_valid(idx))
 
 
 def resolve_collisions(ctx: RunContext, elig: EligibilityResult) -> LedgerDelta:
@@ -230,93 +260,83 @@ def resolve_collisions(ctx: RunContext, elig: EligibilityResult) -> LedgerDelta:
     res = LedgerDelta()
     if elig.batch is None:
         return res
-    batch = read_frame(elig.batch)
-    judged = read_frame(elig.reasons)
+    judged = read_table(elig.reasons)
     # Work on the key columns only; whole rows are taken once, for new winners.
-    keys = batch[[TOKEN, SURVEY, START, RECORDED, "ResponseId"]].take(judged["_pos"].to_numpy())
-    keys = keys.reset_index(drop=True)
-    keys["_reason"] = judged["_reason"].to_numpy()
-    cand_pos = np.flatnonzero(coll.candidate_mask(keys))
+    keys = read_table(elig.batch, columns=[TOKEN, SURVEY, START, RECORDED, "ResponseId"])
+    keys = keys.take(judged.column("_pos")).append_column("_reason", judged.column("_reason"))
+    cand_pos = np.flatnonzero(coll.candidate_rows(keys.column(TOKEN), keys.column(SURVEY)))
     if not len(cand_pos):
         return res
-    cands = keys.take(cand_pos).reset_index(drop=True)
-    win_pos = coll.first_positions(cands, [TOKEN, *coll.ORDER], TOKEN, "first")
-    best = cands.take(win_pos).reset_index(drop=True)
-    res.tokens_seen = len(best)
-    res.collisions = len(cands) - len(best)
+    cands = keys.take(pa.array(cand_pos))
+    c_start, c_rec = _numpy(cands.column(START)), _numpy(cands.column(RECORDED))
     tz, hour = ctx.cfg.timezone, ctx.cfg.rules.cutoff_hour
-    best["_day"] = _iso(for_dates(best[START].to_numpy(), tz))
-    on_time = coll.on_time_days(cands, tz, hour)
-    on_time_iso = (
-        pd.Series(_iso(on_time.to_numpy()), index=on_time.index) if len(on_time) else on_time
+    won = coll.token_winners(
+        cands.column(TOKEN), c_start, c_rec, cands.column("ResponseId"), tz, hour
     )
-    old = ctx.store.ledger_rows(best[TOKEN]).set_index("token")
-    if old.empty:  # first run (or all tokens new): nothing to align
-        old = pd.DataFrame({c: np.full(len(best), None, object) for c in old.columns})
-    else:
-        old = old.reindex(best[TOKEN])
-    have_old = old["response_id"].notna().to_numpy()
-    o_start = old["start"].fillna(0).astype("int64").to_numpy()
-    o_rec = old["recorded"].fillna(0).astype("int64").to_numpy()
-    o_id = old["response_id"].fillna("").astype(str).to_numpy()
-    b_id = best["ResponseId"].astype(str).to_numpy()
-    b_start, b_rec = best[START].to_numpy(), best[RECORDED].to_numpy()
-    wins = coll.beats(b_start, b_rec, b_id, o_start, o_rec, o_id)
-    refreshed = (b_id == o_id) & (b_rec > o_rec)  # a newer copy of the winner itself
-    winner_changed = ~have_old | (have_old & (wins | refreshed))
+    best = cands.take(pa.array(won.rows))
+    res.tokens_seen = best.num_rows
+    res.collisions = cands.num_rows - best.num_rows
+    tokens = best.column(TOKEN).combine_chunks()
+    b_id = best.column("ResponseId").combine_chunks()
+    b_start, b_rec = c_start[won.rows], c_rec[won.rows]
+    b_day = _iso(won.day)
+
+    old, have_old = _aligned_ledger(ctx, tokens)
+    o_id = old.column("response_id")
+    o_start, o_rec = _numpy(old.column("start"), 0), _numpy(old.column("recorded"), 0)
+    same_id = _numpy(pc.equal(b_id, o_id), False)
+    wins = coll.beats(b_start, b_rec, _numpy(b_id), o_start, o_rec, _numpy(o_id, ""))
+    refreshed = same_id & (b_rec > o_rec)  # a newer copy of the winner itself
+    winner_changed = ~have_old | wins | refreshed
     res.new_tokens = int((~have_old).sum())
-    res.swaps = int((have_old & wins & (b_id != o_id)).sum())
-    res.collisions += int((have_old & ~wins & (b_id != o_id)).sum())
-    n = pd.Series(on_time_iso.reindex(best[TOKEN]).to_numpy(), dtype=object)
-    o = pd.Series(old["eligible_day"].to_numpy(), dtype=object)
-    keep_old = n.isna() | (o.notna() & (o.fillna("").astype(str) <= n.fillna("").astype(str)))
-    elig_day = o.where(keep_old, n).to_numpy()
-    elig_changed = o.fillna("").to_numpy() != pd.Series(elig_day).fillna("").to_numpy()
+    res.swaps = int((have_old & wins & ~same_id).sum())
+    res.collisions += int((have_old & ~wins & ~same_id).sum())
+    # The eligible day only ever moves earlier.
+    n_eday, o_eday = _iso(won.on_time_day), old.column("eligible_day")
+    earlier = pc.fill_null(pc.less_equal(o_eday, n_eday), False)
+    keep_old = pc.or_(pc.is_null(n_eday), pc.and_(pc.is_valid(o_eday), earlier))
+    elig_day = pc.if_else(keep_old, o_eday, n_eday)
+    elig_changed = _numpy(pc.not_equal(pc.fill_null(o_eday, ""), pc.fill_null(elig_day, "")))
     changed = winner_changed | elig_changed
-    new_rows = pd.DataFrame(
-        {
-            "token": best[TOKEN].to_numpy(),
-            "response_id": np.where(winner_changed, b_id, o_id),
-            "start": np.where(winner_changed, b_start, o_start),
-            "recorded": np.where(winner_changed, b_rec, o_rec),
-            "day": np.where(winner_changed, best["_day"].to_numpy(), old["day"].to_numpy()),
-            "eligible": np.where(
-                winner_changed,
-                best["_reason"].isna().to_numpy(),
-                pd.array(old["eligible"], dtype="boolean").fillna(False).to_numpy(bool),
-            ).astype(bool),
-            "reason": np.where(
-                winner_changed, best["_reason"].astype(object).to_numpy(), old["reason"].to_numpy()
-            ),
-            "eligible_day": elig_day,
-            "cid_day": old["cid_day"].to_numpy(),
-            "old_day": np.where(have_old & winner_changed, old["day"].to_numpy(), None),
-            "winner_changed": winner_changed,
-        }
-    )[changed]
-    new_rows["reason"] = new_rows["reason"].where(pd.notna(new_rows["reason"]), None)
-    new_rows["cid_pending"] = pd.notna(new_rows["eligible_day"]) & pd.isna(new_rows["cid_day"])
-    days = set(new_rows["day"]) | {d for d in new_rows["old_day"] if isinstance(d, str)}
-    res.dirty_days = sorted(days)
+    wc = pa.array(winner_changed)
+    reason = best.column("_reason").combine_chunks()
+    rows = pa.table({
+        "token": tokens,
+        "response_id": pc.if_else(wc, b_id, o_id),
+        "start": pa.array(np.where(winner_changed, b_start, o_start)),
+        "recorded": pa.array(np.where(winner_changed, b_rec, o_rec)),
+        "day": pc.if_else(wc, b_day, old.column("day")),
+        "eligible": pc.if_else(wc, pc.is_null(reason), pc.fill_null(old.column("eligible"), False)),
+        "reason": pc.if_else(wc, reason, old.column("reason")),
+        "eligible_day": elig_day,
+        "cid_day": old.column("cid_day"),
+        "old_day": pc.if_else(pa.array(have_old & winner_changed), old.column("day"), None),
+        "winner_changed": wc,
+    })  # fmt: skip
+    rows = rows.append_column(
+        "cid_pending",
+        pc.and_(pc.is_valid(rows.column("eligible_day")), pc.is_null(old.column("cid_day"))),
+    )
+    rows = rows.filter(pa.array(changed))
+    days = pc.unique(pa.chunked_array([rows.column("day"), rows.column("old_day")]).drop_null())
+    res.dirty_days = sorted(days.to_pylist())
     target = ctx.run_dir / "ledger_delta.arrow"
-    write_frame(new_rows, target)
+    write_frame(rows, target)
     res.rows = str(target)
-    fresh = winner_changed & changed & best["_reason"].isna().to_numpy()
+    fresh = np.flatnonzero(winner_changed & changed & _numpy(pc.is_null(reason)))
     # One take of the wide rows, ordered by day and publication order: each day's new
     # winners are then a zero-copy slice, already sorted for rendering.
-    new = best[fresh]
-    day_codes, day_names = pd.factorize(new["_day"].to_numpy(), sort=True)  # ~30 distinct days
-    keys = pa.table({
-        "day": pa.array(day_codes), "start": pa.array(new[START].to_numpy()),
-        "recorded": pa.array(new[RECORDED].to_numpy()),
-        "rid": pa.array(new["ResponseId"], from_pandas=True),
+    day_codes, day_names = pd.factorize(_numpy(b_day)[fresh], sort=True)  # ~30 distinct days
+    order_keys = pa.table({
+        "day": pa.array(day_codes), "start": pa.array(b_start[fresh]),
+        "recorded": pa.array(b_rec[fresh]), "rid": b_id.take(pa.array(fresh)),
     })  # fmt: skip
-    order = pc.sort_indices(keys, sort_keys=[(c, "ascending") for c in keys.column_names])
-    order = order.to_numpy()
-    positions = judged["_pos"].to_numpy()[cand_pos[win_pos[fresh]]][order]
-    rows = read_table(elig.batch).take(pa.array(positions))
-    columns = [c for c in batch.columns if not c.startswith("_")]
-    values = publish_values(rows, columns, ctx.cfg.rules, tz, ctx.zip_population)
+    sort_keys = [(c, "ascending") for c in order_keys.column_names]
+    order = pc.sort_indices(order_keys, sort_keys=sort_keys).to_numpy()
+    positions = _numpy(judged.column("_pos"))[cand_pos[won.rows[fresh]]][order]
+    wide = read_table(elig.batch).take(pa.array(positions))
+    columns = [c for c in wide.column_names if not c.startswith("_")]
+    values = publish_values(wide, columns, ctx.cfg.rules, tz, ctx.zip_population)
     counts = np.bincount(day_codes, minlength=len(day_names))
     offsets = np.concatenate([[0], np.cumsum(counts)[:-1]])
     res.winner_slices = {
