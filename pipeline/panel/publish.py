@@ -16,6 +16,8 @@ from datetime import date, timedelta
 from typing import Any
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from pipeline import outages
 from pipeline.context import RunContext
@@ -34,7 +36,7 @@ from pipeline.panel.stages import (
     day_range,
 )
 from pipeline.provenance import code_version
-from pipeline.staging import read_frame
+from pipeline.staging import read_table
 from pipeline.state.store import RunChanges
 
 LEDGER_COLUMNS = list(LEDGER_TYPES)
@@ -210,22 +212,28 @@ def publish_and_commit(
         loc.close()
 
     changes.files = _file_rows(fetch, norm, lag)
-    listed = {t: day for day, tokens in lag.cid_lists.items() for t in tokens}
+    listed = pa.table({
+        "token": pa.array([t for tokens in lag.cid_lists.values() for t in tokens], pa.string()),
+        "day": pa.array([d for d, tokens in lag.cid_lists.items() for _ in tokens], pa.string()),
+    })  # fmt: skip
     if delta.rows:
-        ledger = read_frame(delta.rows)[LEDGER_COLUMNS]
+        ledger = read_table(delta.rows, columns=LEDGER_COLUMNS)
         # tokens of this run's delta go on their CID list inside the upsert itself
-        tokens = pd.Index(ledger["token"].astype(object))
-        on_list = pd.Series(listed, dtype=object).reindex(tokens).to_numpy()
-        hit = pd.notna(on_list)
-        if hit.any():
-            ledger["cid_day"] = ledger["cid_day"].astype(object)
-            ledger.loc[hit, "cid_day"] = on_list[hit]
-            ledger.loc[hit, "cid_pending"] = False
-            done = set(tokens[hit])
-            listed = {t: d for t, d in listed.items() if t not in done}
+        idx = pc.index_in(ledger.column("token"), value_set=listed.column("token"))
+        hit = pc.is_valid(idx)
+        if pc.any(hit).as_py():
+            cid_day = pc.if_else(hit, listed.column("day").take(idx), ledger.column("cid_day"))
+            pending = pc.and_(ledger.column("cid_pending"), pc.invert(hit))
+            ledger = ledger.set_column(LEDGER_COLUMNS.index("cid_day"), "cid_day", cid_day)
+            ledger = ledger.set_column(LEDGER_COLUMNS.index("cid_pending"), "cid_pending", pending)
+            listed = listed.filter(
+                pc.invert(pc.is_in(listed.column("token"), value_set=ledger.column("token")))
+            )
         changes.ledger_rows = ledger
     by_day: dict[str, list[str]] = {}
-    for t, day in listed.items():
+    for t, day in zip(
+        listed.column("token").to_pylist(), listed.column("day").to_pylist(), strict=True
+    ):
         by_day.setdefault(day, []).append(t)
     changes.cid_listed = by_day
     changes.days = list(new_days.values())

@@ -12,6 +12,8 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
@@ -32,7 +34,7 @@ class RunChanges:
     as_of: str
     recorded: str
     files: list[dict[str, Any]] = field(default_factory=list)
-    ledger_rows: pd.DataFrame | None = None  # full rows of changed tokens
+    ledger_rows: pa.Table | pd.DataFrame | None = None  # full rows of changed tokens
     cid_listed: dict[str, list[str]] = field(default_factory=dict)  # day -> tokens
     cid_lists: list[dict[str, Any]] = field(default_factory=list)
     days: list[dict[str, Any]] = field(default_factory=list)  # full rows of changed days
@@ -316,7 +318,10 @@ class StateStore:
 
     @staticmethod
     def _upsert(
-        conn: Connection, table: sa.Table, key: str, rows: list[dict[str, Any]] | pd.DataFrame
+        conn: Connection,
+        table: sa.Table,
+        key: str,
+        rows: list[dict[str, Any]] | pd.DataFrame | pa.Table,
     ) -> None:
         """Insert or replace whole rows by primary key, inside the caller's transaction.
 
@@ -324,15 +329,12 @@ class StateStore:
         million rows on a first run); PostgreSQL: ``INSERT ... ON CONFLICT DO UPDATE``.
         """
         if isinstance(rows, pd.DataFrame):
-            rows = rows.sort_values(key, kind="stable")  # key order: B-tree appends, not splits
-            names = list(rows.columns)
-            values = [
-                rows[c].astype(object).where(rows[c].notna(), None).tolist()
-                if rows[c].dtype == object or rows[c].hasnans
-                else rows[c].tolist()
-                for c in names
-            ]
-            tuples = list(zip(*values, strict=True))
+            rows = pa.Table.from_pandas(rows, preserve_index=False)
+        if isinstance(rows, pa.Table):
+            # key order: B-tree appends, not page splits
+            rows = rows.take(pc.sort_indices(rows, sort_keys=[(key, "ascending")]))
+            names = list(rows.column_names)
+            tuples = list(zip(*(_pylist(rows.column(c)) for c in names), strict=True))
         else:
             if not rows:
                 return
@@ -368,6 +370,17 @@ class StateStore:
             conn.execute(table.delete().where(col.in_(chunk)))
         for chunk in _chunks(dicts, 20000):
             conn.execute(table.insert(), chunk)
+
+
+def _pylist(values: pa.ChunkedArray) -> list[Any]:
+    """Column values as Python objects (None for nulls), through NumPy where that is exact."""
+    if pa.types.is_string(values.type) or pa.types.is_large_string(values.type):
+        return values.to_numpy(zero_copy_only=False).tolist()  # object array, None for null
+    if values.null_count == 0 and (
+        pa.types.is_integer(values.type) or pa.types.is_boolean(values.type)
+    ):
+        return values.to_numpy(zero_copy_only=False).tolist()
+    return values.to_pylist()
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
