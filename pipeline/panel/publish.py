@@ -169,7 +169,7 @@ def publish_and_commit(
         run_id=ctx.run_id, as_of=ctx.as_of.isoformat(), recorded=ctx.recorded.isoformat(),
         base_seq=ctx.base_seq,
     )  # fmt: skip
-    new_entries: list[dict[str, Any]] = []
+    new_entries: list[dict[str, Any]] = changes.outages  # OUTAGES entries of this run
 
     def note(kind: str, message: str, days: list[str] | tuple[str, ...] = ()) -> None:
         new_entries.append(
@@ -181,6 +181,33 @@ def publish_and_commit(
     for q in norm.quarantined + lag.quarantined:
         note("NOTICE", f"Input file {q['path']} was quarantined and not used: {q['error']}")
 
+    _ledger_changes(delta, lag, changes)
+    pending = ctx.store.begin_commit(changes)  # the ledger is written while files publish
+    try:
+        _publish_files(ctx, fetch, norm, elig, delta, lag, build, held_days, changes, res, note)
+    except BaseException:
+        pending.abort()
+        raise
+    pending.finish()
+    return res
+
+
+def _publish_files(
+    ctx: RunContext,
+    fetch: FetchResult,
+    norm: NormalizeResult,
+    elig: EligibilityResult,
+    delta: LedgerDelta,
+    lag: LagResult,
+    build: DayBuild,
+    held_days: set[str],
+    changes: RunChanges,
+    res: PublishResult,
+    note: Callable[..., None],
+) -> None:
+    """Write every file of the run to the publish location and fill in ``changes``."""
+    cfg = ctx.cfg
+    new_entries = changes.outages
     loc = ctx.open(cfg.publish)
     try:
         pub = _Publisher(ctx, loc, changes, res)
@@ -206,12 +233,23 @@ def publish_and_commit(
             "codebook.csv", codebook.render(build.questions, build.layouts, cfg.rules), "codebook"
         )
         _write_cid_lists(ctx, lag, changes, res)
-        changes.outages = new_entries
         pub.finish(new_entries, lambda: _manifest(ctx, fetch, norm, elig, delta, lag, res))
     finally:
         loc.close()
 
     changes.files = _file_rows(fetch, norm, lag)
+    changes.days = list(new_days.values())
+    changes.weights = lag.weight_rows
+    changes.summary = {
+        "excluded": elig.excluded, "rows_in": norm.rows_in, "responses": elig.responses,
+        "collisions": delta.collisions, "swaps": delta.swaps, "published": res.written,
+        "linked": res.linked, "bytes_uploaded": res.bytes_uploaded,
+    }  # fmt: skip
+
+
+def _ledger_changes(delta: LedgerDelta, lag: LagResult, changes: RunChanges) -> None:
+    """The delta's ledger rows (with this run's CID lists applied) and the other tokens
+    that went on a CID list."""
     listed = pa.table({
         "token": pa.array([t for tokens in lag.cid_lists.values() for t in tokens], pa.string()),
         "day": pa.array([d for d, tokens in lag.cid_lists.items() for _ in tokens], pa.string()),
@@ -236,15 +274,6 @@ def publish_and_commit(
     ):
         by_day.setdefault(day, []).append(t)
     changes.cid_listed = by_day
-    changes.days = list(new_days.values())
-    changes.weights = lag.weight_rows
-    changes.summary = {
-        "excluded": elig.excluded, "rows_in": norm.rows_in, "responses": elig.responses,
-        "collisions": delta.collisions, "swaps": delta.swaps, "published": res.written,
-        "linked": res.linked, "bytes_uploaded": res.bytes_uploaded,
-    }  # fmt: skip
-    ctx.store.commit(changes)
-    return res
 
 
 def _daily_bytes(ctx: RunContext, sha: str) -> bytes:

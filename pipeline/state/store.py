@@ -5,7 +5,9 @@ from __future__ import annotations
 import fcntl
 import hashlib
 import os
+import threading
 from collections.abc import Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,6 +26,43 @@ CHUNK = 5000
 
 class RunInProgressError(RuntimeError):
     """Another run holds the state database's run lock."""
+
+
+class _Aborted(Exception):
+    """The caller gave up a pending commit: its transaction rolls back."""
+
+
+class PendingCommit:
+    """A run's commit in progress in a worker thread (see :meth:`StateStore.begin_commit`).
+
+    The first run of a large study writes a million ledger rows; SQLite and PostgreSQL do
+    that work outside the GIL, so it overlaps with the gzip and file writes of publishing.
+    All database work of the commit happens in the worker, in one transaction.
+    """
+
+    def __init__(self, store: StateStore, ch: RunChanges) -> None:
+        self._ready, self._aborted = threading.Event(), threading.Event()
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="commit")
+        self._future = self._pool.submit(store._commit_run, ch, self._ready, self._aborted)
+
+    def finish(self) -> int:
+        """Write the rest of the changes and commit; returns the run's sequence number."""
+        self._ready.set()
+        try:
+            return self._future.result()
+        finally:
+            self._pool.shutdown()
+
+    def abort(self) -> None:
+        """Roll the transaction back (the caller failed before finishing)."""
+        self._aborted.set()
+        self._ready.set()
+        try:
+            self._future.result()
+        except Exception:  # noqa: BLE001 - the caller's own error is the one that matters
+            pass
+        finally:
+            self._pool.shutdown()
 
 
 @dataclass
@@ -254,21 +293,35 @@ class StateStore:
         ``partial`` commit (one day re-published by a backfill partition) skips that check
         and records no run.
         """
+        if not partial:
+            return self.begin_commit(ch).finish()
         with self.engine.begin() as conn:
             seq = int(conn.execute(sa.select(sa.func.max(schema.runs.c.seq))).scalar() or 0)
-            if partial:  # outside a run: only these rows, no run recorded
-                self._upsert(conn, schema.days, "day", ch.days)
-                self._upsert(conn, schema.published_files, "name", ch.published)
-                if ch.outages:
-                    conn.execute(schema.outages.insert(), ch.outages)
-                return seq
+            self._upsert(conn, schema.days, "day", ch.days)
+            self._upsert(conn, schema.published_files, "name", ch.published)
+            if ch.outages:
+                conn.execute(schema.outages.insert(), ch.outages)
+            return seq
+
+    def begin_commit(self, ch: RunChanges) -> PendingCommit:
+        """Start a run's commit: its transaction opens and takes ``ch.ledger_rows`` at once,
+        in a worker thread, while the caller goes on (publishing files); the rest of ``ch``
+        is read when the caller calls :meth:`PendingCommit.finish`."""
+        return PendingCommit(self, ch)
+
+    def _commit_run(self, ch: RunChanges, ready: threading.Event, aborted: threading.Event) -> int:
+        with self.engine.begin() as conn:
+            seq = int(conn.execute(sa.select(sa.func.max(schema.runs.c.seq))).scalar() or 0)
             if seq != ch.base_seq:
                 raise RunInProgressError(
                     f"state changed under this run (run {seq} committed after it started); rerun"
                 )
-            self._write_files(conn, ch.files)
             if ch.ledger_rows is not None and len(ch.ledger_rows):
                 self._upsert(conn, schema.ledger, "token", ch.ledger_rows)
+            ready.wait()
+            if aborted.is_set():
+                raise _Aborted
+            self._write_files(conn, ch.files)
             for day, tokens in ch.cid_listed.items():
                 t = schema.ledger
                 for chunk in _chunks(tokens):
@@ -286,18 +339,9 @@ class StateStore:
                 conn.execute(t.update().where(t.c.name.in_(ch.removed)).values(removed=True))
             if ch.outages:
                 conn.execute(schema.outages.insert(), ch.outages)
-            conn.execute(
-                schema.runs.insert(),
-                [
-                    {
-                        "run_id": ch.run_id,
-                        "seq": seq + 1,
-                        "as_of": ch.as_of,
-                        "recorded": ch.recorded,
-                        "summary": ch.summary,
-                    }
-                ],
-            )
+            run = {"run_id": ch.run_id, "seq": seq + 1, "as_of": ch.as_of,
+                   "recorded": ch.recorded, "summary": ch.summary}  # fmt: skip
+            conn.execute(schema.runs.insert(), [run])
             return seq + 1
 
     @staticmethod
