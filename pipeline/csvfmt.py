@@ -7,6 +7,7 @@ or a line break; missing values are written as the bare token ``NA``.
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -14,14 +15,36 @@ import pyarrow.compute as pc
 NA = "NA"
 
 
-def _field(values: pa.Array | pa.ChunkedArray) -> pa.Array:
-    values = pc.cast(values, pa.large_string())
-    needs = pc.match_substring_regex(values, r'[",\r\n]')
-    if pc.any(needs).as_py():
-        quote = pa.scalar('"', pa.large_string())
-        body = pc.replace_substring(values, '"', '""')
-        escaped = pc.binary_join_element_wise(quote, body, quote, pa.scalar("", pa.large_string()))
-        values = pc.if_else(needs, escaped, values)
+# Bytes that make a field need quotes: '"', ',', CR, LF.
+_SPECIAL = np.zeros(256, dtype=bool)
+_SPECIAL[[34, 44, 13, 10]] = True
+_LIMIT = 1 << 30  # below this many bytes a day's lines fit 32-bit string offsets
+
+
+def _may_need_quotes(values: pa.ChunkedArray | pa.Array) -> bool:
+    """Whether any value may hold a special byte: one pass over the raw character data
+    (most columns hold codes; the per-value regex runs only where this says yes)."""
+    chunks = values.chunks if isinstance(values, pa.ChunkedArray) else [values]
+    for chunk in chunks:
+        data = chunk.buffers()[2] if chunk.type in (pa.string(), pa.large_string()) else None
+        if data is None:
+            if chunk.null_count < len(chunk):
+                return True  # not a plain string array: let the kernels decide
+            continue
+        if _SPECIAL[np.frombuffer(data, dtype=np.uint8)].any():
+            return True
+    return False
+
+
+def _field(values: pa.Array | pa.ChunkedArray, text: pa.DataType) -> pa.Array:
+    values = pc.cast(values, text)
+    if _may_need_quotes(values):
+        needs = pc.match_substring_regex(values, r'[",\r\n]')
+        if pc.any(needs).as_py():
+            quote = pa.scalar('"', text)
+            body = pc.replace_substring(values, '"', '""')
+            escaped = pc.binary_join_element_wise(quote, body, quote, pa.scalar("", text))
+            values = pc.if_else(needs, escaped, values)
     return pc.fill_null(values, NA)
 
 
@@ -32,21 +55,24 @@ def to_csv_bytes(frame: pd.DataFrame | pa.Table, header: bool = True) -> bytes:
     if len(frame) == 0:
         return head.encode("utf-8")
     if isinstance(frame, pa.Table):
-        fields = [_field(frame.column(c)) for c in names]
+        columns = [frame.column(c) for c in names]
     else:
-        fields = [_field(pa.array(frame[c].astype("string"), from_pandas=True)) for c in names]
+        columns = [pa.array(frame[c].astype("string"), from_pandas=True) for c in names]
+    # Quoting can double a field's size; leave room for it, separators and NA.
+    size = sum(c.nbytes for c in columns) * 2 + len(frame) * 3 * (len(names) + 1)
+    text = pa.string() if size < _LIMIT else pa.large_string()
+    fields = [_field(c, text) for c in columns]
     if len(fields) == 1:
         lines = fields[0]
     else:
-        lines = pc.binary_join_element_wise(*fields, pa.scalar(",", pa.large_string()))
-    empty, newline = pa.scalar("", pa.large_string()), pa.scalar("\n", pa.large_string())
+        lines = pc.binary_join_element_wise(*fields, pa.scalar(",", text))
+    empty, newline = pa.scalar("", text), pa.scalar("\n", text)
     lines = pc.binary_join_element_wise(lines, newline, empty)
     if isinstance(lines, pa.ChunkedArray):
         lines = lines.combine_chunks()
-    # A large_string array's data buffer is its values back to back: the file body.
-    start = lines.offset
-    raw_offsets = pa.Array.from_buffers(pa.int64(), len(lines) + 1, [None, lines.buffers()[1]])
-    begin, end = raw_offsets[start].as_py(), raw_offsets[start + len(lines)].as_py()
+    # A string array's data buffer is its values back to back: the file body.
+    offsets = np.frombuffer(lines.buffers()[1], dtype=np.int32 if text == pa.string() else np.int64)
+    begin, end = int(offsets[lines.offset]), int(offsets[lines.offset + len(lines)])
     return head.encode("utf-8") + lines.buffers()[2].to_pybytes()[begin:end]
 
 
