@@ -26,17 +26,25 @@ US_STATES = frozenset(
 )
 
 
-def answered_counts(frame: pd.DataFrame, rules: PanelRules) -> np.ndarray:
-    """Number of answered questions per row (numeric items count only when they parse)."""
+def answered_counts(
+    frame: pd.DataFrame, rules: PanelRules, enough: int | None = None
+) -> np.ndarray:
+    """Number of answered questions per row (numeric items count only when they parse).
+
+    With ``enough``, counting may stop at that number: numeric items (a regex each) are
+    parsed only for rows that the plain answers leave short of it.
+    """
     numeric = set(rules.numeric_items)
+    columns = question_columns(list(frame.columns), rules.consent_column)
     total = np.zeros(len(frame), dtype="int32")
-    for col in question_columns(list(frame.columns), rules.consent_column):
-        values = frame[col]
-        if col in numeric:
-            answered = ~np.isnan(numeric_values(values))
-        else:
-            answered = values.notna().to_numpy()
-        total += answered
+    for col in columns:
+        if col not in numeric:
+            total += frame[col].notna().to_numpy()
+    short = np.arange(len(frame)) if enough is None else np.flatnonzero(total < enough)
+    for col in columns:
+        if col in numeric and len(short):
+            values = frame[col].iloc[short] if len(short) < len(frame) else frame[col]
+            total[short] += ~np.isnan(numeric_values(values))
     return total
 
 
@@ -53,7 +61,10 @@ def exclusion_reasons(frame: pd.DataFrame, rules: PanelRules) -> pd.Series:
         ("no_survey_id", frame[SURVEY].isna()),
         (
             "too_few_answers",
-            pd.Series(answered_counts(frame, rules) < rules.min_answers, index=frame.index),
+            pd.Series(
+                answered_counts(frame, rules, enough=rules.min_answers) < rules.min_answers,
+                index=frame.index,
+            ),
         ),
     ]
     if rules.require_us_state:

@@ -44,7 +44,7 @@ def local_timestamps(epoch: np.ndarray, timezone: str) -> pa.Array:
 
 def format_number(values: pd.Series | pa.Array, whole_only: bool = False) -> pa.Array:
     """A numeric item: a number (``3``, ``2.5``) or null when it does not parse."""
-    arr = numeric_values(values if isinstance(values, pd.Series) else pd.Series(values))
+    arr = numeric_values(values)
     bad = ~np.isfinite(arr)
     if whole_only:
         bad |= np.isfinite(arr) & (np.floor(arr) != arr)
@@ -120,7 +120,7 @@ def publish_values(
         if col not in names:
             continue
         if col in numeric:
-            out[col] = format_number(_column(frame, col), whole_only=col in WHOLE_NUMBER_COLUMNS)
+            out[col] = format_number(raw(col), whole_only=col in WHOLE_NUMBER_COLUMNS)
         elif col == ZIP_COLUMN:
             out[col] = format_zip(raw(col), zip_population)
         else:

@@ -318,8 +318,12 @@ def resolve_collisions(ctx: RunContext, elig: EligibilityResult) -> LedgerDelta:
         pc.and_(pc.is_valid(rows.column("eligible_day")), pc.is_null(old.column("cid_day"))),
     )
     rows = rows.filter(pa.array(changed))
-    days = pc.unique(pa.chunked_array([rows.column("day"), rows.column("old_day")]).drop_null())
-    res.dirty_days = sorted(days.to_pylist())
+    # dirty: the new day of changed winners, the old day of moved ones and of tokens whose
+    # winner stayed but whose eligibility changed
+    old_side = pa.array((have_old & winner_changed) | (changed & ~winner_changed))
+    old_days = pc.unique(old.column("day").filter(old_side).drop_null()).to_pylist()
+    new_days = [str(d) for d in np.unique(won.day[changed & winner_changed])]
+    res.dirty_days = sorted(set(new_days) | set(old_days))
     target = ctx.run_dir / "ledger_delta.arrow"
     write_frame(rows, target)
     res.rows = str(target)
