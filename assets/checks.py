@@ -3,7 +3,7 @@
 from dagster import AssetCheckResult, AssetCheckSeverity, MetadataValue, asset_check
 
 from assets.panel import day_partitions, normalized_responses
-from pipeline.checks import CheckOutcome, check_days, check_normalized
+from pipeline.checks import CheckOutcome, check_days, check_normalized_file
 from pipeline.operations import add_outage
 from pipeline.panel import stages
 from pipeline.staging import read_frame
@@ -40,8 +40,8 @@ def normalized_responses_valid(
 ) -> AssetCheckResult:
     if normalized_responses.batch is None:
         return AssetCheckResult(passed=True, metadata={"rows_checked": 0})
-    frame = read_frame(normalized_responses.batch)
-    return _result(study, check_normalized(frame), "normalized responses")
+    outcome = check_normalized_file(normalized_responses.batch)
+    return _result(study, outcome, "normalized responses")
 
 
 @asset_check(

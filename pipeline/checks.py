@@ -81,6 +81,16 @@ def check_normalized(frame: pd.DataFrame) -> CheckOutcome:
     return CheckOutcome(passed=not failures, failures=failures, evaluated=len(frame))
 
 
+def check_normalized_file(path: str) -> CheckOutcome:
+    """:func:`check_normalized` on a staged batch, reading only the columns it looks at."""
+    from pipeline.staging import read_frame, read_table
+
+    names = read_table(path).column_names  # memory-mapped: the schema only
+    return check_normalized(
+        read_frame(path, columns=[c for c in (*REQUIRED, "_wave") if c in names])
+    )
+
+
 CHECK_COLUMNS = ["_token", "StartDatetime", "weight"]
 
 
