@@ -5,6 +5,7 @@ from datetime import date
 from dagster import AssetExecutionContext, MetadataValue, Output, asset
 
 from assets.retries import retry_transient
+from pipeline import checks
 from pipeline.panel import stages
 from pipeline.panel.publish import PublishResult, publish_and_commit
 from resources.study import StudyResource
@@ -21,6 +22,7 @@ SFTP_POOL = "sftp"  # steps that talk to SFTP servers share this concurrency poo
 @retry_transient
 def raw_exports(study: StudyResource) -> Output[stages.FetchResult]:
     ctx = study.ctx
+    checks.warm_up()  # the checks' library loads while the stages run
     if rng := study.backfill_range():
         first, last = (date.fromisoformat(d) for d in rng)
         ctx.extra["forced_days"] = {d.isoformat() for d in stages.day_range(first, last)}

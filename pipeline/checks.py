@@ -6,6 +6,7 @@ Plain Python; the Dagster asset checks in ``assets/checks.py`` call these.
 from __future__ import annotations
 
 import os
+import threading
 from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
@@ -30,8 +31,25 @@ class CheckOutcome:
     evaluated: int = 0
 
 
-@cache
+def warm_up() -> None:
+    """Import Great Expectations and build its context in a background thread.
+
+    The import alone takes seconds; a run starts it here, while the first stages (mostly
+    Arrow work outside the GIL) go on, so the first check does not wait for it.
+    """
+    threading.Thread(target=_batch_definition, name="gx-warm-up", daemon=True).start()
+
+
+_LOCK = threading.Lock()
+
+
 def _batch_definition() -> Any:
+    with _LOCK:  # the warm-up thread and a check may ask at the same time
+        return _new_batch_definition()
+
+
+@cache
+def _new_batch_definition() -> Any:
     import great_expectations as gx
     from great_expectations.data_context.types.base import ProgressBarsConfig
 
