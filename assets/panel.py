@@ -22,7 +22,6 @@ SFTP_POOL = "sftp"  # steps that talk to SFTP servers share this concurrency poo
 @retry_transient
 def raw_exports(study: StudyResource) -> Output[stages.FetchResult]:
     ctx = study.ctx
-    checks.warm_up()  # the checks' library loads while the stages run
     if rng := study.backfill_range():
         first, last = (date.fromisoformat(d) for d in rng)
         ctx.extra["forced_days"] = {d.isoformat() for d in stages.day_range(first, last)}
@@ -44,6 +43,8 @@ def fetch_metadata(res: stages.FetchResult) -> dict:
 def normalized_responses(
     study: StudyResource, raw_exports: stages.FetchResult
 ) -> Output[stages.NormalizeResult]:
+    if raw_exports.to_parse:  # there will be rows to check: load the checks' library now
+        checks.warm_up()
     res = stages.normalize_exports(study.ctx, raw_exports)
     return Output(
         res,
