@@ -12,33 +12,18 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from pipeline.textbytes import byte_set, may_contain
+
 NA = "NA"
 
 
-# Bytes that make a field need quotes: '"', ',', CR, LF.
-_SPECIAL = np.zeros(256, dtype=bool)
-_SPECIAL[[34, 44, 13, 10]] = True
+_SPECIAL = byte_set(b'",\r\n')  # bytes that make a field need quotes
 _LIMIT = 1 << 30  # below this many bytes a day's lines fit 32-bit string offsets
-
-
-def _may_need_quotes(values: pa.ChunkedArray | pa.Array) -> bool:
-    """Whether any value may hold a special byte: one pass over the raw character data
-    (most columns hold codes; the per-value regex runs only where this says yes)."""
-    chunks = values.chunks if isinstance(values, pa.ChunkedArray) else [values]
-    for chunk in chunks:
-        data = chunk.buffers()[2] if chunk.type in (pa.string(), pa.large_string()) else None
-        if data is None:
-            if chunk.null_count < len(chunk):
-                return True  # not a plain string array: let the kernels decide
-            continue
-        if _SPECIAL[np.frombuffer(data, dtype=np.uint8)].any():
-            return True
-    return False
 
 
 def _field(values: pa.Array | pa.ChunkedArray, text: pa.DataType) -> pa.Array:
     values = pc.cast(values, text)
-    if _may_need_quotes(values):
+    if may_contain(values, _SPECIAL):
         needs = pc.match_substring_regex(values, r'[",\r\n]')
         if pc.any(needs).as_py():
             quote = pa.scalar('"', text)

@@ -15,6 +15,7 @@ from pipeline.config import PanelRules
 from pipeline.numbers import numeric_values
 from pipeline.panel.columns import LEADING, TRAILING, question_columns
 from pipeline.panel.qualtrics import END, RECORDED, START, TOKEN, WAVE
+from pipeline.textbytes import byte_set, may_contain
 
 ZIP_COLUMN = "A3"
 WHOLE_NUMBER_COLUMNS = ("A2",)
@@ -36,10 +37,8 @@ def local_timestamps(epoch: np.ndarray, timezone: str) -> pa.Array:
     """Epoch seconds → ``YYYY-MM-DD HH:MM:SS`` strings in ``timezone`` (missing → null)."""
     epoch = np.asarray(epoch, dtype="int64")
     missing = epoch == np.iinfo(np.int64).min
-    utc = pd.to_datetime(pd.Series(np.where(missing, 0, epoch)), unit="s", utc=True)
-    local = utc.dt.tz_convert(timezone).dt.tz_localize(None).to_numpy().astype("datetime64[s]")
-    text = pa.array(local).cast(pa.string())
-    return pc.if_else(pa.array(missing), NULL, text) if missing.any() else text
+    utc = pa.array(epoch, mask=missing if missing.any() else None).cast(pa.timestamp("s", "UTC"))
+    return pc.local_timestamp(utc.cast(pa.timestamp("s", timezone))).cast(pa.string())
 
 
 def format_number(values: pd.Series | pa.Array, whole_only: bool = False) -> pa.Array:
@@ -52,9 +51,15 @@ def format_number(values: pd.Series | pa.Array, whole_only: bool = False) -> pa.
     return pa.array(arr, from_pandas=True).cast(pa.string())
 
 
+_ASCII_SPACE = byte_set(b" \t\n\v\f\r")
+
+
 def _needs_squash(arr: pa.Array) -> bool:
     """Whether any value has whitespace to squash or trim. Most columns hold codes only
-    (letters and digits), which a fast character-class kernel rules out before any regex."""
+    (letters and digits), which a byte scan or a character-class kernel rules out before
+    any regex (which only knows ASCII whitespace)."""
+    if not may_contain(arr, _ASCII_SPACE):
+        return False
     if pc.all(pc.fill_null(pc.utf8_is_alnum(arr), True)).as_py():
         return False
     return bool(pc.any(pc.match_substring_regex(arr, r"\s\s|^\s|\s$|[\t\r\n]")).as_py())
