@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-import gzip
 import hashlib
 import io
 import json
-import os
 import tarfile
-import uuid
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
@@ -19,7 +15,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from pipeline import outages
+from pipeline import gzmembers, outages
 from pipeline.context import RunContext
 from pipeline.csvfmt import to_csv_bytes
 from pipeline.locations import Location
@@ -40,9 +36,6 @@ from pipeline.staging import read_table
 from pipeline.state.store import RunChanges
 
 LEDGER_COLUMNS = list(LEDGER_TYPES)
-
-
-GZIP_LEVEL = 4  # about 3x faster than 6 for a few percent larger files
 
 
 @dataclass
@@ -132,24 +125,6 @@ def sha256sums(published: dict[str, dict[str, Any]]) -> bytes:
         f"{row['sha256']}  {name}\n" for name, row in sorted(published.items())
         if name != "SHA256SUMS"
     ).encode()  # fmt: skip
-
-
-def _gz(data: bytes) -> bytes:
-    return gzip.compress(data, compresslevel=GZIP_LEVEL, mtime=0)
-
-
-def _member(ctx: RunContext, csv_sha: str) -> bytes:
-    """The gzip member of a day's rows without the header, cached by content hash."""
-    path = ctx.work / "gz" / csv_sha[:2] / f"{csv_sha}.gz"
-    if path.exists():
-        return path.read_bytes()
-    data = ctx.csv_cache(csv_sha).read_bytes()
-    member = _gz(data[data.index(b"\n") + 1 :])
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")  # unique: threads share days
-    tmp.write_bytes(member)
-    tmp.replace(path)
-    return member
 
 
 def publish_and_commit(
@@ -280,7 +255,7 @@ def _daily_bytes(ctx: RunContext, sha: str) -> bytes:
     """A day's published file from the local cache (gzip members when ``gzip_daily``)."""
     data = ctx.csv_cache(sha).read_bytes()
     if ctx.cfg.gzip_daily:
-        return _gz(data[: data.index(b"\n") + 1]) + _member(ctx, sha)
+        return gzmembers.gz(data[: data.index(b"\n") + 1]) + gzmembers.member(ctx, sha)
     return data
 
 
@@ -347,14 +322,6 @@ def _publish_day(
     return sha
 
 
-def _members(ctx: RunContext, shas: list[str]) -> list[bytes]:
-    """gzip members of many days; zlib releases the GIL, so new ones compress in parallel."""
-    with ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:
-        unique = sorted(set(shas))
-        done = dict(zip(unique, pool.map(lambda sha: _member(ctx, sha), unique), strict=True))
-    return [done[sha] for sha in shas]
-
-
 def _publish_cumulative(
     ctx: RunContext,
     pub: _Publisher,
@@ -365,7 +332,7 @@ def _publish_cumulative(
 ) -> None:
     header = to_csv_bytes(pd.DataFrame(columns=published_columns(build.questions)))
     name = names.cumulative(first, date.fromisoformat(lag.last_closed))
-    parts = [_gz(header), *_members(ctx, members)]
+    parts = [gzmembers.gz(header), *gzmembers.members(ctx, members)]
     pub.write(name, b"".join(parts), "cumulative")
     for old in [n for n, r in pub.current.items() if r["kind"] == "cumulative" and n != name]:
         pub.remove(old)
@@ -404,7 +371,9 @@ def _publish_rollups(
         if gz_name in pub.current and tar_name in pub.current and not month_touched:
             continue
         in_month = [d for d in days if d in members]
-        data = b"".join([_gz(header), *_members(ctx, [members[d] for d in in_month])])
+        data = b"".join(
+            [gzmembers.gz(header), *gzmembers.members(ctx, [members[d] for d in in_month])]
+        )
         rebuilt = pub.write(gz_name, data, "rollup")
         tar = io.BytesIO()
         with tarfile.open(fileobj=tar, mode="w", format=tarfile.USTAR_FORMAT) as tf:
@@ -412,7 +381,9 @@ def _publish_rollups(
                 name = day_names.get(d) or names.daily(date.fromisoformat(d), ctx.recorded)
                 body = ctx.csv_cache(members[d]).read_bytes()
                 if name.endswith(".gz"):
-                    body = _gz(body[: body.index(b"\n") + 1]) + _member(ctx, members[d])
+                    body = gzmembers.gz(body[: body.index(b"\n") + 1]) + gzmembers.member(
+                        ctx, members[d]
+                    )
                 info = tarfile.TarInfo(name)
                 info.size, info.mtime, info.mode = len(body), int(ctx.as_of.timestamp()), 0o644
                 tf.addfile(info, io.BytesIO(body))

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -423,6 +424,11 @@ class StateStore:
 def _pylist(values: pa.ChunkedArray) -> list[Any]:
     """Column values as Python objects (None for nulls), through NumPy where that is exact."""
     if pa.types.is_string(values.type) or pa.types.is_large_string(values.type):
+        coded = pc.dictionary_encode(values.combine_chunks())
+        if len(coded.dictionary) * 4 < len(coded):  # days, reasons: one str per value
+            words = np.array([*coded.dictionary.to_pylist(), None], dtype=object)
+            codes = pc.fill_null(coded.indices, len(coded.dictionary)).to_numpy()
+            return words[codes].tolist()
         return values.to_numpy(zero_copy_only=False).tolist()  # object array, None for null
     if values.null_count == 0 and (
         pa.types.is_integer(values.type) or pa.types.is_boolean(values.type)
