@@ -2,8 +2,8 @@
 
 A cumulative file and a monthly rollup are the concatenation of one header member and
 one member per day (RFC 1952 allows several members), so a day that did not change is
-never compressed again. Members are made while the days render (one background thread:
-zlib releases the GIL) and read back when the files are published.
+never compressed again. New members compress in parallel (zlib releases the GIL) while
+the run's ledger commit proceeds in its own thread.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from __future__ import annotations
 import gzip
 import os
 import uuid
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 
 from pipeline.context import RunContext
 
@@ -43,23 +43,3 @@ def members(ctx: RunContext, shas: list[str]) -> list[bytes]:
         unique = sorted(set(shas))
         done = dict(zip(unique, pool.map(lambda sha: member(ctx, sha), unique), strict=True))
     return [done[sha] for sha in shas]
-
-
-class Prefetch:
-    """Make members in one background thread while the caller renders more days."""
-
-    def __init__(self, ctx: RunContext) -> None:
-        self.ctx = ctx
-        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="gzip")
-        self._futures: list[Future[bytes]] = []
-
-    def add(self, csv_sha: str) -> None:
-        self._futures.append(self._pool.submit(member, self.ctx, csv_sha))
-
-    def wait(self) -> None:
-        """Block until every member is made (errors surface here)."""
-        try:
-            for f in self._futures:
-                f.result()
-        finally:
-            self._pool.shutdown(cancel_futures=True)

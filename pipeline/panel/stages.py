@@ -21,7 +21,6 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from pipeline import gzmembers
 from pipeline.checks import CHECK_COLUMNS
 from pipeline.context import RunContext
 from pipeline.csvfmt import to_csv_bytes
@@ -499,18 +498,13 @@ def build_days(
         return res
     dirty = set(delta.dirty_days) | set(lag.weight_days)
     weights = {r["cid"]: r["weight"] for r in lag.weight_rows}
-    gzip_members = gzmembers.Prefetch(ctx)  # for the cumulative file, while days render
-    try:
-        for d in day_range(date.fromisoformat(first), date.fromisoformat(last_closed)):
-            day = d.isoformat()
-            known = day_rows.get(day, {})
-            forced = day in ctx.extra.get("forced_days", ())
-            if day in dirty or res.schema_changed or not known.get("csv_sha") or forced:
-                store = res.stores.get(day, {}).get("store", known.get("store"))
-                res.rendered[day] = _render_day(ctx, day, store, res.questions, weights)
-                gzip_members.add(res.rendered[day]["csv_sha"])
-    finally:
-        gzip_members.wait()
+    for d in day_range(date.fromisoformat(first), date.fromisoformat(last_closed)):
+        day = d.isoformat()
+        known = day_rows.get(day, {})
+        forced = day in ctx.extra.get("forced_days", ())
+        if day in dirty or res.schema_changed or not known.get("csv_sha") or forced:
+            store = res.stores.get(day, {}).get("store", known.get("store"))
+            res.rendered[day] = _render_day(ctx, day, store, res.questions, weights)
     return res
 
 
