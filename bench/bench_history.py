@@ -67,6 +67,7 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 import yaml
+from calibrate import machine_line  # bench/, the script folder, is on sys.path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -551,6 +552,7 @@ def main() -> None:
     p.add_argument("--work", help="work folder (default: a new temporary folder)")
     p.add_argument("--keep", action="store_true", help="keep the work folder")
     args = p.parse_args()
+    print(machine_line(), flush=True)
     policies = [x.strip() for x in args.policies.split(",") if x.strip()]
 
     work = Path(args.work) if args.work else Path(tempfile.mkdtemp(prefix="bench-history-"))

@@ -20,6 +20,7 @@ from datetime import date
 from pathlib import Path
 
 import yaml
+from calibrate import machine_line  # bench/, the script folder, is on sys.path
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -43,6 +44,7 @@ def main() -> None:
     parser.add_argument("--days", type=int, default=30)
     parser.add_argument("--keep", action="store_true", help="keep the work folder")
     args = parser.parse_args()
+    print(machine_line(), flush=True)
     sys.path.insert(0, str(ROOT))
     from pipeline.panel.synth import generate_panel
 
