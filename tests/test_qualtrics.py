@@ -87,3 +87,20 @@ def test_missing_required_column():
     data = export_bytes([{"StartDate": "2021-03-01 08:00:00", "ResponseId": "R"}], columns=cols)
     with pytest.raises(ExportError, match="missing required column"):
         parse_export(data, "cols.csv", DEFAULT_WAVES)
+
+
+def test_daylight_saving_edges_follow_the_documented_rule():
+    rows = [
+        response("R1", "t1", "2021-03-14 02:30:00"),  # skipped hour: shifted to 03:00 PDT
+        response("R2", "t2", "2021-11-07 01:30:00"),  # repeated hour: read as daylight time
+    ]
+    frame = parse_export(export_bytes(rows), "dst.csv", DEFAULT_WAVES).frame
+    assert frame["_start"].tolist() == [1615716000, 1636273800]
+
+
+def test_unknown_time_zone_names_file_and_line():
+    data = export_bytes([response("R1", "t1", "2021-03-01 08:00:00")], timezone="Mars/Olympus")
+    with pytest.raises(ExportError) as err:
+        parse_export(data, "tz.csv", DEFAULT_WAVES)
+    line = 2 + len(BASE_COLUMNS) + 1  # the ImportId row, after the multi-line question texts
+    assert f"tz.csv, line {line}: unknown time zone 'Mars/Olympus'" in str(err.value)

@@ -113,7 +113,7 @@ def _decode(data: bytes, name: str) -> str:
         raise ExportError(name, line, f"undecodable bytes (not UTF-8) at byte {exc.start}") from exc
 
 
-def _header(data: bytes, name: str) -> tuple[list[str], list[str], list[dict], int]:
+def _header(data: bytes, name: str) -> tuple[list[str], list[str], list[dict], int, int]:
     ends = _record_ends(data, 3)
     if len(ends) < 3:
         raise ExportError(name, None, "expected three header rows (names, questions, ImportIds)")
@@ -142,10 +142,12 @@ def _header(data: bytes, name: str) -> tuple[list[str], list[str], list[dict], i
         if not isinstance(obj, dict):
             raise ExportError(name, meta_line, f"row 3 of column {col!r} is not a JSON object")
         meta.append(obj)
-    return names, texts, meta, ends[2]
+    return names, texts, meta, ends[2], meta_line
 
 
-def _to_epoch(values: pa.ChunkedArray, zone: str, col: str, name: str, data: bytes) -> pa.Array:
+def _to_epoch(
+    values: pa.ChunkedArray, zone: str, col: str, name: str, data: bytes, meta_line: int
+) -> pa.Array:
     """Local ``YYYY-MM-DD HH:MM:SS`` strings in ``zone`` → int64 epoch seconds (missing → :data:`NAT`).
 
     Ambiguous fall-back hour: the first (daylight) reading; skipped spring-forward times
@@ -166,7 +168,7 @@ def _to_epoch(values: pa.ChunkedArray, zone: str, col: str, name: str, data: byt
                 parsed, timezone=zone, ambiguous="earliest", nonexistent="latest"
             )
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
-            raise ExportError(name, 3, f"unknown time zone {zone!r} of {col}") from exc
+            raise ExportError(name, meta_line, f"unknown time zone {zone!r} of {col}") from exc
     return pc.fill_null(pc.cast(parsed, pa.int64()), NAT)
 
 
@@ -181,7 +183,7 @@ def _waves(survey: pa.Array | pa.ChunkedArray, waves: dict[str, int]) -> pa.Arra
 
 def parse_export(data: bytes, name: str, waves: dict[str, int]) -> ParsedExport:
     """Parse one export; raise :class:`ExportError` naming the file and line on bad input."""
-    names, texts, meta, offset = _header(data, name)
+    names, texts, meta, offset, meta_line = _header(data, name)
     body = data[offset:]
     types = {c: pa.string() for c in names}
     try:
@@ -216,7 +218,7 @@ def parse_export(data: bytes, name: str, waves: dict[str, int]) -> ParsedExport:
             raise ExportError(name, _line_of_record(data, name, idx), f"empty {col}")
     for col, target in (("StartDate", START), ("EndDate", END), ("RecordedDate", RECORDED)):
         if col in names:
-            columns[target] = _to_epoch(columns[col], zones[col], col, name, data)
+            columns[target] = _to_epoch(columns[col], zones[col], col, name, data, meta_line)
         else:
             columns[target] = pa.array(np.full(n, NAT, dtype=np.int64))
     none = pa.nulls(n, pa.string())
