@@ -36,4 +36,9 @@ def read_table(path: str | os.PathLike[str], columns: list[str] | None = None) -
 
 def read_frame(path: str | os.PathLike[str], columns: list[str] | None = None) -> pd.DataFrame:
     """Read a staged file as a DataFrame; strings stay Arrow-backed (no copy to objects)."""
-    return read_table(path, columns).to_pandas(types_mapper=_STRINGS.get)
+    return as_frame(read_table(path, columns))
+
+
+def as_frame(table: pa.Table) -> pd.DataFrame:
+    """An Arrow table as a DataFrame whose strings stay Arrow-backed."""
+    return table.to_pandas(types_mapper=_STRINGS.get)

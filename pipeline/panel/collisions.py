@@ -16,7 +16,6 @@ import pyarrow.compute as pc
 from pipeline.days import cutoff_epochs, for_dates
 from pipeline.panel.qualtrics import RECORDED, START, SURVEY, TOKEN
 
-ORDER = [START, RECORDED, "ResponseId"]
 Strings = pa.Array | pa.ChunkedArray
 
 
@@ -27,7 +26,9 @@ def _codes(values: Strings) -> np.ndarray:
     return pc.dictionary_encode(values).indices.to_numpy(zero_copy_only=False)
 
 
-def _first_of_groups(group: Strings, keys: list[tuple[Strings | np.ndarray, str]]) -> np.ndarray:
+def _first_of_groups(
+    group: Strings, keys: list[tuple[Strings | np.ndarray, str]]
+) -> tuple[np.ndarray, np.ndarray]:
     """Row order sorted by ``group`` then ``keys`` (then row number, in the last key's
     direction), and where each group starts in it: ``(order, starts)``."""
     n = len(group)
@@ -114,14 +115,9 @@ def _strings(series: pd.Series) -> pa.Array:
     return pa.array(series.astype("string"), from_pandas=True, type=pa.string())
 
 
-def dedupe_positions(frame: pd.DataFrame) -> np.ndarray:
-    """Positions of one copy per ResponseId (see :func:`dedupe_rows`)."""
-    return dedupe_rows(_strings(frame["ResponseId"]), frame[RECORDED].to_numpy("int64"))
-
-
 def dedupe_responses(frame: pd.DataFrame) -> pd.DataFrame:
-    """The rows of :func:`dedupe_positions`."""
-    pos = dedupe_positions(frame)
+    """The rows of :func:`dedupe_rows`."""
+    pos = dedupe_rows(_strings(frame["ResponseId"]), frame[RECORDED].to_numpy("int64"))
     return frame if len(pos) == len(frame) else frame.take(pos)
 
 

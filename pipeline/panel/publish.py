@@ -157,69 +157,49 @@ def publish_and_commit(
         note("NOTICE", f"Input file {q['path']} was quarantined and not used: {q['error']}")
 
     _ledger_changes(delta, lag, changes)
-    pending = ctx.store.begin_commit(changes)  # the ledger is written while files publish
-    try:
-        _publish_files(ctx, fetch, norm, elig, delta, lag, build, held_days, changes, res, note)
-    except BaseException:
-        pending.abort()
-        raise
-    pending.finish()
-    return res
-
-
-def _publish_files(
-    ctx: RunContext,
-    fetch: FetchResult,
-    norm: NormalizeResult,
-    elig: EligibilityResult,
-    delta: LedgerDelta,
-    lag: LagResult,
-    build: DayBuild,
-    held_days: set[str],
-    changes: RunChanges,
-    res: PublishResult,
-    note: Callable[..., None],
-) -> None:
-    """Write every file of the run to the publish location and fill in ``changes``."""
-    cfg = ctx.cfg
-    new_entries = changes.outages
-    loc = ctx.open(cfg.publish)
-    try:
-        pub = _Publisher(ctx, loc, changes, res)
-        day_rows = ctx.store.days()
-        new_days: dict[str, dict[str, Any]] = {}
-        for day, st in build.stores.items():
-            new_days[day] = {**day_rows.get(day, {"day": day}), **st}
-            new_days[day].pop("rows", None)
-            new_days[day]["rows"] = st["rows"]
-        first = ctx.first_day(delta)
-        members: dict[str, str] = {}
-        if first is not None and first <= lag.last_closed:
-            for d in day_range(date.fromisoformat(first), date.fromisoformat(lag.last_closed)):
-                sha = _publish_day(ctx, pub, d, day_rows, new_days, build, held_days, note, res)
-                if sha:
-                    members[d.isoformat()] = sha
-            _publish_cumulative(
-                ctx, pub, build, list(members.values()), date.fromisoformat(first), lag
+    with ctx.store.committing(changes):  # the ledger is written while the files publish
+        loc = ctx.open(cfg.publish)
+        try:
+            pub = _Publisher(ctx, loc, changes, res)
+            day_rows = ctx.store.days()
+            new_days: dict[str, dict[str, Any]] = {}
+            for day, st in build.stores.items():
+                new_days[day] = {**day_rows.get(day, {"day": day}), **st}
+                new_days[day].pop("rows", None)
+                new_days[day]["rows"] = st["rows"]
+            first = ctx.first_day(delta)
+            members: dict[str, str] = {}
+            if first is not None and first <= lag.last_closed:
+                for d in day_range(date.fromisoformat(first), date.fromisoformat(lag.last_closed)):
+                    sha = _publish_day(ctx, pub, d, day_rows, new_days, build, held_days, note, res)
+                    if sha:
+                        members[d.isoformat()] = sha
+                _publish_cumulative(
+                    ctx, pub, build, list(members.values()), date.fromisoformat(first), lag
+                )
+                names_now = {
+                    d: r.get("published_name") for d, r in {**day_rows, **new_days}.items()
+                }
+                _publish_rollups(ctx, pub, build, members, names_now, note)
+            pub.write(
+                "codebook.csv",
+                codebook.render(build.questions, build.layouts, cfg.rules),
+                "codebook",
             )
-            names_now = {d: r.get("published_name") for d, r in {**day_rows, **new_days}.items()}
-            _publish_rollups(ctx, pub, build, members, names_now, note)
-        pub.write(
-            "codebook.csv", codebook.render(build.questions, build.layouts, cfg.rules), "codebook"
-        )
-        _write_cid_lists(ctx, lag, changes, res)
-        pub.finish(new_entries, lambda: _manifest(ctx, fetch, norm, elig, delta, lag, res))
-    finally:
-        loc.close()
+            _write_cid_lists(ctx, lag, changes, res)
+            pub.finish(new_entries, lambda: _manifest(ctx, fetch, norm, elig, delta, lag, res))
+        finally:
+            loc.close()
 
-    changes.files = _file_rows(fetch, norm, lag)
-    changes.days = list(new_days.values())
-    changes.weights = lag.weight_rows
-    changes.summary = {
-        "excluded": elig.excluded, "rows_in": norm.rows_in, "responses": elig.responses,
-        "collisions": delta.collisions, "swaps": delta.swaps, "published": res.written,
-        "linked": res.linked, "bytes_uploaded": res.bytes_uploaded,
-    }  # fmt: skip
+        changes.files = _file_rows(fetch, norm, lag)
+        changes.days = list(new_days.values())
+        changes.weights = lag.weight_rows
+        changes.summary = {
+            "excluded": elig.excluded, "rows_in": norm.rows_in, "responses": elig.responses,
+            "collisions": delta.collisions, "swaps": delta.swaps, "published": res.written,
+            "linked": res.linked, "bytes_uploaded": res.bytes_uploaded,
+        }  # fmt: skip
+    return res
 
 
 def _ledger_changes(delta: LedgerDelta, lag: LagResult, changes: RunChanges) -> None:

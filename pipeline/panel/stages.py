@@ -39,15 +39,15 @@ from pipeline.panel.qualtrics import (
     ParsedExport,
     parse_export,
 )
-from pipeline.staging import read_frame, read_table, write_frame
+from pipeline.staging import as_frame, read_frame, read_table, write_frame
+from pipeline.state import schema
 
 EXPORT_SUFFIXES = (".csv", ".csv.gz")
-# Arrow types of the ledger's columns (pipeline/state/schema.py), in table order.
+# Arrow types of the ledger's columns, in table order (from pipeline/state/schema.py).
 LEDGER_TYPES = {
-    "token": pa.string(), "response_id": pa.string(), "start": pa.int64(),
-    "recorded": pa.int64(), "day": pa.string(), "eligible": pa.bool_(), "reason": pa.string(),
-    "eligible_day": pa.string(), "cid_day": pa.string(), "cid_pending": pa.bool_(),
-}  # fmt: skip
+    str(c.name): {bool: pa.bool_(), int: pa.int64(), str: pa.string()}[c.type.python_type]
+    for c in schema.ledger.columns
+}
 UNKNOWN_WAVE_KEY = 1e9
 
 
@@ -198,7 +198,7 @@ def apply_eligibility(ctx: RunContext, norm: NormalizeResult) -> EligibilityResu
     table = read_table(norm.batch)
     pos = coll.dedupe_rows(table.column("ResponseId"), _numpy(table.column(RECORDED)))
     res.duplicates = table.num_rows - len(pos)
-    batch = read_frame(norm.batch)
+    batch = as_frame(table)
     # Reasons are per row, so they are computed on the batch as is (no wide copy).
     reasons = exclusion_reasons(batch, ctx.cfg.rules).take(pos).reset_index(drop=True)
     res.responses = len(pos)

@@ -319,6 +319,17 @@ class StateStore:
         is read when the caller calls :meth:`PendingCommit.finish`."""
         return PendingCommit(self, ch)
 
+    @contextmanager
+    def committing(self, ch: RunChanges) -> Iterator[PendingCommit]:
+        """:meth:`begin_commit`; commits when the block ends, rolls back when it raises."""
+        pending = self.begin_commit(ch)
+        try:
+            yield pending
+        except BaseException:
+            pending.abort()
+            raise
+        pending.finish()
+
     def _commit_run(self, ch: RunChanges, ready: threading.Event, aborted: threading.Event) -> int:
         with self.engine.begin() as conn:
             seq = int(conn.execute(sa.select(sa.func.max(schema.runs.c.seq))).scalar() or 0)
