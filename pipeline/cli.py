@@ -136,6 +136,11 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("error: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # stdout's reader went away (`... | head -n 1`). Output comes after the work is
+        # committed, so only the listing is lost; exit quietly like other Unix tools.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except Exception as exc:  # noqa: BLE001 - the CLI's contract is a one-line reason
         cause = _root_cause(exc)
         msg = " ".join(str(cause).split()) or cause.__class__.__name__

@@ -12,7 +12,7 @@ python -m pipeline synth --kind panel --out data/incoming --start 2021-06-01 --d
 for night in 02 03 04 05 06 07 08; do
   cp data/incoming/*_2021_06_${night}_* data/drop/ 2>/dev/null || true
   echo "== night of 2021-06-${night}"
-  python -m pipeline run --config config/panel.yaml --as-of "2021-06-${night}T12:00:00Z" | head -n 1
+  python -m pipeline run --config config/panel.yaml --as-of "2021-06-${night}T12:00:00Z" | sed -n 1p  # sed reads all output: no broken pipe
 done
 echo
 echo "== published files (data/publish):"

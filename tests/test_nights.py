@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
+import sys
 
 import pytest
 
@@ -214,3 +216,16 @@ def test_gzip_daily_files(tmp_path):
     name = DAY1.format("2021_06_02") + ".gz"
     assert name in study.daily()
     assert gzip.decompress((study.pub / name).read_bytes()).count(b"\n") == 3
+
+
+def test_closed_stdout_does_not_fail_a_committed_run(tmp_path):
+    """`python -m pipeline run ... | head -n 1`: the reader leaves before the listing ends."""
+    study = Study(tmp_path)
+    _night1(study)
+    cmd = [sys.executable, "-m", "pipeline", "run", "--config", str(study.config),
+           "--as-of", "2021-06-02T12:00:00Z"]  # fmt: skip
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert proc.stdout is not None
+    proc.stdout.close()  # the reader is gone before anything is printed
+    assert proc.wait(timeout=300) == 0, proc.stderr.read().decode() if proc.stderr else ""
+    assert study.daily()  # the run published and committed
