@@ -3,10 +3,9 @@
 from dagster import AssetCheckResult, AssetCheckSeverity, MetadataValue, asset_check
 
 from assets.panel import day_partitions, normalized_responses
-from pipeline.checks import CheckOutcome, check_days, check_normalized_file
+from pipeline.checks import CheckOutcome, check_day_files, check_normalized_file
 from pipeline.operations import add_outage
 from pipeline.panel import stages
-from pipeline.staging import read_frame
 from resources.study import StudyResource
 
 
@@ -52,9 +51,9 @@ def normalized_responses_valid(
 )
 def day_files_valid(study: StudyResource, day_partitions: stages.DayBuild) -> AssetCheckResult:
     rendered = {day: r for day, r in day_partitions.rendered.items() if r.get("check")}
-    days = {day: read_frame(r["check"]) for day, r in rendered.items()}
+    files = {day: r["check"] for day, r in rendered.items()}
     headers = {day: r["header"] for day, r in rendered.items()}
-    outcome = check_days(days, day_partitions.questions, headers)
+    outcome = check_day_files(files, day_partitions.questions, headers)
     return _result(study, outcome, "published day files")
 
 

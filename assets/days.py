@@ -19,10 +19,9 @@ from dagster import (
 
 from assets.panel import SFTP_POOL, published_files
 from assets.retries import retry_transient
-from pipeline.checks import check_days
+from pipeline.checks import check_day_files
 from pipeline.operations import add_outage
 from pipeline.panel.republish import publish_rendered_day, render_day
-from pipeline.staging import read_frame
 from resources.study import StudyResource
 
 DAYS_GROUP = "panel_days"
@@ -58,9 +57,10 @@ def day_file_content(context: AssetExecutionContext, study_day: StudyResource) -
 )
 def day_file_content_valid(study_day: StudyResource, day_file_content: dict) -> AssetCheckResult:
     day = day_file_content["day"]
-    table = read_frame(day_file_content["check"])
-    outcome = check_days(
-        {day: table}, day_file_content["questions"], {day: day_file_content["header"]}
+    outcome = check_day_files(
+        {day: day_file_content["check"]},
+        day_file_content["questions"],
+        {day: day_file_content["header"]},
     )
     if not outcome.passed:
         add_outage(

@@ -25,7 +25,7 @@ def raw_exports(study: StudyResource) -> Output[stages.FetchResult]:
     if rng := study.backfill_range():
         first, last = (date.fromisoformat(d) for d in rng)
         ctx.extra["forced_days"] = {d.isoformat() for d in stages.day_range(first, last)}
-    res = stages.fetch_exports(ctx)
+    res = stages.fetch_exports(ctx, on_new=checks.warm_up)  # new rows to check: load GE now
     return Output(res, metadata=fetch_metadata(res))
 
 
@@ -43,7 +43,7 @@ def fetch_metadata(res: stages.FetchResult) -> dict:
 def normalized_responses(
     study: StudyResource, raw_exports: stages.FetchResult
 ) -> Output[stages.NormalizeResult]:
-    if raw_exports.to_parse:  # there will be rows to check: load the checks' library now
+    if raw_exports.to_parse:  # started already when this step runs in the fetch's process
         checks.warm_up()
     res = stages.normalize_exports(study.ctx, raw_exports)
     return Output(

@@ -53,9 +53,8 @@ from dagster import (  # noqa: E402
     reconstructable,
 )
 
-from pipeline.checks import check_days  # noqa: E402
+from pipeline.checks import check_day_files  # noqa: E402
 from pipeline.panel.republish import publish_rendered_day, render_day  # noqa: E402
-from pipeline.staging import read_frame  # noqa: E402
 from resources.study import StudyResource  # noqa: E402
 
 FIRST, LAST = date(2021, 6, 1), date(2021, 6, 30)
@@ -266,8 +265,8 @@ def _day_op(day: str):
         t, cpu = time.perf_counter(), time.process_time()
         ctx = study_day.ctx
         rendered = render_day(ctx, day)
-        outcome = check_days(
-            {day: read_frame(rendered["check"])}, rendered["questions"], {day: rendered["header"]}
+        outcome = check_day_files(
+            {day: rendered["check"]}, rendered["questions"], {day: rendered["header"]}
         )
         if not outcome.passed:
             raise Failure(f"{day}: data check failed: {'; '.join(outcome.failures)}")

@@ -1,24 +1,42 @@
 """Data checks as Great Expectations 1.x suites on in-memory frames (ephemeral context).
 
 Plain Python; the Dagster asset checks in ``assets/checks.py`` call these.
+
+Great Expectations takes seconds to import and fingerprints every frame it validates
+(``hash_pandas_object``), so:
+
+* the suites run in a *checker process* (:mod:`pipeline.checker`, started once per
+  process that runs checks, then reused): its import overlaps the run's first stages on the other core instead of
+  competing with them for the GIL. Staged files travel by path. When the checker cannot
+  run (it died, or ``PIPELINE_CHECKS_IN_PROCESS=1``), the same suites run in-process.
+* the frames handed to GE are numeric: token codes, day ordinals and weights, which say
+  the same as the strings they come from and hash fast.
 """
 
 from __future__ import annotations
 
+import atexit
 import os
 import threading
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
 
+import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
+from pipeline.checker import Checker, CheckerGone
 from pipeline.panel.output import published_columns
 
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
 
 MIN_KNOWN_SURVEY_SHARE = 0.5
 REQUIRED = ["StartDate", "RecordedDate", "ResponseId", "_start", "_recorded"]
+CHECK_COLUMNS = ["_token", "StartDatetime", "weight"]
+IN_PROCESS_ENV = "PIPELINE_CHECKS_IN_PROCESS"
 
 
 @dataclass
@@ -31,20 +49,60 @@ class CheckOutcome:
     evaluated: int = 0
 
 
-def warm_up() -> None:
-    """Import Great Expectations and build its context in a background thread.
+# --- the checker process -----------------------------------------------------------------
+_CHECKER_LOCK = threading.Lock()
+_checker_proc: Checker | None = None
 
-    The import alone takes seconds; a run starts it here, while the first stages (mostly
-    Arrow work outside the GIL) go on, so the first check does not wait for it.
+
+def _checker() -> Checker | None:
+    """The checker process, started on first use; None when disabled or it cannot start."""
+    global _checker_proc
+    if os.environ.get(IN_PROCESS_ENV):
+        return None
+    with _CHECKER_LOCK:
+        if _checker_proc is not None and not _checker_proc.alive:
+            _checker_proc = None
+        if _checker_proc is None:
+            try:
+                _checker_proc = Checker()
+            except OSError:
+                return None
+            atexit.register(_checker_proc.close)
+        return _checker_proc
+
+
+def warm_up() -> Future[bool] | None:
+    """Start the checker process and have it import Great Expectations now.
+
+    A run calls this as soon as it knows it will have rows to check; the import then
+    overlaps the first stages (mostly Arrow work) on the other core.
     """
-    threading.Thread(target=_batch_definition, name="gx-warm-up", daemon=True).start()
+    checker = _checker()
+    return checker.submit(_prepare) if checker is not None else None
 
 
+def _run_checked(fn: Any, *args: Any) -> Any:
+    """``fn(*args)`` in the checker process, or here when it is disabled or gone."""
+    checker = _checker()
+    if checker is not None:
+        try:
+            return checker.submit(fn, *args).result()
+        except CheckerGone:  # killed (e.g. out of memory): do the work here instead
+            pass
+    return fn(*args)
+
+
+def _prepare() -> bool:
+    _batch_definition()
+    return True
+
+
+# --- Great Expectations plumbing ---------------------------------------------------------
 _LOCK = threading.Lock()
 
 
 def _batch_definition() -> Any:
-    with _LOCK:  # the warm-up thread and a check may ask at the same time
+    with _LOCK:  # a warm-up and a check may ask at the same time
         return _new_batch_definition()
 
 
@@ -78,7 +136,8 @@ def _describe(result: Any) -> str:
     return f"{cfg.type}({kwargs}){extra}"
 
 
-def check_normalized(frame: pd.DataFrame) -> CheckOutcome:
+# --- normalized responses ----------------------------------------------------------------
+def check_normalized(frame: pd.DataFrame | pa.Table) -> CheckOutcome:
     """Required columns, parsed timestamps, and enough responses with a known SurveyID.
 
     Column presence is checked on a zero-row frame; row checks read three numeric columns.
@@ -86,34 +145,62 @@ def check_normalized(frame: pd.DataFrame) -> CheckOutcome:
     import great_expectations as gx
 
     E = gx.expectations
+    names = list(frame.column_names if isinstance(frame, pa.Table) else frame.columns)
     header = _validate(
-        frame.iloc[0:0], "normalized_columns", [E.ExpectColumnToExist(column=c) for c in REQUIRED]
+        pd.DataFrame(columns=names),
+        "normalized_columns",
+        [E.ExpectColumnToExist(column=c) for c in REQUIRED],
     )
-    values = frame[[c for c in ("_start", "_recorded", "_wave") if c in frame]].astype("float64")
+    present = [c for c in ("_start", "_recorded", "_wave") if c in names]
+    values = pd.DataFrame({c: _floats(_column(frame, c)) for c in present})
     exps: list[Any] = [E.ExpectColumnValuesToNotBeNull(column=c) for c in ("_start", "_recorded")
                        if c in values]  # fmt: skip
     if "_wave" in values and len(values):
         exps.append(E.ExpectColumnValuesToNotBeNull(column="_wave", mostly=MIN_KNOWN_SURVEY_SHARE))
     rows = _validate(values, "normalized_rows", exps)
     failures = [_describe(r) for r in [*header.results, *rows.results] if not r.success]
-    return CheckOutcome(passed=not failures, failures=failures, evaluated=len(frame))
+    rows_in = frame.num_rows if isinstance(frame, pa.Table) else len(frame)
+    return CheckOutcome(passed=not failures, failures=failures, evaluated=rows_in)
+
+
+def _column(frame: pd.DataFrame | pa.Table, name: str) -> pa.Array:
+    if isinstance(frame, pa.Table):
+        return frame.column(name).combine_chunks()
+    return pa.array(frame[name], from_pandas=True)
 
 
 def check_normalized_file(path: str) -> CheckOutcome:
-    """:func:`check_normalized` on a staged batch, reading only the columns it looks at."""
-    from pipeline.staging import read_frame, read_table
-
-    names = read_table(path).column_names  # memory-mapped: the schema only
-    return check_normalized(
-        read_frame(path, columns=[c for c in (*REQUIRED, "_wave") if c in names])
-    )
+    """:func:`check_normalized` on a staged batch (in the checker process)."""
+    return _run_checked(_check_normalized_file, str(path))
 
 
-CHECK_COLUMNS = ["_token", "StartDatetime", "weight"]
+def _check_normalized_file(path: str) -> CheckOutcome:
+    from pipeline.staging import read_table
+
+    return check_normalized(read_table(path))  # memory-mapped: only checked columns are read
+
+
+# --- published days ----------------------------------------------------------------------
+def check_day_files(
+    files: dict[str, str], questions: list[str], headers: dict[str, list[str]]
+) -> CheckOutcome:
+    """:func:`check_days` on staged check files (the :data:`CHECK_COLUMNS` of each day's
+    rows, by day), in the checker process."""
+    return _run_checked(_check_day_files, dict(files), list(questions), dict(headers))
+
+
+def _check_day_files(
+    files: dict[str, str], questions: list[str], headers: dict[str, list[str]]
+) -> CheckOutcome:
+    from pipeline.staging import read_table
+
+    return check_days({d: read_table(p) for d, p in files.items()}, questions, headers)
 
 
 def check_days(
-    days: dict[str, pd.DataFrame], questions: list[str], headers: dict[str, list[str]]
+    days: dict[str, pd.DataFrame | pa.Table],
+    questions: list[str],
+    headers: dict[str, list[str]],
 ) -> CheckOutcome:
     """Each day's published rows: exact header (no forbidden column), one row per respondent,
     every row with a start inside its day, positive weights.
@@ -138,18 +225,11 @@ def check_days(
         if not result.success:
             failures += [_describe(r) for r in result.results if not r.success]
             failed |= {d for d, h in headers.items() if tuple(h) == header}
-    frame = pd.concat(
-        [t[CHECK_COLUMNS].assign(_day=day) for day, t in days.items()], ignore_index=True
-    )
-    frame["_start_day"] = frame["StartDatetime"].str.slice(0, 10)
-    frame["_weight"] = pd.to_numeric(frame["weight"], errors="coerce").astype("float64")
-    bad_weight = frame["weight"].notna() & frame["_weight"].isna()
-    frame.loc[bad_weight, "_weight"] = -1.0  # unparseable weights must fail, not vanish
-    frame = frame.drop(columns=["weight"])
+    frame, day_of_row = day_check_frame(days)
     exps = [
         E.ExpectColumnValuesToBeUnique(column="_token"),
         E.ExpectColumnValuesToNotBeNull(column="_token"),
-        E.ExpectColumnValuesToNotBeNull(column="StartDatetime"),
+        E.ExpectColumnValuesToNotBeNull(column="_start_day"),
         E.ExpectColumnPairValuesToBeEqual(column_A="_day", column_B="_start_day"),
         E.ExpectColumnValuesToBeBetween(column="_weight", min_value=0, strict_min=True),
     ]
@@ -159,8 +239,55 @@ def check_days(
             continue
         failures.append(_describe(r))
         idx = r.result.get("unexpected_index_list") or []
-        rows = [i for i in idx if isinstance(i, int)]
-        failed |= set(frame.loc[rows, "_day"]) if rows else set(days)
+        rows = [i for i in idx if isinstance(i, int | np.integer)]
+        failed |= set(day_of_row[rows]) if rows else set(days)
     return CheckOutcome(
         passed=not failures, failures=failures, failed_days=sorted(failed), evaluated=len(frame)
     )
+
+
+def day_check_frame(days: dict[str, pd.DataFrame | pa.Table]) -> tuple[pd.DataFrame, np.ndarray]:
+    """The numeric frame the day suite validates, and each row's day.
+
+    ``_token``: a code per distinct token (NaN when missing); ``_day``: the ordinal of the
+    file's day; ``_start_day``: the ordinal of the row's ``StartDatetime`` date (NaN when
+    missing or unparseable); ``_weight``: the weight (NaN when absent, -1 when unparseable,
+    so it fails instead of vanishing).
+    """
+    text = pa.schema([(c, pa.string()) for c in CHECK_COLUMNS])
+    tables = [_as_arrow(t).select(CHECK_COLUMNS).cast(text) for t in days.values()]
+    rows = pa.concat_tables(tables)
+    sizes = [t.num_rows for t in tables]
+    day_of_row = np.repeat(np.array(list(days), dtype=object), sizes)
+    ordinals = np.repeat([_ordinal(d) for d in days], sizes).astype("float64")
+    tokens = pc.dictionary_encode(rows.column("_token").combine_chunks()).indices
+    start = rows.column("StartDatetime").combine_chunks()
+    start_day = pc.strptime(
+        pc.utf8_slice_codeunits(start, 0, 10), "%Y-%m-%d", "s", error_is_null=True
+    )
+    weight_text = rows.column("weight").combine_chunks()
+    weight = pd.to_numeric(pd.Series(weight_text.to_numpy(zero_copy_only=False)), errors="coerce")
+    weight = np.array(weight.to_numpy(dtype="float64", na_value=np.nan))  # writable copy
+    weight[pc.is_valid(weight_text).to_numpy(zero_copy_only=False) & np.isnan(weight)] = -1.0
+    frame = pd.DataFrame({
+        "_token": _floats(tokens),
+        "_day": ordinals,
+        "_start_day": _floats(start_day.cast(pa.int64())) / 86400,
+        "_weight": weight,
+    })  # fmt: skip
+    return frame, day_of_row
+
+
+def _as_arrow(table: pd.DataFrame | pa.Table) -> pa.Table:
+    if isinstance(table, pa.Table):
+        return table
+    return pa.Table.from_pandas(table[CHECK_COLUMNS].astype("string"), preserve_index=False)
+
+
+def _ordinal(day: str) -> int:
+    """Days since 1970-01-01 of an ISO date (the same scale as epoch days)."""
+    return int(np.datetime64(day, "D").astype("int64"))
+
+
+def _floats(values: pa.Array) -> np.ndarray:
+    return pc.cast(values, pa.float64()).to_numpy(zero_copy_only=False)

@@ -69,9 +69,15 @@ def is_export(path: str) -> bool:
 
 
 def fetch_exports(
-    ctx: RunContext, wanted: Callable[[str], bool] = is_export, kind: str = "export"
+    ctx: RunContext,
+    wanted: Callable[[str], bool] = is_export,
+    kind: str = "export",
+    on_new: Callable[[], object] | None = None,
 ) -> FetchResult:
-    """Fetch new or changed input files from the source into the archive (idempotent)."""
+    """Fetch new or changed input files from the source into the archive (idempotent).
+
+    ``on_new`` is called once, before downloading, when there are files to fetch.
+    """
     res = FetchResult()
     loc = ctx.open(ctx.cfg.source)
     try:
@@ -79,6 +85,8 @@ def fetch_exports(
         res.listed = len(listing)
         known = ctx.store.known_files(ctx.cfg.source)
         new = [f for f in listing if (f.path, f.size, float(f.mtime)) not in known]
+        if new and on_new is not None:
+            on_new()
         fetched: list[tuple[Any, str]] = []
         for f in new:
             data = loc.read_bytes(f.path)

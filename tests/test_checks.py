@@ -1,0 +1,159 @@
+"""The Great Expectations suites (pipeline/checks.py) and the checker process they run in."""
+
+from __future__ import annotations
+
+import pyarrow as pa
+import pytest
+
+from pipeline import checks
+from pipeline.checker import Checker, CheckerGone
+from pipeline.panel.output import published_columns
+from pipeline.staging import write_frame
+
+QUESTIONS = ["A1", "A2"]
+HEADER = published_columns(QUESTIONS)
+
+
+def day(tokens, starts, weights=None) -> pa.Table:
+    n = len(tokens)
+    return pa.table({
+        "_token": pa.array(tokens, pa.string()),
+        "StartDatetime": pa.array(starts, pa.string()),
+        "weight": pa.array(weights if weights is not None else [None] * n, pa.string()),
+    })  # fmt: skip
+
+
+def run(days, headers=None):
+    return checks.check_days(days, QUESTIONS, headers or {d: HEADER for d in days})
+
+
+def test_good_days_pass():
+    out = run({
+        "2021-06-01": day(["a", "b"], ["2021-06-01 00:00:00", "2021-06-01 23:59:59"], ["1", "2.5"]),
+        "2021-06-02": day(["c"], ["2021-06-02 12:00:00"], ["0.1"]),
+    })  # fmt: skip
+    assert out.passed and out.failures == [] and out.evaluated == 3
+
+
+def test_a_token_on_two_days_fails_both_days():
+    out = run({
+        "2021-06-01": day(["a", "b"], ["2021-06-01 09:00:00", "2021-06-01 10:00:00"]),
+        "2021-06-02": day(["a"], ["2021-06-02 09:00:00"]),
+        "2021-06-03": day(["z"], ["2021-06-03 09:00:00"]),
+    })  # fmt: skip
+    assert not out.passed
+    assert any("expect_column_values_to_be_unique" in f for f in out.failures)
+    assert out.failed_days == ["2021-06-01", "2021-06-02"]
+
+
+def test_a_row_outside_its_day_fails_that_day():
+    out = run({
+        "2021-06-01": day(["a"], ["2021-06-01 09:00:00"]),
+        "2021-06-02": day(["b"], ["2021-06-03 00:00:00"]),
+    })  # fmt: skip
+    assert not out.passed and out.failed_days == ["2021-06-02"]
+    assert any("expect_column_pair_values_to_be_equal" in f for f in out.failures)
+
+
+@pytest.mark.parametrize("start", [None, "not a time"])
+def test_a_missing_or_unparseable_start_fails(start):
+    out = run({"2021-06-01": day(["a", "b"], ["2021-06-01 09:00:00", start])})
+    assert not out.passed and out.failed_days == ["2021-06-01"]
+
+
+@pytest.mark.parametrize("weight", ["0", "-1", "heavy"])
+def test_a_weight_that_is_not_positive_fails(weight):
+    out = run({"2021-06-02": day(["a", "b"], ["2021-06-02 01:00:00"] * 2, ["1", weight])})
+    assert not out.passed and out.failed_days == ["2021-06-02"]
+    assert any("expect_column_values_to_be_between" in f for f in out.failures)
+
+
+def test_a_missing_token_fails():
+    out = run({"2021-06-01": day(["a", None], ["2021-06-01 09:00:00"] * 2)})
+    assert not out.passed
+    assert any("expect_column_values_to_not_be_null" in f for f in out.failures)
+
+
+def test_a_wrong_header_fails_the_days_written_with_it():
+    days = {"2021-06-01": day(["a"], ["2021-06-01 09:00:00"]),
+            "2021-06-02": day(["b"], ["2021-06-02 09:00:00"])}  # fmt: skip
+    headers = {"2021-06-01": HEADER, "2021-06-02": [*HEADER[:2], "token", *HEADER[2:]]}
+    out = run(days, headers)
+    assert not out.passed and out.failed_days == ["2021-06-02"]
+    assert any("expect_table_columns_to_match_ordered_list" in f for f in out.failures)
+
+
+def test_checker_process_gives_the_in_process_answer(tmp_path, monkeypatch):
+    days = {
+        "2021-06-01": day(["a", "a"], ["2021-06-01 09:00:00", "2021-06-02 09:00:00"], ["1", "0"])
+    }
+    files = {d: write_frame(t, tmp_path / f"{d}.arrow") for d, t in days.items()}
+    remote = checks.check_day_files(files, QUESTIONS, {d: HEADER for d in days})
+    assert checks._checker() is not None  # it really ran in the worker
+    monkeypatch.setenv(checks.IN_PROCESS_ENV, "1")
+    assert checks._checker() is None
+    local = checks.check_day_files(files, QUESTIONS, {d: HEADER for d in days})
+    assert remote == local and not local.passed and len(local.failures) == 3
+
+
+def test_errors_in_the_checker_are_raised_in_the_parent(tmp_path):
+    with pytest.raises(FileNotFoundError) as info:
+        checks.check_normalized_file(str(tmp_path / "missing.arrow"))
+    assert any("in the checker process" in n for n in info.value.__notes__)
+
+
+def test_a_dead_checker_is_replaced_and_the_check_still_runs(tmp_path):
+    checker = checks._checker()
+    assert checker is not None
+    checker._proc.kill()
+    checker._proc.wait()
+    with pytest.raises(CheckerGone):
+        checker.submit(checks._prepare).result()
+    files = {"2021-06-01": write_frame(day(["a"], ["2021-06-01 09:00:00"]), tmp_path / "d.arrow")}
+    assert checks.check_day_files(files, QUESTIONS, {"2021-06-01": HEADER}).passed
+    assert checks._checker() is not checker and checks._checker().alive
+
+
+def test_checker_exits_when_closed():
+    checker = Checker()
+    assert checker.submit(checks._ordinal, "1970-01-02").result() == 1
+    checker.close()
+    assert not checker.alive
+
+
+def normalized(**overrides) -> pa.Table:
+    cols = {
+        "StartDate": ["2021-06-01 09:00:00"] * 4, "RecordedDate": ["2021-06-01 09:10:00"] * 4,
+        "ResponseId": ["R1", "R2", "R3", "R4"], "_start": [1, 2, 3, 4],
+        "_recorded": [5, 6, 7, 8], "_wave": [1, 1, None, 2],
+    }  # fmt: skip
+    cols.update(overrides)
+    return pa.table({k: v for k, v in cols.items() if v is not None})
+
+
+def test_normalized_batch_passes():
+    out = checks.check_normalized(normalized())
+    assert out.passed and out.evaluated == 4
+
+
+@pytest.mark.parametrize(
+    ("change", "expectation"),
+    [
+        ({"ResponseId": None}, "expect_column_to_exist"),
+        ({"_start": [1, None, 3, 4]}, "expect_column_values_to_not_be_null"),
+        ({"_wave": [None, None, None, 2]}, "expect_column_values_to_not_be_null"),
+    ],
+)
+def test_normalized_batch_failures(change, expectation):
+    out = checks.check_normalized(normalized(**change))
+    assert not out.passed and any(expectation in f for f in out.failures)
+
+
+def test_closing_a_busy_checker_does_not_wait_for_it():
+    import time
+
+    checker = Checker()
+    checker.submit(time.sleep, 30)
+    t = time.perf_counter()
+    checker.close(grace=0.5)
+    assert time.perf_counter() - t < 5 and not checker.alive
