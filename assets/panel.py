@@ -7,7 +7,7 @@ from dagster import AssetExecutionContext, MetadataValue, Output, asset
 from assets.retries import retry_transient
 from pipeline import checks
 from pipeline.panel import stages
-from pipeline.panel.publish import PublishResult, publish_and_commit
+from pipeline.panel.publish import PublishResult, begin_run_commit, publish_and_commit
 from resources.study import StudyResource
 
 GROUP = "panel"
@@ -114,6 +114,8 @@ def day_partitions(
     response_ledger: stages.LedgerDelta,
     lag_policy: stages.LagResult,
 ) -> Output[stages.DayBuild]:
+    # The ledger rows are final: their commit starts now and runs while days render.
+    begin_run_commit(study.ctx, response_ledger, lag_policy)
     res = stages.build_days(study.ctx, normalized_responses, response_ledger, lag_policy)
     return Output(
         res,

@@ -17,7 +17,7 @@ from pipeline.archive import Archive
 from pipeline.config import Config
 from pipeline.days import last_closed_day, local_date
 from pipeline.locations import Location, RemoteFile, open_location
-from pipeline.state.store import StateStore
+from pipeline.state.store import PendingCommit, StateStore
 
 
 def new_run_id(as_of: datetime) -> str:
@@ -36,6 +36,9 @@ class RunContext:
     opener: Callable[[str], Location] | None = None
     base_seq: int = 0
     extra: dict[str, Any] = field(default_factory=dict)
+    # The run's commit, when it was started before the publish step (see
+    # pipeline.panel.publish.begin_run_commit); None otherwise.
+    pending_commit: PendingCommit | None = None
 
     def __post_init__(self) -> None:
         if self.as_of.tzinfo is None:
@@ -48,6 +51,12 @@ class RunContext:
         if self.opener is not None:
             return self.opener(url)
         return open_location(url, self.cfg.sftp)
+
+    def abort_pending_commit(self) -> None:
+        """Roll back a commit started early (a failed step, a held run, a write of its own)."""
+        pending, self.pending_commit = self.pending_commit, None
+        if pending is not None:
+            pending.abort()
 
     @cached_property
     def archive(self) -> Archive:

@@ -63,6 +63,8 @@ class StudyResource(ConfigurableResource):
         )  # fmt: skip
 
     def teardown_after_execution(self, context: InitResourceContext) -> None:
+        if self._ctx is not None:  # a run that stopped before its publish step
+            self._ctx.abort_pending_commit()
         if self._stack is not None:
             self._stack.close()
 

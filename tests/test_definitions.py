@@ -124,11 +124,11 @@ def test_transient_transport_error_retries_the_step(tmp_path, monkeypatch):
     calls = []
     real = stages.fetch_exports
 
-    def flaky(ctx):
+    def flaky(ctx, **kwargs):
         calls.append(1)
         if len(calls) == 1:
             raise SftpRetryError("connection reset (simulated)")
-        return real(ctx)
+        return real(ctx, **kwargs)
 
     monkeypatch.setattr(panel.stages, "fetch_exports", flaky)
     monkeypatch.setattr(retries, "STEP_RETRY_WAIT", 0)

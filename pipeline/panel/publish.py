@@ -33,7 +33,7 @@ from pipeline.panel.stages import (
 )
 from pipeline.provenance import code_version
 from pipeline.staging import read_table
-from pipeline.state.store import RunChanges
+from pipeline.state.store import PendingCommit, RunChanges
 
 LEDGER_COLUMNS = list(LEDGER_TYPES)
 
@@ -140,10 +140,8 @@ def publish_and_commit(
     """Publish daily, cumulative, codebook, CID lists, OUTAGES, SHA256SUMS, run manifest; commit."""
     cfg, held_days = ctx.cfg, set(held_days or ())
     res = PublishResult()
-    changes = RunChanges(
-        run_id=ctx.run_id, as_of=ctx.as_of.isoformat(), recorded=ctx.recorded.isoformat(),
-        base_seq=ctx.base_seq,
-    )  # fmt: skip
+    pending, ctx.pending_commit = ctx.pending_commit or begin_run_commit(ctx, delta, lag), None
+    changes = pending.changes
     new_entries: list[dict[str, Any]] = changes.outages  # OUTAGES entries of this run
 
     def note(kind: str, message: str, days: list[str] | tuple[str, ...] = ()) -> None:
@@ -156,8 +154,7 @@ def publish_and_commit(
     for q in norm.quarantined + lag.quarantined:
         note("NOTICE", f"Input file {q['path']} was quarantined and not used: {q['error']}")
 
-    _ledger_changes(delta, lag, changes)
-    with ctx.store.committing(changes):  # the ledger is written while the files publish
+    try:  # the ledger is being written (in the commit's thread) while the files publish
         loc = ctx.open(cfg.publish)
         try:
             pub = _Publisher(ctx, loc, changes, res)
@@ -199,7 +196,30 @@ def publish_and_commit(
             "collisions": delta.collisions, "swaps": delta.swaps, "published": res.written,
             "linked": res.linked, "bytes_uploaded": res.bytes_uploaded,
         }  # fmt: skip
+    except BaseException:
+        pending.abort()
+        raise
+    pending.finish()
     return res
+
+
+def begin_run_commit(ctx: RunContext, delta: LedgerDelta, lag: LagResult) -> PendingCommit:
+    """Open the run's transaction and start writing its ledger rows, in a worker thread.
+
+    The ledger rows are final once the lag policy has run; the nightly job starts this at
+    the beginning of the day step, so a first run's million rows are written while days
+    render, are checked and publish. :func:`publish_and_commit` adds the rest and commits;
+    until then ``ctx.pending_commit`` holds it (rolled back by
+    :meth:`RunContext.abort_pending_commit` if the run stops).
+    """
+    ctx.abort_pending_commit()
+    changes = RunChanges(
+        run_id=ctx.run_id, as_of=ctx.as_of.isoformat(), recorded=ctx.recorded.isoformat(),
+        base_seq=ctx.base_seq,
+    )  # fmt: skip
+    _ledger_changes(delta, lag, changes)
+    ctx.pending_commit = ctx.store.begin_commit(changes)
+    return ctx.pending_commit
 
 
 def _ledger_changes(delta: LedgerDelta, lag: LagResult, changes: RunChanges) -> None:

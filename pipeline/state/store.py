@@ -42,12 +42,15 @@ class PendingCommit:
     """
 
     def __init__(self, store: StateStore, ch: RunChanges) -> None:
+        self.changes = ch
+        self._done = False
         self._ready, self._aborted = threading.Event(), threading.Event()
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="commit")
         self._future = self._pool.submit(store._commit_run, ch, self._ready, self._aborted)
 
     def finish(self) -> int:
         """Write the rest of the changes and commit; returns the run's sequence number."""
+        self._done = True
         self._ready.set()
         try:
             return self._future.result()
@@ -55,7 +58,10 @@ class PendingCommit:
             self._pool.shutdown()
 
     def abort(self) -> None:
-        """Roll the transaction back (the caller failed before finishing)."""
+        """Roll the transaction back (the caller failed before finishing); idempotent."""
+        if self._done:
+            return
+        self._done = True
         self._aborted.set()
         self._ready.set()
         try:
@@ -318,17 +324,6 @@ class StateStore:
         in a worker thread, while the caller goes on (publishing files); the rest of ``ch``
         is read when the caller calls :meth:`PendingCommit.finish`."""
         return PendingCommit(self, ch)
-
-    @contextmanager
-    def committing(self, ch: RunChanges) -> Iterator[PendingCommit]:
-        """:meth:`begin_commit`; commits when the block ends, rolls back when it raises."""
-        pending = self.begin_commit(ch)
-        try:
-            yield pending
-        except BaseException:
-            pending.abort()
-            raise
-        pending.finish()
 
     def _commit_run(self, ch: RunChanges, ready: threading.Event, aborted: threading.Event) -> int:
         with self.engine.begin() as conn:
