@@ -5,17 +5,16 @@ Plain Python; the Dagster asset checks in ``assets/checks.py`` call these.
 Great Expectations takes seconds to import and fingerprints every frame it validates
 (``hash_pandas_object``), so:
 
-* the suites run in a *checker process* (:mod:`pipeline.checker`, started once per
+* the suites run in a *checker process* (a :mod:`pipeline.worker`, started once per
   process that runs checks, then reused): its import overlaps the run's first stages on the other core instead of
   competing with them for the GIL. Staged files travel by path. When the checker cannot
-  run (it died, or ``PIPELINE_CHECKS_IN_PROCESS=1``), the same suites run in-process.
+  run (it died, or ``PIPELINE_NO_WORKER_PROCESSES=1``), the same suites run in-process.
 * the frames handed to GE are numeric: token codes, day ordinals and weights, which say
   the same as the strings they come from and hash fast.
 """
 
 from __future__ import annotations
 
-import atexit
 import os
 import threading
 from concurrent.futures import Future
@@ -28,15 +27,14 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from pipeline.checker import Checker, CheckerGone
 from pipeline.panel.output import published_columns
+from pipeline.worker import Worker, WorkerGone, shared
 
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
 
 MIN_KNOWN_SURVEY_SHARE = 0.5
 REQUIRED = ["StartDate", "RecordedDate", "ResponseId", "_start", "_recorded"]
 CHECK_COLUMNS = ["_token", "StartDatetime", "weight"]
-IN_PROCESS_ENV = "PIPELINE_CHECKS_IN_PROCESS"
 
 
 @dataclass
@@ -50,25 +48,9 @@ class CheckOutcome:
 
 
 # --- the checker process -----------------------------------------------------------------
-_CHECKER_LOCK = threading.Lock()
-_checker_proc: Checker | None = None
-
-
-def _checker() -> Checker | None:
-    """The checker process, started on first use; None when disabled or it cannot start."""
-    global _checker_proc
-    if os.environ.get(IN_PROCESS_ENV):
-        return None
-    with _CHECKER_LOCK:
-        if _checker_proc is not None and not _checker_proc.alive:
-            _checker_proc = None
-        if _checker_proc is None:
-            try:
-                _checker_proc = Checker()
-            except OSError:
-                return None
-            atexit.register(_checker_proc.close)
-        return _checker_proc
+def _checker() -> Worker | None:
+    """The checker process (started on first use); None when workers are disabled."""
+    return shared("checker")
 
 
 def warm_up() -> Future[bool] | None:
@@ -87,7 +69,7 @@ def _run_checked(fn: Any, *args: Any) -> Any:
     if checker is not None:
         try:
             return checker.submit(fn, *args).result()
-        except CheckerGone:  # killed (e.g. out of memory): do the work here instead
+        except WorkerGone:  # killed (e.g. out of memory): do the work here instead
             pass
     return fn(*args)
 

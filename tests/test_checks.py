@@ -6,9 +6,9 @@ import pyarrow as pa
 import pytest
 
 from pipeline import checks
-from pipeline.checker import Checker, CheckerGone
 from pipeline.panel.output import published_columns
 from pipeline.staging import write_frame
+from pipeline.worker import NO_WORKERS_ENV, Worker, WorkerGone
 
 QUESTIONS = ["A1", "A2"]
 HEADER = published_columns(QUESTIONS)
@@ -90,7 +90,7 @@ def test_checker_process_gives_the_in_process_answer(tmp_path, monkeypatch):
     files = {d: write_frame(t, tmp_path / f"{d}.arrow") for d, t in days.items()}
     remote = checks.check_day_files(files, QUESTIONS, {d: HEADER for d in days})
     assert checks._checker() is not None  # it really ran in the worker
-    monkeypatch.setenv(checks.IN_PROCESS_ENV, "1")
+    monkeypatch.setenv(NO_WORKERS_ENV, "1")
     assert checks._checker() is None
     local = checks.check_day_files(files, QUESTIONS, {d: HEADER for d in days})
     assert remote == local and not local.passed and len(local.failures) == 3
@@ -99,7 +99,7 @@ def test_checker_process_gives_the_in_process_answer(tmp_path, monkeypatch):
 def test_errors_in_the_checker_are_raised_in_the_parent(tmp_path):
     with pytest.raises(FileNotFoundError) as info:
         checks.check_normalized_file(str(tmp_path / "missing.arrow"))
-    assert any("in the checker process" in n for n in info.value.__notes__)
+    assert any("in the worker process" in n for n in info.value.__notes__)
 
 
 def test_a_dead_checker_is_replaced_and_the_check_still_runs(tmp_path):
@@ -107,7 +107,7 @@ def test_a_dead_checker_is_replaced_and_the_check_still_runs(tmp_path):
     assert checker is not None
     checker._proc.kill()
     checker._proc.wait()
-    with pytest.raises(CheckerGone):
+    with pytest.raises(WorkerGone):
         checker.submit(checks._prepare).result()
     files = {"2021-06-01": write_frame(day(["a"], ["2021-06-01 09:00:00"]), tmp_path / "d.arrow")}
     assert checks.check_day_files(files, QUESTIONS, {"2021-06-01": HEADER}).passed
@@ -115,7 +115,7 @@ def test_a_dead_checker_is_replaced_and_the_check_still_runs(tmp_path):
 
 
 def test_checker_exits_when_closed():
-    checker = Checker()
+    checker = Worker()
     assert checker.submit(checks._ordinal, "1970-01-02").result() == 1
     checker.close()
     assert not checker.alive
@@ -152,7 +152,7 @@ def test_normalized_batch_failures(change, expectation):
 def test_closing_a_busy_checker_does_not_wait_for_it():
     import time
 
-    checker = Checker()
+    checker = Worker()
     checker.submit(time.sleep, 30)
     t = time.perf_counter()
     checker.close(grace=0.5)

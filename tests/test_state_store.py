@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pytest
 import sqlalchemy as sa
 
@@ -88,3 +90,75 @@ def test_run_lock_is_exclusive(state_url):
         pass
     first.dispose()
     second.dispose()
+
+
+def _big_ledger(n: int, offset: int = 0) -> pa.Table:
+    ids = np.arange(offset, offset + n)
+    rng = np.random.default_rng(offset)
+    order = rng.permutation(n)  # not in key order: the commit sorts
+    return pa.table({
+        "token": pa.array([f"t{i:07d}" for i in ids[order]]),
+        "response_id": pa.array([f"R{i}" for i in ids[order]]),
+        "start": pa.array(ids[order] * 10),
+        "recorded": pa.array(ids[order] * 10 + 5),
+        "day": pa.array(["2021-06-01", "2021-06-02"] * (n // 2)),
+        "eligible": pa.array(ids[order] % 3 != 0),
+        "reason": pa.array([None if i % 3 else "preview" for i in ids[order]], pa.string()),
+        "eligible_day": pa.array([None if i % 5 == 0 else "2021-06-01" for i in ids[order]]),
+        "cid_day": pa.nulls(n, pa.string()),
+        "cid_pending": pa.array(ids[order] % 5 != 0),
+    })  # fmt: skip
+
+
+def _ledger_dump(url: str) -> list[tuple]:
+    engine = sa.create_engine(url)
+    try:
+        with engine.connect() as conn:
+            return [tuple(r) for r in conn.execute(sa.select(schema.ledger).order_by("token"))]
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.parametrize("workers", [True, False])
+def test_bulk_ledger_write_equals_the_direct_write(tmp_path, monkeypatch, workers):
+    """A first run's large ledger write goes through a worker's scratch SQLite file
+    (state/bulk.py); the result is exactly what binding the rows directly gives."""
+    from pipeline.state.store import BULK_MIN_ROWS
+    from pipeline.worker import NO_WORKERS_ENV
+
+    n = BULK_MIN_ROWS + 2
+    urls = {}
+    for how in ("bulk", "direct"):
+        if how == "direct" or not workers:
+            monkeypatch.setenv(NO_WORKERS_ENV, "1")
+        else:
+            monkeypatch.delenv(NO_WORKERS_ENV, raising=False)
+        urls[how] = f"sqlite:///{tmp_path / how / 'state.db'}"
+        store = StateStore(urls[how])
+        store.commit(_changes("r1", 0, ledger_rows=_big_ledger(n)))
+        # a second large write replaces known tokens and adds new ones
+        store.commit(_changes("r2", 1, ledger_rows=_big_ledger(n, offset=n // 2)))
+        assert store.last_seq() == 2
+        pending = set(store.cid_pending()["token"])  # the partial index is kept up to date
+        assert len(pending) == sum(1 for i in range(n // 2 + n) if i % 5)
+        store.dispose()
+        if how == "bulk" and workers:  # the rows really went through the state worker
+            from pipeline import worker
+
+            assert worker._SHARED["state"].alive
+        assert not list((tmp_path / how).glob(".stage-*"))  # scratch files are removed
+    bulk, direct = _ledger_dump(urls["bulk"]), _ledger_dump(urls["direct"])
+    assert len(bulk) == n // 2 + n and bulk == direct
+    assert bulk[0] == ("t0000000", "R0", 0, 5, "2021-06-01", False, "preview", None, None, False)
+
+
+def test_bulk_ledger_write_rolls_back_with_the_run(tmp_path):
+    from pipeline.state.store import BULK_MIN_ROWS
+
+    url = f"sqlite:///{tmp_path / 'state.db'}"
+    store = StateStore(url)
+    pending = store.begin_commit(_changes("r1", 0, ledger_rows=_big_ledger(BULK_MIN_ROWS)))
+    pending.abort()  # the run failed while its files were being published
+    assert _ledger_dump(url) == [] and store.last_seq() == 0
+    assert not list(tmp_path.glob(".stage-*"))
+    assert store.commit(_changes("r1", 0, ledger_rows=_ledger(["a"]))) == 1

@@ -5,6 +5,8 @@ from __future__ import annotations
 import fcntl
 import hashlib
 import os
+import shutil
+import tempfile
 import threading
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -13,16 +15,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.feather as feather
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from pipeline.state import schema
+from pipeline.state import bulk, schema
+from pipeline.worker import WorkerGone, shared
 
 CHUNK = 5000
+BULK_MIN_ROWS = 100_000  # ledger writes this large are staged by a worker (state/bulk.py)
 
 
 class RunInProgressError(RuntimeError):
@@ -326,39 +330,88 @@ class StateStore:
         return PendingCommit(self, ch)
 
     def _commit_run(self, ch: RunChanges, ready: threading.Event, aborted: threading.Event) -> int:
-        with self.engine.begin() as conn:
-            seq = int(conn.execute(sa.select(sa.func.max(schema.runs.c.seq))).scalar() or 0)
-            if seq != ch.base_seq:
-                raise RunInProgressError(
-                    f"state changed under this run (run {seq} committed after it started); rerun"
+        with self.engine.connect() as conn, self._staged(conn, ch.ledger_rows) as staged:
+            with conn.begin():
+                return self._commit_in(conn, ch, staged, ready, aborted)
+
+    @contextmanager
+    def _staged(self, conn: Connection, rows: pa.Table | pd.DataFrame | None) -> Iterator[bool]:
+        """Stage many ledger rows in a scratch SQLite file attached as ``staged`` (see
+        :mod:`pipeline.state.bulk`); yields whether it did. Small writes, PostgreSQL and
+        runs without worker processes bind their rows directly."""
+        worker = None
+        if (
+            isinstance(rows, pa.Table)
+            and rows.num_rows >= BULK_MIN_ROWS
+            and conn.dialect.name == "sqlite"
+            and self.engine.url.database not in (None, "", ":memory:")
+        ):
+            worker = shared("state")
+        if worker is None:
+            yield False
+            return
+        assert isinstance(rows, pa.Table)
+        folder = Path(tempfile.mkdtemp(prefix=".stage-", dir=Path(self.engine.url.database).parent))
+        try:
+            arrow, db = folder / "rows.arrow", folder / "rows.sqlite"
+            feather.write_feather(_key_sorted(rows, "token"), arrow, compression="uncompressed")
+            try:
+                worker.submit(bulk.stage_rows, str(arrow), str(db)).result()
+            except WorkerGone:
+                yield False
+                return
+            conn.exec_driver_sql("ATTACH DATABASE ? AS staged", (str(db),))
+            conn.commit()  # ATTACH is not transactional; the run's transaction starts after it
+            try:
+                yield True
+            finally:
+                conn.rollback()
+                conn.exec_driver_sql("DETACH DATABASE staged")
+                conn.commit()
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
+
+    def _commit_in(
+        self,
+        conn: Connection,
+        ch: RunChanges,
+        staged: bool,
+        ready: threading.Event,
+        aborted: threading.Event,
+    ) -> int:
+        seq = int(conn.execute(sa.select(sa.func.max(schema.runs.c.seq))).scalar() or 0)
+        if seq != ch.base_seq:
+            raise RunInProgressError(
+                f"state changed under this run (run {seq} committed after it started); rerun"
+            )
+        if staged:
+            assert isinstance(ch.ledger_rows, pa.Table)
+            conn.exec_driver_sql(bulk.copy_sql("ledger", "staged", ch.ledger_rows.column_names))
+        elif ch.ledger_rows is not None and len(ch.ledger_rows):
+            self._upsert(conn, schema.ledger, "token", ch.ledger_rows)
+        ready.wait()
+        if aborted.is_set():
+            raise _Aborted
+        self._write_files(conn, ch.files)
+        for day, tokens in ch.cid_listed.items():
+            t = schema.ledger
+            for chunk in _chunks(tokens):
+                conn.execute(
+                    t.update().where(t.c.token.in_(chunk)).values(cid_day=day, cid_pending=False)
                 )
-            if ch.ledger_rows is not None and len(ch.ledger_rows):
-                self._upsert(conn, schema.ledger, "token", ch.ledger_rows)
-            ready.wait()
-            if aborted.is_set():
-                raise _Aborted
-            self._write_files(conn, ch.files)
-            for day, tokens in ch.cid_listed.items():
-                t = schema.ledger
-                for chunk in _chunks(tokens):
-                    conn.execute(
-                        t.update()
-                        .where(t.c.token.in_(chunk))
-                        .values(cid_day=day, cid_pending=False)
-                    )
-            self._upsert(conn, schema.cid_lists, "day", ch.cid_lists)
-            self._upsert(conn, schema.days, "day", ch.days)
-            self._upsert(conn, schema.weights, "cid", ch.weights)
-            self._upsert(conn, schema.published_files, "name", ch.published)
-            if ch.removed:
-                t = schema.published_files
-                conn.execute(t.update().where(t.c.name.in_(ch.removed)).values(removed=True))
-            if ch.outages:
-                conn.execute(schema.outages.insert(), ch.outages)
-            run = {"run_id": ch.run_id, "seq": seq + 1, "as_of": ch.as_of,
-                   "recorded": ch.recorded, "summary": ch.summary}  # fmt: skip
-            conn.execute(schema.runs.insert(), [run])
-            return seq + 1
+        self._upsert(conn, schema.cid_lists, "day", ch.cid_lists)
+        self._upsert(conn, schema.days, "day", ch.days)
+        self._upsert(conn, schema.weights, "cid", ch.weights)
+        self._upsert(conn, schema.published_files, "name", ch.published)
+        if ch.removed:
+            t = schema.published_files
+            conn.execute(t.update().where(t.c.name.in_(ch.removed)).values(removed=True))
+        if ch.outages:
+            conn.execute(schema.outages.insert(), ch.outages)
+        run = {"run_id": ch.run_id, "seq": seq + 1, "as_of": ch.as_of,
+               "recorded": ch.recorded, "summary": ch.summary}  # fmt: skip
+        conn.execute(schema.runs.insert(), [run])
+        return seq + 1
 
     @staticmethod
     def _write_files(conn: Connection, files: list[dict[str, Any]]) -> None:
@@ -391,10 +444,9 @@ class StateStore:
         if isinstance(rows, pd.DataFrame):
             rows = pa.Table.from_pandas(rows, preserve_index=False)
         if isinstance(rows, pa.Table):
-            # key order: B-tree appends, not page splits
-            rows = rows.take(pc.sort_indices(rows, sort_keys=[(key, "ascending")]))
+            rows = _key_sorted(rows, key)
             names = list(rows.column_names)
-            tuples = list(zip(*(_pylist(rows.column(c)) for c in names), strict=True))
+            tuples = list(zip(*(bulk.python_values(rows.column(c)) for c in names), strict=True))
         else:
             if not rows:
                 return
@@ -432,20 +484,9 @@ class StateStore:
             conn.execute(table.insert(), chunk)
 
 
-def _pylist(values: pa.ChunkedArray) -> list[Any]:
-    """Column values as Python objects (None for nulls), through NumPy where that is exact."""
-    if pa.types.is_string(values.type) or pa.types.is_large_string(values.type):
-        coded = pc.dictionary_encode(values.combine_chunks())
-        if len(coded.dictionary) * 4 < len(coded):  # days, reasons: one str per value
-            words = np.array([*coded.dictionary.to_pylist(), None], dtype=object)
-            codes = pc.fill_null(coded.indices, len(coded.dictionary)).to_numpy()
-            return words[codes].tolist()
-        return values.to_numpy(zero_copy_only=False).tolist()  # object array, None for null
-    if values.null_count == 0 and (
-        pa.types.is_integer(values.type) or pa.types.is_boolean(values.type)
-    ):
-        return values.to_numpy(zero_copy_only=False).tolist()
-    return values.to_pylist()
+def _key_sorted(rows: pa.Table, key: str) -> pa.Table:
+    """Rows in key order: B-tree appends instead of page splits."""
+    return rows.take(pc.sort_indices(rows, sort_keys=[(key, "ascending")]))
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:

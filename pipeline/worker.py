@@ -1,15 +1,18 @@
-"""A worker process that runs functions for its parent: ``python -m pipeline.checker``.
+"""Worker processes that run functions for their parent: ``python -m pipeline.worker``.
 
-Used for the Great Expectations suites (:mod:`pipeline.checks`): GE takes seconds to
-import and then holds the GIL, so the run keeps it in a process of its own. The protocol
-is pickled ``(module, function, args)`` requests on stdin and ``(ok, value)`` replies on
-stdout, one at a time. The worker exits when its parent closes stdin (or dies).
+A run keeps GIL-bound work that needs no shared memory in processes of their own, on the
+other core: the Great Expectations suites (:mod:`pipeline.checks`; GE alone takes seconds
+to import) and the bulk staging of a large ledger write (:mod:`pipeline.state.bulk`).
+The protocol is pickled ``(module, function, args)`` requests on stdin and ``(ok, value)``
+replies on stdout, one at a time. A worker exits when its parent closes stdin (or dies).
 
 Unlike ``multiprocessing``'s spawn, this never re-imports the parent's ``__main__``.
+Set ``PIPELINE_NO_WORKER_PROCESSES=1`` to do all of that work in-process instead.
 """
 
 from __future__ import annotations
 
+import atexit
 import importlib
 import os
 import pickle
@@ -22,23 +25,31 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 
-class CheckerGone(RuntimeError):
+class WorkerGone(RuntimeError):
     """The worker process died or could not start."""
 
 
-class Checker:
+NO_WORKERS_ENV = "PIPELINE_NO_WORKER_PROCESSES"
+
+
+def workers_enabled() -> bool:
+    """Whether work may go to worker processes (see :data:`NO_WORKERS_ENV`)."""
+    return not os.environ.get(NO_WORKERS_ENV)
+
+
+class Worker:
     """One worker process; :meth:`submit` queues a call and returns its future."""
 
-    def __init__(self) -> None:
+    def __init__(self, name: str = "worker") -> None:
         root = str(Path(__file__).resolve().parent.parent)
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH")) if p)
         self._proc = subprocess.Popen(
-            [sys.executable, "-m", "pipeline.checker"],
+            [sys.executable, "-m", "pipeline.worker", name],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env,
         )  # fmt: skip
         # one thread talks to the worker: requests are answered in order
-        self._io = ThreadPoolExecutor(1, thread_name_prefix="checker-io")
+        self._io = ThreadPoolExecutor(1, thread_name_prefix=f"{name}-io")
         self._lock = threading.Lock()
 
     def submit(self, fn: Any, *args: Any) -> Future[Any]:
@@ -53,7 +64,7 @@ class Checker:
             stdin.flush()
             ok, value = pickle.load(stdout)
         except (EOFError, OSError, pickle.UnpicklingError) as exc:
-            raise CheckerGone(f"checker process ended ({self._proc.poll()})") from exc
+            raise WorkerGone(f"worker process ended ({self._proc.poll()})") from exc
         if not ok:
             raise value
         return value
@@ -78,6 +89,26 @@ class Checker:
             self._proc.wait()
 
 
+_SHARED: dict[str, Worker] = {}
+_SHARED_LOCK = threading.Lock()
+
+
+def shared(name: str) -> Worker | None:
+    """This process's worker called ``name``, started on first use (and again if it died);
+    None when workers are disabled or cannot start."""
+    if not workers_enabled():
+        return None
+    with _SHARED_LOCK:
+        worker = _SHARED.get(name)
+        if worker is None or not worker.alive:
+            try:
+                worker = _SHARED[name] = Worker(name)
+            except OSError:
+                return None
+            atexit.register(worker.close)
+        return worker
+
+
 def serve(requests: BinaryIO, replies: BinaryIO) -> None:
     """The worker's loop: answer requests until stdin closes."""
     while True:
@@ -88,7 +119,7 @@ def serve(requests: BinaryIO, replies: BinaryIO) -> None:
         try:
             reply = (True, getattr(importlib.import_module(module), name)(*args))
         except Exception as exc:  # noqa: BLE001 - sent back and raised in the parent
-            exc.add_note(f"in the checker process:\n{traceback.format_exc()}")
+            exc.add_note(f"in the worker process:\n{traceback.format_exc()}")
             reply = (False, exc)
         try:
             data = pickle.dumps(reply, protocol=pickle.HIGHEST_PROTOCOL)
