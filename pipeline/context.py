@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import hashlib
+import shutil
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -18,6 +20,8 @@ from pipeline.config import Config
 from pipeline.days import last_closed_day, local_date
 from pipeline.locations import Location, RemoteFile, open_location
 from pipeline.state.store import PendingCommit, StateStore
+
+RUN_DIR_KEEP_DAYS = 7
 
 
 def new_run_id(as_of: datetime) -> str:
@@ -69,6 +73,19 @@ class RunContext:
     @property
     def run_dir(self) -> Path:
         return self.work / "runs" / self.run_id
+
+    def clean_run_dirs(self, keep_days: float = RUN_DIR_KEEP_DAYS) -> None:
+        """After a committed run: drop its staging folder (its outputs are in the state and
+        the day stores now) and those of runs older than ``keep_days`` (failed runs keep
+        theirs that long, so Dagster can re-execute them from the failed step)."""
+        shutil.rmtree(self.run_dir, ignore_errors=True)
+        cutoff = time.time() - keep_days * 86400
+        for old in (self.work / "runs").glob("*"):
+            try:
+                if old.is_dir() and old.stat().st_mtime < cutoff:
+                    shutil.rmtree(old, ignore_errors=True)
+            except FileNotFoundError:  # removed meanwhile by a parallel day run
+                pass
 
     @property
     def recorded(self) -> date:

@@ -256,3 +256,22 @@ def test_a_run_that_fails_after_its_commit_started_leaves_no_trace(tmp_path, mon
     assert study.run("2021-06-02T12:00:00Z") == 0
     assert sorted(store.ledger_rows(["fw", "ok1"])["token"]) == ["fw", "ok1"]
     assert study.daily() == [DAY1.format("2021_06_02")]
+
+
+def test_committed_runs_leave_no_staging_folders(tmp_path):
+    """Staging files of a run (`{archive}/_work/runs/{run_id}`) go once it has committed;
+    a failed run's stay (for re-execution from the failed step) until they are a week old."""
+    import os
+    import time
+
+    study = Study(tmp_path)
+    runs = tmp_path / "archive" / "_work" / "runs"
+    stale, recent = runs / "old-failed-run", runs / "new-failed-run"
+    for folder in (stale, recent):
+        (folder / "checks").mkdir(parents=True)
+    week_ago = time.time() - 8 * 86400
+    os.utime(stale, (week_ago, week_ago))
+    _night1(study)
+    assert study.run("2021-06-02T12:00:00Z") == 0
+    assert [p.name for p in runs.iterdir()] == ["new-failed-run"]
+    assert (tmp_path / "archive" / "_work" / "days").is_dir()  # derived data stays

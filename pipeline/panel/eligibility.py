@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from pipeline.config import PanelRules
 from pipeline.numbers import numeric_values
@@ -24,56 +26,73 @@ US_STATES = frozenset(
     "AL AK AZ AR CA CO CT DE DC FL GA HI ID IL IN IA KS KY LA ME MD MA MI MN MS MO MT NE NV NH "
     "NJ NM NY NC ND OH OK OR PA RI SC SD TN TX UT VT VA WA WV WI WY".split()
 )
+_US_STATES = pa.array(sorted(US_STATES), pa.string())
+
+
+def _table(frame: pd.DataFrame | pa.Table) -> pa.Table:
+    if isinstance(frame, pa.Table):
+        return frame
+    return pa.Table.from_pandas(frame, preserve_index=False)
+
+
+def _text(table: pa.Table, name: str) -> pa.Array:
+    """A column as trimmed strings (all null when the export lacks it)."""
+    if name not in table.column_names:
+        return pa.nulls(table.num_rows, pa.string())
+    return pc.utf8_trim_whitespace(table.column(name).combine_chunks().cast(pa.string()))
+
+
+def _mask(values: pa.Array) -> np.ndarray:
+    return np.asarray(pc.fill_null(values, False).to_numpy(zero_copy_only=False), dtype=bool)
 
 
 def answered_counts(
-    frame: pd.DataFrame, rules: PanelRules, enough: int | None = None
+    frame: pd.DataFrame | pa.Table, rules: PanelRules, enough: int | None = None
 ) -> np.ndarray:
     """Number of answered questions per row (numeric items count only when they parse).
 
     With ``enough``, counting may stop at that number: numeric items (a regex each) are
     parsed only for rows that the plain answers leave short of it.
     """
+    table = _table(frame)
     numeric = set(rules.numeric_items)
-    columns = question_columns(list(frame.columns), rules.consent_column)
-    total = np.zeros(len(frame), dtype="int32")
+    columns = question_columns(table.column_names, rules.consent_column)
+    total = np.zeros(table.num_rows, dtype="int32")
     for col in columns:
         if col not in numeric:
-            total += frame[col].notna().to_numpy()
-    short = np.arange(len(frame)) if enough is None else np.flatnonzero(total < enough)
+            total += _mask(pc.is_valid(table.column(col)).combine_chunks())
+    short = np.arange(table.num_rows) if enough is None else np.flatnonzero(total < enough)
     for col in columns:
         if col in numeric and len(short):
-            values = frame[col].iloc[short] if len(short) < len(frame) else frame[col]
+            values = table.column(col)
+            if len(short) < table.num_rows:
+                values = values.take(pa.array(short))
             total[short] += ~np.isnan(numeric_values(values))
     return total
 
 
-def exclusion_reasons(frame: pd.DataFrame, rules: PanelRules) -> pd.Series:
+def exclusion_reasons(frame: pd.DataFrame | pa.Table, rules: PanelRules) -> pd.Series:
     """The first failed rule per row (a value of :data:`REASONS`), or NA when eligible."""
-    n = len(frame)
-    na = pd.Series(pd.NA, index=frame.index, dtype="string")
-    consent = frame[rules.consent_column] if rules.consent_column in frame else na
-    channel = frame["DistributionChannel"] if "DistributionChannel" in frame else na
+    table = _table(frame)
+    token = _text(table, TOKEN)
     checks = [
-        ("no_age_consent", ~(consent.str.strip() == rules.consent_value).fillna(False)),
-        ("no_token", frame[TOKEN].isna() | (frame[TOKEN].str.strip() == "").fillna(False)),
-        ("preview", (channel.str.strip().str.lower() == "preview").fillna(False)),
-        ("no_survey_id", frame[SURVEY].isna()),
-        (
-            "too_few_answers",
-            pd.Series(
-                answered_counts(frame, rules, enough=rules.min_answers) < rules.min_answers,
-                index=frame.index,
-            ),
-        ),
-    ]
+        ("no_age_consent", ~_mask(pc.equal(_text(table, rules.consent_column),
+                                           rules.consent_value))),
+        ("no_token", ~_mask(pc.not_equal(token, ""))),
+        ("preview", _mask(pc.equal(pc.utf8_lower(_text(table, "DistributionChannel")),
+                                   "preview"))),
+        ("no_survey_id", ~_mask(pc.is_valid(table.column(SURVEY)).combine_chunks())),
+        ("too_few_answers",
+         answered_counts(table, rules, enough=rules.min_answers) < rules.min_answers),
+    ]  # fmt: skip
     if rules.require_us_state:
-        state = frame[rules.state_column] if rules.state_column in frame else na
-        checks.append(("outside_us", ~state.str.strip().str.upper().isin(US_STATES).fillna(False)))
-    reason = np.full(n, None, dtype=object)
+        state = pc.utf8_upper(_text(table, rules.state_column))
+        checks.append(("outside_us", ~_mask(pc.is_in(state, value_set=_US_STATES))))
+    reason = np.full(table.num_rows, None, dtype=object)
     for name, failed in reversed(checks):  # reversed so the first rule's reason wins
-        reason[np.asarray(failed, dtype=bool)] = name
-    return pd.Series(reason, index=frame.index, dtype="string")
+        reason[failed] = name
+    index = frame.index if isinstance(frame, pd.DataFrame) else None
+    return pd.Series(reason, index=index, dtype="string")
 
 
 def count_reasons(reasons: pd.Series) -> dict[str, int]:

@@ -92,6 +92,14 @@ def _column(frame: pd.DataFrame | pa.Table, name: str) -> pd.Series:
     return frame[name]
 
 
+def value_columns(columns: list[str], rules: PanelRules) -> list[str]:
+    """The columns of a normalized batch that :func:`publish_values` reads, given the
+    export's own ``columns``: the derived keys, the questions, ``UserLanguage``."""
+    keys = [TOKEN, "ResponseId", START, RECORDED, END, WAVE]
+    extra = ["UserLanguage"] if "UserLanguage" in columns else []
+    return list(dict.fromkeys([*keys, *question_columns(columns, rules.consent_column), *extra]))
+
+
 def publish_values(
     frame: pd.DataFrame | pa.Table,
     columns: list[str],

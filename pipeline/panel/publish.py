@@ -200,6 +200,7 @@ def publish_and_commit(
         pending.abort()
         raise
     pending.finish()
+    ctx.clean_run_dirs()
     return res
 
 

@@ -24,11 +24,12 @@ import pyarrow.compute as pc
 from pipeline.checks import CHECK_COLUMNS
 from pipeline.context import RunContext
 from pipeline.csvfmt import to_csv_bytes
+from pipeline.locations import RemoteFile
 from pipeline.panel import collisions as coll
 from pipeline.panel.columns import merge_layouts, question_columns
 from pipeline.panel.eligibility import count_reasons, exclusion_reasons
 from pipeline.panel.names import WEIGHTS_RE
-from pipeline.panel.output import day_table, publish_values
+from pipeline.panel.output import day_table, publish_values, value_columns
 from pipeline.panel.qualtrics import (
     RECORDED,
     START,
@@ -39,7 +40,7 @@ from pipeline.panel.qualtrics import (
     ParsedExport,
     parse_export,
 )
-from pipeline.staging import as_frame, read_frame, read_table, write_frame
+from pipeline.staging import read_frame, read_table, write_frame
 from pipeline.state import schema
 
 EXPORT_SUFFIXES = (".csv", ".csv.gz")
@@ -72,11 +73,11 @@ def fetch_exports(
     ctx: RunContext,
     wanted: Callable[[str], bool] = is_export,
     kind: str = "export",
-    on_new: Callable[[], object] | None = None,
+    on_new: Callable[[list[RemoteFile]], object] | None = None,
 ) -> FetchResult:
     """Fetch new or changed input files from the source into the archive (idempotent).
 
-    ``on_new`` is called once, before downloading, when there are files to fetch.
+    ``on_new`` is called once, before downloading, with the files to fetch (if any).
     """
     res = FetchResult()
     loc = ctx.open(ctx.cfg.source)
@@ -86,7 +87,7 @@ def fetch_exports(
         known = ctx.store.known_files(ctx.cfg.source)
         new = [f for f in listing if (f.path, f.size, float(f.mtime)) not in known]
         if new and on_new is not None:
-            on_new()
+            on_new(new)
         fetched: list[tuple[Any, str]] = []
         for f in new:
             data = loc.read_bytes(f.path)
@@ -206,9 +207,8 @@ def apply_eligibility(ctx: RunContext, norm: NormalizeResult) -> EligibilityResu
     table = read_table(norm.batch)
     pos = coll.dedupe_rows(table.column("ResponseId"), _numpy(table.column(RECORDED)))
     res.duplicates = table.num_rows - len(pos)
-    batch = as_frame(table)
     # Reasons are per row, so they are computed on the batch as is (no wide copy).
-    reasons = exclusion_reasons(batch, ctx.cfg.rules).take(pos).reset_index(drop=True)
+    reasons = exclusion_reasons(table, ctx.cfg.rules).take(pos).reset_index(drop=True)
     res.responses = len(pos)
     res.excluded = count_reasons(reasons)
     res.eligible = int(reasons.isna().sum())
@@ -346,8 +346,10 @@ def resolve_collisions(ctx: RunContext, elig: EligibilityResult) -> LedgerDelta:
     sort_keys = [(c, "ascending") for c in order_keys.column_names]
     order = pc.sort_indices(order_keys, sort_keys=sort_keys).to_numpy()
     positions = _numpy(judged.column("_pos"))[cand_pos[won.rows[fresh]]][order]
-    wide = read_table(elig.batch).take(pa.array(positions))
-    columns = [c for c in wide.column_names if not c.startswith("_")]
+    batch = read_table(elig.batch)  # memory-mapped: only the columns taken below are read
+    columns = [c for c in batch.column_names if not c.startswith("_")]
+    needed = value_columns(columns, ctx.cfg.rules)
+    wide = batch.select(needed).take(pa.array(positions))
     values = publish_values(wide, columns, ctx.cfg.rules, tz, ctx.zip_population)
     counts = np.bincount(day_codes, minlength=len(day_names))
     offsets = np.concatenate([[0], np.cumsum(counts)[:-1]])

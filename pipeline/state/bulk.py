@@ -25,6 +25,12 @@ STAGED_TABLE = "rows"
 BATCH = 50_000
 
 
+def ready() -> bool:
+    """Nothing to do: a run calls this early so the worker has started and imported this
+    module (pyarrow, sqlite3) before the commit needs it."""
+    return True
+
+
 def stage_rows(arrow_path: str, db_path: str) -> int:
     """Write the rows of an Arrow IPC file into a new SQLite file (table ``rows``, same
     column names, rowid order = file order); returns the row count. Runs in a worker."""

@@ -159,6 +159,11 @@ class StateStore:
         finally:
             os.close(fd)
 
+    def warm_up_bulk(self) -> None:
+        """Start the worker that stages large ledger writes (see ``_staged``) ahead of time."""
+        if self.engine.dialect.name == "sqlite" and (worker := shared("state")) is not None:
+            worker.submit(bulk.ready)
+
     # --- reads ---------------------------------------------------------------------------
     def last_seq(self) -> int:
         """Sequence number of the newest committed run (0 before the first)."""
