@@ -26,14 +26,14 @@ def add_outage(ctx: RunContext, kind: str, message: str, days: Iterable[str] = (
     if not same:
         ctx.store.add_outage(entry)
     data = outages.render(ctx.store.outages())
-    published = ctx.store.published()
+    checksums: dict[str, str | None] = dict(ctx.store.checksums())
     changes = RunChanges(run_id=ctx.run_id, as_of=ctx.as_of.isoformat(),
                          recorded=ctx.recorded.isoformat())  # fmt: skip
     row = {"name": "OUTAGES.txt", "kind": "outages", "sha256": hashlib.sha256(data).hexdigest(),
            "size": len(data), "day": None, "recorded": ctx.recorded.isoformat(),
            "run_id": ctx.run_id, "removed": False}  # fmt: skip
-    published["OUTAGES.txt"] = row
-    sums = sha256sums(published)
+    checksums["OUTAGES.txt"] = row["sha256"]
+    sums = sha256sums(checksums)
     changes.published = [
         row,
         {**row, "name": "SHA256SUMS", "kind": "sums", "sha256": hashlib.sha256(sums).hexdigest(),

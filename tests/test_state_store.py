@@ -162,3 +162,22 @@ def test_bulk_ledger_write_rolls_back_with_the_run(tmp_path):
     assert _ledger_dump(url) == [] and store.last_seq() == 0
     assert not list(tmp_path.glob(".stage-*"))
     assert store.commit(_changes("r1", 0, ledger_rows=_ledger(["a"]))) == 1
+
+
+def test_published_loads_only_the_daily_versions_asked_for(state_url):
+    store = StateStore(state_url)
+
+    def row(name, kind):
+        return {"name": name, "kind": kind, "sha256": name[:1] * 64, "size": 1, "day": None,
+                "recorded": "2021-06-02", "run_id": "r1", "removed": False}  # fmt: skip
+
+    rows = [row(f"d{i}.csv", "daily") for i in range(5)] + [
+        row("runs/x.json", "run"),
+        row("c.csv.gz", "cumulative"),
+        row("OUTAGES.txt", "outages"),
+    ]
+    store.commit(_changes("r1", 0, published=rows, removed=["d4.csv"]))
+    got = store.published(["d1.csv", "d4.csv", "runs/x.json"])
+    assert sorted(got) == ["OUTAGES.txt", "c.csv.gz", "d1.csv", "runs/x.json"]
+    assert sorted(store.published()) == sorted(r["name"] for r in rows[:4] + rows[5:])
+    assert store.checksums() == {r["name"]: r["sha256"] for r in rows if r["name"] != "d4.csv"}

@@ -6,7 +6,7 @@ import hashlib
 import io
 import json
 import tarfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
@@ -60,9 +60,19 @@ class PublishResult:
 class _Publisher:
     """Writes files to the publish location and records them for the commit."""
 
-    def __init__(self, ctx: RunContext, loc: Location, changes: RunChanges, res: PublishResult):
+    def __init__(
+        self,
+        ctx: RunContext,
+        loc: Location,
+        changes: RunChanges,
+        res: PublishResult,
+        daily_names: Iterable[str],
+    ):
+        """``daily_names``: the daily versions this run may look up (each day's previous
+        version and its name for today); other kinds of files are always loaded."""
         self.ctx, self.loc, self.changes, self.res = ctx, loc, changes, res
-        self.current = ctx.store.published()
+        self.current = ctx.store.published(daily_names)
+        self.sums: dict[str, str | None] = {}  # this run's changes to SHA256SUMS
 
     def _record(self, name: str, kind: str, sha: str, size: int, day: str | None) -> None:
         row = {
@@ -70,6 +80,7 @@ class _Publisher:
             "recorded": self.ctx.recorded.isoformat(), "run_id": self.ctx.run_id, "removed": False,
         }  # fmt: skip
         self.current[name] = row
+        self.sums[name] = sha
         self.changes.published.append(row)
 
     def write(self, name: str, data: bytes, kind: str, day: str | None = None) -> bool:
@@ -110,20 +121,24 @@ class _Publisher:
         self.write("OUTAGES.txt", outages.render(entries), "outages")
         self.res.manifest = f"runs/{names.fmt(self.ctx.recorded)}_{self.ctx.run_id}.json"
         self.write(self.res.manifest, manifest(), "run")
-        self.write("SHA256SUMS", sha256sums(self.current), "sums")
+        sums = self.ctx.store.checksums()
+        sums.update(self.sums)
+        self.write("SHA256SUMS", sha256sums(sums), "sums")
 
     def remove(self, name: str) -> None:
         self.loc.remove(name)
         self.current.pop(name, None)
+        self.sums[name] = None
         self.res.removed.append(name)
         self.changes.removed.append(name)
 
 
-def sha256sums(published: dict[str, dict[str, Any]]) -> bytes:
-    """``sha256sum -c`` input for every published file (but itself), sorted by name."""
+def sha256sums(checksums: dict[str, str | None]) -> bytes:
+    """``sha256sum -c`` input for every published file (but itself), sorted by name;
+    ``checksums`` maps names to SHA-256 (None: removed)."""
     return "".join(
-        f"{row['sha256']}  {name}\n" for name, row in sorted(published.items())
-        if name != "SHA256SUMS"
+        f"{sha}  {name}\n" for name, sha in sorted(checksums.items())
+        if sha is not None and name != "SHA256SUMS"
     ).encode()  # fmt: skip
 
 
@@ -157,8 +172,8 @@ def publish_and_commit(
     try:  # the ledger is being written (in the commit's thread) while the files publish
         loc = ctx.open(cfg.publish)
         try:
-            pub = _Publisher(ctx, loc, changes, res)
             day_rows = ctx.store.days()
+            pub = _Publisher(ctx, loc, changes, res, daily_names(ctx, day_rows))
             new_days: dict[str, dict[str, Any]] = {}
             for day, st in build.stores.items():
                 new_days[day] = {**day_rows.get(day, {"day": day}), **st}
@@ -202,6 +217,14 @@ def publish_and_commit(
     pending.finish()
     ctx.clean_run_dirs()
     return res
+
+
+def daily_names(ctx: RunContext, day_rows: dict[str, dict[str, Any]]) -> list[str]:
+    """Daily versions a run may look up: each day's newest version and today's name for it
+    (one or two per day, however many versions ``reissue: all`` has left)."""
+    out = [r["published_name"] for r in day_rows.values() if r.get("published_name")]
+    out += [names.daily(date.fromisoformat(d), ctx.recorded, ctx.cfg.gzip_daily) for d in day_rows]
+    return out
 
 
 def begin_run_commit(ctx: RunContext, delta: LedgerDelta, lag: LagResult) -> PendingCommit:

@@ -13,7 +13,7 @@ from typing import Any
 from pipeline import outages
 from pipeline.context import RunContext
 from pipeline.panel.columns import merge_layouts
-from pipeline.panel.publish import PublishResult, _publish_day, _Publisher
+from pipeline.panel.publish import PublishResult, _publish_day, _Publisher, daily_names
 from pipeline.panel.stages import DayBuild, _render_day
 from pipeline.state.store import RunChanges
 
@@ -49,8 +49,8 @@ def publish_rendered_day(ctx: RunContext, rendered: dict[str, Any]) -> PublishRe
     ctx.extra["forced_days"] = {day}
     loc = ctx.open(ctx.cfg.publish)
     try:
-        pub = _Publisher(ctx, loc, changes, res)
         day_rows = ctx.store.days()
+        pub = _Publisher(ctx, loc, changes, res, daily_names(ctx, day_rows))
         new_days: dict[str, dict[str, Any]] = {}
         build = DayBuild(questions=rendered["questions"], rendered={day: rendered})
         _publish_day(ctx, pub, date.fromisoformat(day), day_rows, new_days, build, set(), note, res)

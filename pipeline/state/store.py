@@ -236,10 +236,9 @@ class StateStore:
                 return pd.DataFrame(columns=names)  # first run: nothing to look up
             keys = list(dict.fromkeys(tokens))
             # Plain driver SQL: compiling 5,000-parameter IN clauses per chunk is slow.
-            mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
             cols = ", ".join(f'"{c}"' for c in names)
             for chunk in _chunks(keys):
-                sql = f"SELECT {cols} FROM ledger WHERE token IN ({', '.join([mark] * len(chunk))})"
+                sql = f"SELECT {cols} FROM ledger WHERE token IN ({self._marks(len(chunk))})"
                 rows.extend(conn.exec_driver_sql(sql, tuple(chunk)).all())
         return pd.DataFrame(rows, columns=names)
 
@@ -280,23 +279,48 @@ class StateStore:
             rows = conn.execute(sa.select(t.c.path).where(t.c.kind == "weights"))
             return {r.path for r in rows}
 
-    def published(self) -> dict[str, dict[str, Any]]:
-        """Published files that are still in place, by name."""
-        names = list(schema.published_files.c.keys())
-        # The driver's own cursor and tuples: with `reissue: all` this table holds
-        # days x nights rows, and SQLAlchemy Row objects would double the cost.
-        with self.engine.connect() as conn:
-            sql = f"SELECT {', '.join(names)} FROM published_files WHERE NOT removed"
-            cursor = conn.connection.dbapi_connection.cursor()
-            try:
-                cursor.execute(sql)
-                rows = cursor.fetchall()
-            finally:
-                cursor.close()
-        out = {r[0]: dict(zip(names, r, strict=True)) for r in rows}
+    def published(self, names: Iterable[str] | None = None) -> dict[str, dict[str, Any]]:
+        """Published files that are still in place, by name.
+
+        With ``names``: only those files, plus every file that is not a daily version or a
+        run manifest (cumulative, rollups, codebook, OUTAGES, SHA256SUMS): the rows a run
+        looks up. Daily versions pile up days x nights with ``reissue: all``, so a run never
+        loads them all.
+        """
+        cols = list(schema.published_files.c.keys())
+        sql = f"SELECT {', '.join(cols)} FROM published_files WHERE NOT removed"
+        if names is None:
+            rows = self._driver_rows(sql)
+        else:
+            rows = self._driver_rows(sql + " AND kind NOT IN ('daily', 'run')")
+            for chunk in _chunks(sorted(set(names))):
+                rows += self._driver_rows(
+                    sql + f" AND kind IN ('daily', 'run') AND name IN ({self._marks(len(chunk))})",
+                    tuple(chunk),
+                )
+        out = {r[0]: dict(zip(cols, r, strict=True)) for r in rows}
         for row in out.values():
             row["removed"] = False
         return out
+
+    def checksums(self) -> dict[str, str]:
+        """name → SHA-256 of every published file still in place (for SHA256SUMS)."""
+        return dict(self._driver_rows("SELECT name, sha256 FROM published_files WHERE NOT removed"))
+
+    def _driver_rows(self, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+        """Rows as plain tuples through the driver's own cursor: these tables hold tens of
+        thousands of rows after a year, and SQLAlchemy Row objects would double the cost."""
+        with self.engine.connect() as conn:
+            cursor = conn.connection.dbapi_connection.cursor()
+            try:
+                cursor.execute(sql, params)
+                return list(cursor.fetchall())
+            finally:
+                cursor.close()
+
+    def _marks(self, n: int) -> str:
+        mark = "?" if self.engine.dialect.paramstyle == "qmark" else "%s"
+        return ", ".join([mark] * n)
 
     def outages(self) -> list[dict[str, Any]]:
         """All OUTAGES entries, newest first."""
