@@ -181,3 +181,20 @@ def test_published_loads_only_the_daily_versions_asked_for(state_url):
     assert sorted(got) == ["OUTAGES.txt", "c.csv.gz", "d1.csv", "runs/x.json"]
     assert sorted(store.published()) == sorted(r["name"] for r in rows[:4] + rows[5:])
     assert store.checksums() == {r["name"]: r["sha256"] for r in rows if r["name"] != "d4.csv"}
+
+
+def test_wal_is_checkpointed_after_the_commit_not_inside_it(tmp_path):
+    import sqlite3
+    import threading
+
+    url = f"sqlite:///{tmp_path / 'state.db'}"
+    store = StateStore(url)
+    store.commit(_changes("r1", 0, ledger_rows=_big_ledger(20_000)))
+    for t in threading.enumerate():
+        if t.name == "wal-checkpoint":
+            t.join()
+    con = sqlite3.connect(tmp_path / "state.db")
+    busy, log, done = con.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+    assert busy == 0 and log == done  # every frame of the run is in the database file
+    assert con.execute("select count(*) from ledger").fetchone() == (20_000,)
+    con.close()

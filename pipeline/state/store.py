@@ -6,11 +6,12 @@ import fcntl
 import hashlib
 import os
 import shutil
+import sqlite3
 import tempfile
 import threading
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,6 +27,7 @@ from pipeline.state import bulk, schema
 from pipeline.worker import WorkerGone, shared
 
 CHUNK = 5000
+WAL_AUTOCHECKPOINT = 1000  # SQLite's default, in pages
 BULK_MIN_ROWS = 100_000  # ledger writes this large are staged by a worker (state/bulk.py)
 
 
@@ -360,8 +362,32 @@ class StateStore:
 
     def _commit_run(self, ch: RunChanges, ready: threading.Event, aborted: threading.Event) -> int:
         with self.engine.connect() as conn, self._staged(conn, ch.ledger_rows) as staged:
-            with conn.begin():
+            with self._checkpoint_after(conn), conn.begin():
                 return self._commit_in(conn, ch, staged, ready, aborted)
+
+    @contextmanager
+    def _checkpoint_after(self, conn: Connection) -> Iterator[None]:
+        """SQLite: no automatic WAL checkpoint inside the run's COMMIT; one starts in a
+        background thread right after it instead.
+
+        A night's new tokens land on random pages of a large ledger, so the checkpoint
+        copies tens of thousands of pages into the database file; this way it overlaps
+        the end of the run (Dagster's bookkeeping, the manifest print) instead of delaying
+        the commit. The thread is not a daemon: the process waits for it before exiting.
+        A killed process leaves the WAL to SQLite, which checkpoints it later.
+        """
+        db = self.engine.url.database
+        if conn.dialect.name != "sqlite" or not db or db == ":memory:":
+            yield
+            return
+        conn.exec_driver_sql("PRAGMA wal_autocheckpoint=0")
+        conn.commit()
+        try:
+            yield
+        finally:
+            conn.exec_driver_sql(f"PRAGMA wal_autocheckpoint={WAL_AUTOCHECKPOINT}")
+            conn.commit()
+        threading.Thread(target=_checkpoint, args=(db,), name="wal-checkpoint").start()
 
     @contextmanager
     def _staged(self, conn: Connection, rows: pa.Table | pd.DataFrame | None) -> Iterator[bool]:
@@ -511,6 +537,14 @@ class StateStore:
             conn.execute(table.delete().where(col.in_(chunk)))
         for chunk in _chunks(dicts, 20000):
             conn.execute(table.insert(), chunk)
+
+
+def _checkpoint(path: str) -> None:
+    try:
+        with closing(sqlite3.connect(path, timeout=30)) as con:
+            con.execute("PRAGMA wal_checkpoint(PASSIVE)")
+    except sqlite3.Error:  # busy or gone (a test's folder): the next commit checkpoints
+        pass
 
 
 def _key_sorted(rows: pa.Table, key: str) -> pa.Table:
