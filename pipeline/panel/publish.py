@@ -66,7 +66,7 @@ class _Publisher:
         loc: Location,
         changes: RunChanges,
         res: PublishResult,
-        daily_names: Iterable[str],
+        daily_names: Iterable[str] = (),
     ):
         """``daily_names``: the daily versions this run may look up (each day's previous
         version and its name for today); other kinds of files are always loaded."""
