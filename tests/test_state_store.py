@@ -198,3 +198,23 @@ def test_wal_is_checkpointed_after_the_commit_not_inside_it(tmp_path):
     assert busy == 0 and log == done  # every frame of the run is in the database file
     assert con.execute("select count(*) from ledger").fetchone() == (20_000,)
     con.close()
+
+
+def test_postgres_bulk_ledger_write_through_copy(postgres_url):
+    """Large ledger writes on PostgreSQL go through COPY into a temporary table and one
+    upsert; values (NULL vs empty text, quotes, commas, booleans) come back exactly."""
+    from pipeline.state.store import BULK_MIN_ROWS
+
+    n = BULK_MIN_ROWS + 2
+    first, second = _big_ledger(n), _big_ledger(n, offset=n // 2)
+    odd = pa.array(['say "hi", ok', "", None] + [None] * (n - 3), pa.string())
+    second = second.set_column(second.column_names.index("reason"), "reason", odd)
+    store = StateStore(postgres_url)
+    store.commit(_changes("r1", 0, ledger_rows=first))
+    store.commit(_changes("r2", 1, ledger_rows=second))
+    expected = {r["token"]: tuple(r.values()) for r in first.to_pylist()}
+    expected.update({r["token"]: tuple(r.values()) for r in second.to_pylist()})
+    dump = _ledger_dump(postgres_url)
+    assert len(dump) == len(expected) and dump == [expected[t] for t in sorted(expected)]
+    assert {r[6] for r in dump} >= {'say "hi", ok', "", None, "preview"}
+    store.dispose()

@@ -1,4 +1,7 @@
-"""Bulk writes of many ledger rows into SQLite without holding the run's GIL.
+"""Bulk writes of many ledger rows (a first run's million) without Python-level binding.
+
+PostgreSQL: ``COPY`` of Arrow-written CSV into a temporary table, then one upsert
+(:func:`copy_postgres`). SQLite, described below: a worker process stages the rows.
 
 Binding a million rows through ``executemany`` costs seconds of GIL-held Python work in the
 process that publishes files at the same time. Instead, a worker process
@@ -12,6 +15,7 @@ a stray file in a temporary folder next to the database.
 
 from __future__ import annotations
 
+import io
 import sqlite3
 from pathlib import Path
 from typing import Any
@@ -19,6 +23,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.csv as pacsv
 import pyarrow.feather as feather
 
 STAGED_TABLE = "rows"
@@ -59,6 +64,32 @@ def copy_sql(target: str, schema: str, names: list[str]) -> str:
         f"INSERT OR REPLACE INTO {_quote(target)} ({cols}) "
         f"SELECT {cols} FROM {schema}.{STAGED_TABLE} ORDER BY rowid"
     )
+
+
+def copy_postgres(dbapi_conn: Any, target: str, key: str, rows: pa.Table) -> None:
+    """Upsert many rows into PostgreSQL table ``target`` inside the caller's transaction:
+    ``COPY`` (CSV written by Arrow) into a temporary table, then one
+    ``INSERT ... SELECT ... ON CONFLICT DO UPDATE``."""
+    names = rows.column_names
+    cols = ", ".join(_quote(n) for n in names)
+    update = ", ".join(f"{_quote(n)} = excluded.{_quote(n)}" for n in names if n != key)
+    data = io.BytesIO()
+    # every value quoted, nulls bare: PostgreSQL's CSV reads "" as '' and nothing as NULL
+    options = pacsv.WriteOptions(include_header=False, quoting_style="all_valid")
+    pacsv.write_csv(rows, data, options)
+    data.seek(0)
+    with dbapi_conn.cursor() as cur:
+        cur.execute("DROP TABLE IF EXISTS _bulk_rows")
+        cur.execute(
+            f"CREATE TEMP TABLE _bulk_rows (LIKE {_quote(target)} INCLUDING DEFAULTS) "
+            "ON COMMIT DROP"
+        )
+        cur.copy_expert(f"COPY _bulk_rows ({cols}) FROM STDIN WITH (FORMAT csv)", data)
+        cur.execute(
+            f"INSERT INTO {_quote(target)} ({cols}) SELECT {cols} FROM _bulk_rows "
+            f"ON CONFLICT ({_quote(key)}) DO UPDATE SET {update}"
+        )
+        cur.execute("DROP TABLE _bulk_rows")
 
 
 def _quote(name: str) -> str:

@@ -493,13 +493,17 @@ class StateStore:
     ) -> None:
         """Insert or replace whole rows by primary key, inside the caller's transaction.
 
-        SQLite: ``INSERT OR REPLACE`` through the driver's executemany (the ledger can take a
-        million rows on a first run); PostgreSQL: ``INSERT ... ON CONFLICT DO UPDATE``.
+        SQLite: ``INSERT OR REPLACE`` through the driver's executemany; PostgreSQL:
+        ``INSERT ... ON CONFLICT DO UPDATE``, through ``COPY`` for large Arrow tables (a first
+        run's ledger; see :mod:`pipeline.state.bulk`).
         """
         if isinstance(rows, pd.DataFrame):
             rows = pa.Table.from_pandas(rows, preserve_index=False)
         if isinstance(rows, pa.Table):
             rows = _key_sorted(rows, key)
+            if conn.dialect.name == "postgresql" and rows.num_rows >= BULK_MIN_ROWS:
+                bulk.copy_postgres(conn.connection.dbapi_connection, table.name, key, rows)
+                return
             names = list(rows.column_names)
             tuples = list(zip(*(bulk.python_values(rows.column(c)) for c in names), strict=True))
         else:
