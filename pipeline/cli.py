@@ -208,10 +208,10 @@ def _synth(args: argparse.Namespace) -> int:
 
 
 def _latest(args: argparse.Namespace) -> int:
-    from pipeline.panel.latest import load_latest
+    from pipeline.panel.latest import latest_text
 
     sftp = load_config(args.config).sftp if args.config else None
-    frame = load_latest(args.loc, sftp)
+    frame = latest_text(args.loc, sftp)  # values exactly as published (3 stays 3, not 3.0)
     if args.out:
         frame.to_csv(args.out, index=False, na_rep="NA")
         print(f"{len(frame)} rows -> {args.out}")

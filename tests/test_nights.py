@@ -275,3 +275,22 @@ def test_committed_runs_leave_no_staging_folders(tmp_path):
     assert study.run("2021-06-02T12:00:00Z") == 0
     assert [p.name for p in runs.iterdir()] == ["new-failed-run"]
     assert (tmp_path / "archive" / "_work" / "days").is_dir()  # derived data stays
+
+
+def test_latest_command_writes_the_newest_versions_as_published(tmp_path):
+    """`latest --out` gives the newest version of every day with the published values
+    (numbers as published, `4,5` and NA untouched), one header."""
+    from pipeline.cli import main
+
+    study = Study(tmp_path)
+    _night1(study)
+    assert study.run("2021-06-02T12:00:00Z") == 0
+    _night2(study)
+    assert study.run("2021-06-03T12:00:00Z") == 0
+    newest = ["cvid_responses_2021_06_01_recordedby_2021_06_03.csv",
+              "cvid_responses_2021_06_02_recordedby_2021_06_03.csv"]  # fmt: skip
+    assert set(newest) <= set(study.daily())
+    out = tmp_path / "latest.csv"
+    assert main(["latest", str(study.pub), "--out", str(out)]) == 0
+    texts = [study.text(n).splitlines() for n in newest]
+    assert out.read_text().splitlines() == [texts[0][0], *texts[0][1:], *texts[1][1:]]

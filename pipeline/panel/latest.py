@@ -53,8 +53,9 @@ def typed(frame: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(out)
 
 
-def load_latest(loc: str, sftp: SftpConfig | None = None) -> pd.DataFrame:
-    """Load the newest version of every day found at ``loc`` (local or SFTP, plain or gzip)."""
+def latest_text(loc: str, sftp: SftpConfig | None = None) -> pd.DataFrame:
+    """The newest version of every day found at ``loc`` (local or SFTP, plain or gzip) as
+    published: every value text, missing values NA (the union of the days' columns)."""
     location = open_location(loc, sftp)
     try:
         files = newest_daily_files([f.path for f in location.list_files()])
@@ -68,6 +69,10 @@ def load_latest(loc: str, sftp: SftpConfig | None = None) -> pd.DataFrame:
             )
     finally:
         location.close()
-    if not frames:
-        return pd.DataFrame()
-    return typed(pd.concat(frames, ignore_index=True))
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+
+def load_latest(loc: str, sftp: SftpConfig | None = None) -> pd.DataFrame:
+    """:func:`latest_text` with analysis dtypes (see :func:`typed`)."""
+    frame = latest_text(loc, sftp)
+    return typed(frame) if len(frame.columns) else frame
