@@ -6,6 +6,9 @@ new winning response; a day is rendered from its stored values.
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+from functools import partial
+
 import numpy as np
 import pandas as pd
 import pyarrow as pa
@@ -21,7 +24,6 @@ ZIP_COLUMN = "A3"
 WHOLE_NUMBER_COLUMNS = ("A2",)
 MIN_ZIP_POPULATION = 100
 NULL = pa.scalar(None, pa.string())
-_STRINGS = {pa.string(): pd.StringDtype("pyarrow"), pa.large_string(): pd.StringDtype("pyarrow")}
 
 
 def _arrow(values: pd.Series | pa.Array | pa.ChunkedArray) -> pa.Array:
@@ -86,12 +88,6 @@ def format_zip(values: pd.Series | pa.Array, populations: dict[str, int] | None)
     return out
 
 
-def _column(frame: pd.DataFrame | pa.Table, name: str) -> pd.Series:
-    if isinstance(frame, pa.Table):
-        return frame.column(name).to_pandas(types_mapper=_STRINGS.get)
-    return frame[name]
-
-
 def value_columns(columns: list[str], rules: PanelRules) -> list[str]:
     """The columns of a normalized batch that :func:`publish_values` reads, given the
     export's own ``columns``: the derived keys, the questions, ``UserLanguage``."""
@@ -106,44 +102,58 @@ def publish_values(
     rules: PanelRules,
     timezone: str,
     zip_population: dict[str, int] | None = None,
+    rows: np.ndarray | None = None,
 ) -> pa.Table:
     """Published values (strings, missing = null) of winning responses, plus the day-store keys.
 
     ``columns`` are the export columns the rows came with; absent questions stay absent
-    (they are NA when the day is rendered with the union of all waves' columns).
+    (they are NA when the day is rendered with the union of all waves' columns). ``rows``
+    selects (and orders) the rows of ``frame`` to format; all rows when None. Columns are
+    taken and formatted two at a time: the Arrow kernels release the GIL.
     """
+    table = (
+        frame if isinstance(frame, pa.Table) else pa.Table.from_pandas(frame, preserve_index=False)
+    )
     numeric = set(rules.numeric_items)
-    names = set(frame.column_names if isinstance(frame, pa.Table) else frame.columns)
-    n = len(frame)
+    names = set(table.column_names)
+    picked = None if rows is None else pa.array(np.asarray(rows, dtype="int64"))
+    n = table.num_rows if picked is None else len(picked)
 
     def raw(name: str) -> pa.Array:
-        col = frame.column(name) if isinstance(frame, pa.Table) else frame[name]
-        return _arrow(col)
+        col = table.column(name)
+        return _arrow(col if picked is None else col.take(picked))
 
-    start = _column(frame, START).to_numpy(dtype="int64")
-    out: dict[str, pa.Array] = {
-        "_token": raw(TOKEN),
-        "_response_id": raw("ResponseId"),
-        START: pa.array(start),
-        RECORDED: pa.array(_column(frame, RECORDED).to_numpy(dtype="int64")),
-        "StartDatetime": local_timestamps(start, timezone),
-        "EndDatetime": local_timestamps(_column(frame, END).to_numpy(dtype="int64"), timezone),
-    }
-    for col in question_columns(columns, rules.consent_column):
-        if col not in names:
-            continue
+    def epochs(name: str) -> np.ndarray:  # missing → int64 min, as local_timestamps expects
+        values = pc.fill_null(raw(name), np.iinfo(np.int64).min)
+        return np.asarray(values.to_numpy(zero_copy_only=False), dtype="int64")
+
+    def keys() -> dict[str, pa.Array]:
+        start = epochs(START)
+        return {
+            "_token": raw(TOKEN), "_response_id": raw("ResponseId"), START: pa.array(start),
+            RECORDED: pa.array(epochs(RECORDED)),
+            "StartDatetime": local_timestamps(start, timezone),
+            "EndDatetime": local_timestamps(epochs(END), timezone),
+        }  # fmt: skip
+
+    def question(col: str) -> dict[str, pa.Array]:
         if col in numeric:
-            out[col] = format_number(raw(col), whole_only=col in WHOLE_NUMBER_COLUMNS)
-        elif col == ZIP_COLUMN:
-            out[col] = format_zip(raw(col), zip_population)
-        else:
-            out[col] = format_text(raw(col))
-    if isinstance(frame, pa.Table):
-        out["wave"] = _arrow(pc.cast(frame.column(WAVE), pa.string()))
-    else:
-        out["wave"] = pa.array(frame[WAVE].astype("string"), from_pandas=True, type=pa.string())
-    lang = format_text(raw("UserLanguage")) if "UserLanguage" in names else pa.nulls(n, pa.string())
-    out["UserLanguage"] = lang
+            return {col: format_number(raw(col), whole_only=col in WHOLE_NUMBER_COLUMNS)}
+        if col == ZIP_COLUMN:
+            return {col: format_zip(raw(col), zip_population)}
+        return {col: format_text(raw(col))}
+
+    def trailing() -> dict[str, pa.Array]:
+        lang = format_text(raw("UserLanguage")) if "UserLanguage" in names else None
+        return {"wave": _arrow(pc.cast(raw(WAVE), pa.string())),
+                "UserLanguage": lang if lang is not None else pa.nulls(n, pa.string())}  # fmt: skip
+
+    present = [c for c in question_columns(columns, rules.consent_column) if c in names]
+    parts = [keys, *[partial(question, c) for c in present], trailing]
+    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="values") as pool:
+        out: dict[str, pa.Array] = {}
+        for part in pool.map(lambda make: make(), parts):
+            out.update(part)
     return pa.table(out)
 
 

@@ -349,8 +349,9 @@ def resolve_collisions(ctx: RunContext, elig: EligibilityResult) -> LedgerDelta:
     batch = read_table(elig.batch)  # memory-mapped: only the columns taken below are read
     columns = [c for c in batch.column_names if not c.startswith("_")]
     needed = value_columns(columns, ctx.cfg.rules)
-    wide = batch.select(needed).take(pa.array(positions))
-    values = publish_values(wide, columns, ctx.cfg.rules, tz, ctx.zip_population)
+    values = publish_values(
+        batch.select(needed), columns, ctx.cfg.rules, tz, ctx.zip_population, rows=positions
+    )
     counts = np.bincount(day_codes, minlength=len(day_names))
     offsets = np.concatenate([[0], np.cumsum(counts)[:-1]])
     res.winner_slices = {
