@@ -6,8 +6,8 @@ Great Expectations takes seconds to import and fingerprints every frame it valid
 (``hash_pandas_object``), so:
 
 * the suites run in a *checker process* (a :mod:`pipeline.worker`, started once per
-  process that runs checks, then reused): its import overlaps the run's first stages on the other core instead of
-  competing with them for the GIL. Staged files travel by path. When the checker cannot
+  process that runs checks, then reused): its import overlaps the run's first stages on
+  the other core instead of competing with them for the GIL. Staged files travel by path. When the checker cannot
   run (it died, or ``PIPELINE_NO_WORKER_PROCESSES=1``), the same suites run in-process.
 * the frames handed to GE are numeric: token codes, day ordinals and weights, which say
   the same as the strings they come from and hash fast.
@@ -28,6 +28,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from pipeline.panel.output import published_columns
+from pipeline.staging import as_table
 from pipeline.worker import Worker, WorkerGone, shared
 
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
@@ -127,28 +128,22 @@ def check_normalized(frame: pd.DataFrame | pa.Table) -> CheckOutcome:
     import great_expectations as gx
 
     E = gx.expectations
-    names = list(frame.column_names if isinstance(frame, pa.Table) else frame.columns)
+    table = as_table(frame)
+    names = table.column_names
     header = _validate(
         pd.DataFrame(columns=names),
         "normalized_columns",
         [E.ExpectColumnToExist(column=c) for c in REQUIRED],
     )
     present = [c for c in ("_start", "_recorded", "_wave") if c in names]
-    values = pd.DataFrame({c: _floats(_column(frame, c)) for c in present})
+    values = pd.DataFrame({c: _floats(table.column(c)) for c in present})
     exps: list[Any] = [E.ExpectColumnValuesToNotBeNull(column=c) for c in ("_start", "_recorded")
                        if c in values]  # fmt: skip
     if "_wave" in values and len(values):
         exps.append(E.ExpectColumnValuesToNotBeNull(column="_wave", mostly=MIN_KNOWN_SURVEY_SHARE))
     rows = _validate(values, "normalized_rows", exps)
     failures = [_describe(r) for r in [*header.results, *rows.results] if not r.success]
-    rows_in = frame.num_rows if isinstance(frame, pa.Table) else len(frame)
-    return CheckOutcome(passed=not failures, failures=failures, evaluated=rows_in)
-
-
-def _column(frame: pd.DataFrame | pa.Table, name: str) -> pa.Array:
-    if isinstance(frame, pa.Table):
-        return frame.column(name).combine_chunks()
-    return pa.array(frame[name], from_pandas=True)
+    return CheckOutcome(passed=not failures, failures=failures, evaluated=table.num_rows)
 
 
 def check_normalized_file(path: str) -> CheckOutcome:
@@ -237,7 +232,7 @@ def day_check_frame(days: dict[str, pd.DataFrame | pa.Table]) -> tuple[pd.DataFr
     so it fails instead of vanishing).
     """
     text = pa.schema([(c, pa.string()) for c in CHECK_COLUMNS])
-    tables = [_as_arrow(t).select(CHECK_COLUMNS).cast(text) for t in days.values()]
+    tables = [as_table(t).select(CHECK_COLUMNS).cast(text) for t in days.values()]
     rows = pa.concat_tables(tables)
     sizes = [t.num_rows for t in tables]
     day_of_row = np.repeat(np.array(list(days), dtype=object), sizes)
@@ -260,16 +255,10 @@ def day_check_frame(days: dict[str, pd.DataFrame | pa.Table]) -> tuple[pd.DataFr
     return frame, day_of_row
 
 
-def _as_arrow(table: pd.DataFrame | pa.Table) -> pa.Table:
-    if isinstance(table, pa.Table):
-        return table
-    return pa.Table.from_pandas(table[CHECK_COLUMNS].astype("string"), preserve_index=False)
-
-
 def _ordinal(day: str) -> int:
     """Days since 1970-01-01 of an ISO date (the same scale as epoch days)."""
     return int(np.datetime64(day, "D").astype("int64"))
 
 
-def _floats(values: pa.Array) -> np.ndarray:
+def _floats(values: pa.Array | pa.ChunkedArray) -> np.ndarray:
     return pc.cast(values, pa.float64()).to_numpy(zero_copy_only=False)

@@ -39,6 +39,13 @@ def read_frame(path: str | os.PathLike[str], columns: list[str] | None = None) -
     return as_frame(read_table(path, columns))
 
 
+def as_table(frame: pd.DataFrame | pa.Table) -> pa.Table:
+    """A frame as an Arrow table (an Arrow table as it is)."""
+    if isinstance(frame, pa.Table):
+        return frame
+    return pa.Table.from_pandas(frame, preserve_index=False)
+
+
 def as_frame(table: pa.Table) -> pd.DataFrame:
     """An Arrow table as a DataFrame whose strings stay Arrow-backed."""
     return table.to_pandas(types_mapper=_STRINGS.get)

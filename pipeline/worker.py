@@ -50,7 +50,6 @@ class Worker:
         )  # fmt: skip
         # one thread talks to the worker: requests are answered in order
         self._io = ThreadPoolExecutor(1, thread_name_prefix=f"{name}-io")
-        self._lock = threading.Lock()
 
     def submit(self, fn: Any, *args: Any) -> Future[Any]:
         """Run ``fn(*args)`` (a module-level function) in the worker."""

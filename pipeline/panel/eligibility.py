@@ -11,6 +11,7 @@ from pipeline.config import PanelRules
 from pipeline.numbers import numeric_values
 from pipeline.panel.columns import question_columns
 from pipeline.panel.qualtrics import SURVEY, TOKEN
+from pipeline.staging import as_table
 
 # In rule order; a response is counted under the first rule it fails.
 REASONS = (
@@ -27,12 +28,6 @@ US_STATES = frozenset(
     "NJ NM NY NC ND OH OK OR PA RI SC SD TN TX UT VT VA WA WV WI WY".split()
 )
 _US_STATES = pa.array(sorted(US_STATES), pa.string())
-
-
-def _table(frame: pd.DataFrame | pa.Table) -> pa.Table:
-    if isinstance(frame, pa.Table):
-        return frame
-    return pa.Table.from_pandas(frame, preserve_index=False)
 
 
 def _text(table: pa.Table, name: str) -> pa.Array:
@@ -54,7 +49,7 @@ def answered_counts(
     With ``enough``, counting may stop at that number: numeric items (a regex each) are
     parsed only for rows that the plain answers leave short of it.
     """
-    table = _table(frame)
+    table = as_table(frame)
     numeric = set(rules.numeric_items)
     columns = question_columns(table.column_names, rules.consent_column)
     total = np.zeros(table.num_rows, dtype="int32")
@@ -73,7 +68,7 @@ def answered_counts(
 
 def exclusion_reasons(frame: pd.DataFrame | pa.Table, rules: PanelRules) -> pd.Series:
     """The first failed rule per row (a value of :data:`REASONS`), or NA when eligible."""
-    table = _table(frame)
+    table = as_table(frame)
     token = _text(table, TOKEN)
     checks = [
         ("no_age_consent", ~_mask(pc.equal(_text(table, rules.consent_column),

@@ -18,6 +18,7 @@ from pipeline.config import PanelRules
 from pipeline.numbers import numeric_values
 from pipeline.panel.columns import LEADING, TRAILING, question_columns
 from pipeline.panel.qualtrics import END, RECORDED, START, TOKEN, WAVE
+from pipeline.staging import as_table
 from pipeline.textbytes import byte_set, may_contain
 
 ZIP_COLUMN = "A3"
@@ -111,9 +112,7 @@ def publish_values(
     selects (and orders) the rows of ``frame`` to format; all rows when None. Columns are
     taken and formatted two at a time: the Arrow kernels release the GIL.
     """
-    table = (
-        frame if isinstance(frame, pa.Table) else pa.Table.from_pandas(frame, preserve_index=False)
-    )
+    table = as_table(frame)
     numeric = set(rules.numeric_items)
     names = set(table.column_names)
     picked = None if rows is None else pa.array(np.asarray(rows, dtype="int64"))

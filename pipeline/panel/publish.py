@@ -155,7 +155,9 @@ def publish_and_commit(
     """Publish daily, cumulative, codebook, CID lists, OUTAGES, SHA256SUMS, run manifest; commit."""
     cfg, held_days = ctx.cfg, set(held_days or ())
     res = PublishResult()
-    pending, ctx.pending_commit = ctx.pending_commit or begin_run_commit(ctx, delta, lag), None
+    # the nightly job began the commit at its day step; a plain call begins it here
+    pending = ctx.pending_commit or begin_run_commit(ctx, delta, lag)
+    ctx.pending_commit = None  # this function finishes or aborts it
     changes = pending.changes
     new_entries: list[dict[str, Any]] = changes.outages  # OUTAGES entries of this run
 

@@ -115,6 +115,13 @@ class StateStore:
             sa.event.listen(self.engine, "connect", _sqlite_pragmas)
         schema.metadata.create_all(self.engine)
 
+    def sqlite_file(self) -> str | None:
+        """The database file of a SQLite store (None for PostgreSQL and in-memory SQLite)."""
+        db = self.engine.url.database
+        if self.engine.dialect.name != "sqlite" or not db or db == ":memory:":
+            return None
+        return db
+
     def dispose(self) -> None:
         """Close pooled connections."""
         self.engine.dispose()
@@ -146,8 +153,8 @@ class StateStore:
                     conn.execute(sa.text(f"select pg_advisory_unlock{suffix}(:k)"), {"k": key})
                     conn.commit()
             return
-        db = self.engine.url.database
-        if not db or db == ":memory:":
+        db = self.sqlite_file()
+        if db is None:
             yield
             return
         lock_path = Path(f"{db}.lock") if name == "run" else Path(f"{db}.{name}.lock")
@@ -163,7 +170,7 @@ class StateStore:
 
     def warm_up_bulk(self) -> None:
         """Start the worker that stages large ledger writes (see ``_staged``) ahead of time."""
-        if self.engine.dialect.name == "sqlite" and (worker := shared("state")) is not None:
+        if self.sqlite_file() and (worker := shared("state")) is not None:
             worker.submit(bulk.ready)
 
     # --- reads ---------------------------------------------------------------------------
@@ -376,8 +383,8 @@ class StateStore:
         the commit. The thread is not a daemon: the process waits for it before exiting.
         A killed process leaves the WAL to SQLite, which checkpoints it later.
         """
-        db = self.engine.url.database
-        if conn.dialect.name != "sqlite" or not db or db == ":memory:":
+        db = self.sqlite_file()
+        if db is None:
             yield
             return
         conn.exec_driver_sql("PRAGMA wal_autocheckpoint=0")
@@ -394,19 +401,14 @@ class StateStore:
         """Stage many ledger rows in a scratch SQLite file attached as ``staged`` (see
         :mod:`pipeline.state.bulk`); yields whether it did. Small writes, PostgreSQL and
         runs without worker processes bind their rows directly."""
-        worker = None
-        if (
-            isinstance(rows, pa.Table)
-            and rows.num_rows >= BULK_MIN_ROWS
-            and conn.dialect.name == "sqlite"
-            and self.engine.url.database not in (None, "", ":memory:")
-        ):
-            worker = shared("state")
-        if worker is None:
+        db_file = self.sqlite_file()
+        big = isinstance(rows, pa.Table) and rows.num_rows >= BULK_MIN_ROWS
+        worker = shared("state") if big and db_file else None
+        if worker is None or db_file is None:
             yield False
             return
         assert isinstance(rows, pa.Table)
-        folder = Path(tempfile.mkdtemp(prefix=".stage-", dir=Path(self.engine.url.database).parent))
+        folder = Path(tempfile.mkdtemp(prefix=".stage-", dir=Path(db_file).parent))
         try:
             arrow, db = folder / "rows.arrow", folder / "rows.sqlite"
             feather.write_feather(_key_sorted(rows, "token"), arrow, compression="uncompressed")
