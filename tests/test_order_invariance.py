@@ -3,12 +3,11 @@ arrive, never changes what is published (SPEC §3.1 de-duplication, §3.4 collis
 
 from __future__ import annotations
 
-import functools
 import hashlib
-import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -66,9 +65,10 @@ def _publish(root: Path, files: list[list[int]]) -> dict[str, str]:
 _COUNTER = [0]
 
 
-@functools.cache
-def _reference() -> dict[str, str]:
-    return _publish(Path(tempfile.mkdtemp(prefix="order-ref-")), [list(range(len(ROWS)))])
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory) -> dict[str, str]:
+    """The files published from one export holding every row (pytest removes the folder)."""
+    return _publish(tmp_path_factory.mktemp("order-ref"), [list(range(len(ROWS)))])
 
 
 @st.composite
@@ -87,8 +87,7 @@ def _splits(draw) -> list[list[int]]:
     max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
 @given(files=_splits())
-def test_split_and_order_do_not_change_output(tmp_path, files):
-    reference = _reference()
+def test_split_and_order_do_not_change_output(tmp_path, reference, files):
     _COUNTER[0] += 1
     got = _publish(tmp_path / f"case{_COUNTER[0]}", files)
     assert got == reference
