@@ -1,7 +1,5 @@
 """Panel-study assets: one asset per stage of SPEC §2, run in order by the nightly job."""
 
-from datetime import date
-
 from dagster import AssetExecutionContext, MetadataValue, Output, asset
 
 from assets.retries import retry_transient
@@ -24,10 +22,9 @@ SFTP_POOL = "sftp"  # steps that talk to SFTP servers share this concurrency poo
 @retry_transient
 def raw_exports(study: StudyResource) -> Output[stages.FetchResult]:
     ctx = study.ctx
-    if rng := study.backfill_range():
-        first, last = (date.fromisoformat(d) for d in rng)
-        ctx.extra["forced_days"] = {d.isoformat() for d in stages.day_range(first, last)}
-    res = stages.fetch_exports(ctx, on_new=lambda new: warm_up_workers(ctx, new))
+    res = stages.fetch_exports(
+        ctx, on_new=lambda new: warm_up_workers(ctx, new), rebuild=stages.rebuilding(ctx)
+    )
     return Output(res, metadata=fetch_metadata(res))
 
 
@@ -136,6 +133,8 @@ def day_partitions(
             "days_rebuilt": len(res.stores),
             "days_rendered": len(res.rendered),
             "schema_changed": res.schema_changed,
+            "days_rerendered_settings_changed": len(res.rerendered),
+            "rows_withheld": res.withheld,
             "columns": len(res.questions),
         },
     )
@@ -179,6 +178,8 @@ def published_files(
             "files_linked": len(res.linked),
             "bytes_uploaded": res.bytes_uploaded,
             "rows_published": res.rows_published,
+            "rows_withheld": res.rows_withheld,
+            "days_reissued_settings_changed": len(res.rerendered_days),
             "days_reissued": len(res.reissued_days),
             "corrections": len(res.corrections),
             "manifest": res.manifest,

@@ -1,7 +1,9 @@
-"""Command line of SPEC §8: ``python -m pipeline {run,backfill,outage,synth,latest,idmap}``.
+"""Command line of SPEC §8: ``python -m pipeline {run,backfill,rebuild,outage,synth,latest,idmap}``.
 
-``run`` and ``backfill`` execute the same Dagster job the nightly schedule runs, in-process.
-Exit code 0 on success; otherwise non-zero with a one-line reason on stderr.
+``run``, ``backfill`` and ``rebuild`` execute the same Dagster job the nightly schedule
+runs, in-process. Exit codes: 0 success; 1 a failed run; 2 a usage or configuration error
+(named flag or key); 3 publication held by a failed data check. Every failure prints one
+line on stderr. Configuration is validated before Dagster is imported.
 """
 
 from __future__ import annotations
@@ -10,32 +12,75 @@ import argparse
 import logging
 import os
 import sys
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from pipeline.config import ConfigError, load_config
 
 OVERRIDES = ("source", "publish", "weights", "cid_out", "state", "archive")
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse with one-line usage errors (exit 2) that name the flag."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"error: usage: {' '.join(message.split())} (see {self.prog} --help)\n")
+
+
+def iso_clock(text: str) -> str:
+    """An ISO 8601 clock (``2021-06-02T12:00:00Z``; naive = UTC), kept as given."""
+    try:
+        datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"not an ISO 8601 time: {text!r} (e.g. 2021-06-02T12:00:00Z)"
+        ) from None
+    return text
+
+
+def iso_day(text: str) -> date:
+    """A ``YYYY-MM-DD`` date."""
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a YYYY-MM-DD date: {text!r}") from None
+
+
+def iso_days(text: str) -> list[str]:
+    """Comma-separated ``YYYY-MM-DD`` dates."""
+    return [iso_day(d.strip()).isoformat() for d in text.split(",") if d.strip()]
+
+
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m pipeline", description=__doc__.splitlines()[0])
-    sub = p.add_subparsers(dest="command", required=True)
+    p = _Parser(prog="python -m pipeline", description=__doc__.splitlines()[0])
+    sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     run = sub.add_parser(
         "run", help="one nightly run: ingest what is new, apply the rules, publish"
     )
     run.add_argument("--config", required=True)
-    run.add_argument("--as-of", help="the run's clock, ISO 8601 (default: now; naive = UTC)")
+    run.add_argument(
+        "--as-of", type=iso_clock, help="the run's clock, ISO 8601 (default: now; naive = UTC)"
+    )
     for name in OVERRIDES:
         run.add_argument(f"--{name.replace('_', '-')}", dest=name)
 
     back = sub.add_parser("backfill", help="re-materialize and re-publish a range of days")
     back.add_argument("--config", required=True)
-    back.add_argument("--from", dest="first", required=True, type=date.fromisoformat)
-    back.add_argument("--to", dest="last", required=True, type=date.fromisoformat)
-    back.add_argument("--as-of")
+    back.add_argument("--from", dest="first", required=True, type=iso_day)
+    back.add_argument("--to", dest="last", required=True, type=iso_day)
+    back.add_argument("--as-of", type=iso_clock)
+
+    reb = sub.add_parser(
+        "rebuild",
+        help="recompute the ledger, day stores and every derived file from the raw archive; "
+        "republish only what differs",
+    )
+    reb.add_argument("--config", required=True)
+    reb.add_argument(
+        "--as-of", type=iso_clock, help="the run's clock (default: the newest run's clock)"
+    )
 
     out = sub.add_parser("outage", help="OUTAGES.txt entries")
     out_sub = out.add_subparsers(dest="outage_command", required=True)
@@ -43,12 +88,12 @@ def _parser() -> argparse.ArgumentParser:
     add.add_argument("--config", required=True)
     add.add_argument("--kind", required=True, choices=["DELAY", "CORRECTION", "NOTICE"])
     add.add_argument("--message", required=True)
-    add.add_argument("--days", default="", help="comma-separated YYYY-MM-DD")
+    add.add_argument("--days", type=iso_days, default=[], help="comma-separated YYYY-MM-DD")
 
     syn = sub.add_parser("synth", help="write realistic raw exports (deterministic for a seed)")
     syn.add_argument("--kind", required=True, choices=["panel", "session"])
     syn.add_argument("--out", required=True)
-    syn.add_argument("--start", required=True, type=date.fromisoformat)
+    syn.add_argument("--start", required=True, type=iso_day)
     syn.add_argument("--days", required=True, type=int)
     syn.add_argument("--per-day", required=True, type=int)
     syn.add_argument("--seed", type=int, default=0)
@@ -66,10 +111,6 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _run_job(args: argparse.Namespace, extra: dict[str, Any] | None = None) -> int:
-    from dagster import DagsterInstance
-
-    from pipeline.definitions import build_definitions
-
     cfg = load_config(args.config)  # validate the file (and flags) before starting a run
     overrides = {k: getattr(args, k, None) for k in OVERRIDES}
     cfg.with_overrides(**overrides)
@@ -77,6 +118,11 @@ def _run_job(args: argparse.Namespace, extra: dict[str, Any] | None = None) -> i
         from pipeline.session.run import settings_for
 
         settings_for(cfg)  # a missing salt stops the run before anything is fetched
+
+    from dagster import DagsterInstance  # seconds to import: only once the config is valid
+
+    from pipeline.definitions import build_definitions
+
     resource_cfg: dict[str, Any] = {
         "config_path": str(Path(args.config).resolve()),
         "step_retries": 0,  # a CLI run fails fast with one line; rerunning is the retry
@@ -161,6 +207,10 @@ def _dispatch(args: argparse.Namespace) -> int:
             setattr(args, name, None)
         extra = {"backfill_from": args.first.isoformat(), "backfill_to": args.last.isoformat()}
         return _run_job(args, extra)
+    if args.command == "rebuild":
+        for name in OVERRIDES:
+            setattr(args, name, None)
+        return _run_job(args, {"rebuild": True})
     if args.command == "outage":
         return _outage_add(args)
     if args.command == "synth":
@@ -180,9 +230,7 @@ def _outage_add(args: argparse.Namespace) -> int:
     from pipeline.state.store import StateStore
 
     cfg = load_config(args.config)
-    days = [d.strip() for d in args.days.split(",") if d.strip()]
-    for d in days:
-        date.fromisoformat(d)
+    days = args.days
     store = StateStore(cfg.state)
     try:
         ctx = RunContext(cfg=cfg, as_of=datetime.now(UTC), store=store, run_id="operator")

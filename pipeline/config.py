@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import types
+import typing
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -87,6 +89,7 @@ class Config:
     timezone: str = "America/Los_Angeles"
     reissue: str = "all"
     stabilization_days: int = 4
+    max_gap_days: int = 7  # refuse to publish more empty days than this past the newest input
     gzip_daily: bool = False
     zip_population: str | None = None
     sftp: SftpConfig = field(default_factory=SftpConfig)
@@ -101,8 +104,9 @@ class Config:
             raise ConfigError(f"kind must be 'panel' or 'session', not {self.kind!r}")
         if self.reissue not in ("all", "changed"):
             raise ConfigError(f"reissue must be 'all' or 'changed', not {self.reissue!r}")
-        if self.stabilization_days < 0:
-            raise ConfigError("stabilization_days must be >= 0")
+        for name in ("stabilization_days", "max_gap_days"):
+            if getattr(self, name) < 0:
+                raise ConfigError(f"{name} must be >= 0")
         try:
             from zoneinfo import ZoneInfo
 
@@ -125,22 +129,69 @@ class Config:
         return dataclasses.replace(self, **changes).validate()
 
 
-def _build(cls: type, data: Any, where: str) -> Any:
+_TYPE_NAMES = {str: "a string", int: "an integer", bool: "true or false", float: "a number"}
+
+
+def _type_name(hint: Any) -> str:
+    """How an expected type reads in an error message."""
+    args = [a for a in typing.get_args(hint) if a is not type(None)]
+    origin = typing.get_origin(hint)
+    if origin in (types.UnionType, typing.Union):
+        return " or ".join(_type_name(a) for a in args) + " or null"
+    if origin is list:
+        return f"a list of {_type_name(args[0]).removeprefix('a ').removeprefix('an ')}s"
+    if origin is dict:
+        return "a mapping of " + " to ".join(_type_name(a) for a in args)
+    return _TYPE_NAMES.get(hint, getattr(hint, "__name__", str(hint)))
+
+
+def _has_type(value: Any, hint: Any) -> bool:
+    """Whether a YAML value fits a field's type hint (bool is not an integer here)."""
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if origin in (types.UnionType, typing.Union):
+        return any(_has_type(value, a) for a in args)
+    if hint is type(None):
+        return value is None
+    if origin is list:
+        return isinstance(value, list) and all(_has_type(v, args[0]) for v in value)
+    if origin is dict:
+        return isinstance(value, dict) and all(
+            _has_type(k, args[0]) and _has_type(v, args[1]) for k, v in value.items()
+        )
+    if hint is float:
+        return isinstance(value, int | float) and not isinstance(value, bool)
+    if hint is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    return isinstance(value, hint)
+
+
+def _build(cls: type, data: Any, where: str, prefix: str = "") -> Any:
+    """``cls`` from a YAML mapping, every key checked against its type hint.
+
+    Errors read ``FILE: [section.]key must be ...``.
+    """
     if data is None:
         return cls()
     if not isinstance(data, dict):
-        raise ConfigError(f"{where}: expected a mapping, got {type(data).__name__}")
+        what = f"{prefix.rstrip('.')} must be" if prefix else "expected"
+        raise ConfigError(f"{where}: {what} a mapping, got {type(data).__name__}")
     known = {f.name: f for f in fields(cls)}
     unknown = sorted(set(data) - set(known))
     if unknown:
-        raise ConfigError(f"{where}: unknown key(s): {', '.join(unknown)}")
+        raise ConfigError(f"{where}: unknown key(s): {', '.join(prefix + k for k in unknown)}")
+    hints = typing.get_type_hints(cls)
     kwargs: dict[str, Any] = {}
     nested = {"sftp": SftpConfig, "session": SessionConfig, "rules": PanelRules}
     for key, value in data.items():
         if key in nested and cls is Config:
-            kwargs[key] = _build(nested[key], value, f"{where}.{key}")
-        else:
-            kwargs[key] = value
+            kwargs[key] = _build(nested[key], value, where, f"{key}.")
+            continue
+        if not _has_type(value, hints[key]):
+            raise ConfigError(
+                f"{where}: {prefix}{key} must be {_type_name(hints[key])}, "
+                f"got {type(value).__name__}"
+            )
+        kwargs[key] = value
     try:
         return cls(**kwargs)
     except TypeError as exc:
@@ -172,8 +223,10 @@ def load_config(path: str | os.PathLike[str]) -> Config:
     except FileNotFoundError as exc:
         raise ConfigError(f"configuration file not found: {p}") from exc
     except yaml.YAMLError as exc:
-        raise ConfigError(f"{p}: not valid YAML: {exc}") from exc
-    cfg: Config = _build(Config, data or {}, str(p))
+        raise ConfigError(f"{p}: not valid YAML: {' '.join(str(exc).split())}") from exc
+    if data is None:
+        raise ConfigError(f"{p}: the configuration file is empty (it needs at least kind:)")
+    cfg: Config = _build(Config, data, str(p))
     base = p.resolve().parent
     for name in ("source", "publish", "weights", "cid_out", "archive", "zip_population"):
         setattr(cfg, name, _resolve(getattr(cfg, name), base))

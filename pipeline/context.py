@@ -7,7 +7,7 @@ import shutil
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from functools import cached_property
 from pathlib import Path
@@ -39,7 +39,12 @@ class RunContext:
     run_id: str = ""
     opener: Callable[[str], Location] | None = None
     base_seq: int = 0
-    extra: dict[str, Any] = field(default_factory=dict)
+    # Days re-rendered and re-published whatever changed (a backfill's day range).
+    forced_days: frozenset[str] = frozenset()
+    # A rebuild from the raw archive (``python -m pipeline rebuild``): the ledger, weights
+    # and day stores are recomputed, the source is not read, and only what differs is
+    # published.
+    rebuild: bool = False
     # The run's commit, when it was started before the publish step (see
     # pipeline.panel.publish.begin_run_commit); None otherwise.
     pending_commit: PendingCommit | None = None
@@ -61,6 +66,11 @@ class RunContext:
         pending, self.pending_commit = self.pending_commit, None
         if pending is not None:
             pending.abort()
+
+    @property
+    def fetch_source(self) -> bool:
+        """Whether the run reads the source (a rebuild uses the archive alone)."""
+        return not self.rebuild
 
     @cached_property
     def archive(self) -> Archive:

@@ -1,7 +1,7 @@
 """The study resource: configuration, run clock, state store and run lock for one Dagster run."""
 
 import contextlib
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 
 from dagster import ConfigurableResource, InitResourceContext
 from pydantic import PrivateAttr
@@ -36,6 +36,7 @@ class StudyResource(ConfigurableResource):
     archive: str | None = None
     backfill_from: str | None = None
     backfill_to: str | None = None
+    rebuild: bool = False  # recompute the derived state from the raw archive (CLI `rebuild`)
     shared_lock: bool = False  # per-day re-publication: many runs at once, none with the nightly
     step_retries: int = 2  # re-runs of a step after a transient transport error (CLI: 0)
 
@@ -57,9 +58,18 @@ class StudyResource(ConfigurableResource):
         self._stack.callback(store.dispose)
         self._stack.enter_context(store.run_lock(shared=self.shared_lock))
         run_id = context.run.run_id if context.run else ""
+        as_of = self.as_of
+        if self.rebuild and not as_of:  # a rebuild reproduces the newest run's state
+            as_of = store.last_as_of()
+        forced: frozenset[str] = frozenset()
+        if rng := self.backfill_range():
+            first, last = (date.fromisoformat(d) for d in rng)
+            forced = frozenset(
+                (first + timedelta(days=i)).isoformat() for i in range((last - first).days + 1)
+            )
         self._ctx = RunContext(
-            cfg=cfg, as_of=parse_as_of(self.as_of), store=store, run_id=run_id,
-            base_seq=store.last_seq(),
+            cfg=cfg, as_of=parse_as_of(as_of), store=store, run_id=run_id,
+            base_seq=store.last_seq(), forced_days=forced, rebuild=self.rebuild,
         )  # fmt: skip
 
     def teardown_after_execution(self, context: InitResourceContext) -> None:

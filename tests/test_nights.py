@@ -179,7 +179,8 @@ def test_monthly_rollups_after_the_window_and_rebuilt_on_correction(tmp_path):
     import io
     import tarfile
 
-    study = Study(tmp_path, options={"reissue": "changed"})
+    # a month without new responses: the gap refusal is lifted for this study
+    study = Study(tmp_path, options={"reissue": "changed", "max_gap_days": 60})
     _night1(study)
     assert study.run("2021-07-04T12:00:00Z") == 0  # June ended 3 days ago: no rollup yet
     assert "2021-06.csv.gz" not in study.files()

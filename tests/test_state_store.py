@@ -22,7 +22,7 @@ def _ledger(tokens: list[str]) -> pd.DataFrame:
             "day": ["2021-06-01"] * len(tokens),
             "eligible": [True] * len(tokens),
             "reason": [None] * len(tokens),
-            "eligible_day": ["2021-06-01"] * len(tokens),
+            "on_time_day": ["2021-06-01"] * len(tokens),
             "cid_day": [None] * len(tokens),
             "cid_pending": [True] * len(tokens),
         }
@@ -104,7 +104,7 @@ def _big_ledger(n: int, offset: int = 0) -> pa.Table:
         "day": pa.array(["2021-06-01", "2021-06-02"] * (n // 2)),
         "eligible": pa.array(ids[order] % 3 != 0),
         "reason": pa.array([None if i % 3 else "preview" for i in ids[order]], pa.string()),
-        "eligible_day": pa.array([None if i % 5 == 0 else "2021-06-01" for i in ids[order]]),
+        "on_time_day": pa.array([None if i % 5 == 0 else "2021-06-01" for i in ids[order]]),
         "cid_day": pa.nulls(n, pa.string()),
         "cid_pending": pa.array(ids[order] % 5 != 0),
     })  # fmt: skip

@@ -59,6 +59,8 @@ def latest_text(loc: str, sftp: SftpConfig | None = None) -> pd.DataFrame:
     location = open_location(loc, sftp)
     try:
         files = newest_daily_files([f.path for f in location.list_files()])
+        if not files:
+            raise FileNotFoundError(f"{location.url}: no published daily files (cvid_responses_*)")
         frames = []
         for name in files.values():
             data = location.read_bytes(name)

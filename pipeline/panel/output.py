@@ -1,7 +1,7 @@
 """Published values of panel responses (SPEC §3.6): column set and value formats.
 
-Values are computed column by column with Arrow kernels (no per-cell Python), once per
-new winning response; a day is rendered from its stored values.
+Day stores keep responses as parsed; every value is formatted here, when a day is
+rendered (SPEC §3.6 "Rules reach every day"), column by column with Arrow kernels.
 """
 
 from __future__ import annotations
@@ -18,7 +18,6 @@ from pipeline.config import PanelRules
 from pipeline.numbers import numeric_values
 from pipeline.panel.columns import LEADING, TRAILING, question_columns
 from pipeline.panel.qualtrics import END, RECORDED, START, TOKEN, WAVE
-from pipeline.staging import as_table
 from pipeline.textbytes import byte_set, may_contain
 
 ZIP_COLUMN = "A3"
@@ -89,51 +88,47 @@ def format_zip(values: pd.Series | pa.Array, populations: dict[str, int] | None)
     return out
 
 
-def value_columns(columns: list[str], rules: PanelRules) -> list[str]:
-    """The columns of a normalized batch that :func:`publish_values` reads, given the
-    export's own ``columns``: the derived keys, the questions, ``UserLanguage``."""
+def store_columns(columns: list[str], rules: PanelRules) -> list[str]:
+    """The columns of a normalized batch that a day store keeps of each winning response,
+    given the export's own ``columns``: the derived keys, the questions, ``UserLanguage``.
+    Values are kept as parsed; :func:`day_table` formats them."""
     keys = [TOKEN, "ResponseId", START, RECORDED, END, WAVE]
     extra = ["UserLanguage"] if "UserLanguage" in columns else []
     return list(dict.fromkeys([*keys, *question_columns(columns, rules.consent_column), *extra]))
 
 
-def publish_values(
-    frame: pd.DataFrame | pa.Table,
-    columns: list[str],
+def published_columns(questions: list[str]) -> list[str]:
+    """The header of every daily and cumulative file."""
+    return [*LEADING, *questions, *TRAILING]
+
+
+def format_values(
+    rows: pa.Table,
+    questions: list[str],
     rules: PanelRules,
     timezone: str,
     zip_population: dict[str, int] | None = None,
-    rows: np.ndarray | None = None,
-) -> pa.Table:
-    """Published values (strings, missing = null) of winning responses, plus the day-store keys.
+) -> dict[str, pa.Array]:
+    """Published values (strings, missing = null) of stored responses, by published column.
 
-    ``columns`` are the export columns the rows came with; absent questions stay absent
-    (they are NA when the day is rendered with the union of all waves' columns). ``rows``
-    selects (and orders) the rows of ``frame`` to format; all rows when None. Columns are
-    taken and formatted two at a time: the Arrow kernels release the GIL.
+    Questions the rows lack (another wave's) are absent from the result. Columns are
+    formatted two at a time: the Arrow kernels release the GIL.
     """
-    table = as_table(frame)
     numeric = set(rules.numeric_items)
-    names = set(table.column_names)
-    picked = None if rows is None else pa.array(np.asarray(rows, dtype="int64"))
-    n = table.num_rows if picked is None else len(picked)
+    names = set(rows.column_names)
 
     def raw(name: str) -> pa.Array:
-        col = table.column(name)
-        return _arrow(col if picked is None else col.take(picked))
+        return _arrow(rows.column(name))
 
     def epochs(name: str) -> np.ndarray:  # missing → int64 min, as local_timestamps expects
         values = pc.fill_null(raw(name), np.iinfo(np.int64).min)
         return np.asarray(values.to_numpy(zero_copy_only=False), dtype="int64")
 
-    def keys() -> dict[str, pa.Array]:
-        start = epochs(START)
+    def times() -> dict[str, pa.Array]:
         return {
-            "_token": raw(TOKEN), "_response_id": raw("ResponseId"), START: pa.array(start),
-            RECORDED: pa.array(epochs(RECORDED)),
-            "StartDatetime": local_timestamps(start, timezone),
+            "StartDatetime": local_timestamps(epochs(START), timezone),
             "EndDatetime": local_timestamps(epochs(END), timezone),
-        }  # fmt: skip
+        }
 
     def question(col: str) -> dict[str, pa.Array]:
         if col in numeric:
@@ -145,42 +140,42 @@ def publish_values(
     def trailing() -> dict[str, pa.Array]:
         lang = format_text(raw("UserLanguage")) if "UserLanguage" in names else None
         return {"wave": _arrow(pc.cast(raw(WAVE), pa.string())),
-                "UserLanguage": lang if lang is not None else pa.nulls(n, pa.string())}  # fmt: skip
+                "UserLanguage": lang if lang is not None else pa.nulls(rows.num_rows, pa.string())}  # fmt: skip
 
-    present = [c for c in question_columns(columns, rules.consent_column) if c in names]
-    parts = [keys, *[partial(question, c) for c in present], trailing]
+    parts = [times, *[partial(question, c) for c in questions if c in names], trailing]
+    out: dict[str, pa.Array] = {}
     with ThreadPoolExecutor(max_workers=2, thread_name_prefix="values") as pool:
-        out: dict[str, pa.Array] = {}
         for part in pool.map(lambda make: make(), parts):
             out.update(part)
-    return pa.table(out)
+    return out
 
 
-def published_columns(questions: list[str]) -> list[str]:
-    """The header of every daily and cumulative file."""
-    return [*LEADING, *questions, *TRAILING]
-
-
-def day_table(rows: pa.Table, questions: list[str], weights: dict[str, str] | None) -> pa.Table:
-    """A day's published table: union columns, null where absent, ``weight`` joined by token.
+def day_table(
+    rows: pa.Table,
+    questions: list[str],
+    weights: dict[str, str] | None,
+    rules: PanelRules,
+    timezone: str,
+    zip_population: dict[str, int] | None = None,
+) -> pa.Table:
+    """A day's published table from its stored responses: every value formatted, union
+    columns (null where absent), ``weight`` joined by token.
 
     Rows are sorted by start (then recorded, then ResponseId). The last column, ``_token``,
     is not published: it lets checks see respondents."""
-    keys = [(START, "ascending"), (RECORDED, "ascending"), ("_response_id", "ascending")]
+    keys = [(START, "ascending"), (RECORDED, "ascending"), ("ResponseId", "ascending")]
     order = pc.sort_indices(rows, sort_keys=keys)
     if not np.array_equal(order.to_numpy(), np.arange(rows.num_rows)):  # often sorted already
         rows = rows.take(order)
     n = rows.num_rows
+    values = format_values(rows, questions, rules, timezone, zip_population)
     cols: dict[str, pa.Array] = {}
     for name in published_columns(questions):
-        if name in rows.column_names:
-            cols[name] = rows.column(name).cast(pa.string())
-        else:
-            cols[name] = pa.nulls(n, pa.string())
-    tokens = rows.column("_token").cast(pa.string())
+        cols[name] = values[name] if name in values else pa.nulls(n, pa.string())
+    tokens = _arrow(rows.column(TOKEN)).cast(pa.string())
     if weights is not None:
-        keys = pa.array(list(weights), pa.string())
-        idx = pc.index_in(tokens, value_set=keys)
+        known = pa.array(list(weights), pa.string())
+        idx = pc.index_in(tokens, value_set=known)
         cols["weight"] = pc.take(pa.array(list(weights.values()), pa.string()), idx)
     cols["_token"] = tokens
     return pa.table(cols)

@@ -46,11 +46,13 @@ class PublishResult:
     linked: list[str] = field(default_factory=list)
     removed: list[str] = field(default_factory=list)
     reissued_days: list[str] = field(default_factory=list)
+    rerendered_days: list[str] = field(default_factory=list)  # re-issued: settings changed
     first_published: list[str] = field(default_factory=list)
     corrections: list[str] = field(default_factory=list)
     held_days: list[str] = field(default_factory=list)
     bytes_uploaded: int = 0
     rows_published: int = 0
+    rows_withheld: int = 0
     days_published: int = 0
     outages_added: int = 0
     manifest: str = ""
@@ -195,19 +197,31 @@ def publish_and_commit(
                     d: r.get("published_name") for d, r in {**day_rows, **new_days}.items()
                 }
                 _publish_rollups(ctx, pub, build, members, names_now, note)
+            if res.rerendered_days:
+                note(
+                    "CORRECTION",
+                    f"{len(res.rerendered_days)} day file(s) re-issued: {build.change}. "
+                    "The values of these days now follow the current rules.",
+                    res.rerendered_days,
+                )
             pub.write(
                 "codebook.csv",
                 codebook.render(build.questions, build.layouts, cfg.rules),
                 "codebook",
             )
             _write_cid_lists(ctx, lag, changes, res)
-            pub.finish(new_entries, lambda: _manifest(ctx, fetch, norm, elig, delta, lag, res))
+            res.rows_withheld = build.withheld
+            # a rebuild that changed nothing leaves the publish folder as it was
+            if not (ctx.rebuild and not res.written and not res.removed):
+                pub.finish(new_entries, lambda: _manifest(ctx, fetch, norm, elig, delta, lag, res))
         finally:
             loc.close()
 
         changes.files = _file_rows(fetch, norm, lag)
         changes.days = list(new_days.values())
         changes.weights = lag.weight_rows
+        changes.replace_derived = lag.rebuild
+        changes.settings = build.settings
         changes.summary = {
             "excluded": elig.excluded, "rows_in": norm.rows_in, "responses": elig.responses,
             "collisions": delta.collisions, "swaps": delta.swaps, "published": res.written,
@@ -302,6 +316,8 @@ def _publish_day(
     row = new_days.setdefault(day, {"rows": 0, "store": None, **known, "day": day})
     rendered = build.rendered.get(day)
     prev_name = known.get("published_name")
+    if rendered:
+        row["render_key"] = rendered["render_key"]
     if day in held_days:
         res.held_days.append(day)
         note("DELAY", "Publication of this day is held: a data check failed.", [day])
@@ -313,12 +329,14 @@ def _publish_day(
     name = names.daily(d, ctx.recorded, cfg.gzip_daily)
     changed = sha != known.get("csv_sha")
     within = (ctx.recorded - d).days <= cfg.stabilization_days + 1
-    forced = day in ctx.extra.get("forced_days", ())
+    forced = day in ctx.forced_days
     if changed or not prev_name:
         pub.write(name, _daily_bytes(ctx, sha), "daily", day)
         if prev_name:
             res.reissued_days.append(day)
-            if not within:
+            if day in build.rerendered:  # named once for all such days, by the caller
+                res.rerendered_days.append(day)
+            elif not within:
                 res.corrections.append(day)
                 note(
                     "CORRECTION",
@@ -336,7 +354,7 @@ def _publish_day(
                 [day],
             )
         row.update(csv_sha=sha, published_name=name, changed_recorded=ctx.recorded.isoformat())
-    elif (cfg.reissue == "all" or within or forced) and prev_name != name:
+    elif not ctx.rebuild and (cfg.reissue == "all" or within or forced) and prev_name != name:
         pub.link(prev_name, name, "daily", day, lambda: _daily_bytes(ctx, sha))
     else:
         return sha
@@ -479,6 +497,9 @@ def _manifest(
         "published": res.written,
         "reissued_by_link": res.linked,
         "reissued_days": res.reissued_days,
+        "reissued_settings_changed": res.rerendered_days,
+        "rows_published": res.rows_published,
+        "rows_withheld_no_weight_or_late": res.rows_withheld,
         "corrections": res.corrections,
         "held_days": res.held_days,
         "removed": res.removed,

@@ -14,7 +14,7 @@ from pipeline import outages
 from pipeline.context import RunContext
 from pipeline.panel.columns import merge_layouts
 from pipeline.panel.publish import PublishResult, _publish_day, _Publisher, daily_names
-from pipeline.panel.stages import DayBuild, _render_day
+from pipeline.panel.stages import DayBuild, DayRenderer
 from pipeline.state.store import RunChanges
 
 
@@ -26,7 +26,8 @@ def render_day(ctx: RunContext, day: str) -> dict[str, Any]:
     layouts = ctx.store.layouts()
     questions = merge_layouts([(lay["key"], lay["columns"]) for lay in layouts])
     known = ctx.store.days().get(day, {})
-    rendered = _render_day(ctx, day, known.get("store"), questions, {})
+    renderer = DayRenderer.for_run(ctx, questions, {}, rebuild=False)
+    rendered = renderer.render(day, known.get("store"))
     return {**rendered, "day": day, "questions": questions}
 
 
@@ -46,7 +47,7 @@ def publish_rendered_day(ctx: RunContext, rendered: dict[str, Any]) -> PublishRe
             )  # fmt: skip
         )
 
-    ctx.extra["forced_days"] = {day}
+    ctx.forced_days = frozenset({day})
     loc = ctx.open(ctx.cfg.publish)
     try:
         day_rows = ctx.store.days()

@@ -10,13 +10,14 @@ from pipeline.panel.stages import (
     build_days,
     fetch_exports,
     normalize_exports,
+    rebuilding,
     resolve_collisions,
 )
 
 
 def run_panel_stages(ctx: RunContext, held_days: set[str] | None = None) -> PublishResult:
     """Run every stage in order and commit; used by tests of the domain layer."""
-    fetch = fetch_exports(ctx)
+    fetch = fetch_exports(ctx, rebuild=rebuilding(ctx))
     norm = normalize_exports(ctx, fetch)
     elig = apply_eligibility(ctx, norm)
     delta = resolve_collisions(ctx, elig)

@@ -8,6 +8,7 @@ so a crash anywhere leaves the ledger and the record of published files untouche
 from __future__ import annotations
 
 import gzip
+import hashlib
 import os
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -29,8 +30,9 @@ from pipeline.panel import collisions as coll
 from pipeline.panel.columns import merge_layouts, question_columns
 from pipeline.panel.eligibility import count_reasons, exclusion_reasons
 from pipeline.panel.names import WEIGHTS_RE
-from pipeline.panel.output import day_table, publish_values, value_columns
+from pipeline.panel.output import day_table, store_columns
 from pipeline.panel.qualtrics import (
+    END,
     RECORDED,
     START,
     SURVEY,
@@ -39,6 +41,15 @@ from pipeline.panel.qualtrics import (
     ExportError,
     ParsedExport,
     parse_export,
+)
+from pipeline.panel.settings import (
+    LEDGER_PARTS,
+    RENDER_PARTS,
+    describe_change,
+    file_sha256,
+    key,
+    ledger_settings,
+    render_settings,
 )
 from pipeline.staging import read_frame, read_table, write_frame
 from pipeline.state import schema
@@ -50,6 +61,9 @@ LEDGER_TYPES = {
     for c in schema.ledger.columns
 }
 UNKNOWN_WAVE_KEY = 1e9
+# Day-store flag: the token is on time (weight-eligible, SPEC §3.5). The ledger's
+# ``on_time_day`` is the same concept: the first day it became so.
+ON_TIME = "_on_time"
 
 
 # --- stage 1: fetch ----------------------------------------------------------------------
@@ -69,32 +83,49 @@ def is_export(path: str) -> bool:
     return path.lower().endswith(EXPORT_SUFFIXES)
 
 
+def rebuilding(ctx: RunContext) -> bool:
+    """Whether this run rebuilds the ledger and the day stores from the raw archive: asked
+    for (``python -m pipeline rebuild``), or the settings they were built with changed (a
+    rule, the wave table, a new store layout; see :mod:`pipeline.panel.settings`)."""
+    if ctx.rebuild:
+        return True
+    built = ctx.store.settings()
+    if key(built, LEDGER_PARTS) == key(ledger_settings(ctx.cfg), LEDGER_PARTS):
+        return False
+    return ctx.store.has_ledger()  # a new study has nothing to rebuild
+
+
 def fetch_exports(
     ctx: RunContext,
     wanted: Callable[[str], bool] = is_export,
     kind: str = "export",
     on_new: Callable[[list[RemoteFile]], object] | None = None,
+    rebuild: bool = False,
 ) -> FetchResult:
     """Fetch new or changed input files from the source into the archive (idempotent).
 
-    ``on_new`` is called once, before downloading, with the files to fetch (if any).
+    ``on_new`` is called once, before downloading, with the files to fetch (if any). With
+    ``rebuild``, every archived file of ``kind`` whose rows count is parsed again too. The
+    source is not read when the run is a rebuild from the archive alone
+    (``ctx.fetch_source`` false).
     """
     res = FetchResult()
-    loc = ctx.open(ctx.cfg.source)
-    try:
-        listing = [f for f in loc.list_files() if wanted(f.path)]
-        res.listed = len(listing)
-        known = ctx.store.known_files(ctx.cfg.source)
-        new = [f for f in listing if (f.path, f.size, float(f.mtime)) not in known]
-        if new and on_new is not None:
-            on_new(new)
-        fetched: list[tuple[Any, str]] = []
-        for f in new:
-            data = loc.read_bytes(f.path)
-            res.bytes_fetched += len(data)
-            fetched.append((f, ctx.archive.put(data)))
-    finally:
-        loc.close()
+    fetched: list[tuple[Any, str]] = []
+    if ctx.fetch_source:
+        loc = ctx.open(ctx.cfg.source)
+        try:
+            listing = [f for f in loc.list_files() if wanted(f.path)]
+            res.listed = len(listing)
+            known = ctx.store.known_files(ctx.cfg.source)
+            new = [f for f in listing if (f.path, f.size, float(f.mtime)) not in known]
+            if new and on_new is not None:
+                on_new(new)
+            for f in new:
+                data = loc.read_bytes(f.path)
+                res.bytes_fetched += len(data)
+                fetched.append((f, ctx.archive.put(data)))
+        finally:
+            loc.close()
     statuses = ctx.store.file_statuses(sha for _f, sha in fetched)
     queued: set[str] = set()
     for f, sha in fetched:
@@ -106,7 +137,8 @@ def fetch_exports(
             queued.add(sha)
             res.to_parse.append((sha, f.path))
         res.files.append(row)
-    for p in ctx.store.pending_files(kind):
+    again = ctx.store.input_files(kind) if rebuild else ctx.store.pending_files(kind)
+    for p in again:
         if p["sha256"] not in queued:
             queued.add(p["sha256"])
             res.to_parse.append((p["sha256"], p["path"]))
@@ -224,7 +256,7 @@ class LedgerDelta:
     """Changed ledger rows and the content of new winners, staged as Arrow files."""
 
     rows: str | None = None  # changed ledger rows (+ old_day, winner_changed)
-    winners: str | None = None  # published values of new eligible winners, by day
+    winners: str | None = None  # new eligible winners as parsed (day-store columns), by day
     winner_slices: dict[str, tuple[int, int]] = field(default_factory=dict)  # day: offset, n
     tokens_seen: int = 0
     new_tokens: int = 0
@@ -264,7 +296,18 @@ def _aligned_ledger(ctx: RunContext, tokens: pa.Array) -> tuple[pa.Table, np.nda
 
 
 def resolve_collisions(ctx: RunContext, elig: EligibilityResult) -> LedgerDelta:
-    """Merge the batch into the ledger: earliest start wins per token, for all time."""
+    """Merge the batch into the ledger: earliest start wins per token, for all time.
+
+    A rebuild starts from an empty ledger (keeping only which CID list each token went on),
+    and every day known so far is rebuilt."""
+    rebuild = rebuilding(ctx)
+    res = _merge_into_ledger(ctx, elig, rebuild)
+    if rebuild:
+        res.dirty_days = sorted(set(res.dirty_days) | set(ctx.store.days()))
+    return res
+
+
+def _merge_into_ledger(ctx: RunContext, elig: EligibilityResult, rebuild: bool) -> LedgerDelta:
     res = LedgerDelta()
     if elig.batch is None:
         return res
@@ -290,6 +333,10 @@ def resolve_collisions(ctx: RunContext, elig: EligibilityResult) -> LedgerDelta:
     b_day = _iso(won.day)
 
     old, have_old = _aligned_ledger(ctx, tokens)
+    if rebuild:  # what was sent to the weighting partner is history, not derived state
+        blank = {c: pa.nulls(len(tokens), LEDGER_TYPES[c]) for c in LEDGER_TYPES}
+        old = pa.table({**blank, "cid_day": old.column("cid_day")})
+        have_old = np.zeros(len(tokens), dtype=bool)
     o_id = old.column("response_id")
     o_start, o_rec = _numpy(old.column("start"), 0), _numpy(old.column("recorded"), 0)
     same_id = _numpy(pc.equal(b_id, o_id), False)
@@ -299,13 +346,13 @@ def resolve_collisions(ctx: RunContext, elig: EligibilityResult) -> LedgerDelta:
     res.new_tokens = int((~have_old).sum())
     res.swaps = int((have_old & wins & ~same_id).sum())
     res.collisions += int((have_old & ~wins & ~same_id).sum())
-    # The eligible day only ever moves earlier.
-    n_eday, o_eday = _iso(won.on_time_day), old.column("eligible_day")
-    earlier = pc.fill_null(pc.less_equal(o_eday, n_eday), False)
-    keep_old = pc.or_(pc.is_null(n_eday), pc.and_(pc.is_valid(o_eday), earlier))
-    elig_day = pc.if_else(keep_old, o_eday, n_eday)
-    elig_changed = _numpy(pc.not_equal(pc.fill_null(o_eday, ""), pc.fill_null(elig_day, "")))
-    changed = winner_changed | elig_changed
+    # The on-time day only ever moves earlier.
+    n_oday, o_oday = _iso(won.on_time_day), old.column("on_time_day")
+    earlier = pc.fill_null(pc.less_equal(o_oday, n_oday), False)
+    keep_old = pc.or_(pc.is_null(n_oday), pc.and_(pc.is_valid(o_oday), earlier))
+    on_time_day = pc.if_else(keep_old, o_oday, n_oday)
+    on_time_changed = _numpy(pc.not_equal(pc.fill_null(o_oday, ""), pc.fill_null(on_time_day, "")))
+    changed = winner_changed | on_time_changed
     wc = pa.array(winner_changed)
     reason = best.column("_reason").combine_chunks()
     rows = pa.table({
@@ -316,18 +363,18 @@ def resolve_collisions(ctx: RunContext, elig: EligibilityResult) -> LedgerDelta:
         "day": pc.if_else(wc, b_day, old.column("day")),
         "eligible": pc.if_else(wc, pc.is_null(reason), pc.fill_null(old.column("eligible"), False)),
         "reason": pc.if_else(wc, reason, old.column("reason")),
-        "eligible_day": elig_day,
+        "on_time_day": on_time_day,
         "cid_day": old.column("cid_day"),
         "old_day": pc.if_else(pa.array(have_old & winner_changed), old.column("day"), None),
         "winner_changed": wc,
     })  # fmt: skip
     rows = rows.append_column(
         "cid_pending",
-        pc.and_(pc.is_valid(rows.column("eligible_day")), pc.is_null(old.column("cid_day"))),
+        pc.and_(pc.is_valid(rows.column("on_time_day")), pc.is_null(old.column("cid_day"))),
     )
     rows = rows.filter(pa.array(changed))
     # dirty: the new day of changed winners, the old day of moved ones and of tokens whose
-    # winner stayed but whose eligibility changed
+    # winner stayed but whose on-time day changed
     old_side = pa.array((have_old & winner_changed) | (changed & ~winner_changed))
     old_days = pc.unique(old.column("day").filter(old_side).drop_null()).to_pylist()
     new_days = [str(d) for d in np.unique(won.day[changed & winner_changed])]
@@ -348,10 +395,7 @@ def resolve_collisions(ctx: RunContext, elig: EligibilityResult) -> LedgerDelta:
     positions = _numpy(judged.column("_pos"))[cand_pos[won.rows[fresh]]][order]
     batch = read_table(elig.batch)  # memory-mapped: only the columns taken below are read
     columns = [c for c in batch.column_names if not c.startswith("_")]
-    needed = value_columns(columns, ctx.cfg.rules)
-    values = publish_values(
-        batch.select(needed), columns, ctx.cfg.rules, tz, ctx.zip_population, rows=positions
-    )
+    values = _take_rows(batch.select(store_columns(columns, ctx.cfg.rules)), positions)
     counts = np.bincount(day_codes, minlength=len(day_names))
     offsets = np.concatenate([[0], np.cumsum(counts)[:-1]])
     res.winner_slices = {
@@ -363,12 +407,21 @@ def resolve_collisions(ctx: RunContext, elig: EligibilityResult) -> LedgerDelta:
     return res
 
 
+def _take_rows(table: pa.Table, rows: np.ndarray) -> pa.Table:
+    """``table.take(rows)``, two columns at a time (the take kernels release the GIL)."""
+    picked = pa.array(np.asarray(rows, dtype="int64"))
+    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="take") as pool:
+        columns = list(pool.map(lambda c: c.take(picked), table.columns))
+    return pa.table(columns, names=table.column_names)
+
+
 # --- stage 5: lag policy -----------------------------------------------------------------
 @dataclass
 class LagResult:
     """Weights that changed, CID lists due, and the last day whose cut-off has passed."""
 
     last_closed: str = ""
+    rebuild: bool = False  # ledger, weights and day stores rebuilt from the archive
     weight_rows: list[dict[str, Any]] = field(default_factory=list)
     weight_files: list[dict[str, Any]] = field(default_factory=list)
     weight_days: list[str] = field(default_factory=list)
@@ -395,62 +448,98 @@ def _read_weights(data: bytes, name: str) -> pd.DataFrame:
     return frame[(frame["cid"] != "") & num.notna()]
 
 
+class ClockGapError(RuntimeError):
+    """The run's clock is too far past the newest input to publish the days in between."""
+
+
+def check_clock_gap(ctx: RunContext, delta: LedgerDelta, last_closed: date) -> None:
+    """Refuse a clock more than ``max_gap_days`` past the newest `for` day with responses
+    (SPEC §6): it would publish that many empty days, and DELAY entries that stay forever."""
+    stored = [d for d, row in ctx.store.days().items() if row.get("store")]
+    newest = max([*stored, *delta.dirty_days], default=None)
+    if newest is None:
+        return
+    gap = (last_closed - date.fromisoformat(newest)).days
+    if gap > ctx.cfg.max_gap_days:
+        raise ClockGapError(
+            f"the run's clock ({ctx.as_of.isoformat()}) closes {last_closed}, {gap} days after "
+            f"the newest responses ({newest}); max_gap_days is {ctx.cfg.max_gap_days}. "
+            "Refusing to publish the empty days in between: pass --as-of with the intended "
+            "clock, or raise max_gap_days if the drop really was empty that long"
+        )
+
+
 def apply_lag_policy(ctx: RunContext, delta: LedgerDelta) -> LagResult:
     """Cut-offs, new weights (first file by name wins) and the CID lists now due."""
-    res = LagResult(last_closed=ctx.last_closed.isoformat())
+    check_clock_gap(ctx, delta, ctx.last_closed)
+    res = LagResult(last_closed=ctx.last_closed.isoformat(), rebuild=rebuilding(ctx))
     if ctx.cfg.weights:
         _load_weights(ctx, res)
-    res.cid_lists = _due_cid_lists(ctx, delta, res.last_closed)
+    res.cid_lists = _due_cid_lists(ctx, delta, res.last_closed, res.rebuild)
     return res
 
 
+def _weights_name(path: str) -> str:
+    return path.rsplit("/", 1)[-1]
+
+
 def _load_weights(ctx: RunContext, res: LagResult) -> None:
-    loc = ctx.open(ctx.cfg.weights)
-    try:
-        known = ctx.store.known_files(ctx.cfg.weights)
-        new = [
-            f
-            for f in loc.list_files()
-            if WEIGHTS_RE.match(f.path.rsplit("/", 1)[-1])
-            and (f.path, f.size, float(f.mtime)) not in known
-        ]
-        best: dict[str, tuple[str, str]] = {}
-        for f in sorted(new, key=lambda f: f.path.rsplit("/", 1)[-1]):
-            data = loc.read_bytes(f.path)
-            sha = ctx.archive.put(data)
-            row = ctx.file_row(ctx.cfg.weights, f, sha, kind="weights")
-            name = f.path.rsplit("/", 1)[-1]
-            try:
-                frame = _read_weights(data, f.path)
-            except ExportError as exc:
-                ctx.archive.quarantine(sha, f.path, str(exc))
-                res.quarantined.append({"path": f.path, "sha256": sha, "error": str(exc)})
+    """Weights of new weight files; in a rebuild, of every archived one too."""
+    found: list[tuple[str, bytes, dict[str, Any] | None]] = []  # name, bytes, new file row
+    if ctx.fetch_source:
+        loc = ctx.open(ctx.cfg.weights)
+        try:
+            known = ctx.store.known_files(ctx.cfg.weights)
+            for f in loc.list_files():
+                if WEIGHTS_RE.match(_weights_name(f.path)) and (
+                    (f.path, f.size, float(f.mtime)) not in known
+                ):
+                    data = loc.read_bytes(f.path)
+                    sha = ctx.archive.put(data)
+                    found.append((f.path, data, ctx.file_row(ctx.cfg.weights, f, sha, "weights")))
+        finally:
+            loc.close()
+    if res.rebuild:
+        found += [(f["path"], ctx.archive.get(f["sha256"]), None)
+                  for f in ctx.store.input_files("weights")]  # fmt: skip
+    best: dict[str, tuple[str, str]] = {}
+    for path, data, row in sorted(found, key=lambda item: _weights_name(item[0])):
+        name = _weights_name(path)
+        try:
+            frame = _read_weights(data, path)
+        except ExportError as exc:
+            sha = hashlib.sha256(data).hexdigest()
+            ctx.archive.quarantine(sha, path, str(exc))
+            res.quarantined.append({"path": path, "sha256": sha, "error": str(exc)})
+            if row is not None:
                 res.weight_files.append({**row, "status": "quarantined", "error": str(exc)})
-                continue
+            continue
+        if row is not None:
             row.update(status="applied", rows=len(frame))
             res.weight_files.append(row)
-            for cid, w in zip(frame["cid"], frame["weight"], strict=True):
-                if cid not in best or name < best[cid][1]:
-                    best[cid] = (w, name)
-    finally:
-        loc.close()
+        for cid, w in zip(frame["cid"], frame["weight"], strict=True):
+            if cid not in best or name < best[cid][1]:
+                best[cid] = (w, name)
     if not best:
         return
-    current = ctx.store.weights_for(best)
+    current = {} if res.rebuild else ctx.store.weights_for(best)
     changed = {cid: v for cid, v in best.items() if cid not in current or v[1] < current[cid][1]}
     res.weight_rows = [{"cid": c, "weight": w, "file": n} for c, (w, n) in changed.items()]
     ledger = ctx.store.ledger_rows(changed)
     res.weight_days = sorted(set(ledger["day"]))
 
 
-def _due_cid_lists(ctx: RunContext, delta: LedgerDelta, last_closed: str) -> dict[str, list[str]]:
-    """Tokens newly weight-eligible, by the list (day) they go on; each day's list once."""
-    pending = ctx.store.cid_pending()
+def _due_cid_lists(
+    ctx: RunContext, delta: LedgerDelta, last_closed: str, rebuild: bool
+) -> dict[str, list[str]]:
+    """Tokens newly on time (weight-eligible), by the list (day) they go on; each day's list
+    once. In a rebuild the delta holds every token, so the stored ledger is not read."""
+    pending = pd.DataFrame(columns=["token", "on_time_day"]) if rebuild else ctx.store.cid_pending()
     if delta.rows:
-        d = read_frame(delta.rows, columns=["token", "eligible_day", "cid_pending"])
+        d = read_frame(delta.rows, columns=["token", "on_time_day", "cid_pending"])
         pending = pending[~pending["token"].isin(d["token"])]
         pending = pd.concat(
-            [pending, d.loc[d["cid_pending"], ["token", "eligible_day"]]], ignore_index=True
+            [pending, d.loc[d["cid_pending"], ["token", "on_time_day"]]], ignore_index=True
         )
     listed = ctx.store.cid_list_days()
     first = ctx.first_day(delta)
@@ -464,8 +553,8 @@ def _due_cid_lists(ctx: RunContext, delta: LedgerDelta, last_closed: str) -> dic
     out: dict[str, list[str]] = {d: [] for d in due}
     if not due:
         return out
-    closed = pending[pending["eligible_day"] <= last_closed]
-    for token, day in zip(closed["token"], closed["eligible_day"], strict=True):
+    closed = pending[pending["on_time_day"] <= last_closed]
+    for token, day in zip(closed["token"], closed["on_time_day"], strict=True):
         # A token whose own day was listed already (late data) goes on the newest list due.
         out[day if day in out else due[-1]].append(token)
     return {d: sorted(t) for d, t in out.items()}
@@ -486,12 +575,19 @@ class DayBuild:
     stores: dict[str, dict[str, Any]] = field(default_factory=dict)  # day -> {store, rows}
     rendered: dict[str, dict[str, Any]] = field(default_factory=dict)  # day -> {csv_sha, rows}
     layouts: list[dict[str, Any]] = field(default_factory=list)
+    settings: dict[str, Any] = field(default_factory=dict)  # what this run's state is built with
+    # Days rendered again because what shapes their values changed, and that change in words
+    rerendered: list[str] = field(default_factory=list)
+    change: str = ""
+    withheld: int = 0  # eligible winners of rendered days not published (no weight / late)
 
 
 def build_days(
     ctx: RunContext, norm: NormalizeResult, delta: LedgerDelta, lag: LagResult
 ) -> DayBuild:
-    """Rebuild the days the delta touches; render every closed day that must be (re)published."""
+    """Rebuild the days the delta touches; render every closed day that must be (re)published:
+    a day whose content changed, a day never rendered, and every day rendered under other
+    settings (its render key differs) or rebuilt from the archive."""
     res = DayBuild()
     old_layouts = ctx.store.layouts()
     new_layouts = [s["layout"] for s in norm.file_status.values() if "layout" in s]
@@ -499,29 +595,39 @@ def build_days(
     old_q = merge_layouts([(lay["key"], lay["columns"]) for lay in old_layouts])
     res.questions = merge_layouts([(lay["key"], lay["columns"]) for lay in res.layouts])
     res.schema_changed = bool(old_layouts) and old_q != res.questions
+    weights = {r["cid"]: r["weight"] for r in lag.weight_rows}
+    renderer = DayRenderer.for_run(ctx, res.questions, weights, lag.rebuild)
+    res.settings = renderer.settings
+    res.change = describe_change(ctx.store.settings(), res.settings, (*LEDGER_PARTS, *RENDER_PARTS))
     day_rows = ctx.store.days()
     prepared = _DeltaByDay.load(delta)
     for day in delta.dirty_days:
-        res.stores[day] = _rebuild_store(ctx, day, day_rows.get(day), prepared)
+        known = None if lag.rebuild else day_rows.get(day)
+        res.stores[day] = _rebuild_store(ctx, day, known, prepared)
     last_closed = lag.last_closed
     first = ctx.first_day(delta)
     if first is None or first > last_closed:
         return res
     dirty = set(delta.dirty_days) | set(lag.weight_days)
-    weights = {r["cid"]: r["weight"] for r in lag.weight_rows}
     for d in day_range(date.fromisoformat(first), date.fromisoformat(last_closed)):
         day = d.isoformat()
         known = day_rows.get(day, {})
-        forced = day in ctx.extra.get("forced_days", ())
-        if day in dirty or res.schema_changed or not known.get("csv_sha") or forced:
+        forced = day in ctx.forced_days
+        rekeyed = bool(known.get("csv_sha")) and (
+            lag.rebuild or known.get("render_key") != renderer.render_key
+        )
+        if day in dirty or rekeyed or not known.get("csv_sha") or forced:
             store = res.stores.get(day, {}).get("store", known.get("store"))
-            res.rendered[day] = _render_day(ctx, day, store, res.questions, weights)
+            res.rendered[day] = renderer.render(day, store)
+            res.withheld += res.rendered[day]["withheld"]
+            if rekeyed:
+                res.rerendered.append(day)
     return res
 
 
 EMPTY_STORE = pa.schema(
-    [("_token", pa.string()), ("_response_id", pa.string()), (START, pa.int64()),
-     (RECORDED, pa.int64()), ("_pub", pa.bool_())]
+    [(TOKEN, pa.string()), ("ResponseId", pa.string()), (START, pa.int64()),
+     (RECORDED, pa.int64()), (END, pa.int64()), (WAVE, pa.int64()), (ON_TIME, pa.bool_())]
 )  # fmt: skip
 
 
@@ -532,14 +638,80 @@ def _read_store(ctx: RunContext, store: str | None) -> pa.Table:
     return read_table(ctx.work / store)
 
 
+def publishable(stored: pa.Table, weights: dict[str, str] | None) -> pa.Array:
+    """Which of a day's stored (eligible, winning) responses are published (SPEC §3.5).
+
+    With a weights source (``weights`` given): exactly those whose token has a weight,
+    however late they were recorded; the partner applied the cut-off when it made the
+    weights. Without one: those on time (recorded by the cut-off of their day).
+    """
+    if weights is None:
+        return stored.column(ON_TIME).combine_chunks()
+    known = pa.array(list(weights), pa.string())
+    return pc.is_in(stored.column(TOKEN), value_set=known).combine_chunks()
+
+
+@dataclass
+class DayRenderer:
+    """Renders days from their stores: every value formatted now, under one render key."""
+
+    ctx: RunContext
+    questions: list[str]
+    settings: dict[str, Any]
+    render_key: str
+    new_weights: dict[str, str]  # this run's weights (every weight in a rebuild)
+    stored_weights: bool = True  # also look up weights committed by earlier runs
+
+    @classmethod
+    def for_run(
+        cls, ctx: RunContext, questions: list[str], new_weights: dict[str, str], rebuild: bool
+    ) -> DayRenderer:
+        """The renderer of a run: the study's settings with ``questions`` as the header."""
+        render = render_settings(ctx.cfg, questions, file_sha256(ctx.cfg.zip_population))
+        settings = {**ledger_settings(ctx.cfg), **render}
+        render_key = key(settings, RENDER_PARTS)
+        assert render_key is not None
+        return cls(ctx, questions, settings, render_key, new_weights, not rebuild)
+
+    def weights(self, tokens: pa.Array | pa.ChunkedArray) -> dict[str, str] | None:
+        """cid → weight of ``tokens`` (None when the study has no weights source)."""
+        if not self.ctx.cfg.weights:
+            return None
+        wanted = tokens.to_pylist()
+        out = {}
+        if self.stored_weights:
+            out = {c: w for c, (w, _f) in self.ctx.store.weights_for(wanted).items()}
+        out.update({t: self.new_weights[t] for t in wanted if t in self.new_weights})
+        return out
+
+    def render(self, day: str, store: str | None) -> dict[str, Any]:
+        """Render one day: its CSV (cached by hash), counts and a frame for the checks."""
+        ctx = self.ctx
+        stored = _read_store(ctx, store)
+        weights = self.weights(stored.column(TOKEN))
+        rows = stored.filter(publishable(stored, weights)) if stored.num_rows else stored
+        table = day_table(
+            rows, self.questions, weights, ctx.cfg.rules, ctx.cfg.timezone, ctx.zip_population
+        )
+        data = to_csv_bytes(table.drop_columns(["_token"]))
+        sha = ctx.cache_csv(data)
+        check = ctx.run_dir / "checks" / f"{day}.arrow"
+        write_frame(table.select(CHECK_COLUMNS), check)
+        return {
+            "csv_sha": sha, "rows": table.num_rows, "withheld": stored.num_rows - rows.num_rows,
+            "store": store, "check": str(check), "render_key": self.render_key,
+            "header": [c for c in table.column_names if c != "_token"],
+        }  # fmt: skip
+
+
 @dataclass
 class _DeltaByDay:
     """The ledger delta indexed once for all days (Arrow hash lookups, no Python loops)."""
 
     tokens: pa.Array  # every changed token
-    publishable: pa.Array  # bool per token: weight-eligible
+    on_time: pa.Array  # bool per token: on time (weight-eligible)
     same_winner: pa.Array  # tokens whose (eligible) winner did not change
-    winners: pa.Table | None  # published values of new winners, grouped by day
+    winners: pa.Table | None  # new winners as parsed, grouped by day
     slices: dict[str, tuple[int, int]]
 
     @classmethod
@@ -549,19 +721,19 @@ class _DeltaByDay:
             return cls(empty, pa.array([], pa.bool_()), empty, None, {})
         changes = read_table(delta.rows)
         tokens = changes.column("token").combine_chunks().cast(pa.string())
-        publishable = pc.is_valid(changes.column("eligible_day")).combine_chunks()
+        on_time = pc.is_valid(changes.column("on_time_day")).combine_chunks()
         same = pc.and_(pc.invert(changes.column("winner_changed")), changes.column("eligible"))
         winners = read_table(delta.winners) if delta.winners else None
         same_tokens = tokens.filter(same.combine_chunks())
-        out = cls(tokens, publishable, same_tokens, None, delta.winner_slices)
+        out = cls(tokens, on_time, same_tokens, None, delta.winner_slices)
         if winners is not None:  # flag all new winners in one hash lookup, not one per day
-            out.winners = _with_flags(winners, out.flags(winners.column("_token")))
+            out.winners = _with_on_time(winners, out.flags(winners.column(TOKEN)))
         return out
 
     def flags(self, tokens: pa.ChunkedArray | pa.Array) -> pa.Array:
-        """Weight eligibility of the given tokens (False when unknown)."""
+        """Whether the given tokens are on time (False when unknown)."""
         idx = pc.index_in(tokens, value_set=self.tokens)
-        return pc.fill_null(pc.take(self.publishable, idx), False)
+        return pc.fill_null(pc.take(self.on_time, idx), False)
 
     def new_rows(self, day: str) -> pa.Table | None:
         if self.winners is None or day not in self.slices:
@@ -570,26 +742,26 @@ class _DeltaByDay:
         return self.winners.slice(offset, length) if length else None
 
 
-def _with_flags(table: pa.Table, flags: pa.Array) -> pa.Table:
-    if "_pub" in table.column_names:
-        table = table.drop_columns(["_pub"])
-    return table.append_column("_pub", flags)
+def _with_on_time(table: pa.Table, flags: pa.Array) -> pa.Table:
+    if ON_TIME in table.column_names:
+        table = table.drop_columns([ON_TIME])
+    return table.append_column(ON_TIME, flags)
 
 
 def _rebuild_store(
     ctx: RunContext, day: str, known: dict[str, Any] | None, delta: _DeltaByDay
 ) -> dict[str, Any]:
     """The day's new winner set: old rows of untouched tokens, old rows whose winner stayed
-    (with a fresh weight-eligibility flag), and the new winners of that day."""
+    (with a fresh on-time flag), and the new winners of that day, all as parsed."""
     old = _read_store(ctx, (known or {}).get("store"))
     parts: list[pa.Table] = []
     if old.num_rows:
-        tokens = old.column("_token")
+        tokens = old.column(TOKEN)
         touched = pc.is_in(tokens, value_set=delta.tokens)
         parts.append(old.filter(pc.invert(touched)))
         same = old.filter(pc.and_(touched, pc.is_in(tokens, value_set=delta.same_winner)))
         if same.num_rows:
-            parts.append(_with_flags(same, delta.flags(same.column("_token"))))
+            parts.append(_with_on_time(same, delta.flags(same.column(TOKEN))))
     add = delta.new_rows(day)  # already flagged
     if add is not None:
         parts.append(add)
@@ -599,34 +771,4 @@ def _rebuild_store(
     )
     rel = Path("days") / day / f"{ctx.run_id}.arrow"
     write_frame(table, ctx.work / rel)
-    rows = (pc.sum(table.column("_pub")).as_py() or 0) if table.num_rows else 0
-    return {"store": rel.as_posix(), "rows": int(rows)}
-
-
-def _render_day(
-    ctx: RunContext,
-    day: str,
-    store: str | None,
-    questions: list[str],
-    new_weights: dict[str, str],
-) -> dict[str, Any]:
-    stored = _read_store(ctx, store)
-    rows = stored.filter(stored.column("_pub")) if stored.num_rows else stored
-    weights = None
-    withheld = 0
-    if ctx.cfg.weights:
-        tokens = rows.column("_token").to_pylist()
-        weights = {c: w for c, (w, _f) in ctx.store.weights_for(tokens).items()}
-        weights.update({t: new_weights[t] for t in tokens if t in new_weights})
-        has = pc.is_in(rows.column("_token"), value_set=pa.array(list(weights), pa.string()))
-        withheld = rows.num_rows - (pc.sum(has).as_py() or 0)
-        rows = rows.filter(has)
-    table = day_table(rows, questions, weights)
-    data = to_csv_bytes(table.drop_columns(["_token"]))
-    sha = ctx.cache_csv(data)
-    check = ctx.run_dir / "checks" / f"{day}.arrow"
-    write_frame(table.select(CHECK_COLUMNS), check)
-    return {
-        "csv_sha": sha, "rows": table.num_rows, "withheld": withheld, "store": store,
-        "check": str(check), "header": [c for c in table.column_names if c != "_token"],
-    }  # fmt: skip
+    return {"store": rel.as_posix(), "rows": int(table.num_rows)}

@@ -39,7 +39,10 @@ ledger = sa.Table(
     sa.Column("day", sa.String(10), nullable=False),  # `for` date of the winner
     sa.Column("eligible", sa.Boolean, nullable=False),
     sa.Column("reason", sa.String),
-    sa.Column("eligible_day", sa.String(10)),  # first day on which it was recorded on time
+    # on time (weight-eligible, SPEC §3.5): the first `for` day of a response of this token
+    # that was recorded by that day's cut-off; decides the CID lists (and publication when
+    # no weights source is configured)
+    sa.Column("on_time_day", sa.String(10)),
     sa.Column("cid_day", sa.String(10)),  # the CID list it went on
     sa.Column("cid_pending", sa.Boolean, nullable=False, server_default=sa.false()),
     # Few tokens wait for a CID list at any time: a partial index stays tiny.
@@ -60,6 +63,7 @@ days = sa.Table(
     sa.Column("store", sa.String),  # day-store parquet (relative to the work folder)
     sa.Column("rows", sa.Integer, nullable=False, server_default="0"),
     sa.Column("csv_sha", sa.String(64)),  # sha256 of the rendered daily CSV
+    sa.Column("render_key", sa.String(64)),  # what shaped that rendering (see panel.render)
     sa.Column("published_name", sa.String),
     sa.Column("published_recorded", sa.String(10)),
     sa.Column("changed_recorded", sa.String(10)),
@@ -104,6 +108,14 @@ cid_lists = sa.Table(
     sa.Column("name", sa.String, nullable=False),
     sa.Column("count", sa.Integer, nullable=False),
     sa.Column("run_id", sa.String, nullable=False),
+)
+
+# Settings the derived state was built with (key "settings": JSON), see panel.settings.
+meta = sa.Table(
+    "meta",
+    metadata,
+    sa.Column("key", sa.String, primary_key=True),
+    sa.Column("value", sa.JSON),
 )
 
 runs = sa.Table(

@@ -96,6 +96,9 @@ class RunChanges:
     outages: list[dict[str, Any]] = field(default_factory=list)
     summary: dict[str, Any] = field(default_factory=dict)
     base_seq: int = 0
+    # A rebuild from the archive: the ledger and the weights are replaced, not merged.
+    replace_derived: bool = False
+    settings: dict[str, Any] | None = None  # the settings the derived state is built with
 
 
 def _chunks(items: list[Any], size: int = CHUNK) -> Iterator[list[Any]]:
@@ -114,6 +117,7 @@ class StateStore:
         if self.engine.dialect.name == "sqlite":
             sa.event.listen(self.engine, "connect", _sqlite_pragmas)
         schema.metadata.create_all(self.engine)
+        _migrate(self.engine)
 
     def sqlite_file(self) -> str | None:
         """The database file of a SQLite store (None for PostgreSQL and in-memory SQLite)."""
@@ -209,6 +213,39 @@ class StateStore:
             )
             return [dict(r._mapping) for r in rows]
 
+    def input_files(self, kind: str) -> list[dict[str, Any]]:
+        """Every archived input file of a kind whose rows count (applied or pending), one
+        row per content hash, oldest first: what a rebuild from the archive reads."""
+        t = schema.ingested_files
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                sa.select(t)
+                .where(t.c.kind == kind, t.c.status.in_(["applied", "pending"]))
+                .order_by(t.c.id)
+            )
+            seen: dict[str, dict[str, Any]] = {}
+            for r in rows:
+                seen.setdefault(r.sha256, dict(r._mapping))
+            return list(seen.values())
+
+    def settings(self) -> dict[str, Any] | None:
+        """The settings the derived state (ledger, day stores) was built with; None before
+        the first run and after an upgrade from a state without them."""
+        with self.engine.connect() as conn:
+            t = schema.meta
+            return conn.execute(sa.select(t.c.value).where(t.c.key == "settings")).scalar()
+
+    def last_as_of(self) -> str | None:
+        """The clock of the newest committed run (ISO 8601), None before the first."""
+        t = schema.runs
+        with self.engine.connect() as conn:
+            return conn.execute(sa.select(t.c.as_of).order_by(t.c.seq.desc()).limit(1)).scalar()
+
+    def has_ledger(self) -> bool:
+        """Whether any token was ever recorded."""
+        with self.engine.connect() as conn:
+            return conn.execute(sa.select(schema.ledger.c.token).limit(1)).first() is not None
+
     def applied_files(self, kind: str) -> list[dict[str, Any]]:
         """Every applied input file of a kind (oldest first)."""
         t = schema.ingested_files
@@ -256,9 +293,9 @@ class StateStore:
         t = schema.ledger
         with self.engine.connect() as conn:
             rows = conn.execute(
-                sa.select(t.c.token, t.c.eligible_day).where(sa.text("ledger.cid_pending"))
+                sa.select(t.c.token, t.c.on_time_day).where(sa.text("ledger.cid_pending"))
             ).all()  # bare column: SQLite and PostgreSQL then use the partial index
-        return pd.DataFrame(rows, columns=["token", "eligible_day"])
+        return pd.DataFrame(rows, columns=["token", "on_time_day"])
 
     def cid_list_days(self) -> set[str]:
         """Days whose CID list has been written."""
@@ -441,6 +478,9 @@ class StateStore:
             raise RunInProgressError(
                 f"state changed under this run (run {seq} committed after it started); rerun"
             )
+        if ch.replace_derived:
+            conn.execute(schema.ledger.delete())
+            conn.execute(schema.weights.delete())
         if staged:
             assert isinstance(ch.ledger_rows, pa.Table)
             conn.exec_driver_sql(bulk.copy_sql("ledger", "staged", ch.ledger_rows.column_names))
@@ -465,6 +505,10 @@ class StateStore:
             conn.execute(t.update().where(t.c.name.in_(ch.removed)).values(removed=True))
         if ch.outages:
             conn.execute(schema.outages.insert(), ch.outages)
+        if ch.settings is not None:
+            t = schema.meta
+            conn.execute(t.delete().where(t.c.key == "settings"))
+            conn.execute(t.insert(), [{"key": "settings", "value": ch.settings}])
         run = {"run_id": ch.run_id, "seq": seq + 1, "as_of": ch.as_of,
                "recorded": ch.recorded, "summary": ch.summary}  # fmt: skip
         conn.execute(schema.runs.insert(), [run])
@@ -543,6 +587,23 @@ class StateStore:
             conn.execute(table.delete().where(col.in_(chunk)))
         for chunk in _chunks(dicts, 20000):
             conn.execute(table.insert(), chunk)
+
+
+def _migrate(engine: Engine) -> None:
+    """Bring a state database made by an earlier version up to this schema.
+
+    Only what a rebuild can't recreate is migrated in place; the derived state of an old
+    database (ledger flags, day stores) is rebuilt from the archive by the next run, because
+    it has no recorded settings (see ``StateStore.settings``).
+    """
+    inspector = sa.inspect(engine)
+    ledger_cols = {c["name"] for c in inspector.get_columns("ledger")}
+    day_cols = {c["name"] for c in inspector.get_columns("days")}
+    with engine.begin() as conn:
+        if "eligible_day" in ledger_cols and "on_time_day" not in ledger_cols:
+            conn.exec_driver_sql("ALTER TABLE ledger RENAME COLUMN eligible_day TO on_time_day")
+        if "render_key" not in day_cols:
+            conn.exec_driver_sql("ALTER TABLE days ADD COLUMN render_key VARCHAR(64)")
 
 
 def _checkpoint(path: str) -> None:
