@@ -39,6 +39,16 @@ class Study:
         self.config = self.root / "config.yaml"
         self.config.write_text(yaml.safe_dump(cfg))
 
+    def configure(self, **changes: Any) -> None:
+        """Change keys of the study's configuration file (None removes a key)."""
+        cfg = yaml.safe_load(self.config.read_text())
+        for key, value in changes.items():
+            if value is None:
+                cfg.pop(key, None)
+            else:
+                cfg[key] = value
+        self.config.write_text(yaml.safe_dump(cfg))
+
     def run(self, as_of: str, *extra: str) -> int:
         """One nightly run at the clock ``as_of`` (through the Dagster job, like the CLI)."""
         return main(["run", "--config", str(self.config), "--as-of", as_of, *extra])

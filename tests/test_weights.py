@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import json
+
+import pyarrow as pa
+
+from pipeline.panel.qualtrics import TOKEN
+from pipeline.panel.stages import ON_TIME, publishable
 from tests.exports import response, write_export
 from tests.study import Study
 
@@ -62,3 +68,55 @@ def test_failing_day_check_holds_publication(tmp_path, capsys):
     assert study.run("2021-06-03T12:00:00Z") == 0
     assert DAY.format("2021_06_03") in study.daily()
     assert study.text(DAY.format("2021_06_03")).splitlines()[1].endswith(",2")
+
+
+def test_the_weights_decide_however_late_a_response_was_recorded(tmp_path):
+    """SPEC §3.5: with a weights source, a weighted winner is published even when recorded
+    days after its cut-off; an unweighted one waits for its weight (day re-issued then)."""
+    weights = tmp_path / "weights"
+    weights.mkdir()
+    study = Study(tmp_path, options={"weights": str(weights), "reissue": "changed"})
+    write_export(study.drop, "e.csv", [
+        response("R1", "ontime", "2021-06-01 09:00:00"),
+        # recorded three days after 06-01's cut-off (06-02 04:00)
+        response("R2", "late", "2021-06-01 10:00:00", "2021-06-05 09:00:00"),
+        response("R3", "waits", "2021-06-01 11:00:00"),
+    ])  # fmt: skip
+    (weights / "w1_finish_full_survey_weights.csv").write_text("cid,weight\nontime,1\nlate,2\n")
+    assert study.run("2021-06-06T12:00:00Z") == 0
+    day = DAY.format("2021_06_06")
+    lines = study.text(day).splitlines()[1:]
+    assert [line.rsplit(",", 1)[1] for line in lines] == ["1", "2"]  # late is published
+    run = json.loads(study.text(next(f for f in study.files() if f.startswith("runs/"))))
+    assert run["rows_withheld_no_weight_or_late"] == 1  # waits: no weight yet
+    # the cut-off rule still decides the CID lists: the late token is on none
+    cids = (study.cids / "cvid_cids_full_response_00_00_2021_06_01_-_23_59_2021_06_01.csv")
+    assert cids.read_text().split() == ["ontime", "waits"]
+
+    (weights / "w2_finish_full_survey_weights.csv").write_text("cid,weight\nwaits,3\n")
+    assert study.run("2021-06-07T12:00:00Z") == 0
+    reissued = DAY.format("2021_06_07")
+    assert reissued in study.daily()  # the day changed: re-issued under the new date
+    assert [x.rsplit(",", 1)[1] for x in study.text(reissued).splitlines()[1:]] == ["1", "2", "3"]
+    assert study.text(day).count("\n") == 3  # the older version stays as it was
+
+
+def test_without_weights_the_cutoff_decides(tmp_path):
+    study = Study(tmp_path)
+    write_export(study.drop, "e.csv", [
+        response("R1", "ontime", "2021-06-01 09:00:00"),
+        response("R2", "late", "2021-06-01 10:00:00", "2021-06-05 09:00:00"),
+    ])  # fmt: skip
+    assert study.run("2021-06-06T12:00:00Z") == 0
+    lines = study.text(DAY.format("2021_06_06")).splitlines()
+    assert len(lines) == 2 and lines[1].startswith("2021-06-01 09:00:00")
+
+
+def test_publishable_rows_unit():
+    stored = pa.table({
+        TOKEN: ["a", "b", "c"],
+        ON_TIME: [True, False, False],
+    })  # fmt: skip
+    assert publishable(stored, None).to_pylist() == [True, False, False]
+    assert publishable(stored, {"b": "2", "c": "1"}).to_pylist() == [False, True, True]
+    assert publishable(stored, {}).to_pylist() == [False, False, False]
