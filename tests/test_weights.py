@@ -90,7 +90,7 @@ def test_the_weights_decide_however_late_a_response_was_recorded(tmp_path):
     run = json.loads(study.text(next(f for f in study.files() if f.startswith("runs/"))))
     assert run["rows_withheld_no_weight_or_late"] == 1  # waits: no weight yet
     # the cut-off rule still decides the CID lists: the late token is on none
-    cids = (study.cids / "cvid_cids_full_response_00_00_2021_06_01_-_23_59_2021_06_01.csv")
+    cids = study.cids / "cvid_cids_full_response_00_00_2021_06_01_-_23_59_2021_06_01.csv"
     assert cids.read_text().split() == ["ontime", "waits"]
 
     (weights / "w2_finish_full_survey_weights.csv").write_text("cid,weight\nwaits,3\n")

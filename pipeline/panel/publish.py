@@ -316,12 +316,12 @@ def _publish_day(
     row = new_days.setdefault(day, {"rows": 0, "store": None, **known, "day": day})
     rendered = build.rendered.get(day)
     prev_name = known.get("published_name")
-    if rendered:
-        row["render_key"] = rendered["render_key"]
     if day in held_days:
         res.held_days.append(day)
         note("DELAY", "Publication of this day is held: a data check failed.", [day])
         return known.get("csv_sha")
+    if rendered:
+        row.update(render_key=rendered["render_key"], rows=rendered["rows"])
     if rendered is None and not prev_name:
         return None
     sha = rendered["csv_sha"] if rendered else known["csv_sha"]

@@ -766,9 +766,9 @@ def _rebuild_store(
     if add is not None:
         parts.append(add)
     parts = [p for p in parts if p.num_rows]
-    table = (
-        pa.concat_tables(parts, promote_options="default") if parts else EMPTY_STORE.empty_table()
-    )
+    if not parts:  # no winners (left): no store
+        return {"store": None, "rows": 0}
+    table = pa.concat_tables(parts, promote_options="default")
     rel = Path("days") / day / f"{ctx.run_id}.arrow"
     write_frame(table, ctx.work / rel)
     return {"store": rel.as_posix(), "rows": int(table.num_rows)}
