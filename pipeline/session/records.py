@@ -438,8 +438,9 @@ def newest_rulings(rulings: Iterable[Ruling]) -> dict[str, Ruling]:
 _UUID_RE = r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
 #: ``consent-`` marks a consent video (jsPsych-style studies name them so).
 VIDEO_NAME = re.compile(
-    rf"^(?P<consent>consent-)?videoStream_(?P<study>{_UUID_RE})_(?P<frame>.+)_(?P<response>{_UUID_RE})"
-    r"_(?P<epoch_ms>\d+)_(?P<rand>[0-9A-Za-z]+)(?:\.(?P<ext>[0-9A-Za-z]+))?$"
+    rf"^(?P<consent>consent-)?videoStream_(?P<study>{_UUID_RE})_(?P<frame>.+)"
+    rf"_(?P<response>{_UUID_RE})_(?P<epoch_ms>\d+)"
+    r"_(?P<rand>[0-9A-Za-z]+)(?:\.(?P<ext>[0-9A-Za-z]+))?$"
 )
 
 
