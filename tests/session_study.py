@@ -4,6 +4,7 @@ CLI, and an independent reading of the raw input (what *should* be published).""
 from __future__ import annotations
 
 import csv
+import gzip
 import io
 import json
 import shutil
@@ -140,7 +141,8 @@ class SessionStudy:
         return set(in_csv), set(in_json)
 
     def all_bytes(self) -> dict[str, bytes]:
-        """Every published file's bytes, plus every ZIP member as ``zip!member``."""
+        """Every published file's bytes, plus every ZIP member as ``zip!member`` and every
+        gzip file's content as ``name.gz!``."""
         out = {}
         for name in self.files():
             data = self.read(name)
@@ -149,6 +151,8 @@ class SessionStudy:
                 with zipfile.ZipFile(io.BytesIO(data)) as zf:
                     for member in zf.namelist():
                         out[f"{name}!{member}"] = zf.read(member)
+            if name.endswith(".gz"):
+                out[f"{name}!"] = gzip.decompress(data)
         return out
 
 
@@ -174,14 +178,19 @@ def raw_rulings(paths: Iterable[Path]) -> list[dict[str, str]]:
     return rows
 
 
-def rulings_in_force(rows: Iterable[dict[str, str]]) -> dict[str, str]:
-    """response uuid -> action of the newest ruling (ISO 8601 Z stamps sort as text)."""
+def newest_ruling_rows(rows: Iterable[dict[str, str]]) -> dict[str, dict[str, str]]:
+    """response uuid -> its newest ruling row (ISO 8601 Z stamps sort as text)."""
     newest: dict[str, dict[str, str]] = {}
     for row in rows:
         cur = newest.get(row["response_uuid"])
         if cur is None or row["created_at"] > cur["created_at"]:
             newest[row["response_uuid"]] = row
-    return {uid: row["action"] for uid, row in newest.items()}
+    return newest
+
+
+def rulings_in_force(rows: Iterable[dict[str, str]]) -> dict[str, str]:
+    """response uuid -> action of the newest ruling."""
+    return {uid: row["action"] for uid, row in newest_ruling_rows(rows).items()}
 
 
 def expected_published(paths: Iterable[Path], include_preview: bool = False) -> set[str]:

@@ -28,6 +28,7 @@ from tests.session_study import (
     expected_published,
     files_of_day,
     for_day,
+    newest_ruling_rows,
     night_clock,
     raw_records,
     raw_rulings,
@@ -42,12 +43,14 @@ DEFAULT_FILES = sorted(
     [
         "OUTAGES.txt",
         "SHA256SUMS",
+        f"{SLUG}--psychds.zip",
         f"{SLUG}_all-children-dict.csv",
         f"{SLUG}_all-children.csv",
         f"{SLUG}_all-demographic-snapshots-dict.csv",
         f"{SLUG}_all-demographic-snapshots.csv",
         f"{SLUG}_all-demographic-snapshots.json",
         f"{SLUG}_all-frames-dict.csv",
+        f"{SLUG}_all-frames.csv.gz",
         f"{SLUG}_all-responses-dict.csv",
         f"{SLUG}_all-responses.csv",
         f"{SLUG}_all-responses.json",
@@ -59,12 +62,14 @@ IDENTIFIABLE_FILES = sorted(
     [
         "OUTAGES.txt",
         "SHA256SUMS",
+        f"{SLUG}--psychds.zip",
         f"{SLUG}_all-children-dict.csv",
         f"{SLUG}_all-children-identifiable.csv",
         f"{SLUG}_all-demographic-snapshots-dict.csv",
         f"{SLUG}_all-demographic-snapshots.csv",
         f"{SLUG}_all-demographic-snapshots.json",
         f"{SLUG}_all-frames-dict.csv",
+        f"{SLUG}_all-frames.csv.gz",
         f"{SLUG}_all-responses-dict.csv",
         f"{SLUG}_all-responses-identifiable.csv",
         f"{SLUG}_all-responses-identifiable.json",
@@ -239,8 +244,6 @@ def test_default_outputs_hold_no_identifying_value(tmp_path, monkeypatch):
             ("birthday", child["birthday"]),
             ("nickname", parent["nickname"]),
             ("additional_information", child["additional_information"]),
-            ("additional_comments", demo["additional_comments"]),
-            ("lookit_referrer", demo["lookit_referrer"]),
         ):
             if value and len(value) > 4:
                 secrets[value] = what
@@ -249,16 +252,11 @@ def test_default_outputs_hold_no_identifying_value(tmp_path, monkeypatch):
         secrets[gid.replace("-", "")] = f"{whose} global id without dashes"
         secrets[gid.upper()] = f"{whose} global id in upper case"
     kinds = set(secrets.values())
-    assert {
-        "child name",
-        "birthday",
-        "nickname",
-        "additional_information",
-        "additional_comments",
-    } <= kinds
+    assert {"child name", "birthday", "nickname", "additional_information"} <= kinds
 
     outputs = study.all_bytes()
-    assert any("!" in name for name in outputs), "the frame-data ZIP has no members"
+    assert any(".zip!" in name for name in outputs), "the frame-data ZIP has no members"
+    assert f"{SLUG}_all-frames.csv.gz!" in outputs
     leaks = [
         f"{what} {value!r} in {name}"
         for name, data in outputs.items()
@@ -267,9 +265,30 @@ def test_default_outputs_hold_no_identifying_value(tmp_path, monkeypatch):
     ]
     assert leaks == []
     header = study.csv_header(f"{SLUG}_all-responses.csv")
-    for column in ("child__age_in_days", "child__birthday", "child__name", "consent__comment"):
+    for column in ("child__age_in_days", "child__birthday", "child__name", "participant__nickname"):
         assert column not in header
     assert {"child__hashed_id", "participant__hashed_id", "child__age_rounded"} <= set(header)
+
+    # the free text the platform publishes is there, and its dictionary says to redact it
+    records = {r["response"]["uuid"]: r for r in raw_records(raw)}
+    demo_rows = study.csv_rows(f"{SLUG}_all-demographic-snapshots.csv")
+    for row in demo_rows:
+        raw_demo = records[row["response__uuid"]]["demographic"]
+        assert row["demographic__additional_comments"] == raw_demo["additional_comments"]
+        assert row["demographic__lookit_referrer"] == raw_demo["lookit_referrer"]
+    ruled = newest_ruling_rows(raw_rulings(raw))
+    for row in study.csv_rows(f"{SLUG}_all-responses.csv"):
+        assert row["consent__comment"] == ruled[row["response__uuid"]]["comment"]
+    for name, columns in (
+        (f"{SLUG}_all-responses-dict.csv", ("consent__comment", "response__parent_feedback")),
+        (
+            f"{SLUG}_all-demographic-snapshots-dict.csv",
+            ("demographic__additional_comments", "demographic__lookit_referrer", "response__uuid"),
+        ),
+    ):
+        described = dict(csv.reader(io.StringIO(study.read(name).decode())))
+        for column in columns:
+            assert "MUST BE REDACTED" in described[column], (name, column)
 
 
 # --------------------------------------------------------------------------- 3. identifying
@@ -291,7 +310,7 @@ def test_identifying_birthday_marks_the_files_and_adds_the_column(tmp_path, monk
     header = set(study.csv_header(f"{SLUG}_all-responses-identifiable.csv"))
     assert not header & {"child__name", "child__global_id", "participant__global_id",
                          "participant__nickname", "child__age_in_days",
-                         "child__additional_information", "consent__comment"}  # fmt: skip
+                         "child__additional_information"}  # fmt: skip
     nested = json.loads(study.read(f"{SLUG}_all-responses-identifiable.json"))
     assert all(r["child"]["birthday"] == records[r["response"]["uuid"]]["child"]["birthday"]
                for r in nested)  # fmt: skip
@@ -577,3 +596,21 @@ def test_the_clock_holds_back_later_records_and_rulings(tmp_path, monkeypatch):
     assert expected != expected_published(raw)  # the clock really held something back
     assert study.run(FINAL_CLOCK) == 0
     assert study.response_uuids()[0] == expected_published(raw)
+
+
+def test_a_unicode_study_name_keeps_its_letters(tmp_path, monkeypatch):
+    """``Étude des bébés`` publishes ``Étude-des-bébés_…`` (Unicode letters and digits
+    kept, as the platform names its files), listed in SHA256SUMS with their real hashes."""
+    monkeypatch.setenv("STUDY_SALT", SALT)
+    raw = _raw(tmp_path, days=2, seed=6, study_name="Étude des bébés")
+    study = _one_shot(tmp_path / "study", raw, study_name="Étude des bébés")
+    names = _not_runs(study.files())
+    assert names == sorted(n.replace(SLUG, "Étude-des-bébés") for n in DEFAULT_FILES)
+    sums = dict(
+        reversed(line.split("  ", 1)) for line in study.read("SHA256SUMS").decode().splitlines()
+    )
+    for name in names:
+        if name != "SHA256SUMS":
+            assert hashlib.sha256(study.read(name)).hexdigest() == sums[name], name
+    rows = study.csv_rows("Étude-des-bébés_all-responses.csv")
+    assert {r["response__uuid"] for r in rows} == expected_published(raw) and rows

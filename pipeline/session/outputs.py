@@ -1,37 +1,71 @@
 """The published files of a session study (SPEC §4.3) and the cross-study ID map.
 
-Every builder is a pure function of the published records and the study settings and
-returns bytes; rows are sorted and columns ordered deterministically, and ZIP entries
-carry a fixed timestamp, so the same input always gives byte-identical files.
+Compatibility is the rule: column names, their order, value formats (:mod:`.formats`)
+and dictionary layouts (:mod:`.dictionaries`) follow the source platform's downloads, so
+researchers' scripts written against them run unchanged. Beyond the platform: a Psych-DS
+dataset (:mod:`.psychds`) and one gzipped CSV of all frame data.
 
-Privacy: the identifying columns (:data:`IDENTIFYING`) are written only when selected
-in ``StudySettings.identifying``; global IDs, names, birthdays, the exit survey's
-``birthDate`` and the free-text fields (nickname, child additional information,
-demographic additional comments, referrer, consent comment) are never written
-otherwise.
+Every builder is a pure function of the published records and the study settings and
+returns bytes; rows are sorted and columns ordered deterministically, ZIP entries carry a
+fixed timestamp and gzip ``mtime=0``, so the same input always gives byte-identical files.
+
+Privacy: the identifying columns (:data:`IDENTIFYING`) are written only when selected in
+``StudySettings.identifying``; global IDs, names, birthdays, exact ages, the nickname,
+the child's additional information and the exit survey's ``birthDate`` are never written
+otherwise. Free text the platform publishes (consent comment, parent feedback, the
+demographic comments and referrer) is published with a redaction note in its dictionary.
+
+Decisions where the platform gives no answer (also in the README):
+
+- Exit-survey values come from the last exit frame in the order the participant saw them
+  (``sequence``); ``parent_feedback`` falls back to the record's own field only when the
+  response has no exit frame at all.
+- ``response__eligibility`` is one cell, the codes separated by spaces (the platform's
+  dictionary says so); the JSON keeps the list.
+- ``response__completed_consent_frame`` is not published (every published response has it).
+- A frame whose data is not an object is one frame-data row with an empty ``key`` and the
+  whole value (lists as Python's text of them).
+- The children file has one row per child: the profile of its newest response, the ages
+  at its first response (the platform's row is the child's first response, with the
+  current profile).
 """
 
 from __future__ import annotations
 
-import csv
 import functools
-import io
-import json
-import math
-import re
 import uuid
-import zipfile
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from pipeline.session.ages import age_in_days, parse_birthday, parse_timestamp, round_age
+from pipeline.session.dictionaries import (
+    DEMOGRAPHIC_DESCRIPTIONS,
+    dictionary_csv,
+    frames_dictionary,
+)
+from pipeline.session.formats import (
+    cell,
+    gzip_bytes,
+    platform_datetime,
+    ruling_time,
+    to_csv,
+    to_json,
+    zip_bytes,
+)
 from pipeline.session.hashing import DEFAULT_DIGITS, Collision, find_collisions, hash_id
-from pipeline.session.records import Record, Ruling, Video, iso_utc, merge_records
-from pipeline.session.rules import exit_frames, is_withdrawn, listed_videos
+from pipeline.session.psychds import DataFile, psychds_zip
+from pipeline.session.records import (
+    Record,
+    Ruling,
+    Video,
+    frame_order,
+    merge_records,
+    natural_key,
+)
+from pipeline.session.rules import exit_frames, exit_value, is_withdrawn, listed_videos
 
-#: Columns written only when selected in ``identifying`` (SPEC §4.2). ``consent__comment``
-#: (the arbiter's free text) is an addition: opt-in like the others.
+#: Columns written only when selected in ``identifying`` (SPEC §4.2), in the platform's order.
 IDENTIFYING = (
     "participant__global_id",
     "participant__nickname",
@@ -40,13 +74,11 @@ IDENTIFYING = (
     "child__birthday",
     "child__age_in_days",
     "child__additional_information",
-    "consent__comment",
 )
+#: Once opt-in, now always published as the platform does: refused in ``identifying`` so
+#: that an operator who withheld it notices (silently publishing it would surprise them).
+ALWAYS_PUBLISHED = ("consent__comment",)
 IDENTIFIABLE_SUFFIX = "-identifiable"
-ZIP_TIMESTAMP = (1980, 1, 1, 0, 0, 0)
-REDACT = "MUST BE REDACTED FOR PUBLICATION (identifying)."
-FRAME_PLACEHOLDER = "RESEARCHER: INSERT FRAME DESCRIPTION"
-KEY_PLACEHOLDER = "RESEARCHER: INSERT DESCRIPTION OF WHAT THIS KEY MEANS IN THIS FRAME"
 # Keys never written to frame data / JSON: the frame's type, and birth dates anywhere
 # in exp_data (the exit survey asks for the child's birth date again).
 FRAME_DROP_KEYS = ("frameType",)
@@ -57,8 +89,9 @@ DROP_LEAF = "birthDate"
 
 
 def study_slug(name: str) -> str:
-    """``{study}`` in file names: every character other than ASCII letters/digits → ``-``."""
-    return re.sub(r"[^A-Za-z0-9]", "-", name)
+    """``{study}`` in file names: every character that is not a letter or digit (Unicode
+    ``isalnum``) → ``-``; ``Étude des bébés`` → ``Étude-des-bébés``."""
+    return "".join(c if c.isalnum() else "-" for c in name)
 
 
 @dataclass(frozen=True)
@@ -79,6 +112,12 @@ class StudySettings:
             except ValueError:
                 raise ValueError(f"{what} must be a UUID") from None
         chosen = tuple(self.identifying)
+        always = sorted(set(chosen) & set(ALWAYS_PUBLISHED))
+        if always:
+            raise ValueError(
+                f"{', '.join(always)} is always published now (as the platform does, with a "
+                "redaction note in the dictionary): remove it from identifying"
+            )
         unknown = sorted(set(chosen) - set(IDENTIFYING))
         if unknown:
             raise ValueError(
@@ -132,21 +171,18 @@ def output_names(settings: StudySettings) -> dict[str, str]:
         "responses_json": f"{s}_all-responses{ident}.json",
         "framedata_zip": f"{s}_framedata_per_session.zip",
         "frames_dict": f"{s}_all-frames-dict.csv",
+        "all_frames_gz": f"{s}_all-frames.csv.gz",
         "children_csv": f"{s}_all-children{ident}.csv",
         "children_dict": f"{s}_all-children-dict.csv",
         "demographics_csv": f"{s}_all-demographic-snapshots.csv",
         "demographics_json": f"{s}_all-demographic-snapshots.json",
         "demographics_dict": f"{s}_all-demographic-snapshots-dict.csv",
         "videos_csv": f"{s}_videos.csv",
+        "psychds_zip": f"{s}--psychds.zip",
     }
 
 
 # --------------------------------------------------------------------------- helpers
-
-
-def natural_key(text: str) -> tuple:
-    """Sort key ordering digit runs by value: ``x.2`` before ``x.10``."""
-    return tuple((0, int(t), "") if t.isdigit() else (1, 0, t) for t in re.split(r"(\d+)", text))
 
 
 def flatten(value: Any, prefix: str = "") -> list[tuple[str, Any]]:
@@ -163,36 +199,6 @@ def flatten(value: Any, prefix: str = "") -> list[tuple[str, Any]]:
             pairs.extend(flatten(item, f"{prefix}.{index}" if prefix else str(index)))
         return pairs
     return [(prefix, value)]
-
-
-def cell(value: Any) -> str:
-    """A scalar as CSV text: null → empty, booleans ``True``/``False`` (as the platform
-    writes them), numbers as in JSON."""
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "True" if value else "False"
-    if isinstance(value, float):
-        return repr(value) if math.isfinite(value) else ""
-    if isinstance(value, str):
-        return value
-    if isinstance(value, int):
-        return str(value)
-    return json.dumps(value, sort_keys=True, ensure_ascii=False)
-
-
-def to_csv(header: Sequence[str], rows: Iterable[Sequence[Any]]) -> bytes:
-    """RFC 4180 CSV (minimal quoting, ``\\n`` line ends, UTF-8), cells via :func:`cell`."""
-    buffer = io.StringIO(newline="")
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(header)
-    writer.writerows([cell(v) for v in row] for row in rows)
-    return buffer.getvalue().encode("utf-8")
-
-
-def to_json(value: Any) -> bytes:
-    """Pretty JSON (2-space indent, UTF-8, trailing newline)."""
-    return (json.dumps(value, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
 
 
 def _canonical(value: Any) -> Any:
@@ -212,39 +218,29 @@ def _drop_birthdates(value: Any) -> Any:
     return value
 
 
-def _frame_order(record: Record) -> list[str]:
-    exp = record["response"]["exp_data"] or {}
-    seen = [f for f in dict.fromkeys(record["response"]["sequence"] or ()) if f in exp]
-    rest = sorted((f for f in exp if f not in seen), key=natural_key)
-    return [*seen, *rest]
-
-
-def _clean_frame(frame: Mapping[str, Any]) -> dict[str, Any]:
-    """A frame's data as published: no ``frameType``, no ``birthDate`` anywhere."""
-    return _drop_birthdates({k: v for k, v in frame.items() if k not in FRAME_DROP_KEYS})
-
-
-def _ordered(columns: Iterable[str], fixed: Sequence[str]) -> list[str]:
-    """Fixed columns first (in their order), then the others in natural order."""
-    present = set(columns)
-    extra = sorted(present - set(fixed), key=natural_key)
-    return [c for c in fixed if c in present] + extra
+def conditions_list(conditions: Any) -> list[Any]:
+    """``conditions`` as the platform publishes them: a list of groups, each with its
+    randomizer frame as ``frameName``. A mapping frame → values (the platform's storage
+    form) becomes ``[{"frameName": frame, **values}, …]`` in natural frame order (values
+    that are not an object are kept under ``value``); a list is kept as it is."""
+    if isinstance(conditions, dict):
+        groups = []
+        for frame in sorted(conditions, key=natural_key):
+            values = conditions[frame]
+            groups.append(
+                {"frameName": frame, **(values if isinstance(values, dict) else {"value": values})}
+            )
+        return groups
+    return list(conditions or [])
 
 
 # --------------------------------------------------------------------------- per record
 
 
-def _exit_value(record: Record, key: str) -> Any:
-    for _, frame in exit_frames(record):
-        if frame.get(key) not in (None, ""):
-            return frame[key]
-    return None
-
-
 def _birthdate_difference(record: Record) -> int | None:
-    """Days from the child's registered birthday to the birth date given in the exit
+    """Days from the child's registered birthday to the birth date given in the last exit
     survey (a data-quality check; 0 when they agree)."""
-    entered, birthday = _exit_value(record, DROP_LEAF), record["child"]["birthday"]
+    entered, birthday = exit_value(record, DROP_LEAF), record["child"]["birthday"]
     if entered in (None, "") or birthday in (None, ""):
         return None
     try:
@@ -253,37 +249,50 @@ def _birthdate_difference(record: Record) -> int | None:
         return None
 
 
-def _ages(record: Record) -> tuple[int | None, int | None]:
-    birthday = record["child"]["birthday"]
+def _parent_feedback(record: Record) -> Any:
+    """The last exit survey's ``feedback``; the record's ``parent_feedback`` only when the
+    response has no exit frame (a record exported with the field but without frames)."""
+    if exit_frames(record):
+        return exit_value(record, "feedback")
+    return record["response"]["parent_feedback"]
+
+
+def _ages(birthday: Any, when: str) -> tuple[int | None, int | None]:
+    """Exact and rounded age in days at the UTC date of ``when`` (None without a birthday)."""
     if birthday in (None, ""):
         return None, None
-    days = age_in_days(record["response"]["date_created"], birthday)
+    days = age_in_days(when, birthday)
     return days, round_age(days)
 
 
 def _sections(record: Record, settings: StudySettings, ruling: Ruling | None) -> dict[str, dict]:
-    """All publishable-or-identifying values of one response, by section, unfiltered."""
+    """All publishable-or-identifying values of one response, by section, unfiltered, in
+    the platform's order and formats (lists and objects as JSON values)."""
     response, child, participant = record["response"], record["child"], record["participant"]
-    days, rounded = _ages(record)
+    days, rounded = _ages(child["birthday"], response["date_created"])
     return {
         "response": {
             "id": response["id"],
             "uuid": response["uuid"],
-            "date_created": iso_utc(parse_timestamp(response["date_created"])),
+            "date_created": platform_datetime(parse_timestamp(response["date_created"])),
             "completed": response["completed"],
             "withdrawn": is_withdrawn(record),
-            "is_preview": response["is_preview"],
-            "completed_consent_frame": response["completed_consent_frame"],
+            "eligibility": response["eligibility"],
+            "parent_feedback": _parent_feedback(record),
             "birthdate_difference": _birthdate_difference(record),
-            "video_privacy": _exit_value(record, "useOfMedia"),
-            "databrary": _exit_value(record, "databraryShare"),
+            "video_privacy": exit_value(record, "useOfMedia"),
+            "databrary": exit_value(record, "databraryShare"),
+            "is_preview": response["is_preview"],
             "sequence": list(response["sequence"] or []),
-            "conditions": _canonical(response["conditions"] or {}),
+            "conditions": _canonical(conditions_list(response["conditions"])),
+            "researcher_payment_status": response["researcher_payment_status"],
+            "researcher_session_status": response["researcher_session_status"],
+            "researcher_star": response["researcher_star"],
         },
         "consent": {
             "ruling": ruling.action if ruling else None,
             "arbiter": ruling.arbiter if ruling else None,
-            "time": ruling.created_iso if ruling else None,
+            "time": ruling_time(ruling.created_at) if ruling else None,
             "comment": ruling.comment if ruling else None,
         },
         "study": {"uuid": record["study"]["uuid"]},
@@ -316,163 +325,64 @@ def _select(section: str, values: Mapping[str, Any], settings: StudySettings) ->
     return {k: v for k, v in values.items() if _allowed(f"{section}__{k}", settings)}
 
 
-# --------------------------------------------------------------------------- descriptions
-
-DESCRIPTIONS = {
-    "response__id": "Short ID for this response (an integer)",
-    "response__uuid": "Unique identifier for this response; use as the primary key",
-    "response__date_created": "Time the response was started (ISO 8601, UTC)",
-    "response__completed": (
-        "Whether the participant submitted the exit survey (True also after leaving early "
-        "via F1 and submitting the exit survey)"
-    ),
-    "response__withdrawn": (
-        "Whether the participant withdrew video in the exit survey; if True only consent "
-        "video is available"
-    ),
-    "response__is_preview": "Whether this response was a researcher's preview",
-    "response__completed_consent_frame": "Whether the participant completed the consent frame",
-    "response__birthdate_difference": (
-        "Days between the birth date entered in the exit survey and the child's registered "
-        "birthday (0 when they agree); the birth dates themselves are not included"
-    ),
-    "response__video_privacy": "Privacy level for videos chosen in the exit survey",
-    "response__databrary": "Whether the participant agreed to share video on Databrary",
-    "consent__ruling": "Most recent consent ruling for this response (accepted)",
-    "consent__arbiter": "Researcher who made the most recent consent ruling",
-    "consent__time": "Time of the most recent consent ruling (ISO 8601, UTC)",
-    "consent__comment": "Free-text comment of the consent ruling. " + REDACT,
-    "study__uuid": "Unique identifier of the study",
-    "participant__global_id": ("Global ID of the family account, shared across studies. " + REDACT),
-    "participant__hashed_id": (
-        "Identifier of the family account, specific to this study; may be published"
-    ),
-    "participant__nickname": "Nickname of the family account (free text). " + REDACT,
-    "child__global_id": "Global ID of the child, shared across studies. " + REDACT,
-    "child__hashed_id": "Identifier of the child, specific to this study; may be published",
-    "child__name": "Child's name. " + REDACT,
-    "child__birthday": "Child's birthday. " + REDACT,
-    "child__age_in_days": (
-        "Child's age in days on the day of the response (UTC); with the response date it "
-        "gives the birthday. " + REDACT
-    ),
-    "child__age_rounded": (
-        "Child's age in days on the day of the response, rounded to the nearest 10 days up "
-        "to 360 days and to the nearest 30 days after (halves to even); may be published"
-    ),
-    "child__gender": "Child's gender (m, f, o, or na)",
-    "child__age_at_birth": "Gestational age at birth in weeks",
-    "child__language_list": "Languages the child is exposed to (space-separated codes)",
-    "child__condition_list": "Conditions the child has (space-separated codes)",
-    "child__additional_information": (
-        "Free-text additional information about the child from the parent. " + REDACT
-    ),
-    "demographic__hashed_id": (
-        "Identifier of this demographic snapshot, specific to this study; may be published"
-    ),
-    "demographic__date_created": "Time the demographic snapshot was created (ISO 8601)",
-    "demographic__number_of_children": "Number of children in the family",
-    "demographic__child_rounded_ages": (
-        "Rounded ages in days of the family's children when the snapshot was created "
-        "(the birthdays themselves are not included)"
-    ),
-    "demographic__number_of_guardians": "Number of parents/guardians",
-    "demographic__us_race_ethnicity_identification": "Race/ethnicity identification (codes)",
-    "demographic__parent_age": "Parent's age range",
-    "demographic__parent_gender": "Parent's gender",
-    "demographic__education_level": "Parent's highest education level",
-    "demographic__annual_income": "Annual household income range",
-    "demographic__country": "Country of residence",
-    "demographic__state": "State of residence (US)",
-    "demographic__density": "Population density of the residence (urban, suburban, rural)",
-    "response_uuid": "Unique identifier of the response",
-    "child_hashed_id": "Identifier of the child, specific to this study",
-    "frame_id": (
-        "Frame the data comes from: <order>-<frame id> as in response__sequence, or "
-        "'global' for events not tied to a frame"
-    ),
-    "event_number": (
-        "For event data (eventTimings), the index of the event within the frame; empty for "
-        "data about the frame as a whole"
-    ),
-    "key": "Name of the value, nested names joined by '.' (array items by index)",
-    "value": (
-        "The value. May include free text typed by parents (e.g. exit-survey feedback, "
-        "form answers): review before publication"
-    ),
-}
-
-
-def _describe(column: str) -> str:
-    if column in DESCRIPTIONS:
-        return DESCRIPTIONS[column]
-    if column.startswith("response__sequence."):
-        return "Frame the participant saw at this position of the sequence (<order>-<frame id>)"
-    if column.startswith("response__conditions."):
-        path = column.split(".", 1)[1]
-        return f"Condition assignment by a randomizer frame ({path})"
-    base = column.split(".", 1)[0]
-    if base in DESCRIPTIONS:
-        return DESCRIPTIONS[base] + " (item " + column.split(".", 1)[1] + ")"
-    return "RESEARCHER: INSERT DESCRIPTION"
-
-
-def _dict_csv(columns: Sequence[str]) -> bytes:
-    return to_csv(["column", "description"], [(c, _describe(c)) for c in columns])
-
-
 # --------------------------------------------------------------------------- responses
 
-RESPONSE_FIXED = [
+#: The overview's columns before the selected identifying ones (SPEC §4.3).
+OVERVIEW_FIXED = [
     "response__id",
     "response__uuid",
     "response__date_created",
     "response__completed",
     "response__withdrawn",
-    "response__is_preview",
-    "response__completed_consent_frame",
+    "response__eligibility",
+    "response__parent_feedback",
     "response__birthdate_difference",
     "response__video_privacy",
     "response__databrary",
-]
-TAIL_FIXED = [
+    "response__is_preview",
     "consent__ruling",
     "consent__arbiter",
     "consent__time",
     "consent__comment",
     "study__uuid",
-    "participant__global_id",
     "participant__hashed_id",
-    "participant__nickname",
-    "child__global_id",
     "child__hashed_id",
-    "child__name",
-    "child__birthday",
-    "child__age_in_days",
     "child__age_rounded",
     "child__gender",
     "child__age_at_birth",
     "child__language_list",
     "child__condition_list",
-    "child__additional_information",
 ]
+#: The overview's last columns, after the flattened sequence and conditions.
+RESEARCHER_FIELDS = [
+    "response__researcher_payment_status",
+    "response__researcher_session_status",
+    "response__researcher_star",
+]
+#: Lists written in one cell, items separated by spaces (as the platform's dictionary says).
+SPACE_SEPARATED = ("response__eligibility",)
 
 
 def _overview_row(sections: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
     row: dict[str, Any] = {}
     for section, values in sections.items():
         for key, value in values.items():
-            if isinstance(value, dict | list):
-                row.update(flatten(value, f"{section}__{key}"))
+            column = f"{section}__{key}"
+            if column in SPACE_SEPARATED and isinstance(value, list):
+                row[column] = " ".join(cell(v) for v in value)
+            elif isinstance(value, dict | list):
+                row.update(flatten(value, column))
             else:
-                row[f"{section}__{key}"] = value
+                row[column] = value
     return row
 
 
 def responses_table(
     records: Sequence[Record], settings: StudySettings, rulings: Mapping[str, Ruling]
 ) -> tuple[list[str], list[dict[str, Any]]]:
-    """Columns and rows of the response overview (one row per response)."""
+    """Columns and rows of the response overview (one row per response): the fixed
+    columns, the selected identifying ones, the flattened ``response__sequence.N`` and
+    ``response__conditions.N.*`` (natural order), then the researcher fields."""
     rows = []
     for record in records:
         sections = _sections(record, settings, rulings.get(record["response"]["uuid"]))
@@ -481,8 +391,7 @@ def responses_table(
     present = {c for row in rows for c in row}
     seq = sorted((c for c in present if c.startswith("response__sequence.")), key=natural_key)
     cond = sorted((c for c in present if c.startswith("response__conditions.")), key=natural_key)
-    columns = [c for c in RESPONSE_FIXED if _allowed(c, settings)] + seq + cond
-    columns += [c for c in TAIL_FIXED if _allowed(c, settings)]
+    columns = [*OVERVIEW_FIXED, *settings.identifying, *seq, *cond, *RESEARCHER_FIELDS]
     return columns, rows
 
 
@@ -497,7 +406,7 @@ def responses_json(
         nested = {name: _select(name, values, settings) for name, values in sections.items()}
         exp = record["response"]["exp_data"] or {}
         nested["response"]["exp_data"] = {
-            fid: _canonical(_drop_birthdates(exp[fid])) for fid in _frame_order(record)
+            fid: _canonical(_drop_birthdates(exp[fid])) for fid in frame_order(record)
         }
         nested["response"]["global_event_timings"] = _canonical(
             _drop_birthdates(record["response"]["global_event_timings"] or [])
@@ -509,23 +418,31 @@ def responses_json(
 # --------------------------------------------------------------------------- frame data
 
 FRAME_COLUMNS = ["response_uuid", "child_hashed_id", "frame_id", "event_number", "key", "value"]
+FrameRow = tuple[str, str, str, Any, str, Any]
 
 
-def frame_rows(record: Record, child_hashed_id: str) -> list[tuple[str, str, str, Any, str, Any]]:
+def frame_rows(record: Record, child_hashed_id: str) -> list[FrameRow]:
     """Long-format frame data of one response (SPEC §4.3).
 
     Per frame in sequence order: the frame's own values (``formData.x``, ``videoId``…,
     natural order, ``event_number`` empty), then its events (``eventTimings.N.k`` gives
     ``event_number=N, key=k``); then ``global_event_timings`` as ``frame_id=global``.
+    A frame whose data is not an object (jsPsych-style) is one row with an empty ``key``.
     ``frameType`` and every ``birthDate`` are not written; empty arrays/objects vanish.
     """
     uid = record["response"]["uuid"]
     exp = record["response"]["exp_data"] or {}
-    rows: list[tuple[str, str, str, Any, str, Any]] = []
-    for fid in _frame_order(record):
+    rows: list[FrameRow] = []
+    for fid in frame_order(record):
+        frame = exp[fid]
+        if not isinstance(frame, dict):
+            rows.append((uid, child_hashed_id, fid, "", "", _drop_birthdates(frame)))
+            continue
         plain: list[tuple[str, Any]] = []
         events: list[tuple[int, str, Any]] = []
-        for key, value in _clean_frame(exp[fid]).items():
+        for key, value in _drop_birthdates(frame).items():
+            if key in FRAME_DROP_KEYS:
+                continue
             if key == "eventTimings" and isinstance(value, list):
                 for number, event in enumerate(value):
                     events.extend((number, path, v) for path, v in flatten(event))
@@ -543,89 +460,49 @@ def frame_rows(record: Record, child_hashed_id: str) -> list[tuple[str, str, str
     return rows
 
 
-def _zip(entries: Mapping[str, bytes]) -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as archive:
-        for name in sorted(entries):
-            info = zipfile.ZipInfo(name, date_time=ZIP_TIMESTAMP)
-            info.compress_type = zipfile.ZIP_DEFLATED
-            info.create_system = 3
-            info.external_attr = 0o644 << 16
-            archive.writestr(info, entries[name], compresslevel=6)
-    return buffer.getvalue()
-
-
-_KNOWN_KEYS = {
-    "eventType": "Type of the event (frame type and event name)",
-    "timestamp": "Time of the event (ISO 8601, UTC)",
-    "streamTime": "Time in the video stream (seconds) when the event happened, if recording",
-    "exitType": "How the participant left the study early",
-    "lastPageSeen": "Index of the last frame seen before leaving early",
-    "videoId": "Name of the video file recorded during this frame (without extension)",
-    "videoList.N": "Names of all video files recorded during this frame",
-    "withdrawal": "Whether the parent withdrew video (only consent video kept)",
-    "useOfMedia": "Privacy level for videos chosen by the parent",
-    "databraryShare": "Whether the parent agreed to share video on Databrary",
-    "feedback": "Parent's free-text feedback: review before publication",
-}
-
-
-def _key_pattern(path: str) -> str:
-    return ".".join("N" if part.isdigit() else part for part in path.split("."))
-
-
-def frames_dict(all_rows: Iterable[tuple]) -> bytes:
-    """The frame data dictionary: the columns, then every frame ID and every key per
-    frame, with ``RESEARCHER: INSERT …`` placeholders for study-specific ones."""
-    frames: set[str] = set()
-    keys: set[tuple[str, str, bool]] = set()
-    for _, _, fid, number, key, _ in all_rows:
-        frames.add(fid)
-        keys.add((fid, _key_pattern(key), number != ""))
-    out = [(c, "", "", DESCRIPTIONS[c]) for c in FRAME_COLUMNS]
-    for fid in sorted(frames, key=natural_key):
-        text = "Events not tied to a frame (e.g. leaving early)" if fid == "global" else None
-        out.append(("frame_id", fid, "", text or FRAME_PLACEHOLDER))
-    for fid, pattern, is_event in sorted(keys, key=lambda k: (natural_key(k[0]), k[2], k[1])):
-        text = _KNOWN_KEYS.get(pattern, KEY_PLACEHOLDER)
-        kind = "event" if is_event else "frame"
-        out.append(("key", pattern, fid, f"[{kind}] {text}"))
-    return to_csv(["column", "possible_value", "frame_id", "description"], out)
-
-
 # --------------------------------------------------------------------------- children
 
-CHILD_COLUMNS = [
+#: The children file's columns before the selected identifying ones.
+CHILD_FIXED = [
+    "participant__hashed_id",
     "child__hashed_id",
-    "child__global_id",
-    "child__name",
-    "child__birthday",
+    "child__age_rounded",
     "child__gender",
     "child__age_at_birth",
     "child__language_list",
     "child__condition_list",
-    "child__additional_information",
-    "participant__hashed_id",
-    "participant__global_id",
 ]
 
 
 def children_table(
     records: Sequence[Record], settings: StudySettings
 ) -> tuple[list[str], list[list[Any]]]:
-    """One row per child (the child's data as of its newest response), sorted by hashed ID."""
+    """One row per child, sorted by hashed ID: the platform's child columns (identifying
+    ones only when selected); the profile of the child's newest response, the ages at its
+    first response."""
+    first: dict[str, Record] = {}
     latest: dict[str, Record] = {}
-    for record in records:  # sorted by time: the newest response of a child wins
+    for record in records:  # sorted by time
+        first.setdefault(record["child"]["global_id"], record)
         latest[record["child"]["global_id"]] = record
-    columns = [c for c in CHILD_COLUMNS if _allowed(c, settings)]
+    columns = [*CHILD_FIXED, *settings.identifying]
     rows = []
     for gid, record in latest.items():
-        values = {f"child__{k}": v for k, v in record["child"].items()}
-        values["child__hashed_id"] = settings.hashed(gid)
-        values["participant__hashed_id"] = settings.hashed(record["participant"]["global_id"])
-        values["participant__global_id"] = record["participant"]["global_id"]
-        rows.append(([values[c] for c in columns], gid))
-    rows.sort(key=lambda r: (r[0][0], r[1]))
+        child, participant = record["child"], record["participant"]
+        days, rounded = _ages(child["birthday"], first[gid]["response"]["date_created"])
+        values = {f"child__{k}": v for k, v in child.items()}
+        values.update(
+            {
+                "child__hashed_id": settings.hashed(gid),
+                "child__age_in_days": days,
+                "child__age_rounded": rounded,
+                "participant__hashed_id": settings.hashed(participant["global_id"]),
+                "participant__global_id": participant["global_id"],
+                "participant__nickname": participant["nickname"],
+            }
+        )
+        rows.append(([values[c] for c in columns], values["child__hashed_id"], gid))
+    rows.sort(key=lambda r: (r[1], r[2]))
     return columns, [r[0] for r in rows]
 
 
@@ -642,61 +519,77 @@ DEMOGRAPHIC_FIELDS = [
     "parent_gender",
     "education_level",
     "annual_income",
+    "additional_comments",
     "country",
     "state",
     "density",
+    "lookit_referrer",
+]
+DEMOGRAPHIC_COLUMNS = [
+    "response__uuid",
+    "participant__hashed_id",
+    *(f"demographic__{k}" for k in DEMOGRAPHIC_FIELDS),
 ]
 
 
-def _demographic(record: Record, settings: StudySettings) -> dict[str, Any]:
-    snap = record["demographic"] or {}
-    values: dict[str, Any] = {k: snap.get(k) for k in DEMOGRAPHIC_FIELDS}
-    values["hashed_id"] = settings.hashed(snap.get("uuid"))
-    created = snap.get("date_created") or record["response"]["date_created"]
-    ages = []
-    for birthday in snap.get("child_birthdays") or []:
+def _rounded_ages(birthdays: Any, when: str) -> list[int | None]:
+    """Rounded ages at the UTC date of ``when`` of the birthdays given in a demographic
+    snapshot; a birthday that is not a date gives None."""
+    ages: list[int | None] = []
+    for birthday in birthdays if isinstance(birthdays, list) else [birthdays]:
         try:
-            ages.append(round_age(age_in_days(created, birthday)))
+            ages.append(round_age(age_in_days(when, birthday)))
         except (TypeError, ValueError):
             ages.append(None)
-    values["child_rounded_ages"] = ages
+    return ages
+
+
+def _demographic(record: Record, settings: StudySettings) -> dict[str, Any]:
+    """The snapshot's published fields (JSON values); every field empty without one."""
+    snap = record["demographic"]
+    if snap is None:
+        return {k: None for k in DEMOGRAPHIC_FIELDS} | {"hashed_id": ""}
+    values: dict[str, Any] = {k: snap.get(k) for k in DEMOGRAPHIC_FIELDS}
+    values["hashed_id"] = settings.hashed(snap["uuid"])
+    if snap.get("date_created"):
+        try:
+            values["date_created"] = platform_datetime(parse_timestamp(snap["date_created"]))
+        except (TypeError, ValueError):
+            pass
+    # at the response's date, as the platform computes them (not the snapshot's)
+    birthdays = snap.get("child_birthdays")
+    values["child_rounded_ages"] = (
+        None if birthdays is None else _rounded_ages(birthdays, record["response"]["date_created"])
+    )
     race = values["us_race_ethnicity_identification"]
     if not isinstance(race, list):
         values["us_race_ethnicity_identification"] = [] if race in (None, "") else [race]
-    if snap.get("date_created"):
-        try:
-            values["date_created"] = iso_utc(parse_timestamp(snap["date_created"]))
-        except (TypeError, ValueError):
-            pass
     return values
 
 
 def demographics(
     records: Sequence[Record], settings: StudySettings
-) -> tuple[list[str], list[dict[str, Any]], list[dict[str, Any]]]:
-    """Columns, CSV rows and JSON records of the demographic snapshots (one per response)."""
-    fixed = ["response__uuid", "participant__hashed_id"] + [
-        f"demographic__{k}" for k in DEMOGRAPHIC_FIELDS
-    ]
+) -> tuple[list[str], list[list[Any]], list[dict[str, Any]]]:
+    """Columns, CSV rows and JSON records of the demographic snapshots (one per response);
+    lists stay in one cell (``[1770]``, ``['white', 'hisp']``)."""
     rows, nested = [], []
     for record in records:
         values = _demographic(record, settings)
-        head = {
-            "response": {"uuid": record["response"]["uuid"]},
-            "participant": {"hashed_id": settings.hashed(record["participant"]["global_id"])},
-            "demographic": values,
-        }
-        nested.append(head)
-        rows.append(_overview_row(head))
-    present = {c for row in rows for c in row}
-    columns = []
-    for column in fixed:
-        items = sorted((c for c in present if c.startswith(column + ".")), key=natural_key)
-        columns.extend(items or [column])
-    return columns, rows, nested
+        participant = settings.hashed(record["participant"]["global_id"])
+        nested.append(
+            {
+                "response": {"uuid": record["response"]["uuid"]},
+                "participant": {"hashed_id": participant},
+                "demographic": values,
+            }
+        )
+        rows.append([record["response"]["uuid"], participant, *values.values()])
+    return list(DEMOGRAPHIC_COLUMNS), rows, nested
 
 
 # --------------------------------------------------------------------------- all files
+
+VIDEO_COLUMNS = ["video_file", "response_uuid", "frame_id", "timestamp", "is_consent"]
 
 
 def build_outputs(
@@ -717,8 +610,9 @@ def build_outputs(
     files: dict[str, bytes] = {}
 
     columns, rows = responses_table(ordered, settings, rulings)
-    files[names["responses_csv"]] = to_csv(columns, ([r.get(c) for c in columns] for r in rows))
-    files[names["responses_dict"]] = _dict_csv(columns)
+    responses_csv = to_csv(columns, ([r.get(c) for c in columns] for r in rows))
+    files[names["responses_csv"]] = responses_csv
+    files[names["responses_dict"]] = dictionary_csv(columns)
     files[names["responses_json"]] = to_json(responses_json(ordered, settings, rulings))
 
     entries, all_rows = {}, []
@@ -728,29 +622,55 @@ def build_outputs(
         entries[f"{settings.slug}_{record['response']['uuid']}_frames.csv"] = to_csv(
             FRAME_COLUMNS, rows_
         )
-    files[names["framedata_zip"]] = _zip(entries)
-    files[names["frames_dict"]] = frames_dict(all_rows)
+    files[names["framedata_zip"]] = zip_bytes(entries)
+    all_frames_csv = to_csv(FRAME_COLUMNS, all_rows)
+    files[names["all_frames_gz"]] = gzip_bytes(all_frames_csv)
+    files[names["frames_dict"]] = frames_dictionary(all_rows, FRAME_COLUMNS)
 
     child_columns, child_rows = children_table(ordered, settings)
-    files[names["children_csv"]] = to_csv(child_columns, child_rows)
-    files[names["children_dict"]] = _dict_csv(child_columns)
+    children_csv = to_csv(child_columns, child_rows)
+    files[names["children_csv"]] = children_csv
+    files[names["children_dict"]] = dictionary_csv(child_columns)
 
     demo_columns, demo_rows, demo_json = demographics(ordered, settings)
-    files[names["demographics_csv"]] = to_csv(
-        demo_columns, ([r.get(c) for c in demo_columns] for r in demo_rows)
-    )
+    demographics_csv = to_csv(demo_columns, demo_rows)
+    files[names["demographics_csv"]] = demographics_csv
     files[names["demographics_json"]] = to_json(demo_json)
-    files[names["demographics_dict"]] = _dict_csv(demo_columns)
+    files[names["demographics_dict"]] = dictionary_csv(demo_columns, DEMOGRAPHIC_DESCRIPTIONS)
 
     shown = listed_videos(videos, ordered, settings.study_uuid)
     files[names["videos_csv"]] = to_csv(
         VIDEO_COLUMNS,
-        ((v.video_file, v.response_uuid, v.frame_id, v.timestamp, v.is_consent) for v in shown),
+        (
+            (
+                v.video.video_file,
+                v.video.response_uuid,
+                v.video.frame_id,
+                platform_datetime(v.video.recorded_at),
+                v.is_consent,
+            )
+            for v in shown
+        ),  # fmt: skip
+    )
+
+    ident = settings.identifiable
+    files[names["psychds_zip"]] = psychds_zip(
+        settings.study_name,
+        settings.study_uuid,
+        [
+            DataFile("responses", columns, responses_csv, "one row per response", ident),
+            DataFile("children", child_columns, children_csv, "one row per child", ident),
+            DataFile(
+                "demographics",
+                demo_columns,
+                demographics_csv,
+                "one row per response: the family's demographic snapshot at that time",
+                descriptions=DEMOGRAPHIC_DESCRIPTIONS,
+            ),  # fmt: skip
+            DataFile("frames", FRAME_COLUMNS, all_frames_csv, "frame data, one row per value"),
+        ],
     )
     return files
-
-
-VIDEO_COLUMNS = ["video_file", "response_uuid", "frame_id", "timestamp", "is_consent"]
 
 
 def collisions(records: Iterable[Record], settings: StudySettings) -> list[Collision]:

@@ -36,6 +36,11 @@ SUBKEYS: dict[str, tuple[str, ...]] = {
         "conditions",
         "exp_data",
         "global_event_timings",
+        "eligibility",
+        "parent_feedback",
+        "researcher_payment_status",
+        "researcher_session_status",
+        "researcher_star",
     ),
     "study": ("uuid", "name"),
     "participant": ("global_id", "nickname"),
@@ -190,6 +195,19 @@ def _split_array(text: str, file_name: str) -> list[tuple[Any, int]]:
     return items
 
 
+def _frames_by_name(frames: list[Any], sequence: list[Any]) -> dict[str, Any]:
+    """``exp_data`` given as an array (jsPsych-style studies): item ``i`` is the data of the
+    ``i``-th frame of ``sequence``, as the platform pairs them; an item beyond the sequence
+    (or whose name is already taken) is named by its index."""
+    named: dict[str, Any] = {}
+    for index, frame in enumerate(frames):
+        name = sequence[index] if index < len(sequence) else None
+        if not isinstance(name, str) or name in named:
+            name = str(index)
+        named[name] = frame
+    return named
+
+
 def _check_record(raw: Any, expected_study: str | None) -> Record:
     """Validate and normalize one record, or raise ValueError with the reason."""
     if not isinstance(raw, dict):
@@ -231,15 +249,19 @@ def _check_record(raw: Any, expected_study: str | None) -> Record:
     if response["conditions"] is not None and not isinstance(response["conditions"], dict | list):
         raise ValueError("response.conditions must be an object or an array")
     exp = response["exp_data"]
-    if exp is not None:
-        if not isinstance(exp, dict):
-            raise ValueError("response.exp_data must be an object")
-        for frame_id, frame in exp.items():
-            if not isinstance(frame, dict):
-                raise ValueError(f"response.exp_data.{frame_id} must be an object")
+    if isinstance(exp, list):
+        response["exp_data"] = _frames_by_name(exp, response["sequence"] or [])
+    elif exp is not None and not isinstance(exp, dict):
+        raise ValueError("response.exp_data must be an object or an array")
     events = response["global_event_timings"]
     if events is not None and not isinstance(events, list):
         raise ValueError("response.global_event_timings must be an array")
+    eligibility = response["eligibility"]
+    if eligibility is not None and not isinstance(eligibility, list | str):
+        raise ValueError("response.eligibility must be an array or a string")
+    for key in ("parent_feedback", "researcher_payment_status", "researcher_session_status"):
+        if isinstance(response[key], dict | list):
+            raise ValueError(f"response.{key} must be a single value")
     birthday = out["child"]["birthday"]
     if birthday not in (None, ""):
         try:
@@ -256,7 +278,9 @@ def parse_responses(data: bytes, file_name: str, study_uuid: str | None = None) 
 
     Each record is a dict with the keys ``response, study, participant, child,
     demographic``, each holding exactly the subkeys of SPEC §4.1 (absent ones are
-    ``None``; ``demographic`` may be ``None``); UUIDs are normalized to lower case.
+    ``None``; ``demographic`` may be ``None``); UUIDs are normalized to lower case, and
+    ``exp_data`` given as an array (jsPsych-style) becomes an object keyed by frame name.
+    A frame's data may be any JSON value (jsPsych-style frames need not be objects).
     With ``study_uuid``, a record of another study is an error.
     Raises :class:`SessionInputError` on undecodable bytes, invalid JSON, a non-array,
     or a record that is not an object or lacks a required key.
@@ -299,6 +323,20 @@ def merge_records(records: Iterable[Record]) -> list[Record]:
     return sorted(best.values(), key=record_sort_key)
 
 
+def natural_key(text: str) -> tuple:
+    """Sort key ordering digit runs by value: ``x.2`` before ``x.10``."""
+    return tuple((0, int(t), "") if t.isdigit() else (1, 0, t) for t in re.split(r"(\d+)", text))
+
+
+def frame_order(record: Record) -> list[str]:
+    """The frame IDs of a response's ``exp_data`` in the order the participant saw them:
+    as in ``sequence``, then frames missing from it in natural order."""
+    exp = record["response"]["exp_data"] or {}
+    seen = [f for f in dict.fromkeys(record["response"]["sequence"] or ()) if f in exp]
+    rest = sorted((f for f in exp if f not in seen), key=natural_key)
+    return [*seen, *rest]
+
+
 def record_sort_key(record: Record) -> tuple[datetime, str]:
     """Order of records in every output: response creation time, then response UUID."""
     response = record["response"]
@@ -317,18 +355,6 @@ class Ruling:
     arbiter: str
     created_at: datetime
     comment: str
-
-    @property
-    def created_iso(self) -> str:
-        """``created_at`` as ISO 8601 UTC with a ``Z`` suffix."""
-        return iso_utc(self.created_at)
-
-
-def iso_utc(stamp: datetime) -> str:
-    """An aware datetime as ISO 8601 in UTC with a ``Z`` suffix; milliseconds unless the
-    time has finer digits (then microseconds)."""
-    spec = "milliseconds" if stamp.microsecond % 1000 == 0 else "microseconds"
-    return stamp.astimezone(UTC).isoformat(timespec=spec).replace("+00:00", "Z")
 
 
 def parse_rulings(data: bytes, file_name: str) -> list[Ruling]:
@@ -410,9 +436,11 @@ def newest_rulings(rulings: Iterable[Ruling]) -> dict[str, Ruling]:
 # --------------------------------------------------------------------------- videos
 
 _UUID_RE = r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
+#: ``consent-`` marks a consent video (jsPsych-style studies name them so).
 VIDEO_NAME = re.compile(
-    rf"^videoStream_(?P<study>{_UUID_RE})_(?P<frame>.+)_(?P<response>{_UUID_RE})"
-    r"_(?P<epoch_ms>\d+)_(?P<rand>[0-9A-Za-z]+)(?:\.(?P<ext>[0-9A-Za-z]+))?$"
+    rf"^(?P<consent>consent-)?videoStream_(?P<study>{_UUID_RE})_(?P<frame>.+)"
+    rf"_(?P<response>{_UUID_RE})_(?P<epoch_ms>\d+)"
+    r"_(?P<rand>[0-9A-Za-z]+)(?:\.(?P<ext>[0-9A-Za-z]+))?$"
 )
 
 
@@ -425,20 +453,21 @@ class Video:
     frame_id: str
     response_uuid: str
     epoch_ms: int
-    is_consent: bool
+    consent_prefix: bool  # named ``consent-videoStream_…``
 
     @property
-    def timestamp(self) -> str:
-        """Recording start, ISO 8601 UTC with milliseconds and ``Z``."""
-        stamp = datetime.fromtimestamp(self.epoch_ms / 1000, UTC)
-        return stamp.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    def recorded_at(self) -> datetime:
+        """Recording start (UTC), from the name's epoch milliseconds."""
+        return datetime.fromtimestamp(self.epoch_ms / 1000, UTC)
 
 
 def parse_video_name(name: str) -> Video:
-    """Parse ``videoStream_{study}_{order-frame}_{response}_{epoch_ms}_{rand}[.{ext}]``.
+    """Parse ``[consent-]videoStream_{study}_{order-frame}_{response}_{epoch_ms}_{rand}[.{ext}]``.
 
     The frame name may contain ``_`` and ``-``: the two UUIDs anchor the split. A path
-    prefix is dropped. Raises ValueError for any other name.
+    prefix is dropped. Whether a video is a consent video also depends on its frame's
+    type (:func:`pipeline.session.rules.is_consent_video`). Raises ValueError for any
+    other name.
     """
     base = posixpath.basename(name.strip().replace("\\", "/"))
     match = VIDEO_NAME.match(base)
@@ -451,7 +480,7 @@ def parse_video_name(name: str) -> Video:
         frame_id=frame,
         response_uuid=match["response"].lower(),
         epoch_ms=int(match["epoch_ms"]),
-        is_consent="consent" in frame.lower(),
+        consent_prefix=match["consent"] is not None,
     )
 
 

@@ -6,11 +6,11 @@ from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any
+from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
 
 from pipeline.session.ages import parse_timestamp
-from pipeline.session.records import Record, Ruling, Video
+from pipeline.session.records import Record, Ruling, Video, frame_order
 
 DEFAULT_TIMEZONE = "America/Los_Angeles"
 
@@ -25,9 +25,12 @@ def for_day(record: Record, timezone: str = DEFAULT_TIMEZONE) -> date:
     return parse_timestamp(record["response"]["date_created"]).astimezone(ZoneInfo(timezone)).date()
 
 
-def is_exit_frame(frame_id: str, frame: Mapping[str, Any]) -> bool:
+def is_exit_frame(frame_id: str, frame: Any) -> bool:
     """An exit frame: ``frameType == "EXIT"``; a frame without ``frameType`` whose id
-    contains ``exit`` (older exports, as in the platform's documentation) counts too."""
+    contains ``exit`` (older exports, as in the platform's documentation) counts too.
+    Frame data that is not an object (jsPsych-style) is never an exit frame."""
+    if not isinstance(frame, Mapping):
+        return False
     frame_type = frame.get("frameType")
     if frame_type is None:
         return "exit" in frame_id.lower()
@@ -42,14 +45,32 @@ def truthy(value: Any) -> bool:
 
 
 def exit_frames(record: Record) -> list[tuple[str, dict[str, Any]]]:
-    """The exit frames of a response's ``exp_data``, as ``(frame_id, frame)``."""
+    """The exit frames of a response's ``exp_data`` as ``(frame_id, frame)``, in the order
+    the participant saw them (:func:`pipeline.session.records.frame_order`)."""
     exp = record["response"]["exp_data"] or {}
-    return [(fid, frame) for fid, frame in exp.items() if is_exit_frame(fid, frame)]
+    return [(fid, exp[fid]) for fid in frame_order(record) if is_exit_frame(fid, exp[fid])]
+
+
+def exit_value(record: Record, key: str) -> Any:
+    """``key`` of the **last** exit frame, as the platform reads the exit survey (a parent
+    who answers it twice means the second answer); None without an exit frame."""
+    frames = exit_frames(record)
+    return frames[-1][1].get(key) if frames else None
 
 
 def is_withdrawn(record: Record) -> bool:
-    """True when an exit frame has a truthy ``withdrawal``: only consent video may be listed."""
-    return any(truthy(frame.get("withdrawal")) for _, frame in exit_frames(record))
+    """True when the last exit frame has a truthy ``withdrawal``: only consent video may be
+    listed."""
+    return truthy(exit_value(record, "withdrawal"))
+
+
+def is_consent_video(video: Video, record: Record) -> bool:
+    """A consent video: named ``consent-videoStream_…``, or recorded during a frame whose
+    ``frameType`` is ``CONSENT`` in this response (never guessed from the frame name)."""
+    if video.consent_prefix:
+        return True
+    frame = (record["response"]["exp_data"] or {}).get(video.frame_id)
+    return isinstance(frame, Mapping) and str(frame.get("frameType", "")).upper() == "CONSENT"
 
 
 def exclusion_reason(
@@ -95,22 +116,34 @@ def select_published(
     return selection
 
 
+class ListedVideo(NamedTuple):
+    """A video that may be listed, with whether it is a consent video."""
+
+    video: Video
+    is_consent: bool
+
+
 def listed_videos(
     videos: Iterable[Video], published: Iterable[Record], study_uuid: str | None = None
-) -> list[Video]:
+) -> list[ListedVideo]:
     """Videos that may be listed: of a published response (and of this study), and only
-    consent videos when the response withdrew video. Unique by file name, sorted by
-    response UUID, recording time, file name."""
+    consent videos (:func:`is_consent_video`) when the response withdrew video. Unique by
+    file name, sorted by response UUID, recording time, file name."""
     by_uuid = {r["response"]["uuid"]: r for r in published}
     withdrawn = {uid for uid, r in by_uuid.items() if is_withdrawn(r)}
     study = study_uuid.lower() if study_uuid else None
-    keep: dict[str, Video] = {}
+    keep: dict[str, ListedVideo] = {}
     for video in videos:
-        if video.response_uuid not in by_uuid:
+        record = by_uuid.get(video.response_uuid)
+        if record is None:
             continue
         if study is not None and video.study_uuid != study:
             continue
-        if video.response_uuid in withdrawn and not video.is_consent:
+        consent = is_consent_video(video, record)
+        if video.response_uuid in withdrawn and not consent:
             continue
-        keep[video.video_file] = video
-    return sorted(keep.values(), key=lambda v: (v.response_uuid, v.epoch_ms, v.video_file))
+        keep[video.video_file] = ListedVideo(video, consent)
+    return sorted(
+        keep.values(),
+        key=lambda v: (v.video.response_uuid, v.video.epoch_ms, v.video.video_file),
+    )

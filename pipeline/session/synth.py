@@ -1,7 +1,9 @@
 """Deterministic, realistic raw input of a session study (for tests, demos, benchmarks).
 
 Per day ``responses_{YYYY_mm_dd}.json`` (the platform's response records, created that
-day in America/Los_Angeles) and ``videos_{YYYY_mm_dd}.txt`` (the day's videoStream
+day in America/Los_Angeles, with eligibility codes, the exit survey's parent feedback,
+the researcher fields, conditions in list or mapping form, and sometimes a second exit
+survey frame) and ``videos_{YYYY_mm_dd}.txt`` (the day's videoStream
 files); consent rulings ``consent_rulings_{YYYY_mm_dd}.csv`` arrive one to three days
 after the response (some pending first, then accepted or rejected), so the rulings of
 the last days fall after the response window.
@@ -50,6 +52,14 @@ ADDITIONAL_COMMENTS = (
 REFERRERS = ("Saw a flyer at Riverside daycare", "Heard from my cousin Dolores", "Facebook")
 FEEDBACK = ("", "", "Fun study, thanks!", "The videos froze once.", "She loved the balls")
 ARBITERS = ("jrivera", "mchen", "aokafor")
+ELIGIBILITY = (
+    ["Eligible"],
+    ["Ineligible_TooYoung"],
+    ["Ineligible_TooOld"],
+    ["Ineligible_CriteriaExpression", "Ineligible_Participation"],
+)
+PAYMENT_STATUS = ("", "", "to_pay", "paid", "no_payment")
+SESSION_STATUS = ("", "", "follow_up", "complete")
 RACE_CODES = ("white", "black", "hisp", "asian", "native", "mena", "pac-isl", "other")
 STIMULI = "https://s3.amazonaws.com/lookitcontents/exp-physics-final/stimuli/{}/webm/{}.webm"
 
@@ -155,9 +165,32 @@ def _video_names(
     return names
 
 
+def _exit_answers(rng: random.Random, child: _Child) -> dict[str, Any]:
+    """The exit survey's answers: birth date (sometimes mistyped), withdrawal, privacy."""
+    entered = child.birthday
+    if rng.random() < 0.05:
+        entered += timedelta(days=rng.choice((-1, 1, 365)))
+    return {
+        "birthDate": f"{entered.isoformat()}T04:00:00.000Z",
+        "withdrawal": rng.random() < 0.12,
+        "useOfMedia": rng.choice(("private", "scientific", "public")),
+        "databraryShare": rng.choice(("yes", "no")),
+        "feedback": rng.choice(FEEDBACK),
+    }
+
+
 def _response(
-    rng: random.Random, day: date, serial: int, family: _Family, child: _Child, study: dict
+    rng: random.Random,
+    extra: random.Random,
+    day: date,
+    serial: int,
+    family: _Family,
+    child: _Child,
+    study: dict,
 ) -> tuple[dict, list[str]]:
+    """One response record and its video names. ``extra`` draws the fields added later
+    (eligibility, researcher fields, condition form, a second exit survey), so ``rng``'s
+    draws, and with them the rest of the synthetic study, stay as they were."""
     zone = ZoneInfo(SYNTH_TIMEZONE)
     local = datetime.combine(day, time(7), zone) + timedelta(
         milliseconds=rng.randint(0, 15 * 3600 * 1000 - 1)
@@ -197,17 +230,18 @@ def _response(
                 for kind in rng.sample(("stay", "fall", "ramp"), 2)
             ]
         if frame_type == "EXIT":
-            entered = child.birthday
-            if rng.random() < 0.05:
-                entered += timedelta(days=rng.choice((-1, 1, 365)))
-            frame.update(
-                birthDate=f"{entered.isoformat()}T04:00:00.000Z",
-                withdrawal=rng.random() < 0.12,
-                useOfMedia=rng.choice(("private", "scientific", "public")),
-                databraryShare=rng.choice(("yes", "no")),
-                feedback=rng.choice(FEEDBACK),
-            )
+            frame.update(_exit_answers(rng, child))
         exp_data[frame_id] = frame
+    sequence = [f for f, _, _ in seen]
+    feedback = exp_data[sequence[-1]].get("feedback") if completed else None
+    if completed and extra.random() < 0.15:  # the exit survey answered a second time
+        frame_id, _, prefix = FRAMES[-1]
+        events, clock = _events(extra, prefix, clock, False)
+        again = {"frameType": "EXIT", "eventTimings": events, **_exit_answers(extra, child)}
+        again["birthDate"] = exp_data[frame_id]["birthDate"]
+        exp_data["6-exit-survey"] = again
+        sequence.append("6-exit-survey")
+        feedback = again["feedback"]
     global_events = []
     if early_exit:
         clock += timedelta(seconds=rng.randint(5, 90))
@@ -219,27 +253,33 @@ def _response(
                 "lastPageSeen": len(seen) - 1,
             }
         )
+    is_preview = rng.random() < 0.05  # drawn before the conditions, as it always was
+    group = {
+        "conditionNum": rng.randint(0, 11),
+        "parameterSet": {"showStay": rng.randint(0, 23), "startType": rng.randint(0, 23)},
+    }
+    # the platform stores a mapping frame -> values; older exports carry a list
+    if extra.random() < 0.4:
+        conditions: Any = {"4-pref-phys-videos": group}
+    else:
+        conditions = [{"frameName": "4-pref-phys-videos", **group}]
     record = {
         "response": {
             "uuid": uid,
             "id": serial,
             "date_created": _iso(created),
             "completed": completed,
-            "is_preview": rng.random() < 0.05,
+            "is_preview": is_preview,
             "completed_consent_frame": consent,
-            "sequence": [f for f, _, _ in seen],
-            "conditions": [
-                {
-                    "frameName": "4-pref-phys-videos",
-                    "conditionNum": rng.randint(0, 11),
-                    "parameterSet": {
-                        "showStay": rng.randint(0, 23),
-                        "startType": rng.randint(0, 23),
-                    },
-                }
-            ],
+            "sequence": sequence,
+            "conditions": conditions,
             "exp_data": exp_data,
             "global_event_timings": global_events,
+            "eligibility": list(extra.choices(ELIGIBILITY, weights=(85, 6, 4, 5))[0]),
+            "parent_feedback": feedback,
+            "researcher_payment_status": extra.choice(PAYMENT_STATUS),
+            "researcher_session_status": extra.choice(SESSION_STATUS),
+            "researcher_star": extra.random() < 0.1,
         },
         "study": dict(study),
         "participant": {"global_id": family.global_id, "nickname": family.nickname},
@@ -274,11 +314,10 @@ def _rulings(
         return when, local.astimezone(UTC)
 
     arbiter = rng.choice(ARBITERS)
-    name = record["child"]["name"]
     draw = rng.random()
     plan: list[tuple[int, int, str, str]]
     if draw < 0.70:
-        comment = rng.choice(("", "", "", f"Child says own name ({name}) on video"))
+        comment = rng.choice(("", "", "", "Child says own name on video"))
         plan = [(rng.randint(1, 2), rng.randint(9, 16), "accepted", comment)]
     elif draw < 0.80:
         plan = [(1, 10, "pending", "Audio unclear, asked PI"), (3, 11, "accepted", "Confirmed")]
@@ -317,6 +356,7 @@ def generate_session(
     if days < 0 or per_day < 0:
         raise ValueError("days and per_day must not be negative")
     rng = random.Random(f"session-synth:{seed}:{study_uuid}")
+    extra = random.Random(f"session-synth-extra:{seed}:{study_uuid}")
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     study = {"uuid": str(uuid.UUID(study_uuid)), "name": study_name}
@@ -334,7 +374,7 @@ def generate_session(
                 family = rng.choice(families)
             child = rng.choice(family.children)
             serial += rng.randint(1, 3)
-            record, names = _response(rng, day, serial, family, child, study)
+            record, names = _response(rng, extra, day, serial, family, child, study)
             records.append(record)
             videos.extend(names)
             for when, stamp, action, arbiter, comment in _rulings(rng, record, day):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import gzip
 import io
 import json
 import random
@@ -23,15 +24,18 @@ from pipeline.session.outputs import (
 )
 from pipeline.session.process import SessionResult, process_drop
 from pipeline.session.records import newest_rulings, parse_rulings
-from tests.session.factory import dump, make_record, rulings_csv, settings, uid
+from pipeline.session.rules import is_consent_video
+from tests.session.factory import STUDY, dump, make_record, rulings_csv, settings, uid
 
 DEFAULT_NAMES = [
+    "Physics-Study--psychds.zip",
     "Physics-Study_all-children-dict.csv",
     "Physics-Study_all-children.csv",
     "Physics-Study_all-demographic-snapshots-dict.csv",
     "Physics-Study_all-demographic-snapshots.csv",
     "Physics-Study_all-demographic-snapshots.json",
     "Physics-Study_all-frames-dict.csv",
+    "Physics-Study_all-frames.csv.gz",
     "Physics-Study_all-responses-dict.csv",
     "Physics-Study_all-responses.csv",
     "Physics-Study_all-responses.json",
@@ -60,7 +64,9 @@ def _accept_all(*records: dict) -> dict:
 def test_study_slug() -> None:
     assert study_slug("Physics Study") == "Physics-Study"
     assert study_slug("Baby's 1st study (v2)!") == "Baby-s-1st-study--v2--"
-    assert study_slug("Ünïcode") == "-n-code"
+    assert study_slug("Ünïcode") == "Ünïcode"
+    assert study_slug("Étude des bébés") == "Étude-des-bébés"
+    assert study_slug("研究 ٣/4") == "研究-٣-4"  # Unicode letters and digits are kept
     assert settings(study_name="").slug == settings().study_uuid
 
 
@@ -151,8 +157,24 @@ def test_frame_data_csv_in_zip() -> None:
     assert set(frame["child_hashed_id"]) == {settings().hashed(uid("child-1"))}
 
 
-def test_frames_dictionary_has_placeholders() -> None:
-    files = build_outputs([make_record()], settings(), _accept_all("r1"))
+FRAMES_DICT_HEADER = [
+    "column",
+    "description",
+    "possible_frame_id",
+    "frame_description",
+    "possible_key",
+    "key_description",
+]
+
+
+def test_frames_dictionary_has_the_platforms_layout() -> None:
+    record = make_record(
+        global_event_timings=[{"eventType": "exitEarly", "exitType": "manualInterrupt"}]
+    )
+    record["response"]["exp_data"]["3-jspsych-trial"] = [1, 2]  # not an object
+    files = build_outputs([record], settings(), _accept_all("r1"))
+    data = files["Physics-Study_all-frames-dict.csv"].decode()
+    assert data.splitlines()[0] == ",".join(FRAMES_DICT_HEADER)
     rows = _csv(files["Physics-Study_all-frames-dict.csv"])
     assert [r["column"] for r in rows[:6]] == [
         "response_uuid",
@@ -162,19 +184,32 @@ def test_frames_dictionary_has_placeholders() -> None:
         "key",
         "value",
     ]
-    frame_rows_ = {
-        r["possible_value"]: r["description"]
+    assert all(r["description"] for r in rows[:6])
+    assert all(r["column"] == "" for r in rows[6:])
+    frames = {
+        r["possible_frame_id"]: r["frame_description"]
         for r in rows
-        if r["column"] == "frame_id" and r["possible_value"]
+        if r["frame_description"] and not r["possible_key"]
     }
-    assert set(frame_rows_) == {"0-video-consent", "1-survey", "2-exit-survey"}
-    assert all(d.startswith("RESEARCHER: INSERT") for d in frame_rows_.values())
-    keys = {
-        (r["frame_id"], r["possible_value"]): r["description"] for r in rows if r["column"] == "key"
+    assert set(frames) == {
+        "global",
+        "*-video-consent",
+        "*-survey",
+        "*-exit-survey",
+        "*-jspsych-trial",
     }
-    assert "RESEARCHER: INSERT" in keys[("1-survey", "formData.favPie")]
-    assert ("1-survey", "formData.pets.N") in keys  # array items generalized
-    assert "RESEARCHER" not in keys[("0-video-consent", "timestamp")]
+    assert all(
+        d == "RESEARCHER: INSERT FRAME DESCRIPTION" for f, d in frames.items() if f != "global"
+    )
+    keys = {(r["possible_frame_id"], r["possible_key"]): r["key_description"] for r in rows[6:]}
+    assert "RESEARCHER: INSERT" in keys[("*-survey", "formData.favPie")]
+    assert ("*-survey", "formData.pets.N") in keys  # array items generalized
+    assert "RESEARCHER" not in keys[("*-exit-survey", "withdrawal")]
+    assert ("*-jspsych-trial", "") in keys  # the empty key of a non-object frame
+    # event keys: once each, for any frame (global events included)
+    events = {k for (f, k) in keys if f == "any (event data)"}
+    assert events == {"eventType", "timestamp", "streamTime", "exitType"}
+    assert "RESEARCHER" not in keys[("any (event data)", "timestamp")]
     assert not any(k[1] in ("birthDate", "frameType") for k in keys)
 
 
@@ -189,13 +224,17 @@ def test_overview_columns_and_values() -> None:
     header = files["Physics-Study_all-responses.csv"].decode().splitlines()[0].split(",")
     assert header[:3] == ["response__id", "response__uuid", "response__date_created"]
     assert "response__sequence.0" in header and "response__conditions.0.frameName" in header
-    assert "response__conditions.4-pref-phys-videos.showStay" in header
+    # a mapping frame -> values is a list, as the platform publishes it
+    assert not [c for c in header if "pref-phys-videos" in c]
+    assert header.index("child__condition_list") < header.index("response__sequence.0")
     assert header.index("response__sequence.9") < header.index("response__sequence.10")
     assert header.index("response__sequence.11") < header.index("response__conditions.0.frameName")
-    assert header.index("response__conditions.0.frameName") < header.index("consent__ruling")
-    assert header.index("consent__time") < header.index("study__uuid")
-    assert header.index("study__uuid") < header.index("participant__hashed_id")
-    assert header.index("participant__hashed_id") < header.index("child__hashed_id")
+    assert header[-3:] == [
+        "response__researcher_payment_status",
+        "response__researcher_session_status",
+        "response__researcher_star",
+    ]
+    assert "response__completed_consent_frame" not in header
     assert not set(header) & set(IDENTIFYING)
 
     rows = {r["response__uuid"]: r for r in _csv(files["Physics-Study_all-responses.csv"])}
@@ -205,16 +244,106 @@ def test_overview_columns_and_values() -> None:
     assert row["response__sequence.2"] == "2-exit-survey"
     assert row["response__sequence.3"] == ""
     assert row["consent__ruling"] == "accepted" and row["consent__arbiter"] == "jrivera"
+    assert row["consent__comment"] == "note"
     assert row["participant__hashed_id"] == settings().hashed(uid("family-1"))
     assert row["child__hashed_id"] == settings().hashed(uid("child-1"))
     assert row["child__age_rounded"] == "360"  # 366 days
     assert row["response__completed"] == "True" and row["response__withdrawn"] == "False"
+    assert row["response__eligibility"] == "Eligible"
     assert row["response__birthdate_difference"] == "0"
     assert row["response__video_privacy"] == "private"
+    assert row["response__researcher_star"] == "False"
     assert rows[uid("long")]["response__sequence.11"] == "11-frame"
+    seed = rows[uid("seed")]
+    assert seed["response__conditions.0.frameName"] == "4-pref-phys-videos"
+    assert seed["response__conditions.0.showStay"] == "18"
 
     described = [r["column"] for r in _csv(files["Physics-Study_all-responses-dict.csv"])]
     assert described == header
+
+
+def test_mapping_conditions_become_a_list_in_frame_order() -> None:
+    record = make_record(
+        conditions={
+            "12-later": {"conditionNum": 1},
+            "4-pref-phys-videos": {"conditionNum": 3, "parameterSet": {"showStay": 18}},
+            "7-odd": "B",
+        }
+    )
+    files = build_outputs([record], settings(), _accept_all("r1"))
+    row = _csv(files["Physics-Study_all-responses.csv"])[0]
+    assert {k: v for k, v in row.items() if k.startswith("response__conditions.")} == {
+        "response__conditions.0.frameName": "4-pref-phys-videos",
+        "response__conditions.0.conditionNum": "3",
+        "response__conditions.0.parameterSet.showStay": "18",
+        "response__conditions.1.frameName": "7-odd",
+        "response__conditions.1.value": "B",
+        "response__conditions.2.frameName": "12-later",
+        "response__conditions.2.conditionNum": "1",
+    }
+    nested = json.loads(files["Physics-Study_all-responses.json"])[0]["response"]["conditions"]
+    assert [c["frameName"] for c in nested] == ["4-pref-phys-videos", "7-odd", "12-later"]
+
+
+def test_exit_survey_values_come_from_the_last_exit_frame() -> None:
+    """Exit frames public/yes and then private/no publish the parent's final answer."""
+    record = make_record(parent_feedback="ignored: the exit frames say")
+    exp = record["response"]["exp_data"]
+    exp["2-exit-survey"].update(
+        useOfMedia="public", databraryShare="yes", withdrawal=True, feedback="first"
+    )
+    exp["3-exit-survey"] = {
+        **exp["2-exit-survey"],
+        "useOfMedia": "private",
+        "databraryShare": "no",
+        "withdrawal": False,
+        "feedback": "second",
+        "birthDate": "2023-03-04T04:00:00.000Z",
+    }
+    record["response"]["sequence"].append("3-exit-survey")
+    files = build_outputs([record], settings(), _accept_all("r1"))
+    row = _csv(files["Physics-Study_all-responses.csv"])[0]
+    assert row["response__video_privacy"] == "private"
+    assert row["response__databrary"] == "no"
+    assert row["response__withdrawn"] == "False"
+    assert row["response__parent_feedback"] == "second"
+    assert row["response__birthdate_difference"] == "3"
+    nested = json.loads(files["Physics-Study_all-responses.json"])[0]["response"]
+    assert (nested["video_privacy"], nested["databrary"], nested["withdrawn"]) == (
+        "private",
+        "no",
+        False,
+    )
+
+
+def test_parent_feedback_without_exit_frame_comes_from_the_record() -> None:
+    record = make_record(parent_feedback="Sent by email")
+    del record["response"]["exp_data"]["2-exit-survey"]
+    files = build_outputs([record], settings(), _accept_all("r1"))
+    row = _csv(files["Physics-Study_all-responses.csv"])[0]
+    assert row["response__parent_feedback"] == "Sent by email"
+    assert row["response__video_privacy"] == "" and row["response__withdrawn"] == "False"
+
+
+def test_non_object_frames_are_rows_with_an_empty_key() -> None:
+    """jsPsych-style frame data (not an object) is written, not quarantined."""
+    record = make_record()
+    record["response"]["exp_data"]["1-survey"] = [{"rt": 812, "birthDate": "x"}, 3]
+    record["response"]["exp_data"]["3-note"] = "free"
+    drop = {
+        "responses.json": dump([record]),
+        "consent.csv": rulings_csv(("r1", "accepted", "2024-03-03T00:00:00Z")),
+    }
+    result = process_drop(drop, settings())
+    assert result.drop.errors == [] and len(result.published) == 1
+    entries = _zip_entries(result.files["Physics-Study_framedata_per_session.zip"])
+    rows = _csv(next(iter(entries.values())))
+    survey = [r for r in rows if r["frame_id"] == "1-survey"]
+    assert [(r["event_number"], r["key"], r["value"]) for r in survey] == [
+        ("", "", "[{'rt': 812}, 3]")
+    ]
+    note = [r for r in rows if r["frame_id"] == "3-note"]
+    assert [(r["key"], r["value"]) for r in note] == [("", "free")]
 
 
 def test_birthdate_difference() -> None:
@@ -229,26 +358,38 @@ def test_birthdate_difference() -> None:
 def test_identifying_columns_when_selected() -> None:
     chosen = settings(identifying=list(IDENTIFYING))
     files = build_outputs([make_record()], chosen, _accept_all("r1"))
+    header = next(
+        csv.reader(io.StringIO(files["Physics-Study_all-responses-identifiable.csv"].decode()))
+    )
+    # after the platform's fixed columns, before the flattened sequence
+    at = header.index("child__condition_list") + 1
+    assert header[at : at + len(IDENTIFYING)] == list(IDENTIFYING)
     row = _csv(files["Physics-Study_all-responses-identifiable.csv"])[0]
     assert row["child__birthday"] == "2023-03-01"
     assert row["child__name"] == "Name child-1"
     assert row["child__global_id"] == uid("child-1")
     assert row["participant__nickname"] == "Nick family-1"
     assert row["child__age_in_days"] == "366"
-    assert row["consent__comment"] == "note"
     described = {
         r["column"]: r["description"] for r in _csv(files["Physics-Study_all-responses-dict.csv"])
     }
-    for column in IDENTIFYING:
+    for column in (*IDENTIFYING, "consent__comment", "response__parent_feedback"):
         assert "MUST BE REDACTED" in described[column], column
     assert "MUST BE REDACTED" not in described["child__age_rounded"]
+    assert "exact age" in described["child__age_rounded"]  # repeated rounded ages
     nested = json.loads(files["Physics-Study_all-responses-identifiable.json"])[0]
     assert nested["child"]["name"] == "Name child-1"
     child_row = _csv(files["Physics-Study_all-children-identifiable.csv"])[0]
     assert child_row["child__additional_information"] == "Private note about child-1"
-    # the demographic files never carry identifying data
+    assert child_row["child__name"] == "Name child-1" and child_row["child__age_in_days"] == "366"
+    # the demographic files never carry global IDs
     demo = files["Physics-Study_all-demographic-snapshots.csv"].decode()
-    assert uid("family-1") not in demo and "Comment from" not in demo
+    assert uid("family-1") not in demo and uid("demo-family-1") not in demo
+
+
+def test_consent_comment_is_no_longer_opt_in() -> None:
+    with pytest.raises(ValueError, match="consent__comment is always published"):
+        settings(identifying=["consent__comment"])
 
 
 def test_json_nests_the_same_records() -> None:
@@ -270,18 +411,24 @@ def test_json_nests_the_same_records() -> None:
 def test_children_one_row_per_child() -> None:
     records = [
         make_record("a", child="kid1", family="fam1"),
-        make_record("b", child="kid1", family="fam1", created="2024-03-05T10:00:00Z"),
+        make_record("b", child="kid1", family="fam1", created="2024-09-05T10:00:00Z"),
         make_record("c", child="kid2", family="fam1"),
         make_record("d", child="kid3", family="fam2"),
     ]
     records[1]["child"]["language_list"] = "en es"  # the newer profile wins
     files = build_outputs(records, settings(), _accept_all("a", "b", "c", "d"))
-    rows = _csv(files["Physics-Study_all-children.csv"])
+    data = files["Physics-Study_all-children.csv"]
+    assert data.decode().splitlines()[0] == (
+        "participant__hashed_id,child__hashed_id,child__age_rounded,child__gender,"
+        "child__age_at_birth,child__language_list,child__condition_list"
+    )
+    rows = _csv(data)
     assert len(rows) == 3
     hashed = {settings().hashed(uid(k)): k for k in ("kid1", "kid2", "kid3")}
     assert [r["child__hashed_id"] for r in rows] == sorted(hashed)
     by_kid = {hashed[r["child__hashed_id"]]: r for r in rows}
     assert by_kid["kid1"]["child__language_list"] == "en es"
+    assert by_kid["kid1"]["child__age_rounded"] == "360"  # at the first response (366 days)
     assert by_kid["kid3"]["participant__hashed_id"] == settings().hashed(uid("fam2"))
     described = [r["column"] for r in _csv(files["Physics-Study_all-children-dict.csv"])]
     assert described == list(rows[0])
@@ -296,20 +443,44 @@ def test_demographic_snapshots_one_row_per_response() -> None:
     by_uuid = {r["response__uuid"]: r for r in rows}
     first = by_uuid[uid("a")]
     assert first["demographic__hashed_id"] == settings().hashed(uid("demo-family-1"))
-    assert first["demographic__us_race_ethnicity_identification.0"] == "white"
-    assert first["demographic__us_race_ethnicity_identification.1"] == "asian"
-    assert first["demographic__child_rounded_ages.0"] == "310"  # 306 days on 2024-01-01
-    assert by_uuid[uid("b")]["demographic__hashed_id"] == ""
-    for gone in ("additional_comments", "lookit_referrer", "child_birthdays", "uuid"):
+    assert first["demographic__us_race_ethnicity_identification"] == "['white', 'asian']"
+    assert first["demographic__child_rounded_ages"] == "[360]"  # 366 days at the response
+    assert first["demographic__date_created"] == "2024-01-01 12:00:00+00:00"
+    assert first["demographic__additional_comments"] == "Comment from family-1"
+    assert first["demographic__lookit_referrer"] == "Referred by family-1"
+    assert not [c for c in first if "." in c]  # lists stay in one cell
+    empty = by_uuid[uid("b")]
+    assert empty["demographic__hashed_id"] == "" and empty["demographic__child_rounded_ages"] == ""
+    for gone in ("child_birthdays", "uuid"):
         assert f"demographic__{gone}" not in first
     nested = json.loads(files["Physics-Study_all-demographic-snapshots.json"])
     assert [n["response"]["uuid"] for n in nested] == [r["response__uuid"] for r in rows]
     snapshot = {n["response"]["uuid"]: n["demographic"] for n in nested}[uid("a")]
     assert snapshot["us_race_ethnicity_identification"] == ["white", "asian"]
-    described = [
-        r["column"] for r in _csv(files["Physics-Study_all-demographic-snapshots-dict.csv"])
-    ]
-    assert described == list(first)
+    assert snapshot["child_rounded_ages"] == [360]
+    described = {
+        r["column"]: r["description"]
+        for r in _csv(files["Physics-Study_all-demographic-snapshots-dict.csv"])
+    }
+    assert list(described) == list(first)
+    for column in ("demographic__additional_comments", "demographic__lookit_referrer"):
+        assert "MUST BE REDACTED" in described[column], column
+    assert "videos are also published" in described["response__uuid"]
+    assert "exact age" in described["demographic__child_rounded_ages"]
+
+
+def test_demographic_child_ages_at_the_response_date() -> None:
+    """Not at the snapshot's date: a snapshot saved months before the session gives the
+    children's ages on the session's day (as the platform and its dictionary say)."""
+    record = make_record(created="2024-01-01T16:27:08.395Z")
+    record["demographic"].update(
+        date_created="2023-06-01T09:00:00Z",
+        child_birthdays=["2019-02-14", "2022-12-25", "not a date"],
+    )
+    files = build_outputs([record], settings(), _accept_all("r1"))
+    row = _csv(files["Physics-Study_all-demographic-snapshots.csv"])[0]
+    # 1782 and 372 days on 2024-01-01 (on 2023-06-01 they were 1568 and 158: [1560, 160])
+    assert row["demographic__child_rounded_ages"] == "[1770, 360, None]"
 
 
 def test_idmap_of_children_in_both_studies() -> None:
@@ -337,17 +508,23 @@ def test_idmap_of_children_in_both_studies() -> None:
 
 
 def _all_bytes(files: dict[str, bytes]) -> list[tuple[str, bytes]]:
+    """Every file's bytes, plus every ZIP entry and every gzip file's content."""
     out = []
     for name, data in files.items():
         out.append((name, data))
         if name.endswith(".zip"):
             out.extend((f"{name}!{inner}", body) for inner, body in _zip_entries(data).items())
+        if name.endswith(".gz"):
+            out.append((f"{name}!", gzip.decompress(data)))
     return out
 
 
-def test_no_identifying_data_or_free_text_in_default_outputs(
-    synth_result: SessionResult, synth_records: list[dict], synth_files: dict[str, bytes]
+def test_no_identifying_data_in_default_outputs(
+    synth_result: SessionResult, synth_records: list[dict]
 ) -> None:
+    """Global IDs, names, birthdays, the nickname and the child's additional information
+    never reach a default file (the free text the platform publishes does, with a
+    redaction note in the dictionaries: see the dictionary tests)."""
     secrets: set[str] = set()
     for record in synth_records:
         secrets.update((record["participant"]["global_id"], record["child"]["global_id"]))
@@ -357,15 +534,10 @@ def test_no_identifying_data_or_free_text_in_default_outputs(
             record["child"]["birthday"],
             record["participant"]["nickname"],
             record["child"]["additional_information"],
-            record["demographic"]["additional_comments"],
-            record["demographic"]["lookit_referrer"],
             *record["demographic"]["child_birthdays"],
         ):
             if value:
                 secrets.add(value)
-    for name, data in synth_files.items():
-        if "consent" in name:
-            secrets.update(r.comment for r in parse_rulings(data, name) if r.comment)
     secrets |= {s.upper() for s in secrets if len(s) == 36}  # UUIDs in any case
     assert len(secrets) > 100
     scanned = _all_bytes(synth_result.files)
@@ -427,12 +599,15 @@ def test_withdrawn_responses_list_only_consent_video(synth_result: SessionResult
     assert any(r["is_consent"] == "False" for r in rows)
     listed = {r["video_file"] for r in rows}
     all_listed = {v.video_file for v in synth_result.drop.videos}
+    records = {r["response"]["uuid"]: r for r in synth_result.published}
     dropped = {
         v.video_file
         for v in synth_result.drop.videos
-        if v.response_uuid in withdrawn and not v.is_consent
+        if v.response_uuid in withdrawn and not is_consent_video(v, records[v.response_uuid])
     }
     assert dropped and not dropped & listed and listed < all_listed
+    consent = {r["frame_id"] for r in rows if r["is_consent"] == "True"}
+    assert consent == {"1-video-consent"}  # the synthetic study's CONSENT frame
 
 
 def test_outputs_are_deterministic(synth_files: dict[str, bytes], synth_result) -> None:
@@ -444,10 +619,11 @@ def test_outputs_are_deterministic(synth_files: dict[str, bytes], synth_result) 
         records, settings(), synth_result.drop.rulings, synth_result.drop.videos
     )
     assert rebuilt == synth_result.files
-    with zipfile.ZipFile(io.BytesIO(rebuilt["Physics-Study_framedata_per_session.zip"])) as archive:
-        infos = archive.infolist()
-        assert {i.date_time for i in infos} == {(1980, 1, 1, 0, 0, 0)}
-        assert [i.filename for i in infos] == sorted(i.filename for i in infos)
+    for name in ("Physics-Study_framedata_per_session.zip", "Physics-Study--psychds.zip"):
+        with zipfile.ZipFile(io.BytesIO(rebuilt[name])) as archive:
+            infos = archive.infolist()
+            assert {i.date_time for i in infos} == {(1980, 1, 1, 0, 0, 0)}
+            assert [i.filename for i in infos] == sorted(i.filename for i in infos)
 
 
 def test_empty_study_gives_headers_only() -> None:
@@ -457,6 +633,26 @@ def test_empty_study_gives_headers_only() -> None:
     assert files["Physics-Study_all-responses.csv"].startswith(b"response__id,response__uuid,")
     assert json.loads(files["Physics-Study_all-responses.json"]) == []
     assert _zip_entries(files["Physics-Study_framedata_per_session.zip"]) == {}
+    assert gzip.decompress(files["Physics-Study_all-frames.csv.gz"]) == (
+        b"response_uuid,child_hashed_id,frame_id,event_number,key,value\n"
+    )
+    assert "dataset_description.json" in _zip_entries(files["Physics-Study--psychds.zip"])
+
+
+def test_all_frames_file_holds_every_per_session_file(synth_result: SessionResult) -> None:
+    data = synth_result.files["Physics-Study_all-frames.csv.gz"]
+    assert data[4:8] == b"\0\0\0\0"  # gzip mtime 0: the same rows, the same bytes
+    text = gzip.decompress(data).decode()
+    entries = _zip_entries(synth_result.files["Physics-Study_framedata_per_session.zip"])
+    header = "response_uuid,child_hashed_id,frame_id,event_number,key,value\n"
+    bodies = [body.decode() for _, body in sorted(entries.items())]
+    assert all(b.startswith(header) for b in bodies)
+    # one header, then every per-session file's rows
+    assert sorted(text[len(header) :].splitlines()) == sorted(
+        line for b in bodies for line in b[len(header) :].splitlines()
+    )
+    frame = pd.read_csv(io.BytesIO(data), compression="gzip", dtype=str, keep_default_na=False)
+    assert set(frame["response_uuid"]) == {r["response"]["uuid"] for r in synth_result.published}
 
 
 def test_duplicate_deliveries_publish_once() -> None:
@@ -483,3 +679,224 @@ def test_settings_from_the_config_block() -> None:
     assert built == settings(hash_digits=8, identifying=("child__birthday",))
     assert built.hashed(uid("child-1")) == settings(hash_digits=8).hashed(uid("child-1"))
     assert len(built.hashed(uid("child-1"))) == 8
+
+
+# ----------------------------------------------------------------------------- compatibility
+
+OVERVIEW_HEADER = [  # the platform's overview columns (SPEC §4.3), in its order
+    "response__id",
+    "response__uuid",
+    "response__date_created",
+    "response__completed",
+    "response__withdrawn",
+    "response__eligibility",
+    "response__parent_feedback",
+    "response__birthdate_difference",
+    "response__video_privacy",
+    "response__databrary",
+    "response__is_preview",
+    "consent__ruling",
+    "consent__arbiter",
+    "consent__time",
+    "consent__comment",
+    "study__uuid",
+    "participant__hashed_id",
+    "child__hashed_id",
+    "child__age_rounded",
+    "child__gender",
+    "child__age_at_birth",
+    "child__language_list",
+    "child__condition_list",
+]
+RESEARCHER_HEADER = [
+    "response__researcher_payment_status",
+    "response__researcher_session_status",
+    "response__researcher_star",
+]
+DEMOGRAPHICS_HEADER = [
+    "response__uuid",
+    "participant__hashed_id",
+    "demographic__hashed_id",
+    "demographic__date_created",
+    "demographic__number_of_children",
+    "demographic__child_rounded_ages",
+    "demographic__number_of_guardians",
+    "demographic__us_race_ethnicity_identification",
+    "demographic__parent_age",
+    "demographic__parent_gender",
+    "demographic__education_level",
+    "demographic__annual_income",
+    "demographic__additional_comments",
+    "demographic__country",
+    "demographic__state",
+    "demographic__density",
+    "demographic__lookit_referrer",
+]
+CHILDREN_HEADER = [
+    "participant__hashed_id",
+    "child__hashed_id",
+    "child__age_rounded",
+    "child__gender",
+    "child__age_at_birth",
+    "child__language_list",
+    "child__condition_list",
+]
+FRAME_HEADER = ["response_uuid", "child_hashed_id", "frame_id", "event_number", "key", "value"]
+STUDY_NAME = "Étude des bébés"
+SLUG = "Étude-des-bébés"
+
+
+def _compat_drop() -> dict[str, bytes]:
+    """A fixed study of two sessions covering every compatibility point of issue 13."""
+    first = make_record(
+        "compat-1",
+        created="2024-01-01T16:27:08.395Z",
+        birthday="2019-02-14",
+        conditions={"1-survey": {"conditionNum": 2, "parameterSet": {"Q1": "color"}}},
+        eligibility=["Ineligible_TooYoung", "Ineligible_CriteriaExpression"],
+        researcher_payment_status="to_pay",
+        researcher_session_status="follow_up",
+        researcher_star=True,
+    )
+    exp = first["response"]["exp_data"]
+    exp["2-exit-survey"].update(
+        useOfMedia="public", databraryShare="yes", withdrawal=True, feedback="First try"
+    )
+    exp["3-exit-survey"] = {
+        **exp["2-exit-survey"],
+        "useOfMedia": "private",
+        "databraryShare": "no",
+        "withdrawal": False,
+        "feedback": "Lovely, thanks",
+        "birthDate": "2019-02-16T05:00:00.000Z",
+    }
+    first["response"]["sequence"].append("3-exit-survey")
+    first["demographic"].update(
+        date_created="2023-06-01T09:30:00.5Z",
+        child_birthdays=["2019-02-14", "2022-12-25"],
+        us_race_ethnicity_identification=["white", "hisp"],
+    )
+    second = make_record(
+        "compat-2", created="2024-01-03T08:00:00Z", child="child-2", birthday="2023-03-01"
+    )
+    second["response"]["exp_data"]["1-survey"] = ["jsPsych", 2]  # not an object
+    second["demographic"]["child_birthdays"] = [1770]  # not a date
+    for record in (first, second):
+        record["study"]["name"] = STUDY_NAME
+    rulings = (
+        "response_uuid,action,arbiter,created_at,comment\n"
+        f"{uid('compat-1')},accepted,jrivera,2024-01-02T20:05:31.123Z,Confirmed by email\n"
+        f"{uid('compat-2')},accepted,mchen,2024-01-04T00:00:00Z,\n"
+    )
+    videos = (
+        f"videoStream_{STUDY}_0-video-consent_{uid('compat-1')}_1704126430000_1.mp4\n"
+        f"videoStream_{STUDY}_1-survey_{uid('compat-1')}_1704126431250_2.mp4\n"
+    )
+    return {
+        "responses.json": dump([first, second]),
+        "consent_rulings.csv": rulings.encode(),
+        "videos.txt": videos.encode(),
+    }
+
+
+def _header(data: bytes) -> list[str]:
+    return next(csv.reader(io.StringIO(data.decode("utf-8"), newline="")))
+
+
+def test_compatibility_with_the_platforms_downloads() -> None:
+    """Every file a researcher's scripts read, as the platform writes it: names, headers
+    (SPEC §4.3's column lists), timestamps, one-cell lists, the last exit frame, ages at
+    the response's date, mapping conditions as a list, jsPsych frames, dictionaries."""
+    study = settings(study_name=STUDY_NAME)
+    result = process_drop(_compat_drop(), study)
+    files = result.files
+    assert result.drop.errors == [] and len(result.published) == 2
+    assert sorted(files) == sorted(n.replace("Physics-Study", SLUG) for n in DEFAULT_NAMES)
+
+    # overview: the platform's columns and order, then sequence, conditions, researcher fields
+    sequence = [f"response__sequence.{i}" for i in range(4)]
+    conditions = [
+        "response__conditions.0.conditionNum",
+        "response__conditions.0.frameName",
+        "response__conditions.0.parameterSet.Q1",
+    ]
+    header = _header(files[f"{SLUG}_all-responses.csv"])
+    assert header == OVERVIEW_HEADER + sequence + conditions + RESEARCHER_HEADER
+    rows = {r["response__uuid"]: r for r in _csv(files[f"{SLUG}_all-responses.csv"])}
+    row = rows[uid("compat-1")]
+    assert row["response__date_created"] == "2024-01-01 16:27:08.395000+00:00"
+    assert rows[uid("compat-2")]["response__date_created"] == "2024-01-03 08:00:00+00:00"
+    assert row["consent__time"] == "2024-01-02 20:05"
+    assert row["consent__comment"] == "Confirmed by email"
+    assert row["response__eligibility"] == "Ineligible_TooYoung Ineligible_CriteriaExpression"
+    # the last exit frame: private/no, not the first frame's public/yes
+    assert (row["response__video_privacy"], row["response__databrary"]) == ("private", "no")
+    assert row["response__withdrawn"] == "False"
+    assert row["response__parent_feedback"] == "Lovely, thanks"
+    assert row["response__birthdate_difference"] == "2"
+    assert row["child__age_rounded"] == "1770"  # 1782 days
+    assert row["response__conditions.0.frameName"] == "1-survey"
+    assert row["response__conditions.0.conditionNum"] == "2"
+    assert (row["response__researcher_payment_status"], row["response__researcher_star"]) == (
+        "to_pay",
+        "True",
+    )
+    assert row["response__sequence.3"] == "3-exit-survey"
+    assert [r["column"] for r in _csv(files[f"{SLUG}_all-responses-dict.csv"])] == header
+    nested = {n["response"]["uuid"]: n for n in json.loads(files[f"{SLUG}_all-responses.json"])}
+    assert nested[uid("compat-1")]["response"]["date_created"] == row["response__date_created"]
+    assert nested[uid("compat-1")]["response"]["eligibility"] == [
+        "Ineligible_TooYoung",
+        "Ineligible_CriteriaExpression",
+    ]
+    assert nested[uid("compat-1")]["consent"]["time"] == "2024-01-02 20:05"
+
+    # demographics: one cell per list, ages at the response's date, free text published
+    assert _header(files[f"{SLUG}_all-demographic-snapshots.csv"]) == DEMOGRAPHICS_HEADER
+    demo = {r["response__uuid"]: r for r in _csv(files[f"{SLUG}_all-demographic-snapshots.csv"])}
+    snap = demo[uid("compat-1")]
+    assert snap["demographic__date_created"] == "2023-06-01 09:30:00.500000+00:00"
+    assert snap["demographic__child_rounded_ages"] == "[1770, 360]"
+    assert snap["demographic__us_race_ethnicity_identification"] == "['white', 'hisp']"
+    assert snap["demographic__additional_comments"] == "Comment from family-1"
+    assert snap["demographic__lookit_referrer"] == "Referred by family-1"
+    assert demo[uid("compat-2")]["demographic__child_rounded_ages"] == "[None]"
+    demo_dict = {
+        r["column"]: r["description"]
+        for r in _csv(files[f"{SLUG}_all-demographic-snapshots-dict.csv"])
+    }
+    assert list(demo_dict) == DEMOGRAPHICS_HEADER
+    assert "MUST BE REDACTED" in demo_dict["response__uuid"]
+    assert "MUST BE REDACTED" in demo_dict["demographic__additional_comments"]
+    assert "MUST BE REDACTED" in demo_dict["demographic__lookit_referrer"]
+
+    # children, frame data, frames dictionary
+    assert _header(files[f"{SLUG}_all-children.csv"]) == CHILDREN_HEADER
+    entries = _zip_entries(files[f"{SLUG}_framedata_per_session.zip"])
+    assert sorted(entries) == sorted(
+        f"{SLUG}_{uid(n)}_frames.csv" for n in ("compat-1", "compat-2")
+    )
+    frames = _csv(entries[f"{SLUG}_{uid('compat-2')}_frames.csv"])
+    assert _header(entries[f"{SLUG}_{uid('compat-2')}_frames.csv"]) == FRAME_HEADER
+    assert [(r["key"], r["value"]) for r in frames if r["frame_id"] == "1-survey"] == [
+        ("", "['jsPsych', 2]")
+    ]
+    assert _header(files[f"{SLUG}_all-frames-dict.csv"]) == FRAMES_DICT_HEADER
+    assert _header(gzip.decompress(files[f"{SLUG}_all-frames.csv.gz"])) == FRAME_HEADER
+
+    # videos: the platform's datetime text; consent by the frame's type
+    videos = _csv(files[f"{SLUG}_videos.csv"])
+    assert [(v["frame_id"], v["timestamp"], v["is_consent"]) for v in videos] == [
+        ("0-video-consent", "2024-01-01 16:27:10+00:00", "True"),
+        ("1-survey", "2024-01-01 16:27:11.250000+00:00", "False"),
+    ]
+
+    # Psych-DS: keyword-named data files under data/, each with a sidecar
+    with zipfile.ZipFile(io.BytesIO(files[f"{SLUG}--psychds.zip"])) as archive:
+        names = archive.namelist()
+        description = json.loads(archive.read("dataset_description.json"))
+    assert description["name"] == STUDY_NAME
+    assert {n for n in names if n.endswith("_data.csv")} == {
+        f"data/study-{STUDY.replace('-', '')}_file-{label}_data.csv"
+        for label in ("responses", "children", "demographics", "frames")
+    }

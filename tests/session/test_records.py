@@ -103,8 +103,9 @@ def test_missing_top_level_key_names_record_and_line() -> None:
         (lambda r: r["child"].__setitem__("global_id", "kid-7"), "child.global_id"),
         (lambda r: r["participant"].__setitem__("global_id", ""), "participant.global_id"),
         (lambda r: r["child"].__setitem__("birthday", "03/01/2020"), "child.birthday"),
-        (lambda r: r["response"].__setitem__("exp_data", []), "exp_data"),
-        (lambda r: r["response"]["exp_data"].__setitem__("1-survey", 3), "exp_data.1-survey"),
+        (lambda r: r["response"].__setitem__("exp_data", "frames"), "exp_data"),
+        (lambda r: r["response"].__setitem__("eligibility", 3), "eligibility"),
+        (lambda r: r["response"].__setitem__("parent_feedback", {"a": 1}), "parent_feedback"),
         (lambda r: r["response"].__setitem__("is_preview", "no"), "is_preview"),
         (lambda r: r.__setitem__("study", "physics"), "'study' must be an object"),
     ],
@@ -114,6 +115,42 @@ def test_invalid_fields(mutate, message: str) -> None:
     mutate(records[2])
     error = _error(dump(records))
     assert error.record == 2 and message in str(error)
+
+
+def test_new_platform_fields_are_kept() -> None:
+    raw = make_record(
+        eligibility=["Ineligible_TooYoung"],
+        parent_feedback="Fun!",
+        researcher_payment_status="to_pay",
+        researcher_session_status="follow_up",
+        researcher_star=True,
+    )
+    (record,) = parse_responses(dump([raw]), "r.json")
+    assert record["response"]["eligibility"] == ["Ineligible_TooYoung"]
+    assert record["response"]["parent_feedback"] == "Fun!"
+    assert record["response"]["researcher_payment_status"] == "to_pay"
+    assert record["response"]["researcher_session_status"] == "follow_up"
+    assert record["response"]["researcher_star"] is True
+    del raw["response"]["eligibility"]  # exports without the newer fields still parse
+    (record,) = parse_responses(dump([raw]), "r.json")
+    assert record["response"]["eligibility"] is None
+
+
+def test_jspsych_style_frames_parse() -> None:
+    """Frames whose data is not an object, and exp_data given as an array paired with the
+    sequence (jsPsych-style studies), are data, not errors."""
+    raw = make_record("a")
+    raw["response"]["exp_data"]["1-survey"] = 3
+    (record,) = parse_responses(dump([raw]), "r.json")
+    assert record["response"]["exp_data"]["1-survey"] == 3
+    raw["response"]["sequence"] = ["0-intro", "1-trial"]
+    raw["response"]["exp_data"] = [{"rt": 812}, [1, 2], "extra"]
+    (record,) = parse_responses(dump([raw]), "r.json")
+    assert record["response"]["exp_data"] == {
+        "0-intro": {"rt": 812},
+        "1-trial": [1, 2],
+        "2": "extra",
+    }
 
 
 def test_record_not_an_object() -> None:
@@ -170,7 +207,7 @@ def test_parse_rulings() -> None:
     assert rulings[0].comment == "Audio unclear, asked PI"
     assert rulings[1].comment == "fine\nnow"
     assert rulings[2].created_at == datetime(2024, 3, 2, 10, tzinfo=UTC)  # naive = UTC
-    assert rulings[1].created_iso == "2024-03-04T09:00:00.000Z"
+    assert rulings[1].created_at == datetime(2024, 3, 4, 9, tzinfo=UTC)
 
 
 def test_newest_ruling_wins_whatever_the_order() -> None:
@@ -227,10 +264,13 @@ def test_parse_the_platform_example() -> None:
     assert video.study_uuid == STUDY
     assert video.frame_id == "1-video-consent"
     assert video.response_uuid == "d96b3ba5-6806-4c09-86e2-77456163eb5a"
-    assert video.is_consent
+    assert not video.consent_prefix  # consent by its frame's type, see test_rules
     # The seed's consent frame logged recorderReady at 23:55:46.558Z.
-    assert video.timestamp == "2018-07-06T23:55:46.557Z"
+    assert video.recorded_at == datetime(2018, 7, 6, 23, 55, 46, 557000, tzinfo=UTC)
     assert video.video_file == SEED_VIDEO
+    marked = parse_video_name("consent-" + SEED_VIDEO + ".webm")
+    assert marked.consent_prefix and marked.frame_id == "1-video-consent"
+    assert marked.video_file == "consent-" + SEED_VIDEO + ".webm"
 
 
 def test_frame_names_with_underscores_and_dashes() -> None:
@@ -240,8 +280,8 @@ def test_frame_names_with_underscores_and_dashes() -> None:
     assert video.frame_id == "12-pref_phys-videos_trial_2"
     assert video.response_uuid == response.lower()
     assert video.video_file == name
-    assert not video.is_consent
-    assert parse_video_name(name.replace("pref", "Consent")).is_consent
+    assert not video.consent_prefix
+    assert not parse_video_name(name.replace("pref", "Consent")).consent_prefix
 
 
 @pytest.mark.parametrize(
@@ -251,6 +291,7 @@ def test_frame_names_with_underscores_and_dashes() -> None:
         f"videoStream_{STUDY}_{uid('r')}_1530921371545_923.mp4",  # no frame
         f"videoStream_{STUDY}_3-x_{uid('r')}_notatime_923.mp4",
         f"videoStream_{STUDY}_3-x_not-a-uuid_1530921371545_923.mp4",
+        f"Consent_videoStream_{STUDY}_3-x_{uid('r')}_1530921371545_923.mp4",  # not the prefix
     ],
 )
 def test_bad_video_names(name: str) -> None:

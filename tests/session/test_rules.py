@@ -12,7 +12,9 @@ from pipeline.session.process import load_drop, process_drop
 from pipeline.session.records import Ruling, parse_rulings, parse_video_name
 from pipeline.session.rules import (
     exclusion_reason,
+    exit_value,
     for_day,
+    is_consent_video,
     is_withdrawn,
     listed_videos,
     select_published,
@@ -67,6 +69,46 @@ def _with_exit(frame_id: str, frame: dict) -> dict:
 )
 def test_withdrawal(frame_id: str, frame: dict, withdrawn: bool) -> None:
     assert is_withdrawn(_with_exit(frame_id, frame)) is withdrawn
+
+
+def _two_exits(first: dict, second: dict, reverse_exp_data: bool = False) -> dict:
+    """A record whose participant answered the exit survey twice (first, then second)."""
+    record = make_record()
+    exp = record["response"]["exp_data"]
+    exp["2-exit-survey"].update(first)
+    exp["3-exit-survey"] = {**exp["2-exit-survey"], **second}
+    record["response"]["sequence"].append("3-exit-survey")
+    if reverse_exp_data:  # exp_data's key order is not the order the frames were seen
+        record["response"]["exp_data"] = dict(reversed(list(exp.items())))
+    return record
+
+
+@pytest.mark.parametrize("reverse_exp_data", [False, True])
+def test_the_last_exit_frame_decides(reverse_exp_data: bool) -> None:
+    """With exit frames public/yes and then private/no, the parent's final answer holds
+    (the platform's rule): never the more permissive first one."""
+    record = _two_exits(
+        {"useOfMedia": "public", "databraryShare": "yes", "withdrawal": True, "feedback": "a"},
+        {"useOfMedia": "private", "databraryShare": "no", "withdrawal": False, "feedback": "b"},
+        reverse_exp_data,
+    )
+    assert exit_value(record, "useOfMedia") == "private"
+    assert exit_value(record, "databraryShare") == "no"
+    assert exit_value(record, "feedback") == "b"
+    assert is_withdrawn(record) is False
+    # and the other way round: a withdrawal in the last frame counts
+    record = _two_exits({"withdrawal": False}, {"withdrawal": True}, reverse_exp_data)
+    assert is_withdrawn(record) is True
+    # a key missing from the last exit frame is missing, not taken from an earlier one
+    record = _two_exits({"useOfMedia": "public"}, {}, reverse_exp_data)
+    del record["response"]["exp_data"]["3-exit-survey"]["useOfMedia"]
+    assert exit_value(record, "useOfMedia") is None
+
+
+def test_exit_value_without_exit_frame() -> None:
+    record = make_record()
+    del record["response"]["exp_data"]["2-exit-survey"]
+    assert exit_value(record, "useOfMedia") is None and is_withdrawn(record) is False
 
 
 def test_exclusion_reasons() -> None:
@@ -146,6 +188,8 @@ def _video(response: str, frame: str, ms: int, study: str = STUDY) -> str:
 def test_withdrawal_lists_consent_videos_only() -> None:
     keep = make_record("keep")
     gone = make_record("gone", withdrawal=True)
+    # a frame named like a consent frame whose frameType is not CONSENT
+    gone["response"]["exp_data"]["5-consent-reminder"] = {"frameType": "DEFAULT"}
     names = [
         _video("keep", "0-video-consent", 1000),
         _video("keep", "3-test-trials", 2000),
@@ -153,18 +197,21 @@ def test_withdrawal_lists_consent_videos_only() -> None:
         _video("gone", "0-video-consent", 1500),
         _video("gone", "3-test-trials", 2000),
         _video("gone", "4-test_trials-2", 3000),
+        _video("gone", "5-consent-reminder", 3500),
+        "consent-" + _video("gone", "6-jspsych-consent", 4000),  # jsPsych-style consent video
         _video("unpublished", "0-video-consent", 1000),
         _video("keep", "0-video-consent", 1000, study=uid("other study")),
     ]
     videos = [parse_video_name(n) for n in names]
     listed = listed_videos(videos, [keep, gone], STUDY)
-    by_response = {(v.response_uuid, v.frame_id) for v in listed}
+    by_response = {(v.video.response_uuid, v.video.frame_id, v.is_consent) for v in listed}
     assert by_response == {
-        (uid("keep"), "0-video-consent"),
-        (uid("keep"), "3-test-trials"),
-        (uid("gone"), "0-video-consent"),
+        (uid("keep"), "0-video-consent", True),
+        (uid("keep"), "3-test-trials", False),
+        (uid("gone"), "0-video-consent", True),
+        (uid("gone"), "6-jspsych-consent", True),
     }
-    assert len(listed) == 4  # both consent videos of the withdrawn response
+    assert len(listed) == 5  # both consent videos of the withdrawn response
 
     drop = {
         "responses.json": dump([keep, gone]),
@@ -176,13 +223,29 @@ def test_withdrawal_lists_consent_videos_only() -> None:
     }
     files = process_drop(drop, settings()).files
     rows = list(csv.DictReader(io.StringIO(files["Physics-Study_videos.csv"].decode())))
-    assert len(rows) == 4
+    assert len(rows) == 5
     assert all(r["is_consent"] == "True" for r in rows if r["response_uuid"] == uid("gone"))
     assert {r["frame_id"] for r in rows if r["response_uuid"] == uid("keep")} == {
         "0-video-consent",
         "3-test-trials",
     }
-    assert all(r["timestamp"].endswith("Z") for r in rows)
+    assert {r["timestamp"] for r in rows if r["frame_id"] == "6-jspsych-consent"} == {
+        "1970-01-01 00:00:04+00:00"
+    }
+    assert {r["timestamp"] for r in rows if r["frame_id"] == "3-test-trials"} == {
+        "1970-01-01 00:00:02+00:00"
+    }
+
+
+def test_consent_video_by_frame_type_or_prefix() -> None:
+    record = make_record("r")
+    record["response"]["exp_data"]["1-survey"]["frameType"] = "consent"  # any case
+    assert is_consent_video(parse_video_name(_video("r", "0-video-consent", 1)), record)
+    assert is_consent_video(parse_video_name(_video("r", "1-survey", 1)), record)
+    assert not is_consent_video(parse_video_name(_video("r", "2-exit-survey", 1)), record)
+    # a frame that is not in exp_data, whatever its name, is not a consent frame
+    assert not is_consent_video(parse_video_name(_video("r", "9-video-consent", 1)), record)
+    assert is_consent_video(parse_video_name("consent-" + _video("r", "9-x", 1)), record)
 
 
 def test_a_malformed_file_is_set_aside_and_the_rest_goes_through() -> None:

@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 from pipeline.session.ages import age_in_days
 from pipeline.session.process import load_drop
 from pipeline.session.records import parse_responses, parse_rulings, parse_video_list
-from pipeline.session.rules import for_day, is_withdrawn
+from pipeline.session.rules import exit_frames, for_day, is_withdrawn
 from pipeline.session.synth import DEFAULT_STUDY_UUID, generate_session
 from tests.session.factory import uid
 
@@ -113,3 +113,33 @@ def test_study_uuid_and_name_are_used(tmp_path: Path) -> None:
     records = parse_responses(files["responses_2024_01_01.json"], "r.json", study)
     assert {r["study"]["name"] for r in records} == {"Other"}
     assert {v.study_uuid for v in parse_video_list(files["videos_2024_01_01.txt"], "v")} <= {study}
+
+
+def test_cli_synth_writes_the_platforms_newer_fields(tmp_path: Path) -> None:
+    """``synth --kind session`` records carry eligibility, the parent's feedback, the
+    researcher fields, conditions in both forms and sometimes two exit frames."""
+    from pipeline.cli import main
+
+    out = tmp_path / "raw"
+    assert main(["synth", "--kind", "session", "--out", str(out), "--start", "2024-03-01",
+                 "--days", "4", "--per-day", "20", "--seed", "3"]) == 0  # fmt: skip
+    records = [
+        r for p in sorted(out.glob("*.json")) for r in parse_responses(p.read_bytes(), p.name)
+    ]
+    responses = [r["response"] for r in records]
+    assert len(responses) == 80
+    assert all(isinstance(r["eligibility"], list) and r["eligibility"] for r in responses)
+    assert Counter(tuple(r["eligibility"]) for r in responses)[("Eligible",)] > 40
+    assert any(r["eligibility"] != ["Eligible"] for r in responses)
+    assert {type(r["conditions"]) for r in responses} == {dict, list}
+    assert any(r["researcher_star"] for r in responses)
+    assert len({r["researcher_payment_status"] for r in responses}) > 1
+    assert len({r["researcher_session_status"] for r in responses}) > 1
+    twice = [r for r in records if len(exit_frames(r)) == 2]
+    assert twice, "some parents answer the exit survey twice"
+    for record in records:
+        frames = exit_frames(record)
+        # the platform's export carries the last exit frame's feedback
+        want = frames[-1][1]["feedback"] if frames else None
+        assert record["response"]["parent_feedback"] == want
+    assert any(r["parent_feedback"] for r in responses)
