@@ -235,4 +235,7 @@ def load_config(path: str | os.PathLike[str]) -> Config:
         cfg.sftp.known_hosts = _resolve(cfg.sftp.known_hosts, base)
     if cfg.sftp.key_file:
         cfg.sftp.key_file = _resolve(cfg.sftp.key_file, base)
-    return cfg.validate()
+    try:
+        return cfg.validate()
+    except ConfigError as exc:
+        raise ConfigError(f"{p}: {exc}") from exc
