@@ -1,102 +1,77 @@
-"""Per-day partitions (America/Los_Angeles): re-materialize and re-publish any day range.
+"""Per-day partitions of a panel study (its time zone): the published day files.
 
-Backfills launched from the UI run one Dagster run per day; they run in parallel (the
-run queue's limit), each holding the state's run lock shared and its own day lock.
+Every nightly run records the days it publishes or re-issues as materializations of this
+asset's partitions, so the partitions view shows what researchers can download. A backfill
+of any day range (select the one ``day_file`` asset in the UI, pick the range, Materialize;
+or ``dagster asset backfill``/``python -m pipeline backfill``) runs as ONE run: every day is
+rendered from its store, checked (one Great Expectations suite for all of them), published
+with the run's `recorded` date (linked when unchanged), and SHA256SUMS, the cumulative file
+and a run manifest are written at once.
 """
 
 import os
 
 from dagster import (
-    AssetCheckResult,
-    AssetCheckSeverity,
+    AssetCheckSpec,
     AssetExecutionContext,
+    AssetKey,
+    AssetsDefinition,
+    BackfillPolicy,
     DailyPartitionsDefinition,
-    MetadataValue,
-    Output,
+    MaterializeResult,
     asset,
-    asset_check,
 )
 
-from assets.panel import SFTP_POOL, published_files
+from assets.panel import DAY_FILE, SFTP_POOL
 from assets.retries import retry_transient
-from pipeline.checks import check_day_files
-from pipeline.operations import add_outage
-from pipeline.panel.republish import publish_rendered_day, render_day
-from resources.study import StudyResource
+from assets.signals import check_result, describe, warn
+from assets.study import Study
+from pipeline.panel.republish import republish_days
 
-DAYS_GROUP = "panel_days"
 PARTITIONS_START = os.environ.get("PIPELINE_PARTITIONS_START", "2020-04-01")
-daily_partitions = DailyPartitionsDefinition(
-    start_date=PARTITIONS_START, timezone="America/Los_Angeles", end_offset=0
-)
 
 
-@asset(
-    partitions_def=daily_partitions,
-    group_name=DAYS_GROUP,
-    deps=[published_files],
-    description="One day's published rows, rendered from the state (day store, weights).",
-)
-def day_file_content(context: AssetExecutionContext, study_day: StudyResource) -> Output[dict]:
-    rendered = render_day(study_day.ctx, context.partition_key)
-    return Output(
-        rendered,
-        metadata={
-            "rows": rendered["rows"],
-            "withheld": rendered["withheld"],
-            "csv_sha256": rendered["csv_sha"],
-        },  # fmt: skip
+def day_partitions_def(study: Study) -> DailyPartitionsDefinition:
+    """Daily partitions in the study's time zone; a day's partition exists once it ended."""
+    return DailyPartitionsDefinition(
+        start_date=PARTITIONS_START, timezone=study.cfg.timezone, end_offset=0
     )
 
 
-@asset_check(
-    asset=day_file_content,
-    blocking=True,
-    partitions_def=daily_partitions,  # checks one partition, loads only that one
-    description="GE suite on this day only: header, one row per respondent, day, weights.",
-)
-def day_file_content_valid(study_day: StudyResource, day_file_content: dict) -> AssetCheckResult:
-    day = day_file_content["day"]
-    outcome = check_day_files(
-        {day: day_file_content["check"]},
-        day_file_content["questions"],
-        {day: day_file_content["header"]},
-    )
-    if not outcome.passed:
-        add_outage(
-            study_day.ctx, "DELAY",
-            f"Re-publication of {day} held: a data check failed ({'; '.join(outcome.failures)}).",
-            [day],
-        )  # fmt: skip
-    return AssetCheckResult(
-        passed=outcome.passed,
-        severity=AssetCheckSeverity.ERROR,
-        metadata={"failures": MetadataValue.md("\n".join(outcome.failures) or "none")},
-    )
+def day_file_asset(study: Study) -> AssetsDefinition:
+    """The study's partitioned ``day_file`` asset (backfills run as one run per range)."""
+    rkey, key = study.resource_key, AssetKey([study.name, DAY_FILE])
 
+    @asset(
+        key=key, group_name=study.name, pool=SFTP_POOL, required_resource_keys={rkey},
+        partitions_def=day_partitions_def(study),
+        backfill_policy=BackfillPolicy.single_run(),
+        check_specs=[
+            AssetCheckSpec("day_file_valid", asset=key, blocking=True,
+                           description="GE suite on the re-rendered days: header, one row "
+                           "per respondent, day, weights (a failing day is held)."),
+        ],
+        description=describe(
+            "The published file of each `for` day (newest `recorded` version).",
+            ["rows", "held_days", "files_written", "files_linked", "manifest"],
+        ),
+    )  # fmt: skip
+    @retry_transient(rkey)
+    def day_file(context: AssetExecutionContext) -> MaterializeResult:
+        ctx = getattr(context.resources, rkey).ctx
+        days = sorted(context.partition_keys)
+        res, outcome = republish_days(ctx, days)
+        if res.held_days:
+            warn(context, f"publication held for {res.held_days}: a data check failed")
+        return MaterializeResult(
+            metadata={
+                "rows": sum(res.daily_counts.values()),
+                "held_days": len(res.held_days),
+                "files_written": len(res.written),
+                "files_linked": len(res.linked),
+                "manifest": res.manifest,
+            },
+            check_results=[check_result(outcome, "re-rendered days", "day_file_valid", key)],
+        )
 
-@asset(
-    partitions_def=daily_partitions,
-    group_name=DAYS_GROUP,
-    pool=SFTP_POOL,
-    description="The day's file published with today's `recorded` date (linked if unchanged).",
-)
-@retry_transient
-def day_file(
-    context: AssetExecutionContext, study_day: StudyResource, day_file_content: dict
-) -> Output[list[str]]:
-    ctx = study_day.ctx
-    with ctx.store.run_lock(name=f"day-{context.partition_key}"):
-        res = publish_rendered_day(ctx, day_file_content)
-    return Output(
-        res.written + res.linked,
-        metadata={
-            "written": len(res.written),
-            "linked": len(res.linked),
-            "bytes_uploaded": res.bytes_uploaded,
-        },  # fmt: skip
-    )
-
-
-DAY_ASSETS = [day_file_content, day_file]
-DAY_CHECKS = [day_file_content_valid]
+    return day_file

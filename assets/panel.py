@@ -1,33 +1,44 @@
-"""Panel-study assets: one asset per stage of SPEC §2, run in order by the nightly job."""
+"""Panel-study assets: one asset per stage of SPEC §2, keyed ``[study, stage]``.
 
-from dagster import AssetExecutionContext, MetadataValue, Output, asset
+Each asset calls one plain-Python stage of :mod:`pipeline.panel`; results travel between
+steps through the IO manager, so the nightly job runs under Dagster's multiprocess executor
+and re-executes from a failed step. The run's one state commit happens in the publish step.
+"""
+
+from collections.abc import Iterator
+
+from dagster import (
+    AssetCheckSpec,
+    AssetExecutionContext,
+    AssetIn,
+    AssetKey,
+    AssetMaterialization,
+    AssetsDefinition,
+    MetadataValue,
+    Output,
+    asset,
+)
 
 from assets.retries import retry_transient
+from assets.signals import (
+    attention,
+    check_result,
+    describe,
+    fetch_metadata,
+    responses_chart,
+    warn,
+)
+from assets.study import Study
 from pipeline import checks
 from pipeline.context import RunContext
 from pipeline.locations import RemoteFile
+from pipeline.operations import add_outage
 from pipeline.panel import stages
-from pipeline.panel.publish import PublishResult, begin_run_commit, publish_and_commit
-from resources.study import StudyResource
+from pipeline.panel.eligibility import REASONS
+from pipeline.panel.publish import PublishResult, publish_and_commit
 
-GROUP = "panel"
 SFTP_POOL = "sftp"  # steps that talk to SFTP servers share this concurrency pool
-
-
-@asset(
-    group_name=GROUP,
-    pool=SFTP_POOL,
-    description="New raw exports fetched from the SFTP drop into the archive.",
-)
-@retry_transient
-def raw_exports(study: StudyResource) -> Output[stages.FetchResult]:
-    ctx = study.ctx
-    res = stages.fetch_exports(
-        ctx, on_new=lambda new: warm_up_workers(ctx, new), rebuild=stages.rebuilding(ctx)
-    )
-    return Output(res, metadata=fetch_metadata(res))
-
-
+DAY_FILE = "day_file"  # the per-day partitioned asset (assets/days.py)
 BULK_BYTES = 30_000_000  # ~100k responses: the ledger write will be staged by a worker
 
 
@@ -39,161 +50,304 @@ def warm_up_workers(ctx: RunContext, new: list[RemoteFile]) -> None:
         ctx.store.warm_up_bulk()
 
 
-def fetch_metadata(res: stages.FetchResult) -> dict:
-    """What a fetch step shows in the UI (panel and session studies alike)."""
-    return {
-        "files_listed": res.listed,
-        "files_new": len(res.to_parse),
-        "duplicates": res.duplicates,
-        "bytes_fetched": res.bytes_fetched,
-    }
+def record_day_files(
+    context: AssetExecutionContext, study: Study, res: PublishResult, first_partition: str
+) -> None:
+    """Partitions tell the truth (SPEC §7): each day file the run published or re-issued is
+    a materialization of the study's day partition, with rows, `recorded` date and SHA-256."""
+    for day, f in sorted(res.day_files.items()):
+        if day < first_partition:
+            continue
+        context.log_event(
+            AssetMaterialization(
+                asset_key=AssetKey([study.name, DAY_FILE]),
+                partition=day,
+                description=f"{f.name} published by run {context.run.run_id}",
+                metadata={
+                    "rows": f.rows,
+                    "recorded": f.recorded,
+                    "sha256": f.sha256,
+                    "file": f.name,
+                },  # fmt: skip
+            )
+        )
 
 
-@asset(group_name=GROUP, description="Exports parsed into one schema; malformed files quarantined.")
-def normalized_responses(
-    study: StudyResource, raw_exports: stages.FetchResult
-) -> Output[stages.NormalizeResult]:
-    if raw_exports.to_parse:  # started already when this step runs in the fetch's process
-        checks.warm_up()
-    res = stages.normalize_exports(study.ctx, raw_exports)
-    return Output(
-        res,
-        metadata={
-            "rows_in": res.rows_in,
-            "quarantined": len(res.quarantined),
-            "deferred_recorded_after_clock": res.deferred,
-            "unknown_survey_ids": res.unknown_waves,
-            "quarantine_errors": MetadataValue.md(
-                "\n".join(f"- {q['error']}" for q in res.quarantined) or "none"
-            ),
-        },
-    )
+def panel_assets(study: Study, first_partition: str) -> list[AssetsDefinition]:
+    """The nightly stages of one panel study."""
+    name, rkey, group = study.name, study.resource_key, study.name
 
+    def key(stage: str) -> AssetKey:
+        return AssetKey([name, stage])
 
-@asset(
-    group_name=GROUP, description="Responses de-duplicated by ResponseId with exclusion reasons."
-)
-def eligible_responses(
-    study: StudyResource, normalized_responses: stages.NormalizeResult
-) -> Output[stages.EligibilityResult]:
-    res = stages.apply_eligibility(study.ctx, normalized_responses)
-    md = {f"excluded_{k}": v for k, v in res.excluded.items()}
-    return Output(res, metadata={"responses": res.responses, "eligible": res.eligible, **md})
+    def ins(*stages_: str) -> dict[str, AssetIn]:
+        return {s: AssetIn(key=key(s)) for s in stages_}
 
+    def ctx_of(context: AssetExecutionContext) -> RunContext:
+        return getattr(context.resources, rkey).ctx
 
-@asset(group_name=GROUP, description="The token ledger: earliest start wins, remembered forever.")
-def response_ledger(
-    study: StudyResource, eligible_responses: stages.EligibilityResult
-) -> Output[stages.LedgerDelta]:
-    res = stages.resolve_collisions(study.ctx, eligible_responses)
-    return Output(
-        res,
-        metadata={
-            "tokens_seen": res.tokens_seen,
-            "new_tokens": res.new_tokens,
-            "collisions": res.collisions,
-            "swaps": res.swaps,
-            "days_touched": len(res.dirty_days),
-        },
-    )
-
-
-@asset(group_name=GROUP, pool=SFTP_POOL, description="Cut-offs, weights and the CID lists now due.")
-@retry_transient
-def lag_policy(
-    study: StudyResource, response_ledger: stages.LedgerDelta
-) -> Output[stages.LagResult]:
-    res = stages.apply_lag_policy(study.ctx, response_ledger)
-    return Output(
-        res,
-        metadata={
-            "last_closed_day": res.last_closed,
-            "new_weights": len(res.weight_rows),
-            "cid_lists_due": len(res.cid_lists),
-            "cids_listed": sum(len(v) for v in res.cid_lists.values()),
-        },
-    )
-
-
-@asset(
-    group_name=GROUP, description="Per-day response sets (America/Los_Angeles) and rendered files."
-)
-def day_partitions(
-    study: StudyResource,
-    normalized_responses: stages.NormalizeResult,
-    response_ledger: stages.LedgerDelta,
-    lag_policy: stages.LagResult,
-) -> Output[stages.DayBuild]:
-    # The ledger rows are final: their commit starts now and runs while days render.
-    begin_run_commit(study.ctx, response_ledger, lag_policy)
-    res = stages.build_days(study.ctx, normalized_responses, response_ledger, lag_policy)
-    return Output(
-        res,
-        metadata={
-            "days_rebuilt": len(res.stores),
-            "days_rendered": len(res.rendered),
-            "schema_changed": res.schema_changed,
-            "days_rerendered_settings_changed": len(res.rerendered),
-            "rows_withheld": res.withheld,
-            "columns": len(res.questions),
-        },
-    )
-
-
-def responses_chart(counts: dict[str, int]) -> str:
-    recent = sorted(counts.items())[-30:]
-    if not recent:
-        return "no days published"
-    top = max(c for _d, c in recent) or 1
-    lines = ["| day | responses | |", "|---|---:|---|"]
-    lines += [f"| {d} | {c} | {'█' * max(0, round(30 * c / top))} |" for d, c in recent]
-    return "\n".join(lines)
-
-
-@asset(
-    group_name=GROUP,
-    pool=SFTP_POOL,
-    description="Daily, cumulative, codebook, OUTAGES, SHA256SUMS, run manifest.",
-)
-@retry_transient
-def published_files(
-    context: AssetExecutionContext,
-    study: StudyResource,
-    raw_exports: stages.FetchResult,
-    normalized_responses: stages.NormalizeResult,
-    eligible_responses: stages.EligibilityResult,
-    response_ledger: stages.LedgerDelta,
-    lag_policy: stages.LagResult,
-    day_partitions: stages.DayBuild,
-) -> Output[PublishResult]:
-    res = publish_and_commit(
-        study.ctx, raw_exports, normalized_responses, eligible_responses, response_ledger,
-        lag_policy, day_partitions,
+    @asset(
+        key=key("raw_exports"), group_name=group, pool=SFTP_POOL, required_resource_keys={rkey},
+        description=describe(
+            "New raw exports fetched from the drop into the raw archive (before parsing).",
+            ["files_listed", "files_new", "duplicates", "bytes_fetched"],
+        ),
     )  # fmt: skip
-    context.log.info(f"published {len(res.written)} files, linked {len(res.linked)}")
-    return Output(
-        res,
-        metadata={
-            "files_written": len(res.written),
-            "files_linked": len(res.linked),
-            "bytes_uploaded": res.bytes_uploaded,
-            "rows_published": res.rows_published,
-            "rows_withheld": res.rows_withheld,
-            "days_reissued_settings_changed": len(res.rerendered_days),
-            "days_reissued": len(res.reissued_days),
-            "corrections": len(res.corrections),
-            "manifest": res.manifest,
-            "responses_per_day": MetadataValue.md(responses_chart(res.daily_counts)),
-        },
-    )
+    @retry_transient(rkey)
+    def raw_exports(context: AssetExecutionContext) -> Output[stages.FetchResult]:
+        ctx = ctx_of(context)
+        res = stages.fetch_exports(
+            ctx, on_new=lambda new: warm_up_workers(ctx, new), rebuild=stages.rebuilding(ctx)
+        )
+        md = fetch_metadata(res.listed, len(res.to_parse), res.duplicates, res.bytes_fetched)
+        return Output(res, metadata=md)
 
+    @asset(
+        key=key("normalized_responses"), group_name=group, ins=ins("raw_exports"),
+        required_resource_keys={rkey},
+        check_specs=[
+            AssetCheckSpec("normalized_responses_valid", asset=key("normalized_responses"),
+                           blocking=True,
+                           description="GE suite: required columns, parsed timestamps, share "
+                           "of known SurveyIDs (a failure holds publication)."),
+            AssetCheckSpec("inputs_accepted", asset=key("normalized_responses"),
+                           description="WARN when an input file was quarantined."),
+        ],
+        description=describe(
+            "Exports parsed into one schema; malformed files quarantined.",
+            ["rows_in", "quarantined", "deferred_recorded_after_clock", "unknown_survey_ids",
+             "quarantine_errors"],
+        ),
+    )  # fmt: skip
+    def normalized_responses(
+        context: AssetExecutionContext, raw_exports: stages.FetchResult
+    ) -> Iterator:
+        ctx = ctx_of(context)
+        if raw_exports.to_parse:
+            checks.warm_up()
+        res = stages.normalize_exports(ctx, raw_exports)
+        errors = [q["error"] for q in res.quarantined]
+        for error in errors:
+            warn(context, f"quarantined: {error}")
+        yield Output(
+            res,
+            metadata={
+                "rows_in": res.rows_in,
+                "quarantined": len(res.quarantined),
+                "deferred_recorded_after_clock": res.deferred,
+                "unknown_survey_ids": res.unknown_waves,
+                "quarantine_errors": MetadataValue.md(
+                    "\n".join(f"- {e}" for e in errors) or "none"
+                ),
+            },
+        )
+        yield attention(
+            "inputs_accepted", key("normalized_responses"),
+            {"quarantined": [q["path"] for q in res.quarantined]},
+            "Input files quarantined by this run (kept in the archive, named in OUTAGES.txt).",
+        )  # fmt: skip
+        outcome = (
+            checks.check_normalized_file(res.batch)
+            if res.batch is not None
+            else checks.CheckOutcome(passed=True)
+        )
+        if not outcome.passed:
+            add_outage(
+                ctx, "DELAY",
+                "Publication held: the normalized responses check failed "
+                f"({'; '.join(outcome.failures)}). The data will be published once the "
+                "problem is fixed.",
+                outcome.failed_days,
+            )  # fmt: skip
+        yield check_result(
+            outcome, "normalized responses", "normalized_responses_valid",
+            key("normalized_responses"),
+        )  # fmt: skip
 
-PANEL_ASSETS = [
-    raw_exports,
-    normalized_responses,
-    eligible_responses,
-    response_ledger,
-    lag_policy,
-    day_partitions,
-    published_files,
-]
+    @asset(
+        key=key("eligible_responses"), group_name=group, ins=ins("normalized_responses"),
+        required_resource_keys={rkey},
+        description=describe(
+            "Responses de-duplicated by ResponseId, each with its first failed rule.",
+            ["responses", "eligible", "excluded_*"],
+        ),
+    )  # fmt: skip
+    def eligible_responses(
+        context: AssetExecutionContext, normalized_responses: stages.NormalizeResult
+    ) -> Output[stages.EligibilityResult]:
+        res = stages.apply_eligibility(ctx_of(context), normalized_responses)
+        md = {f"excluded_{k}": res.excluded.get(k, 0) for k in REASONS}
+        return Output(res, metadata={"responses": res.responses, "eligible": res.eligible, **md})
+
+    @asset(
+        key=key("response_ledger"), group_name=group, ins=ins("eligible_responses"),
+        required_resource_keys={rkey},
+        description=describe(
+            "The token ledger: earliest start wins, remembered forever.",
+            ["tokens_seen", "new_tokens", "collisions", "swaps", "days_touched"],
+        ),
+    )  # fmt: skip
+    def response_ledger(
+        context: AssetExecutionContext, eligible_responses: stages.EligibilityResult
+    ) -> Output[stages.LedgerDelta]:
+        res = stages.resolve_collisions(ctx_of(context), eligible_responses)
+        return Output(
+            res,
+            metadata={
+                "tokens_seen": res.tokens_seen,
+                "new_tokens": res.new_tokens,
+                "collisions": res.collisions,
+                "swaps": res.swaps,
+                "days_touched": len(res.dirty_days),
+            },
+        )
+
+    @asset(
+        key=key("lag_policy"), group_name=group, pool=SFTP_POOL, ins=ins("response_ledger"),
+        required_resource_keys={rkey},
+        description=describe(
+            "Cut-offs, weights (the weights decide publication) and the CID lists now due.",
+            ["last_closed_day", "new_weights", "cid_lists_due", "cids_listed"],
+        ),
+    )  # fmt: skip
+    @retry_transient(rkey)
+    def lag_policy(
+        context: AssetExecutionContext, response_ledger: stages.LedgerDelta
+    ) -> Output[stages.LagResult]:
+        res = stages.apply_lag_policy(ctx_of(context), response_ledger)
+        for q in res.quarantined:
+            warn(context, f"quarantined weights file: {q['error']}")
+        return Output(
+            res,
+            metadata={
+                "last_closed_day": res.last_closed,
+                "new_weights": len(res.weight_rows),
+                "cid_lists_due": len(res.cid_lists),
+                "cids_listed": sum(len(v) for v in res.cid_lists.values()),
+            },
+        )
+
+    @asset(
+        key=key("day_partitions"), group_name=group,
+        ins=ins("normalized_responses", "response_ledger", "lag_policy"),
+        required_resource_keys={rkey},
+        check_specs=[
+            AssetCheckSpec("day_files_valid", asset=key("day_partitions"), blocking=True,
+                           description="GE suite on each rendered day: exact header (no "
+                           "forbidden column), one row per respondent, StartDatetime inside "
+                           "its day, positive weights (a failure holds publication)."),
+        ],
+        description=describe(
+            "Per-day response sets (study time zone), rendered day files.",
+            ["days_rebuilt", "days_rendered", "days_rerendered_settings_changed",
+             "rows_withheld", "schema_changed", "columns"],
+        ),
+    )  # fmt: skip
+    def day_partitions(
+        context: AssetExecutionContext,
+        normalized_responses: stages.NormalizeResult,
+        response_ledger: stages.LedgerDelta,
+        lag_policy: stages.LagResult,
+    ) -> Iterator:
+        ctx = ctx_of(context)
+        res = stages.build_days(ctx, normalized_responses, response_ledger, lag_policy)
+        if res.withheld:
+            warn(context, f"{res.withheld} eligible winner(s) withheld (no weight yet, or late)")
+        if res.rerendered:
+            warn(context, f"{len(res.rerendered)} day(s) rendered again: {res.change}")
+        yield Output(
+            res,
+            metadata={
+                "days_rebuilt": len(res.stores),
+                "days_rendered": len(res.rendered),
+                "days_rerendered_settings_changed": len(res.rerendered),
+                "rows_withheld": res.withheld,
+                "schema_changed": res.schema_changed,
+                "columns": len(res.questions),
+            },
+        )
+        rendered = {day: r for day, r in res.rendered.items() if r.get("check")}
+        outcome = checks.check_day_files(
+            {day: r["check"] for day, r in rendered.items()},
+            res.questions,
+            {day: r["header"] for day, r in rendered.items()},
+        )
+        if not outcome.passed:
+            add_outage(
+                ctx, "DELAY",
+                "Publication held: the published day files check failed "
+                f"({'; '.join(outcome.failures)}). The data will be published once the "
+                "problem is fixed.",
+                outcome.failed_days,
+            )  # fmt: skip
+        yield check_result(outcome, "published day files", "day_files_valid", key("day_partitions"))
+
+    @asset(
+        key=key("published_files"), group_name=group, pool=SFTP_POOL,
+        ins=ins("raw_exports", "normalized_responses", "eligible_responses", "response_ledger",
+                "lag_policy", "day_partitions"),
+        required_resource_keys={rkey},
+        check_specs=[
+            AssetCheckSpec("publication_complete", asset=key("published_files"),
+                           description="WARN when rows were withheld, a day was held or a "
+                           "CORRECTION was written."),
+        ],
+        description=describe(
+            "Daily, cumulative, rollups, codebook, CID lists, OUTAGES, SHA256SUMS and the run "
+            "manifest; the run's state commit.",
+            ["files_written", "files_linked", "bytes_uploaded", "rows_in_files_published",
+             "rows_withheld", "days_reissued", "days_reissued_settings_changed", "corrections",
+             "held_days", "manifest", "responses_per_day"],
+        ),
+    )  # fmt: skip
+    @retry_transient(rkey)
+    def published_files(
+        context: AssetExecutionContext,
+        raw_exports: stages.FetchResult,
+        normalized_responses: stages.NormalizeResult,
+        eligible_responses: stages.EligibilityResult,
+        response_ledger: stages.LedgerDelta,
+        lag_policy: stages.LagResult,
+        day_partitions: stages.DayBuild,
+    ) -> Iterator:
+        res = publish_and_commit(
+            ctx_of(context), raw_exports, normalized_responses, eligible_responses,
+            response_ledger, lag_policy, day_partitions,
+        )  # fmt: skip
+        record_day_files(context, study, res, first_partition)
+        if res.corrections or res.rerendered_days:
+            warn(context, f"CORRECTION entries for {sorted(res.corrections + res.rerendered_days)}")
+        if res.held_days:
+            warn(context, f"publication held for {res.held_days}")
+        yield Output(
+            res,
+            metadata={
+                "files_written": len(res.written),
+                "files_linked": len(res.linked),
+                "bytes_uploaded": res.bytes_uploaded,
+                "rows_in_files_published": res.rows_published,
+                "rows_withheld": res.rows_withheld,
+                "days_reissued": len(res.reissued_days),
+                "days_reissued_settings_changed": len(res.rerendered_days),
+                "corrections": len(res.corrections),
+                "held_days": len(res.held_days),
+                "manifest": res.manifest,
+                "responses_per_day": responses_chart(res.daily_counts),
+            },
+        )
+        yield attention(
+            "publication_complete", key("published_files"),
+            {"rows_withheld": res.rows_withheld, "held_days": res.held_days,
+             "corrections": sorted(set(res.corrections + res.rerendered_days))},
+            "Rows withheld (no weight yet), days held by a check, CORRECTION entries.",
+        )  # fmt: skip
+
+    return [
+        raw_exports,
+        normalized_responses,
+        eligible_responses,
+        response_ledger,
+        lag_policy,
+        day_partitions,
+        published_files,
+    ]

@@ -9,6 +9,7 @@ line on stderr. Configuration is validated before Dagster is imported.
 from __future__ import annotations
 
 import argparse
+import importlib
 import logging
 import os
 import sys
@@ -119,10 +120,6 @@ def _run_job(args: argparse.Namespace, extra: dict[str, Any] | None = None) -> i
 
         settings_for(cfg)  # a missing salt stops the run before anything is fetched
 
-    from dagster import DagsterInstance  # seconds to import: only once the config is valid
-
-    from pipeline.definitions import build_definitions
-
     resource_cfg: dict[str, Any] = {
         "config_path": str(Path(args.config).resolve()),
         "step_retries": 0,  # a CLI run fails fast with one line; rerunning is the retry
@@ -130,32 +127,17 @@ def _run_job(args: argparse.Namespace, extra: dict[str, Any] | None = None) -> i
     resource_cfg.update({k: v for k, v in overrides.items() if v is not None})
     if args.as_of:
         resource_cfg["as_of"] = args.as_of
+    days = extra.pop("days", None) if extra else None
     resource_cfg.update(extra or {})
-    instance = DagsterInstance.get() if _has_dagster_home() else DagsterInstance.ephemeral()
-    defs = build_definitions(cfg.kind, str(Path(args.config).resolve()))
-    result = defs.resolve_job_def("nightly").execute_in_process(
-        run_config={
-            "resources": {"study": {"config": resource_cfg}},
-            "loggers": {
-                "console": {
-                    "config": {"log_level": os.environ.get("PIPELINE_LOG_LEVEL", "CRITICAL")}
-                }
-            },
-        },
-        instance=instance,
-        raise_on_error=True,
-    )
-    node = "published_files" if cfg.kind == "panel" else "session_published_files"
-    out = result.output_for_node(node)
-    print(f"published {len(out.written)} file(s), re-issued {len(out.linked)} by link, "
-          f"{out.rows_published} rows over {out.days_published} day(s) -> {cfg.publish}")  # fmt: skip
+    # The Dagster layer is loaded by name: this command line is where the plain-Python
+    # domain hands over to it (pipeline/ itself never imports Dagster).
+    launch = importlib.import_module("assets.launch")  # seconds: only once the config is valid
+    out = launch.run_study(resource_cfg["config_path"], resource_cfg, days)
+    print(f"published {len(out.written)} file(s), re-issued {out.linked} by link, "
+          f"{out.rows} rows over {out.days} day(s) -> {cfg.publish}")  # fmt: skip
     for name in out.written:
         print(f"  wrote  {name}")
     return 0
-
-
-def _has_dagster_home() -> bool:
-    return bool(os.environ.get("DAGSTER_HOME"))
 
 
 def _root_cause(exc: BaseException) -> BaseException:
@@ -205,8 +187,7 @@ def _dispatch(args: argparse.Namespace) -> int:
             raise ConfigError("--to is before --from")
         for name in OVERRIDES:
             setattr(args, name, None)
-        extra = {"backfill_from": args.first.isoformat(), "backfill_to": args.last.isoformat()}
-        return _run_job(args, extra)
+        return _run_job(args, {"days": (args.first.isoformat(), args.last.isoformat())})
     if args.command == "rebuild":
         for name in OVERRIDES:
             setattr(args, name, None)

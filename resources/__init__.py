@@ -1,6 +1,5 @@
-"""Dagster resources: thin wrappers over ``pipeline`` (study configuration, SFTP settings)."""
+"""Dagster resources: thin wrappers over ``pipeline`` (a study's configuration, clock, lock)."""
 
-from resources.sftp import SftpResource
 from resources.study import StudyResource
 
-__all__ = ["SftpResource", "StudyResource"]
+__all__ = ["StudyResource"]

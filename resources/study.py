@@ -1,7 +1,7 @@
 """The study resource: configuration, run clock, state store and run lock for one Dagster run."""
 
 import contextlib
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime
 
 from dagster import ConfigurableResource, InitResourceContext
 from pydantic import PrivateAttr
@@ -22,8 +22,9 @@ def parse_as_of(text: str | None) -> datetime:
 class StudyResource(ConfigurableResource):
     """One study's configuration file, with optional overrides (the CLI's flags) and clock.
 
-    Holds the single-run lock of the study's state database for the whole run, so a
-    second run started while one is in progress is refused.
+    Holds the single-run lock of the study's state database for the whole run (nightly runs,
+    backfills and rebuilds alike), so a second run started while one is in progress is
+    refused; studies have their own state databases and run in parallel.
     """
 
     config_path: str
@@ -34,10 +35,7 @@ class StudyResource(ConfigurableResource):
     cid_out: str | None = None
     state: str | None = None
     archive: str | None = None
-    backfill_from: str | None = None
-    backfill_to: str | None = None
     rebuild: bool = False  # recompute the derived state from the raw archive (CLI `rebuild`)
-    shared_lock: bool = False  # per-day re-publication: many runs at once, none with the nightly
     step_retries: int = 2  # re-runs of a step after a transient transport error (CLI: 0)
 
     _ctx: RunContext | None = PrivateAttr(default=None)
@@ -56,20 +54,14 @@ class StudyResource(ConfigurableResource):
         store = StateStore(cfg.state)
         self._stack = contextlib.ExitStack()
         self._stack.callback(store.dispose)
-        self._stack.enter_context(store.run_lock(shared=self.shared_lock))
+        self._stack.enter_context(store.run_lock())
         run_id = context.run.run_id if context.run else ""
         as_of = self.as_of
         if self.rebuild and not as_of:  # a rebuild reproduces the newest run's state
             as_of = store.last_as_of()
-        forced: frozenset[str] = frozenset()
-        if rng := self.backfill_range():
-            first, last = (date.fromisoformat(d) for d in rng)
-            forced = frozenset(
-                (first + timedelta(days=i)).isoformat() for i in range((last - first).days + 1)
-            )
         self._ctx = RunContext(
             cfg=cfg, as_of=parse_as_of(as_of), store=store, run_id=run_id,
-            base_seq=store.last_seq(), forced_days=forced, rebuild=self.rebuild,
+            base_seq=store.last_seq(), rebuild=self.rebuild,
         )  # fmt: skip
 
     def teardown_after_execution(self, context: InitResourceContext) -> None:
@@ -84,9 +76,3 @@ class StudyResource(ConfigurableResource):
         if self._ctx is None:
             raise RuntimeError("StudyResource used outside a run")
         return self._ctx
-
-    def backfill_range(self) -> tuple[str, str] | None:
-        """The day range a backfill run re-materializes, if any."""
-        if self.backfill_from and self.backfill_to:
-            return (self.backfill_from, self.backfill_to)
-        return None

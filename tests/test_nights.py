@@ -233,27 +233,30 @@ def test_closed_stdout_does_not_fail_a_committed_run(tmp_path):
 
 
 def test_a_run_that_fails_after_its_commit_started_leaves_no_trace(tmp_path, monkeypatch, capsys):
-    """The nightly job starts writing the ledger when the day step begins; a failure after
-    that point rolls it back (no ledger rows, no files), and the next run does it all."""
-    from pipeline.panel import stages
+    """The publish step starts the run's one commit (the ledger is written while files are
+    published); a failure after that point rolls it back, and the next run does it all."""
+    from pipeline.panel import codebook
 
     study = Study(tmp_path)
     _night1(study)
-    real = stages.build_days
-    seen = {}
+    real_render, real_begin = codebook.render, StateStore.begin_commit
+    began = []
 
-    def crash(ctx, *args):
-        seen["pending"] = ctx.pending_commit
+    def begin(self, changes):
+        began.append(changes.run_id)
+        return real_begin(self, changes)
+
+    def crash(*args):
         raise RuntimeError("disk full (simulated)")
 
-    monkeypatch.setattr(stages, "build_days", crash)
+    monkeypatch.setattr(StateStore, "begin_commit", begin)
+    monkeypatch.setattr(codebook, "render", crash)
     assert study.run("2021-06-02T12:00:00Z") != 0
     assert "disk full (simulated)" in capsys.readouterr().err
-    assert seen["pending"] is not None  # the commit had really started
+    assert began  # the commit had really started
     store = StateStore(f"sqlite:///{tmp_path / 'state.db'}")
     assert store.ledger_rows(["fw", "ok1"]).empty and store.last_seq() == 0
-    assert study.daily() == []
-    monkeypatch.setattr(stages, "build_days", real)
+    monkeypatch.setattr(codebook, "render", real_render)
     assert study.run("2021-06-02T12:00:00Z") == 0
     assert sorted(store.ledger_rows(["fw", "ok1"])["token"]) == ["fw", "ok1"]
     assert study.daily() == [DAY1.format("2021_06_02")]

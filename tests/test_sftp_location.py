@@ -365,27 +365,6 @@ def test_password_login_and_unreadable_file(sshd, sshd_password_user, monkeypatc
         assert loc.retries_used == 0
 
 
-def test_resource_opens_locations(sshd, tmp_path, monkeypatch):
-    from dagster import EnvVar
-
-    from resources.sftp import SftpResource
-
-    res = SftpResource.from_config(sshd.sftp_config())
-    with res.open(sshd.url()) as loc:
-        loc.write_atomic("r.csv", b"r")
-    assert (sshd.root / "r.csv").read_bytes() == b"r"
-    local = res.open(str(tmp_path))
-    assert local.list_files() == []
-    monkeypatch.setenv("PIPELINE_TEST_SFTP_PW", "wrong")
-    env_res = SftpResource(
-        known_hosts=sshd.known_hosts, key_file=None, password=EnvVar("PIPELINE_TEST_SFTP_PW")
-    )
-    with env_res.process_config_and_initialize_cm() as live:
-        assert live.password == "wrong"
-        with pytest.raises(SftpAuthError):
-            live.open(sshd.url())
-
-
 # --------------------------------------------------------------------------- faults
 
 

@@ -38,6 +38,16 @@ from pipeline.state.store import PendingCommit, RunChanges
 LEDGER_COLUMNS = list(LEDGER_TYPES)
 
 
+@dataclass(frozen=True)
+class DayFile:
+    """A day file a run published or re-issued."""
+
+    name: str
+    sha256: str
+    rows: int
+    recorded: str
+
+
 @dataclass
 class PublishResult:
     """What a run published."""
@@ -57,6 +67,7 @@ class PublishResult:
     outages_added: int = 0
     manifest: str = ""
     daily_counts: dict[str, int] = field(default_factory=dict)
+    day_files: dict[str, DayFile] = field(default_factory=dict)  # day -> file written/linked
 
 
 class _Publisher:
@@ -153,8 +164,12 @@ def publish_and_commit(
     lag: LagResult,
     build: DayBuild,
     held_days: set[str] | None = None,
+    only_days: set[str] | None = None,
 ) -> PublishResult:
-    """Publish daily, cumulative, codebook, CID lists, OUTAGES, SHA256SUMS, run manifest; commit."""
+    """Publish daily, cumulative, codebook, CID lists, OUTAGES, SHA256SUMS, run manifest; commit.
+
+    ``only_days`` (a backfill): publish those days only; the others keep what they have.
+    """
     cfg, held_days = ctx.cfg, set(held_days or ())
     res = PublishResult()
     # the nightly job began the commit at its day step; a plain call begins it here
@@ -187,6 +202,11 @@ def publish_and_commit(
             members: dict[str, str] = {}
             if first is not None and first <= lag.last_closed:
                 for d in day_range(date.fromisoformat(first), date.fromisoformat(lag.last_closed)):
+                    if only_days is not None and d.isoformat() not in only_days:
+                        sha = day_rows.get(d.isoformat(), {}).get("csv_sha")
+                        if sha and day_rows[d.isoformat()].get("published_name"):
+                            members[d.isoformat()] = sha
+                        continue
                     sha = _publish_day(ctx, pub, d, day_rows, new_days, build, held_days, note, res)
                     if sha:
                         members[d.isoformat()] = sha
@@ -221,7 +241,7 @@ def publish_and_commit(
         changes.days = list(new_days.values())
         changes.weights = lag.weight_rows
         changes.replace_derived = lag.rebuild
-        changes.settings = build.settings
+        changes.settings = build.settings or None
         changes.summary = {
             "excluded": elig.excluded, "rows_in": norm.rows_in, "responses": elig.responses,
             "collisions": delta.collisions, "swaps": delta.swaps, "published": res.written,
@@ -361,6 +381,11 @@ def _publish_day(
     row.update(published_recorded=ctx.recorded.isoformat(), published_name=name)
     if rendered:
         row["rows"] = rendered["rows"]
+    published = pub.current[name]
+    res.day_files[day] = DayFile(
+        name=name, sha256=published["sha256"], rows=res.daily_counts[day],
+        recorded=ctx.recorded.isoformat(),
+    )  # fmt: skip
     res.days_published += 1
     res.rows_published += res.daily_counts[day]
     return sha

@@ -1,65 +1,58 @@
-"""Re-materialize and re-publish single days from the state (per-day partitions, backfills).
+"""Re-render and re-publish a range of days from the state (a backfill), as one run.
 
-Several days may run in parallel: each takes the run lock shared and its own day lock,
-renders the day from its day store and commits only that day's rows. The cumulative file
-and SHA256SUMS are refreshed by the next nightly run.
+Every day is rendered from its day store under the current settings, checked (one Great
+Expectations suite for all days), and published with the run's `recorded` date, linked when
+its bytes did not change. The cumulative file, OUTAGES.txt, SHA256SUMS and a run manifest
+are written at once, and the run commits like a nightly run (no ledger change).
 """
 
 from __future__ import annotations
 
 from datetime import date
-from typing import Any
 
-from pipeline import outages
+from pipeline.checks import CheckOutcome, check_day_files
 from pipeline.context import RunContext
 from pipeline.panel.columns import merge_layouts
-from pipeline.panel.publish import PublishResult, _publish_day, _Publisher, daily_names
-from pipeline.panel.stages import DayBuild, DayRenderer
-from pipeline.state.store import RunChanges
+from pipeline.panel.publish import PublishResult, publish_and_commit
+from pipeline.panel.stages import (
+    DayBuild,
+    DayRenderer,
+    EligibilityResult,
+    FetchResult,
+    LagResult,
+    LedgerDelta,
+    NormalizeResult,
+)
 
 
-def render_day(ctx: RunContext, day: str) -> dict[str, Any]:
-    """Render one day from the state (questions of every known wave, current weights)."""
-    date.fromisoformat(day)
-    if date.fromisoformat(day) > ctx.last_closed:
-        raise ValueError(f"{day} is not closed yet at {ctx.as_of.isoformat()} (04:00 cut-off)")
+def republish_days(ctx: RunContext, days: list[str]) -> tuple[PublishResult, CheckOutcome]:
+    """Re-render, check and re-publish ``days`` (closed days only); days whose check fails
+    are held (a DELAY entry) and the others published."""
+    last_closed = ctx.last_closed
+    for day in days:
+        if date.fromisoformat(day) > last_closed:
+            raise ValueError(
+                f"{day} is not closed yet at {ctx.as_of.isoformat()} "
+                f"({ctx.cfg.rules.cutoff_hour:02d}:00 cut-off)"
+            )
     layouts = ctx.store.layouts()
     questions = merge_layouts([(lay["key"], lay["columns"]) for lay in layouts])
-    known = ctx.store.days().get(day, {})
     renderer = DayRenderer.for_run(ctx, questions, {}, rebuild=False)
-    rendered = renderer.render(day, known.get("store"))
-    return {**rendered, "day": day, "questions": questions}
-
-
-def publish_rendered_day(ctx: RunContext, rendered: dict[str, Any]) -> PublishResult:
-    """Publish a rendered day under today's `recorded` date and commit that day alone."""
-    day = rendered["day"]
-    res = PublishResult()
-    changes = RunChanges(
-        run_id=ctx.run_id, as_of=ctx.as_of.isoformat(), recorded=ctx.recorded.isoformat()
+    known = ctx.store.days()
+    rendered = {d: renderer.render(d, known.get(d, {}).get("store")) for d in days}
+    outcome = check_day_files(
+        {d: r["check"] for d, r in rendered.items()},
+        questions,
+        {d: r["header"] for d, r in rendered.items()},
     )
-    entries: list[dict[str, Any]] = []
-
-    def note(kind: str, message: str, days: list[str] | tuple[str, ...] = ()) -> None:
-        entries.append(
-            outages.entry(
-                kind, message, days, at=ctx.as_of, timezone=ctx.cfg.timezone, run_id=ctx.run_id
-            )  # fmt: skip
-        )
-
-    ctx.forced_days = frozenset({day})
-    loc = ctx.open(ctx.cfg.publish)
-    try:
-        day_rows = ctx.store.days()
-        pub = _Publisher(ctx, loc, changes, res, daily_names(ctx, day_rows))
-        new_days: dict[str, dict[str, Any]] = {}
-        build = DayBuild(questions=rendered["questions"], rendered={day: rendered})
-        _publish_day(ctx, pub, date.fromisoformat(day), day_rows, new_days, build, set(), note, res)
-        changes.days = list(new_days.values())
-        changes.outages = entries
-        ctx.store.commit(changes, partial=True)
-        if entries:
-            loc.write_atomic("OUTAGES.txt", outages.render(ctx.store.outages()))
-    finally:
-        loc.close()
-    return res
+    held = set(days) if not outcome.passed and not outcome.failed_days else set()
+    held |= set(outcome.failed_days)
+    ctx.forced_days = frozenset(days)
+    # settings stay as the nightly runs recorded them: a backfill rebuilds no day store
+    build = DayBuild(questions=questions, rendered=rendered, layouts=layouts, settings={})
+    lag = LagResult(last_closed=last_closed.isoformat())
+    res = publish_and_commit(
+        ctx, FetchResult(), NormalizeResult(), EligibilityResult(), LedgerDelta(), lag, build,
+        held_days=held, only_days=set(days),
+    )  # fmt: skip
+    return res, outcome

@@ -1,0 +1,150 @@
+"""The Dagster code location: every study's assets, jobs, schedule, sensor and resources.
+
+Which studies: see :mod:`assets.study` (``PIPELINE_STUDIES`` folder, or ``PIPELINE_CONFIG``).
+An invalid study configuration fails loading (and ``dagster definitions validate``) with
+the file and the reason.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import warnings
+
+from dagster import (
+    AssetKey,
+    AssetSelection,
+    BetaWarning,
+    DefaultScheduleStatus,
+    DefaultSensorStatus,
+    Definitions,
+    JobDefinition,
+    PreviewWarning,
+    RunRequest,
+    ScheduleDefinition,
+    ScheduleEvaluationContext,
+    SensorDefinition,
+    SensorEvaluationContext,
+    SkipReason,
+    define_asset_job,
+    schedule,
+    sensor,
+)
+
+from assets.days import PARTITIONS_START, day_file_asset
+from assets.operations import outage_job
+from assets.panel import DAY_FILE, panel_assets
+from assets.session import session_assets
+from assets.study import Study, load_studies
+from pipeline.locations import open_location
+from pipeline.state.store import StateStore
+from resources.study import StudyResource
+
+warnings.filterwarnings("ignore", category=PreviewWarning)
+warnings.filterwarnings("ignore", category=BetaWarning)
+
+
+def nightly_job(study: Study) -> JobDefinition:
+    """``{study}_nightly``: ingest what is new, apply the rules, publish (multiprocess)."""
+    return define_asset_job(
+        study.job_name,
+        selection=AssetSelection.groups(study.name)
+        - AssetSelection.assets(AssetKey([study.name, DAY_FILE])),  # their checks come along
+        description=f"{study.name}: ingest what is new on the drop, apply the rules, publish.",
+    )
+
+
+def nightly_schedule(study: Study, job: JobDefinition) -> ScheduleDefinition:
+    """The nightly run, 90 minutes after the study's cut-off in its time zone."""
+
+    @schedule(
+        name=f"{study.name}_nightly_schedule",
+        job=job,
+        cron_schedule=study.nightly_cron,
+        execution_timezone=study.cfg.timezone,
+        default_status=DefaultScheduleStatus.STOPPED,
+    )
+    def nightly(context: ScheduleEvaluationContext) -> RunRequest:
+        """Its clock is the scheduled time, so a late start changes nothing."""
+        as_of = context.scheduled_execution_time.isoformat()
+        config = {"config_path": study.config_path, "as_of": as_of}
+        return RunRequest(
+            run_key=f"nightly-{as_of}",
+            run_config={"resources": {study.resource_key: {"config": config}}},
+            tags={"as_of": as_of, "study": study.name},
+        )
+
+    return nightly
+
+
+def source_sensor(study: Study, job: JobDefinition) -> SensorDefinition:
+    """A run when the study's drop holds files (name, size, mtime) not yet ingested."""
+
+    @sensor(
+        name=f"{study.name}_source_sensor",
+        job=job,
+        minimum_interval_seconds=300,
+        default_status=DefaultSensorStatus.STOPPED,
+    )
+    def watch(context: SensorEvaluationContext):
+        cfg = study.cfg
+        loc = open_location(cfg.source, cfg.sftp)
+        try:
+            listing = loc.list_files()
+        finally:
+            loc.close()
+        store = StateStore(cfg.state)
+        try:
+            known = store.known_files(cfg.source)
+        finally:
+            store.dispose()
+        new = sorted(
+            (f.path, f.size, float(f.mtime))
+            for f in listing
+            if (f.path, f.size, float(f.mtime)) not in known
+        )
+        if not new:
+            return SkipReason("no new or changed files on the drop")
+        key = hashlib.sha256(repr(new).encode()).hexdigest()[:16]
+        if key == context.cursor:
+            return SkipReason("a run was already requested for these files")
+        context.update_cursor(key)
+        return RunRequest(
+            run_key=key,
+            tags={"trigger": watch.name, "new_files": str(len(new)), "study": study.name},
+        )
+
+    return watch
+
+
+def study_definitions(study: Study) -> Definitions:
+    """One study's assets, checks, jobs, schedule, sensor and resource."""
+    if study.cfg.kind == "panel":
+        assets = [*panel_assets(study, PARTITIONS_START), day_file_asset(study)]
+        jobs = [days_job(study)]
+    else:
+        assets, jobs = session_assets(study), []
+    job = nightly_job(study)
+    return Definitions(
+        assets=assets,
+        jobs=[job, outage_job(study), *jobs],
+        schedules=[nightly_schedule(study, job)],
+        sensors=[source_sensor(study, job)],
+        resources={study.resource_key: StudyResource(config_path=study.config_path)},
+    )
+
+
+def days_job(study: Study) -> JobDefinition:
+    """``{study}_days``: re-render and re-publish a range of days (one run per range)."""
+    return define_asset_job(
+        f"{study.name}_days",
+        selection=AssetSelection.assets(AssetKey([study.name, DAY_FILE])),
+        description=f"{study.name}: re-render, check and re-publish a range of days.",
+    )
+
+
+def build_definitions(studies: list[Study]) -> Definitions:
+    """The code location of ``studies``."""
+    return Definitions.merge(*(study_definitions(s) for s in studies))
+
+
+defs = build_definitions(load_studies())

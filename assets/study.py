@@ -1,0 +1,81 @@
+"""The studies a code location serves (SPEC §7 "Several studies, one code location").
+
+``PIPELINE_STUDIES`` names a folder with one YAML configuration file per study (panel or
+session); each file's stem is the study's name: its assets are keyed ``[name, stage]``,
+with a group, a nightly job, a schedule, a sensor and locks of its own. Without it,
+``PIPELINE_CONFIG`` (default: the shipped demo ``config/panel.yaml``) is the one study.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from pipeline.config import Config, ConfigError, load_config
+
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_CONFIG = ROOT / "config" / "panel.yaml"
+STUDIES_ENV, CONFIG_ENV = "PIPELINE_STUDIES", "PIPELINE_CONFIG"
+# Study names become parts of asset keys, job and resource names.
+NAME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,62}$")
+
+
+@dataclass(frozen=True)
+class Study:
+    """One study of the code location: its name, configuration file and settings."""
+
+    name: str
+    config_path: str
+    cfg: Config
+
+    @property
+    def resource_key(self) -> str:
+        """The key of the study's :class:`resources.study.StudyResource`."""
+        return f"{self.name}_study"
+
+    @property
+    def job_name(self) -> str:
+        """The study's nightly job."""
+        return f"{self.name}_nightly"
+
+    @property
+    def nightly_cron(self) -> str:
+        """90 minutes after the study's cut-off, daily (in the study's time zone)."""
+        minutes = self.cfg.rules.cutoff_hour * 60 + 90
+        return f"{minutes % 60} {minutes // 60 % 24} * * *"
+
+
+def load_study(path: str | os.PathLike[str]) -> Study:
+    """A study from its configuration file; :class:`ConfigError` naming the file otherwise."""
+    p = Path(path).resolve()
+    if not NAME_RE.match(p.stem):
+        raise ConfigError(
+            f"{p}: the file name is the study's name and must start with a letter and hold "
+            "only letters, digits and _ (it becomes part of asset keys)"
+        )
+    return Study(name=p.stem, config_path=str(p), cfg=load_config(p))
+
+
+def study_files() -> list[Path]:
+    """The configuration files this code location serves (see the module docstring)."""
+    folder = os.environ.get(STUDIES_ENV)
+    if folder:
+        root = Path(folder).expanduser()
+        if not root.is_dir():
+            raise ConfigError(f"{STUDIES_ENV}={folder}: not a folder")
+        files = sorted([*root.glob("*.yaml"), *root.glob("*.yml")])
+        if not files:
+            raise ConfigError(f"{STUDIES_ENV}={folder}: no *.yaml study configuration in it")
+        return files
+    return [Path(os.environ.get(CONFIG_ENV, str(DEFAULT_CONFIG)))]
+
+
+def load_studies() -> list[Study]:
+    """Every study of the code location; an invalid one fails loading with its reason."""
+    studies = [load_study(p) for p in study_files()]
+    names = [s.name for s in studies]
+    if len(set(names)) != len(names):
+        raise ConfigError(f"{STUDIES_ENV}: two studies share a name: {sorted(names)}")
+    return studies
