@@ -45,10 +45,12 @@ warnings.filterwarnings("ignore", category=BetaWarning)
 
 def nightly_job(study: Study) -> JobDefinition:
     """``{study}_nightly``: ingest what is new, apply the rules, publish (multiprocess)."""
+    selection = AssetSelection.groups(study.name)
+    if study.cfg.kind == "panel":  # the day partitions are published by the stages
+        selection = selection - AssetSelection.assets(AssetKey([study.name, DAY_FILE]))
     return define_asset_job(
         study.job_name,
-        selection=AssetSelection.groups(study.name)
-        - AssetSelection.assets(AssetKey([study.name, DAY_FILE])),  # their checks come along
+        selection=selection,  # their checks come along
         description=f"{study.name}: ingest what is new on the drop, apply the rules, publish.",
     )
 

@@ -40,7 +40,8 @@ def dagster_pg_db():
 def test_nightly_job_on_postgres_instance(tmp_path, monkeypatch, dagster_pg_db):
     from dagster import DagsterInstance, DagsterRunStatus
 
-    from pipeline import definitions
+    from assets.definitions import build_definitions
+    from assets.study import load_study
 
     url = sa.engine.make_url(POSTGRES_URL)
     home = tmp_path / "home"
@@ -55,8 +56,9 @@ def test_nightly_job_on_postgres_instance(tmp_path, monkeypatch, dagster_pg_db):
     write_export(study.drop, "e.csv", [response("R1", "a", "2021-06-01 10:00:00")])
     with DagsterInstance.get() as instance:
         assert type(instance.run_storage).__name__ == "PostgresRunStorage"
-        result = definitions.defs.resolve_job_def("nightly").execute_in_process(
-            run_config={"resources": {"study": {"config": {
+        defs = build_definitions([load_study(study.config)])
+        result = defs.resolve_job_def("config_nightly").execute_in_process(
+            run_config={"resources": {"config_study": {"config": {
                 "config_path": str(study.config), "as_of": "2021-06-02T12:00:00Z"}}}},
             instance=instance,
         )  # fmt: skip

@@ -1,59 +1,86 @@
-"""Per-day partitions: re-publish a day through Dagster; parallel-safe locking."""
+"""Day partitions: a backfill of any day range is one run that re-renders, checks and
+re-publishes the days, with SHA256SUMS and a run manifest at once."""
 
 from __future__ import annotations
 
-from dagster import DagsterInstance
+import hashlib
+import json
 
-from pipeline import definitions
-from pipeline.state.store import RunInProgressError, StateStore
+from dagster import AssetKey, BackfillPolicy, DagsterInstance
+
+from assets.definitions import build_definitions
+from assets.launch import RANGE_END_TAG, RANGE_START_TAG
+from assets.study import load_study
+from pipeline.cli import main
+from pipeline.state.store import StateStore
 from tests.exports import response, write_export
 from tests.study import Study
 
-
-def _republish(study: Study, day: str, as_of: str):
-    cfg = {"config_path": str(study.config), "as_of": as_of, "shared_lock": True}
-    return definitions.defs.resolve_job_def("republish_days").execute_in_process(
-        run_config={"resources": {"study_day": {"config": cfg}}},
-        partition_key=day,
-        instance=DagsterInstance.ephemeral(),
-        raise_on_error=False,
-    )
+NAME = "cvid_responses_2021_06_0{}_recordedby_2021_06_{}.csv"
 
 
-def test_republish_one_partition(tmp_path):
+def _three_days(tmp_path) -> Study:
     study = Study(tmp_path, options={"reissue": "changed", "stabilization_days": 0})
-    write_export(study.drop, "e.csv", [response("R1", "a", "2021-06-01 10:00:00")])
-    assert study.run("2021-06-02T12:00:00Z") == 0
-    first = study.pub / "cvid_responses_2021_06_01_recordedby_2021_06_02.csv"
-    result = _republish(study, "2021-06-01", "2021-06-09T12:00:00Z")
-    assert result.success
-    again = study.pub / "cvid_responses_2021_06_01_recordedby_2021_06_09.csv"
-    assert again.read_bytes() == first.read_bytes()
-    assert again.stat().st_ino == first.stat().st_ino  # unchanged: a link, not a re-upload
-    checks = result.get_asset_check_evaluations()
-    assert checks and all(c.passed for c in checks)
-    # the state knows the new version: the next nightly run does not publish it again
+    write_export(study.drop, "e.csv", [
+        response(f"R{d}", f"t{d}", f"2021-06-0{d} 10:00:00") for d in (1, 2, 3)
+    ])  # fmt: skip
+    assert study.run("2021-06-04T12:00:00Z") == 0
+    return study
+
+
+def _sums(study: Study) -> dict[str, str]:
+    lines = (study.pub / "SHA256SUMS").read_text().splitlines()
+    return {name: sha for sha, name in (line.split("  ", 1) for line in lines)}
+
+
+def test_backfill_of_a_range_is_one_run_with_sums_and_manifest(tmp_path):
+    study = _three_days(tmp_path)
+    assert main(["backfill", "--config", str(study.config), "--from", "2021-06-01",
+                 "--to", "2021-06-03", "--as-of", "2021-06-09T12:00:00Z"]) == 0  # fmt: skip
+    for d in (1, 2, 3):
+        again, first = study.pub / NAME.format(d, "09"), study.pub / NAME.format(d, "04")
+        assert again.read_bytes() == first.read_bytes()
+        assert again.stat().st_ino == first.stat().st_ino  # unchanged: a link, not an upload
+    sums = _sums(study)
+    for name in study.files():
+        if name != "SHA256SUMS":
+            assert sums[name] == hashlib.sha256((study.pub / name).read_bytes()).hexdigest()
+    manifests = [f for f in study.files() if f.startswith("runs/2021_06_09_")]
+    assert len(manifests) == 1  # one run for the whole range
+    manifest = json.loads(study.text(manifests[0]))
+    assert sorted(manifest["reissued_by_link"]) == [NAME.format(d, "09") for d in (1, 2, 3)]
     rows = StateStore(f"sqlite:///{tmp_path / 'state.db'}").days()
-    assert rows["2021-06-01"]["published_name"] == again.name
+    assert rows["2021-06-02"]["published_name"] == NAME.format(2, "09")
+    # the next nightly run knows these versions: it does not publish them again
+    assert study.run("2021-06-09T13:00:00Z") == 0
+    newest = sorted(f for f in study.files() if f.startswith("runs/2021_06_09_"))
+    night = json.loads(study.text(next(m for m in newest if m not in manifests)))
+    again = night["published"] + night["reissued_by_link"]
+    old_days = tuple(f"cvid_responses_2021_06_0{d}_" for d in (1, 2, 3))
+    assert not [f for f in again if f.startswith(old_days) and "_recordedby_" in f]
 
 
-def test_open_day_is_refused(tmp_path):
-    study = Study(tmp_path)
-    result = _republish(study, "2021-06-05", "2021-06-05T12:00:00Z")
-    assert not result.success
+def test_the_day_asset_backfills_a_range_in_one_run_and_records_partitions(tmp_path):
+    study = _three_days(tmp_path)
+    defs = build_definitions([load_study(study.config)])
+    day_file = defs.resolve_assets_def(AssetKey(["config", "day_file"]))
+    assert day_file.backfill_policy == BackfillPolicy.single_run()
+    instance = DagsterInstance.ephemeral()
+    result = defs.resolve_job_def("config_days").execute_in_process(
+        run_config={"resources": {"config_study": {"config": {
+            "config_path": str(study.config), "as_of": "2021-06-09T12:00:00Z"}}}},
+        instance=instance,
+        tags={RANGE_START_TAG: "2021-06-02", RANGE_END_TAG: "2021-06-03"},
+    )  # fmt: skip
+    assert result.success
+    assert all(c.passed for c in result.get_asset_check_evaluations())
+    parts = instance.get_materialized_partitions(AssetKey(["config", "day_file"]))
+    assert {"2021-06-02", "2021-06-03"} <= parts
+    assert NAME.format(1, "09") not in study.files()  # outside the range: untouched
 
 
-def test_partition_runs_share_the_lock_but_exclude_the_nightly(tmp_path):
-    store = StateStore(f"sqlite:///{tmp_path / 'state.db'}")
-    with store.run_lock(shared=True), store.run_lock(shared=True):
-        with store.run_lock(name="day-2021-06-01"):
-            try:
-                with store.run_lock(name="day-2021-06-01"):
-                    raise AssertionError("a day lock must be exclusive")
-            except RunInProgressError:
-                pass
-        try:
-            with store.run_lock():
-                raise AssertionError("the nightly run must wait for partitions")
-        except RunInProgressError:
-            pass
+def test_open_day_is_refused(tmp_path, capsys):
+    study = _three_days(tmp_path)
+    assert main(["backfill", "--config", str(study.config), "--from", "2021-06-03",
+                 "--to", "2021-06-05", "--as-of", "2021-06-05T12:00:00Z"]) == 1  # fmt: skip
+    assert "2021-06-05 is not closed yet" in capsys.readouterr().err

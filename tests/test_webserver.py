@@ -14,6 +14,12 @@ from pathlib import Path
 
 from tests.study import Study
 
+
+def study_name(study: Study) -> str:
+    """A study's name in the code location: its configuration file's stem."""
+    return study.config.stem
+
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -61,10 +67,11 @@ def test_webserver_serves_asset_graph(tmp_path):
             assert proc.poll() is None, proc.stderr.read().decode()[-2000:]
             time.sleep(1)
         assert nodes, "webserver did not serve the asset graph in time"
-        keys = {n["assetKey"]["path"][0]: n for n in nodes}
-        assert {"raw_exports", "published_files", "day_partitions"} <= set(keys)
-        deps = {d["path"][0] for d in keys["published_files"]["dependencyKeys"]}
-        assert "day_partitions" in deps
+        keys = {tuple(n["assetKey"]["path"]): n for n in nodes}
+        study = study_name(study)
+        assert {(study, s) for s in ("raw_exports", "published_files", "day_file")} <= set(keys)
+        deps = {tuple(d["path"]) for d in keys[(study, "published_files")]["dependencyKeys"]}
+        assert (study, "day_partitions") in deps
     finally:
         proc.terminate()
         proc.wait(timeout=30)
