@@ -13,7 +13,7 @@ import paramiko
 import pytest
 
 from pipeline.config import SftpConfig
-from pipeline.locations import UnsafePathError, open_location
+from pipeline.locations import LocationUnavailable, UnsafePathError, open_location
 from pipeline.locations.sftp import (
     HostKeyError,
     SftpAuthError,
@@ -52,7 +52,9 @@ def _local_names(folder: Path) -> list[str]:
 def test_round_trip_nested(sshd):
     loc = _open(sshd, "pub")
     try:
-        assert loc.list_files() == []  # the root does not exist yet
+        with pytest.raises(LocationUnavailable, match=r"/pub: cannot list the location: no such"):
+            loc.list_files()  # the root does not exist yet: an error, not an empty drop
+        assert loc.remove_temp_files() == []
         assert loc.stat("a.csv") is None
         loc.write_atomic("a.csv", b"x,y\n1,2\n")
         loc.write_atomic("2024/01/b.csv", b"b" * 1000)
@@ -136,7 +138,8 @@ def test_relative_root_is_below_the_login_folder(sshd):
     url = f"sftp://{sshd.user}@{sshd.host}:{sshd.port}/~/no-such-pipeline-dir"
     with open_location(url, sshd.sftp_config()) as loc:
         assert loc.root == os.path.normpath(f"{home}/no-such-pipeline-dir")
-        assert loc.list_files() == []
+        with pytest.raises(LocationUnavailable, match="no-such-pipeline-dir: cannot list"):
+            loc.list_files()  # an absent path is an error, not an empty drop
         assert loc.url == url
 
 
