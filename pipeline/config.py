@@ -94,6 +94,7 @@ class Config:
     rules: PanelRules = field(default_factory=PanelRules)
     waves: dict[str, int] = field(default_factory=lambda: dict(DEFAULT_WAVES))
     rollup_delay_days: int | None = None  # default: stabilization_days
+    max_cell_chars: int = 32767  # longer input cells quarantine their file (SPEC §6)
 
     def validate(self) -> Config:
         """Check values; returns self so calls chain."""
@@ -103,6 +104,8 @@ class Config:
             raise ConfigError(f"reissue must be 'all' or 'changed', not {self.reissue!r}")
         if self.stabilization_days < 0:
             raise ConfigError("stabilization_days must be >= 0")
+        if self.max_cell_chars < 1:
+            raise ConfigError("max_cell_chars must be >= 1")
         try:
             from zoneinfo import ZoneInfo
 

@@ -57,20 +57,25 @@ def test_ragged_row_names_file_and_line():
         parse_export(data, "ragged.csv", DEFAULT_WAVES)
     # every question text holds a newline: the header spans 3 + len(columns) lines
     first_data_line = 3 + len(BASE_COLUMNS) + 1
-    assert f"ragged.csv, line {first_data_line + 2}:" in str(err.value)
+    assert f"ragged.csv, line {first_data_line + 2}, column Progress: row has 3 fields" in str(
+        err.value
+    )
 
 
 def test_bad_timestamp_names_line():
     rows = [response("R1", "t1", "2021-03-01 08:00:00"), response("R2", "t2", "yesterday")]
     line = 3 + len(BASE_COLUMNS) + 2
-    with pytest.raises(ExportError, match=rf"bad\.csv, line {line}: unparseable StartDate"):
+    with pytest.raises(
+        ExportError, match=rf"bad\.csv, line {line}, column StartDate: unparseable timestamp"
+    ) as err:
         parse_export(export_bytes(rows), "bad.csv", DEFAULT_WAVES)
+    assert "yesterday" not in str(err.value)  # never the cell's value
 
 
 def test_undecodable_bytes_named():
     data = export_bytes([response("R1", "t1", "2021-03-01 08:00:00")]) + b"\xff\xfe,\n"
     line = 3 + len(BASE_COLUMNS) + 2
-    with pytest.raises(ExportError, match=rf"enc\.csv, line {line}: undecodable"):
+    with pytest.raises(ExportError, match=rf"enc\.csv, line {line}, column StartDate: undecodable"):
         parse_export(data, "enc.csv", DEFAULT_WAVES)
 
 
