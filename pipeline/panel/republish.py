@@ -57,6 +57,7 @@ def publish_rendered_day(ctx: RunContext, rendered: dict[str, Any]) -> PublishRe
         changes.days = list(new_days.values())
         changes.outages = entries
         ctx.store.commit(changes, partial=True)
+        pub.journal.committed()
         if entries:
             loc.write_atomic("OUTAGES.txt", outages.render(ctx.store.outages()))
     finally:
