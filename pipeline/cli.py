@@ -1,7 +1,9 @@
 """Command line of SPEC §8: ``python -m pipeline {run,backfill,outage,synth,latest,idmap}``.
 
 ``run`` and ``backfill`` execute the same Dagster job the nightly schedule runs, in-process.
-Exit code 0 on success; otherwise non-zero with a one-line reason on stderr.
+Exit code 0 on success; otherwise non-zero with a one-line reason on stderr: 2 for a
+configuration error, 3 when a failed check held publication, 75 (``EX_TEMPFAIL``) when
+another run of the study is in progress (try later), 1 for any other failure.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from typing import Any
 from pipeline.config import ConfigError, load_config
 
 OVERRIDES = ("source", "publish", "weights", "cid_out", "state", "archive")
+EXIT_RUN_IN_PROGRESS = 75  # sysexits.h EX_TEMPFAIL: another run holds the study's lock
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -66,17 +69,18 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _run_job(args: argparse.Namespace, extra: dict[str, Any] | None = None) -> int:
-    from dagster import DagsterInstance
-
-    from pipeline.definitions import build_definitions
-
     cfg = load_config(args.config)  # validate the file (and flags) before starting a run
     overrides = {k: getattr(args, k, None) for k in OVERRIDES}
-    cfg.with_overrides(**overrides)
+    cfg = cfg.with_overrides(**overrides)
     if cfg.kind == "session":
         from pipeline.session.run import settings_for
 
         settings_for(cfg)  # a missing salt stops the run before anything is fetched
+    _refuse_if_running(cfg.state)
+    from dagster import DagsterInstance
+
+    from pipeline.definitions import build_definitions
+
     resource_cfg: dict[str, Any] = {
         "config_path": str(Path(args.config).resolve()),
         "step_retries": 0,  # a CLI run fails fast with one line; rerunning is the retry
@@ -106,6 +110,14 @@ def _run_job(args: argparse.Namespace, extra: dict[str, Any] | None = None) -> i
     for name in out.written:
         print(f"  wrote  {name}")
     return 0
+
+
+def _refuse_if_running(state: str) -> None:
+    """Raise ``RunInProgressError`` at once, before Dagster starts, when another run holds
+    the study's run lock (the run's own resource takes the lock for the run itself)."""
+    from pipeline.state.lock import probe
+
+    probe(state)
 
 
 def _has_dagster_home() -> bool:
@@ -148,6 +160,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"error: publication held (see OUTAGES.txt): {msg}", file=sys.stderr)
             return 3
         print(f"error: {cause.__class__.__name__}: {msg}", file=sys.stderr)
+        if cause.__class__.__name__ == "RunInProgressError":
+            return EXIT_RUN_IN_PROGRESS
         return 2 if isinstance(cause, ConfigError) else 1
 
 
