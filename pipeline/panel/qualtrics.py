@@ -157,12 +157,19 @@ def decompress(data: bytes, name: str) -> bytes:
         return gzip.decompress(data)
     except (OSError, EOFError, zlib.error):
         pass
-    readable: list[bytes] = []
+    readable: list[bytes] = []  # what decompresses, member by member, up to the damage
+    pos = 0
     try:
-        with gzip.GzipFile(fileobj=io.BytesIO(data)) as fh:
-            while chunk := fh.read(1 << 20):
-                readable.append(chunk)
-    except (OSError, EOFError, zlib.error):
+        while pos < len(data):
+            member = zlib.decompressobj(wbits=31)
+            while pos < len(data) and not member.eof:
+                chunk = data[pos : pos + 65536]
+                pos += len(chunk)
+                readable.append(member.decompress(chunk))
+            if not member.eof:
+                break
+            pos -= len(member.unused_data)
+    except zlib.error:
         pass
     line = 1 + sum(c.count(b"\n") for c in readable)
     raise ExportError(
