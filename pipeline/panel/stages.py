@@ -382,9 +382,9 @@ def _read_weights(data: bytes, name: str) -> pd.DataFrame:
         frame = pd.read_csv(io.BytesIO(data), dtype=str, keep_default_na=False)
     except Exception as exc:  # noqa: BLE001 - any parse failure quarantines the file
         # pandas' messages may quote the file's content: only the line number is kept
-        found = re.search(r"line (\d+)", str(exc))
-        line = int(found.group(1)) if found else None
-        raise ExportError(name, line, "unreadable weights file (not a CSV file)") from None
+        found = re.search(r"\b(line|row) (\d+)", str(exc))  # pandas: file line / 0-based row
+        line = int(found.group(2)) + (found.group(1) == "row") if found else None
+        raise ExportError(name, line, "unreadable weights file (malformed CSV)") from None
     frame.columns = [c.strip().lower() for c in frame.columns]
     if not {"cid", "weight"} <= set(frame.columns):
         raise ExportError(name, 1, "weights file needs a header with cid,weight")
