@@ -25,7 +25,7 @@ from pipeline.locations.sftp import (
     retry_call,
 )
 from tests.plugins.sshd_server import keygen
-from tests.sftp_faults import Killer
+from tests.sftp_faults import Killer, LoginDropper
 
 BIG = 50 * 1024 * 1024
 _RSA = paramiko.RSAKey.generate(1024)
@@ -326,6 +326,27 @@ def test_bad_password_refused_without_retrying(sshd, monkeypatch):
         _open(sshd, key_file=None, password_env="PIPELINE_TEST_SFTP_PW", retries=5)
     assert time.monotonic() - t0 < 5
     assert sshd.connection_count() == before + 1
+
+
+@pytest.mark.parametrize("reset", [False, True], ids=["eof", "reset"])
+def test_connection_dropped_during_login_is_retried(sshd, tmp_path, reset):
+    """An EOF or reset while logging in is a network failure, not a refused login."""
+    (sshd.root / "a.csv").write_bytes(b"x")
+    proxy = LoginDropper(sshd.port, drops=2, reset=reset)
+    known = tmp_path / "known_hosts"
+    known.write_text(f"[127.0.0.1]:{proxy.port} {sshd.server.host_public_key()}\n")
+    url = f"sftp://{sshd.user}@127.0.0.1:{proxy.port}{sshd.root}"
+    try:
+        cfg = sshd.sftp_config(known_hosts=str(known), retries=4)
+        with SftpLocation.from_url(url, cfg, backoff=0.05) as loc:
+            assert loc.read_bytes("a.csv") == b"x"
+            assert proxy.dropped == 2 and loc.retries_used == 2 and loc.connections == 1
+        proxy.remaining = 5  # more drops than retries: reported as what it is
+        with pytest.raises(SftpRetryError, match="connection lost while logging in|Reset") as err:
+            SftpLocation.from_url(url, sshd.sftp_config(known_hosts=str(known), retries=1))
+        assert "authentication failed" not in str(err.value)
+    finally:
+        proxy.close()
 
 
 def test_missing_credentials_are_clear(sshd, tmp_path, monkeypatch):
