@@ -2,8 +2,9 @@
 
 ``run``, ``backfill`` and ``rebuild`` execute the same Dagster job the nightly schedule
 runs, in-process. Exit codes: 0 success; 1 a failed run; 2 a usage or configuration error
-(named flag or key); 3 publication held by a failed data check. Every failure prints one
-line on stderr. Configuration is validated before Dagster is imported.
+(named flag or key); 3 publication held by a failed data check; 75 (``EX_TEMPFAIL``)
+another run of the study is in progress (try later). Every failure prints one line on
+stderr. Configuration is validated, and the run lock probed, before Dagster is imported.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from typing import Any, NoReturn
 from pipeline.config import ConfigError, load_config
 
 OVERRIDES = ("source", "publish", "weights", "cid_out", "state", "archive")
+EXIT_RUN_IN_PROGRESS = 75  # sysexits.h EX_TEMPFAIL: another run holds the study's lock
 
 
 class _Parser(argparse.ArgumentParser):
@@ -114,11 +116,12 @@ def _parser() -> argparse.ArgumentParser:
 def _run_job(args: argparse.Namespace, extra: dict[str, Any] | None = None) -> int:
     cfg = load_config(args.config)  # validate the file (and flags) before starting a run
     overrides = {k: getattr(args, k, None) for k in OVERRIDES}
-    cfg.with_overrides(**overrides)
+    cfg = cfg.with_overrides(**overrides)
     if cfg.kind == "session":
         from pipeline.session.run import settings_for
 
         settings_for(cfg)  # a missing salt stops the run before anything is fetched
+    _refuse_if_running(cfg.state)
 
     resource_cfg: dict[str, Any] = {
         "config_path": str(Path(args.config).resolve()),
@@ -138,6 +141,14 @@ def _run_job(args: argparse.Namespace, extra: dict[str, Any] | None = None) -> i
     for name in out.written:
         print(f"  wrote  {name}")
     return 0
+
+
+def _refuse_if_running(state: str) -> None:
+    """Raise ``RunInProgressError`` at once, before Dagster starts, when another run holds
+    the study's run lock (the run's own resource takes the lock for the run itself)."""
+    from pipeline.state.lock import probe
+
+    probe(state)
 
 
 def _root_cause(exc: BaseException) -> BaseException:
@@ -176,6 +187,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"error: publication held (see OUTAGES.txt): {msg}", file=sys.stderr)
             return 3
         print(f"error: {cause.__class__.__name__}: {msg}", file=sys.stderr)
+        if cause.__class__.__name__ == "RunInProgressError":
+            return EXIT_RUN_IN_PROGRESS
         return 2 if isinstance(cause, ConfigError) else 1
 
 

@@ -97,6 +97,7 @@ class Config:
     rules: PanelRules = field(default_factory=PanelRules)
     waves: dict[str, int] = field(default_factory=lambda: dict(DEFAULT_WAVES))
     rollup_delay_days: int | None = None  # default: stabilization_days
+    max_cell_chars: int = 32767  # longer input cells quarantine their file (SPEC §6)
 
     def validate(self) -> Config:
         """Check values; returns self so calls chain."""
@@ -107,6 +108,8 @@ class Config:
         for name in ("stabilization_days", "max_gap_days"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"{name} must be >= 0")
+        if self.max_cell_chars < 1:
+            raise ConfigError("max_cell_chars must be >= 1")
         try:
             from zoneinfo import ZoneInfo
 

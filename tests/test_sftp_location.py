@@ -13,7 +13,7 @@ import paramiko
 import pytest
 
 from pipeline.config import SftpConfig
-from pipeline.locations import UnsafePathError, open_location
+from pipeline.locations import LocationUnavailable, UnsafePathError, open_location
 from pipeline.locations.sftp import (
     HostKeyError,
     SftpAuthError,
@@ -25,7 +25,7 @@ from pipeline.locations.sftp import (
     retry_call,
 )
 from tests.plugins.sshd_server import keygen
-from tests.sftp_faults import Killer
+from tests.sftp_faults import Killer, LoginDropper
 
 BIG = 50 * 1024 * 1024
 _RSA = paramiko.RSAKey.generate(1024)
@@ -52,7 +52,9 @@ def _local_names(folder: Path) -> list[str]:
 def test_round_trip_nested(sshd):
     loc = _open(sshd, "pub")
     try:
-        assert loc.list_files() == []  # the root does not exist yet
+        with pytest.raises(LocationUnavailable, match=r"/pub: cannot list the location: no such"):
+            loc.list_files()  # the root does not exist yet: an error, not an empty drop
+        assert loc.remove_temp_files() == []
         assert loc.stat("a.csv") is None
         loc.write_atomic("a.csv", b"x,y\n1,2\n")
         loc.write_atomic("2024/01/b.csv", b"b" * 1000)
@@ -136,7 +138,8 @@ def test_relative_root_is_below_the_login_folder(sshd):
     url = f"sftp://{sshd.user}@{sshd.host}:{sshd.port}/~/no-such-pipeline-dir"
     with open_location(url, sshd.sftp_config()) as loc:
         assert loc.root == os.path.normpath(f"{home}/no-such-pipeline-dir")
-        assert loc.list_files() == []
+        with pytest.raises(LocationUnavailable, match="no-such-pipeline-dir: cannot list"):
+            loc.list_files()  # an absent path is an error, not an empty drop
         assert loc.url == url
 
 
@@ -323,6 +326,27 @@ def test_bad_password_refused_without_retrying(sshd, monkeypatch):
         _open(sshd, key_file=None, password_env="PIPELINE_TEST_SFTP_PW", retries=5)
     assert time.monotonic() - t0 < 5
     assert sshd.connection_count() == before + 1
+
+
+@pytest.mark.parametrize("reset", [False, True], ids=["eof", "reset"])
+def test_connection_dropped_during_login_is_retried(sshd, tmp_path, reset):
+    """An EOF or reset while logging in is a network failure, not a refused login."""
+    (sshd.root / "a.csv").write_bytes(b"x")
+    proxy = LoginDropper(sshd.port, drops=2, reset=reset)
+    known = tmp_path / "known_hosts"
+    known.write_text(f"[127.0.0.1]:{proxy.port} {sshd.server.host_public_key()}\n")
+    url = f"sftp://{sshd.user}@127.0.0.1:{proxy.port}{sshd.root}"
+    try:
+        cfg = sshd.sftp_config(known_hosts=str(known), retries=4)
+        with SftpLocation.from_url(url, cfg, backoff=0.05) as loc:
+            assert loc.read_bytes("a.csv") == b"x"
+            assert proxy.dropped == 2 and loc.retries_used == 2 and loc.connections == 1
+        proxy.remaining = 5  # more drops than retries: reported as what it is
+        with pytest.raises(SftpRetryError, match="connection lost while logging in|Reset") as err:
+            SftpLocation.from_url(url, sshd.sftp_config(known_hosts=str(known), retries=1))
+        assert "authentication failed" not in str(err.value)
+    finally:
+        proxy.close()
 
 
 def test_missing_credentials_are_clear(sshd, tmp_path, monkeypatch):

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from pipeline.locations.base import Location, RemoteFile, UnsafePathError, safe_relpath
+from pipeline.locations.base import (
+    Location,
+    LocationUnavailable,
+    RemoteFile,
+    UnsafePathError,
+    is_temp_name,
+    safe_relpath,
+)
 from pipeline.locations.local import LocalLocation
 
 if TYPE_CHECKING:
@@ -13,9 +20,11 @@ if TYPE_CHECKING:
 __all__ = [
     "Location",
     "LocalLocation",
+    "LocationUnavailable",
     "RemoteFile",
     "UnsafePathError",
     "is_sftp_url",
+    "is_temp_name",
     "open_location",
     "safe_relpath",
 ]

@@ -3,12 +3,21 @@
 from __future__ import annotations
 
 import posixpath
+import re
+import secrets
 from dataclasses import dataclass
 from typing import Protocol
 
 
 class UnsafePathError(ValueError):
     """A relative path would escape its location's root folder."""
+
+
+class LocationUnavailable(Exception):
+    """A location's root folder cannot be listed (missing, unmounted, not a folder).
+
+    The message is one line naming the location (its URL, never credentials).
+    """
 
 
 @dataclass(frozen=True)
@@ -18,6 +27,22 @@ class RemoteFile:
     path: str
     size: int
     mtime: float
+
+
+# Temporary names of atomic writes: ``.{name}.{12 hex digits}.tmp`` (uploads, server-side
+# copies) and ``.{name}.link.tmp`` (local hard links). Older local writes used mkstemp's
+# 8 characters; those are recognised too, so leftovers of any version can be swept.
+TEMP_NAME_RE = re.compile(r"^\..+\.(?:link|[0-9a-f]{12}|[0-9a-z_]{8})\.tmp$")
+
+
+def temp_name(name: str, tag: str | None = None) -> str:
+    """The temporary name (same folder) that a write of ``name`` goes through."""
+    return f".{name}.{tag or secrets.token_hex(6)}.tmp"
+
+
+def is_temp_name(name: str) -> bool:
+    """True for a file name that :func:`temp_name` makes (the last path component)."""
+    return bool(TEMP_NAME_RE.match(name))
 
 
 def safe_relpath(path: str) -> str:
@@ -48,11 +73,17 @@ class Location(Protocol):
     url: str
 
     def list_files(self) -> list[RemoteFile]:
-        """All regular files below the root, recursively, sorted by path."""
+        """All regular files below the root, recursively, sorted by path.
+
+        Names that start with ``.`` are skipped; so are, with a warning, names that
+        :func:`safe_relpath` refuses, symlinks that lead outside the root or nowhere,
+        symlinked folders and special files (FIFOs, sockets, devices): they are never
+        read. Raises :class:`LocationUnavailable` when the root cannot be listed.
+        """
         ...
 
     def read_bytes(self, path: str) -> bytes:
-        """The whole content of one file."""
+        """The whole content of one regular file."""
         ...
 
     def stat(self, path: str) -> RemoteFile | None:
@@ -67,12 +98,18 @@ class Location(Protocol):
         """Make ``dst`` hold the same bytes as ``src`` without re-sending them where possible.
 
         Returns how it was done: ``"hardlink"``, ``"copy"`` or ``"upload"`` (``data``
-        sent again, the fallback when the server has neither). ``dst`` appears atomically.
+        sent again, the fallback when the server has neither). ``dst`` appears atomically,
+        and calling it again (after a crash) leaves no temporary name behind.
         """
         ...
 
     def remove(self, path: str) -> None:
         """Delete one file (used only for superseded cumulative files and temp names)."""
+        ...
+
+    def remove_temp_files(self) -> list[str]:
+        """Remove the temporary names (:func:`temp_name`) that writes of a killed process
+        left below the root; returns their paths. A missing root has none."""
         ...
 
     def close(self) -> None:

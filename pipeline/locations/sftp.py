@@ -13,7 +13,8 @@ otherwise; hashed entries work); an unknown host is refused unless
 ``allow_unknown_hosts`` is set, and a *changed* key is always refused.
 
 Every operation is retried with exponential backoff on transient network errors
-(reconnecting as needed); authentication and host-key failures are never retried.
+(reconnecting as needed), including a connection dropped or reset during login; a real
+authentication rejection and host-key failures are never retried.
 """
 
 from __future__ import annotations
@@ -24,7 +25,6 @@ import logging
 import os
 import posixpath
 import random
-import secrets
 import socket
 import stat as stat_mod
 import threading
@@ -46,15 +46,27 @@ from paramiko.sftp import (
     SFTPError,
     int64,
 )
-from paramiko.ssh_exception import IncompatiblePeer, NoValidConnectionsError
+from paramiko.ssh_exception import (
+    IncompatiblePeer,
+    NoValidConnectionsError,
+    PartialAuthentication,
+)
 
-from pipeline.locations.base import RemoteFile, UnsafePathError, safe_relpath
+from pipeline.locations.base import (
+    LocationUnavailable,
+    RemoteFile,
+    UnsafePathError,
+    is_temp_name,
+    safe_relpath,
+    temp_name,
+)
 
 if TYPE_CHECKING:
     from pipeline.config import SftpConfig
 
 __all__ = [
     "HostKeyError",
+    "LoginDroppedError",
     "SftpAuthError",
     "SftpError",
     "SftpLocation",
@@ -97,6 +109,10 @@ class TransferError(SftpError):
     """A transfer ended with the wrong number of bytes. Retried."""
 
 
+class LoginDroppedError(SftpError):
+    """The connection ended (EOF, reset, timeout) while logging in: not a rejection. Retried."""
+
+
 class SftpRetryError(SftpError):
     """An operation still failed with a transient error after every retry."""
 
@@ -123,11 +139,13 @@ def is_transient_error(exc: BaseException) -> bool:
         exc,
         (
             HostKeyError, SftpAuthError, UnsafePathError, paramiko.AuthenticationException,
-            paramiko.BadHostKeyException, IncompatiblePeer,
+            paramiko.BadHostKeyException, IncompatiblePeer, LocationUnavailable,
         ),
     ):  # fmt: skip
         return False
-    if isinstance(exc, (TransferError, EOFError, socket.timeout, ConnectionError)):
+    if isinstance(
+        exc, (TransferError, LoginDroppedError, EOFError, socket.timeout, ConnectionError)
+    ):
         return True
     if isinstance(exc, NoValidConnectionsError):  # connection refused on every address
         return True
@@ -294,6 +312,22 @@ class _SFTPClient(paramiko.SFTPClient):
         self._request(CMD_EXTENDED, name, *args)
 
 
+def _login_dropped(ssh: paramiko.SSHClient, exc: paramiko.AuthenticationException) -> bool:
+    """Whether an authentication error is really the connection ending during login.
+
+    paramiko reports an EOF (or a timeout) while it waits for the server's answer as an
+    ``AuthenticationException``; a real rejection comes as the server's answer on a
+    connection that is still up. ``BadAuthenticationType`` (the server refuses the method)
+    and ``PartialAuthentication`` are rejections.
+    """
+    if isinstance(exc, (paramiko.BadAuthenticationType, PartialAuthentication)):
+        return False
+    transport = ssh.get_transport()
+    if transport is None or not transport.is_active():
+        return True
+    return "saw EOF" in str(exc) or "timeout" in str(exc).lower()
+
+
 def _is_unsupported(exc: BaseException) -> bool:
     """An SFTP status error that is not 'no such file' / 'permission denied'."""
     return (
@@ -357,7 +391,8 @@ class SftpLocation:
         self._stale_tmps: set[str] = set()
         self.connections = 0  # successful connections (1 + reconnects)
         self.retries_used = 0  # retries of any operation, for metadata and tests
-        self.unsafe_names: list[str] = []  # remote names skipped by the last list_files
+        self.unsafe_names: list[str] = []  # remote names refused by the last list_files
+        self.skipped: dict[str, str] = {}  # every name the last list_files skipped: reason
         self.progress: Callable[[str, int, int], None] | None = None
         self._pkey = self._load_key(has_password=bool(password or cfg.password_env))
         self._password = password or self._load_password()
@@ -460,7 +495,12 @@ class SftpLocation:
                 "refusing to connect (possible man-in-the-middle)"
             ) from exc
         except paramiko.AuthenticationException as exc:
+            dropped = _login_dropped(ssh, exc)
             ssh.close()
+            if dropped:
+                raise LoginDroppedError(
+                    f"{self.url}: connection lost while logging in as {self.user}: {exc}"
+                ) from exc
             raise SftpAuthError(
                 f"{self.url}: authentication failed for {self.user}: {exc}"
             ) from exc
@@ -609,7 +649,7 @@ class SftpLocation:
 
     def _tmp_name(self, target: str) -> str:
         folder, name = posixpath.split(target)
-        return posixpath.join(folder, f".{name}.{secrets.token_hex(6)}.tmp")
+        return posixpath.join(folder, temp_name(name))
 
     def _rename_over(self, sftp: _SFTPClient, src: str, dst: str) -> None:
         if sftp.supports("posix-rename@openssh.com"):
@@ -733,25 +773,39 @@ class SftpLocation:
     def list_files(self) -> list[RemoteFile]:
         """All regular files below the root, recursively, sorted by path.
 
-        Names starting with ``.`` (temp files of in-progress writes) and symlinks are
-        skipped. Names that :func:`safe_relpath` refuses (backslash, NUL) are skipped
-        too, logged, and kept in :attr:`unsafe_names`.
+        Names starting with ``.`` (temp files of in-progress writes) are skipped. Symlinks
+        are followed only to regular files inside the root; links leading outside or
+        nowhere, symlinked folders, special files and names that :func:`safe_relpath`
+        refuses (backslash, NUL; also kept in :attr:`unsafe_names`) are skipped with a
+        warning and never read (:attr:`skipped` says why). A root that does not exist or
+        is not a folder raises :class:`LocationUnavailable`.
         """
 
         def op(sftp: _SFTPClient) -> list[RemoteFile]:
             out: list[RemoteFile] = []
-            unsafe: list[str] = []
+            self.unsafe_names, self.skipped = [], {}
             try:
                 top = sftp.stat(self.root)
             except FileNotFoundError:
-                return out
+                raise LocationUnavailable(
+                    f"{self.url}: cannot list the location: no such folder"
+                ) from None
             if not stat_mod.S_ISDIR(top.st_mode or 0):
-                raise NotADirectoryError(errno.ENOTDIR, "root is not a folder", self.url)
+                raise LocationUnavailable(f"{self.url}: cannot list the location: not a folder")
             todo = [""]
             while todo:
                 rel_dir = todo.pop()
                 folder = posixpath.join(self.root, rel_dir) if rel_dir else self.root
-                for attr in sftp.listdir_attr(folder):
+                try:
+                    entries = sftp.listdir_attr(folder)
+                except PermissionError:
+                    if not rel_dir:
+                        raise LocationUnavailable(
+                            f"{self.url}: cannot list the location: permission denied"
+                        ) from None
+                    self._skip(rel_dir, "folder cannot be listed (permission denied)")
+                    continue
+                for attr in entries:
                     name = attr.filename
                     if name.startswith("."):
                         continue
@@ -760,20 +814,54 @@ class SftpLocation:
                         if safe_relpath(rel) != rel or "/" in name:
                             raise UnsafePathError(rel)
                     except UnsafePathError:
-                        unsafe.append(rel)
-                        log.warning("%s: skipping unsafe remote name %r", self.url, rel)
+                        self.unsafe_names.append(rel)
+                        self._skip(rel, "unsafe name")
                         continue
                     mode = attr.st_mode or 0
+                    if stat_mod.S_ISLNK(mode):
+                        attr = self._follow(sftp, posixpath.join(folder, name), rel)
+                        if attr is None:
+                            continue
+                        mode = attr.st_mode or 0
                     if stat_mod.S_ISDIR(mode):
                         todo.append(rel)
                     elif stat_mod.S_ISREG(mode):
                         out.append(
                             RemoteFile(rel, int(attr.st_size or 0), float(attr.st_mtime or 0))
                         )
-            self.unsafe_names = unsafe
+                    else:
+                        self._skip(rel, "not a regular file (FIFO, socket or device)")
             return sorted(out, key=lambda f: f.path)
 
         return self._run("list_files", op)
+
+    def _skip(self, rel: str, reason: str) -> None:
+        self.skipped[rel] = reason
+        log.warning("%s: skipping %r: %s", self.url, rel, reason)
+
+    def _follow(self, sftp: _SFTPClient, abspath: str, rel: str) -> paramiko.SFTPAttributes | None:
+        """The target's attributes of a listed symlink to a regular file inside the root,
+        or None (skipped with a warning)."""
+        try:
+            if not self._real_root:
+                self._real_root = sftp.normalize(self.root)
+            real = sftp.normalize(abspath)
+        except FileNotFoundError:
+            self._skip(rel, "dangling symlink")
+            return None
+        base = self._real_root.rstrip("/")
+        if real != base and not real.startswith(base + "/"):
+            self._skip(rel, "symlink leads outside the location")
+            return None
+        try:
+            attr = sftp.stat(abspath)
+        except FileNotFoundError:
+            self._skip(rel, "dangling symlink")
+            return None
+        if stat_mod.S_ISDIR(attr.st_mode or 0):
+            self._skip(rel, "symlinked folder (not followed)")
+            return None
+        return attr
 
     def read_bytes(self, path: str) -> bytes:
         """Download one file; the byte count must equal the size the server reports."""
@@ -856,10 +944,16 @@ class SftpLocation:
             try:
                 how = self._link_or_copy_to(sftp, source, tmp, st, src, data)
                 self._rename_over(sftp, tmp, target)
-                return how
             except BaseException:
                 self._discard(sftp, tmp)
                 raise
+            # When dst already was src's inode (a re-run after a crash), the rename did
+            # nothing and both names remain: drop the temp name.
+            try:
+                sftp.remove(tmp)
+            except FileNotFoundError:
+                pass
+            return how
 
         return self._run(f"link_or_copy({src!r}, {dst!r})", op, dst)
 
@@ -919,6 +1013,35 @@ class SftpLocation:
                 pass
 
         self._run(f"remove({path!r})", op, path)
+
+    def remove_temp_files(self) -> list[str]:
+        """Remove temp names (``.{name}.{hex}.tmp``) that killed uploads left below the root
+        (symlinks are not followed); a missing root has none."""
+
+        def op(sftp: _SFTPClient) -> list[str]:
+            removed: list[str] = []
+            try:
+                sftp.stat(self.root)
+            except FileNotFoundError:
+                return removed
+            todo = [""]
+            while todo:
+                rel_dir = todo.pop()
+                folder = posixpath.join(self.root, rel_dir) if rel_dir else self.root
+                for attr in sftp.listdir_attr(folder):
+                    rel = f"{rel_dir}/{attr.filename}" if rel_dir else attr.filename
+                    mode = attr.st_mode or 0
+                    if stat_mod.S_ISDIR(mode) and not attr.filename.startswith("."):
+                        todo.append(rel)
+                    elif stat_mod.S_ISREG(mode) and is_temp_name(attr.filename):
+                        try:
+                            sftp.remove(posixpath.join(folder, attr.filename))
+                        except FileNotFoundError:
+                            continue
+                        removed.append(rel)
+            return sorted(removed)
+
+        return self._run("remove_temp_files", op)
 
     def close(self) -> None:
         """Close the connection (the next operation would reconnect)."""

@@ -32,6 +32,7 @@ from pipeline.panel.stages import (
     day_range,
 )
 from pipeline.provenance import code_version
+from pipeline.recovery import PublishJournal
 from pipeline.staging import read_table
 from pipeline.state.store import PendingCommit, RunChanges
 
@@ -80,12 +81,18 @@ class _Publisher:
         changes: RunChanges,
         res: PublishResult,
         daily_names: Iterable[str] = (),
+        recover: bool = False,
     ):
         """``daily_names``: the daily versions this run may look up (each day's previous
-        version and its name for today); other kinds of files are always loaded."""
+        version and its name for today); other kinds of files are always loaded.
+        ``recover``: clean up after runs that died publishing (nightly runs only, they
+        hold the exclusive run lock; see :mod:`pipeline.recovery`)."""
         self.ctx, self.loc, self.changes, self.res = ctx, loc, changes, res
         self.current = ctx.store.published(daily_names)
         self.sums: dict[str, str | None] = {}  # this run's changes to SHA256SUMS
+        self.journal = PublishJournal(ctx.work, loc.url, ctx.run_id)
+        self.orphans = self.journal.recover(loc, ctx.store.published) if recover else set()
+        self.removals: list[str] = []  # removed once SHA256SUMS no longer lists them
 
     def _record(self, name: str, kind: str, sha: str, size: int, day: str | None) -> None:
         row = {
@@ -99,8 +106,10 @@ class _Publisher:
     def write(self, name: str, data: bytes, kind: str, day: str | None = None) -> bool:
         """Upload ``data`` unless the same bytes are already published under ``name``."""
         sha = hashlib.sha256(data).hexdigest()
-        if self.current.get(name, {}).get("sha256") == sha and self.loc.stat(name) is not None:
+        same = self.current.get(name, {}).get("sha256") == sha
+        if same and name not in self.journal.leftovers and self.loc.stat(name) is not None:
             return False
+        self.journal.note(name)
         self.loc.write_atomic(name, data)
         self.res.written.append(name)
         self.res.bytes_uploaded += len(data)
@@ -117,6 +126,7 @@ class _Publisher:
         try:
             if prev is None:
                 raise FileNotFoundError(src)
+            self.journal.note(dst)
             how = self.loc.link_or_copy(src, dst)
         except FileNotFoundError:
             self.write(dst, data(), kind, day)
@@ -137,9 +147,13 @@ class _Publisher:
         sums = self.ctx.store.checksums()
         sums.update(self.sums)
         self.write("SHA256SUMS", sha256sums(sums), "sums")
+        # Only now that SHA256SUMS no longer lists them: it never names a missing file.
+        for name in [*self.removals, *sorted(self.orphans - set(self.sums))]:
+            self.loc.remove(name)
 
     def remove(self, name: str) -> None:
-        self.loc.remove(name)
+        """Withdraw ``name``; the file goes in :meth:`finish`, after SHA256SUMS."""
+        self.removals.append(name)
         self.current.pop(name, None)
         self.sums[name] = None
         self.res.removed.append(name)
@@ -192,7 +206,7 @@ def publish_and_commit(
         loc = ctx.open(cfg.publish)
         try:
             day_rows = ctx.store.days()
-            pub = _Publisher(ctx, loc, changes, res, daily_names(ctx, day_rows))
+            pub = _Publisher(ctx, loc, changes, res, daily_names(ctx, day_rows), recover=True)
             new_days: dict[str, dict[str, Any]] = {}
             for day, st in build.stores.items():
                 new_days[day] = {**day_rows.get(day, {"day": day}), **st}
@@ -251,6 +265,7 @@ def publish_and_commit(
         pending.abort()
         raise
     pending.finish()
+    pub.journal.committed()
     ctx.clean_run_dirs()
     return res
 

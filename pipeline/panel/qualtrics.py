@@ -1,16 +1,23 @@
 """Parsing of Qualtrics CSV exports (SPEC §3.1) into one normalised frame per file.
 
 An export has three header rows (column names, question texts, one JSON ImportId object
-per column) followed by data rows. Question texts may hold newlines and commas, so rows
-are records, not lines; errors name the physical line of the file.
+per column) followed by data rows; three header rows and no data row is a valid export.
+Question texts may hold newlines and commas, so rows are records, not lines.
+
+Errors (SPEC §6) name the file, the physical line and, where there is one, the column, and
+never quote the file's content: a row of a real export starts with the respondent's IP
+address and ResponseId, so neither Arrow's nor the csv module's messages (which quote the
+row) are passed on.
 """
 
 from __future__ import annotations
 
 import csv
+import gzip
 import io
 import json
 import re
+import zlib
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -23,6 +30,9 @@ TIMESTAMP_COLUMNS = ("StartDate", "EndDate", "RecordedDate")
 REQUIRED_COLUMNS = ("StartDate", "RecordedDate", "ResponseId")
 TIMESTAMP_FORMAT = "%Y-%m-%d %H:%M:%S"
 NULL_TOKENS = ["", "NA"]
+# Default limit of one cell (header or data) in characters: the most a spreadsheet cell
+# holds, far above any Qualtrics answer; a larger cell quarantines its file.
+DEFAULT_MAX_CELL_CHARS = 32767
 _STRING_TYPES = {
     pa.string(): pd.StringDtype("pyarrow"),
     pa.large_string(): pd.StringDtype("pyarrow"),
@@ -40,11 +50,18 @@ START, END, RECORDED, TOKEN, WAVE, SURVEY = (
 
 
 class ExportError(ValueError):
-    """A malformed export; the message names the file and the line."""
+    """A malformed export; the message names the file, the line and the column if known.
 
-    def __init__(self, name: str, line: int | None, message: str) -> None:
-        self.name, self.line = name, line
+    ``message`` must never quote the file's content (cell values, rows).
+    """
+
+    def __init__(
+        self, name: str, line: int | None, message: str, column: str | None = None
+    ) -> None:
+        self.name, self.line, self.column = name, line, column
         where = f"{name}, line {line}" if line else name
+        if column is not None:
+            where += f", column {column}"
         super().__init__(f"{where}: {message}")
 
 
@@ -70,7 +87,8 @@ _QUOTE_OR_NL = re.compile(rb'["\n]')
 
 
 def _record_ends(data: bytes, count: int) -> list[int]:
-    """Byte offsets just past each of the first ``count`` CSV records (quote-aware)."""
+    """Byte offsets just past each of the first ``count`` CSV records (quote-aware); a last
+    record without a final line break ends at the end of the data."""
     ends: list[int] = []
     in_quotes = False
     for m in _QUOTE_OR_NL.finditer(data):
@@ -79,30 +97,122 @@ def _record_ends(data: bytes, count: int) -> list[int]:
         elif not in_quotes:
             ends.append(m.end())
             if len(ends) == count:
-                break
+                return ends
+    if not in_quotes and data[ends[-1] if ends else 0 :].strip():
+        ends.append(len(data))
     return ends
+
+
+_FIELD_MARKS = re.compile(rb'[",\n]')
+
+
+def _position(data: bytes, offset: int) -> tuple[int, int]:
+    """(physical line, 0-based field of its record) of byte ``offset`` (error path only)."""
+    line, fld, in_quotes = 1, 0, False
+    for m in _FIELD_MARKS.finditer(data, 0, offset):
+        c = m.group()
+        if c == b"\n":
+            line += 1
+            if not in_quotes:
+                fld = 0
+        elif c == b'"':
+            in_quotes = not in_quotes
+        elif not in_quotes:
+            fld += 1
+    return line, fld
+
+
+def _column(names: list[str] | None, index: int) -> str | None:
+    return names[index] if names is not None and 0 <= index < len(names) else None
+
+
+def _check_bytes(data: bytes, name: str, utf8: bool = False) -> None:
+    """Refuse NUL bytes (and with ``utf8``, bytes that are not UTF-8: Arrow checks that
+    itself, so this runs only when it failed), naming their line and column."""
+    nul = data.find(b"\x00")
+    bad = -1
+    if utf8:
+        try:
+            data.decode("utf-8-sig")
+        except UnicodeDecodeError as exc:
+            bad = exc.start
+    if nul < 0 and bad < 0:
+        return
+    what = "NUL byte" if 0 <= nul and (bad < 0 or nul < bad) else "undecodable bytes (not UTF-8)"
+    offset = nul if what == "NUL byte" else bad
+    line, fld = _position(data, offset)
+    names = next(csv.reader([data[: data.find(b"\n")].decode("utf-8-sig", "replace")]), None)
+    raise ExportError(name, line, f"{what} in a cell", _column(names, fld))
+
+
+def decompress(data: bytes, name: str) -> bytes:
+    """The bytes of an export, gunzipped when ``name`` ends in ``.gz``.
+
+    A truncated or corrupt gzip file raises :class:`ExportError` naming the line in
+    which its readable data stops.
+    """
+    if not name.lower().endswith(".gz"):
+        return data
+    try:
+        return gzip.decompress(data)
+    except (OSError, EOFError, zlib.error):
+        pass
+    readable: list[bytes] = []  # what decompresses, member by member, up to the damage
+    pos = 0
+    try:
+        while pos < len(data):
+            member = zlib.decompressobj(wbits=31)
+            while pos < len(data) and not member.eof:
+                chunk = data[pos : pos + 65536]
+                pos += len(chunk)
+                readable.append(member.decompress(chunk))
+            if not member.eof:
+                break
+            pos -= len(member.unused_data)
+    except zlib.error:
+        pass
+    line = 1 + sum(c.count(b"\n") for c in readable)
+    raise ExportError(
+        name, line, "truncated or corrupt gzip file: the readable data stops in this line"
+    )
 
 
 def _line_of_record(data: bytes, name: str, record_index: int) -> int:
     """Physical line (1-based) on which data record ``record_index`` (0-based) starts
     (error path only: the file is decoded and re-read with the csv module)."""
     reader = csv.reader(io.StringIO(_decode(data, name), newline=""))
-    line = 1
-    for i, _row in enumerate(reader):
-        if i == record_index + 3:
-            return line
+    line, i = 1, 0
+    for row in reader:
+        if row:  # blank lines are no records (Arrow skips them too)
+            if i == record_index + 3:
+                return line
+            i += 1
         line = reader.line_num + 1
     return line
 
 
-def _first_ragged_line(data: bytes, name: str, width: int) -> tuple[int, int]:
+def _ragged_row_error(data: bytes, name: str, names: list[str]) -> ExportError:
+    """The error for the first row whose field count differs from the header's (error
+    path only; says nothing of the row's content)."""
+    width = len(names)
     reader = csv.reader(io.StringIO(_decode(data, name), newline=""))
     start = 1
-    for row in reader:
-        if len(row) != width and row:
-            return start, len(row)
-        start = reader.line_num + 1
-    return start, width
+    try:
+        for row in reader:
+            if len(row) != width and row:
+                if len(row) > width:
+                    return ExportError(
+                        name, start, f"row has {len(row)} fields, header has {width} "
+                        f"(extra field after the last column {names[-1]!r})",
+                    )  # fmt: skip
+                return ExportError(
+                    name, start, f"row has {len(row)} fields, header has {width} "
+                    "(truncated row or unterminated quote)", names[len(row)],
+                )  # fmt: skip
+            start = reader.line_num + 1
+    except csv.Error:
+        return ExportError(name, reader.line_num or start, "malformed CSV quoting")
+    return ExportError(name, None, "malformed CSV data (rows could not be read)")
 
 
 def _decode(data: bytes, name: str) -> str:
@@ -110,16 +220,34 @@ def _decode(data: bytes, name: str) -> str:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         line = data[: exc.start].count(b"\n") + 1
-        raise ExportError(name, line, f"undecodable bytes (not UTF-8) at byte {exc.start}") from exc
+        raise ExportError(name, line, "undecodable bytes (not UTF-8)") from None
 
 
-def _header(data: bytes, name: str) -> tuple[list[str], list[str], list[dict], int, int]:
+def _header(
+    data: bytes, name: str, max_cell: int
+) -> tuple[list[str], list[str], list[dict], int, int]:
+    if not data.strip():
+        raise ExportError(name, 1, "empty file: expected three header rows")
     ends = _record_ends(data, 3)
-    if len(ends) < 3:
-        raise ExportError(name, None, "expected three header rows (names, questions, ImportIds)")
+    if len(ends) < 3:  # name the line on which the first missing row would start
+        read = data[: ends[-1]] if ends else b""
+        line = 1 + read.count(b"\n") + (0 if read.endswith(b"\n") or not read else 1)
+        raise ExportError(
+            name,
+            line,
+            f"expected three header rows (names, questions, ImportIds), found {len(ends)}",
+        )
     rows = list(csv.reader(io.StringIO(_decode(data[: ends[2]], name), newline="")))
     if len(rows) != 3:
         raise ExportError(name, None, "could not read the three header rows")
+    for i, row in enumerate(rows):
+        too_long = [c for c, cell in enumerate(row) if len(cell) > max_cell]
+        if too_long:
+            line = 1 + data[: ends[i - 1]].count(b"\n") if i else 1
+            raise ExportError(
+                name, line, f"header cell longer than {max_cell} characters",
+                _column(rows[0], too_long[0]),
+            )  # fmt: skip
     names, texts, meta_raw = rows
     if len(texts) != len(names) or len(meta_raw) != len(names):
         line = 1 + data[: ends[0]].count(b"\n") if len(texts) != len(names) else None
@@ -160,7 +288,8 @@ def _to_epoch(
         raise ExportError(
             name,
             _line_of_record(data, name, idx),
-            f"unparseable {col} timestamp {values[idx].as_py()!r}",
+            "unparseable timestamp (expected YYYY-MM-DD HH:MM:SS)",
+            col,
         )
     if zone != "UTC":
         try:
@@ -181,29 +310,51 @@ def _waves(survey: pa.Array | pa.ChunkedArray, waves: dict[str, int]) -> pa.Arra
     return pc.take(pa.array(list(waves.values()), pa.int64()), idx)
 
 
-def parse_export(data: bytes, name: str, waves: dict[str, int]) -> ParsedExport:
-    """Parse one export; raise :class:`ExportError` naming the file and line on bad input."""
-    names, texts, meta, offset, meta_line = _header(data, name)
+def _check_cells(table: pa.Table, data: bytes, name: str, max_cell: int) -> None:
+    """Refuse a data cell longer than ``max_cell`` characters (bytes are checked first:
+    they bound the characters and cost nothing to count)."""
+    for c in table.column_names:
+        col = table.column(c)
+        longest = pc.max(pc.binary_length(col)).as_py()
+        if longest is None or longest <= max_cell:
+            continue
+        over = pc.fill_null(pc.greater(pc.utf8_length(col), max_cell), False)
+        if pc.any(over).as_py():
+            idx = int(np.flatnonzero(over.to_numpy(zero_copy_only=False))[0])
+            line = _line_of_record(data, name, idx)
+            raise ExportError(name, line, f"cell longer than {max_cell} characters", c)
+
+
+def parse_export(
+    data: bytes, name: str, waves: dict[str, int], max_cell_chars: int = DEFAULT_MAX_CELL_CHARS
+) -> ParsedExport:
+    """Parse one export; raise :class:`ExportError` naming the file, line and column on
+    bad input (NUL or undecodable bytes, bad header rows, ragged rows, cells longer than
+    ``max_cell_chars``, unparseable timestamps)."""
+    _check_bytes(data, name)
+    names, texts, meta, offset, meta_line = _header(data, name, max_cell_chars)
     body = data[offset:]
     types = {c: pa.string() for c in names}
-    try:
-        table = pacsv.read_csv(
-            io.BytesIO(body),
-            read_options=pacsv.ReadOptions(column_names=names, block_size=1 << 24),
-            parse_options=pacsv.ParseOptions(newlines_in_values=True),
-            convert_options=pacsv.ConvertOptions(
-                column_types=types,
-                null_values=NULL_TOKENS,
-                strings_can_be_null=True,
-                quoted_strings_can_be_null=False,
-            ),
-        )
-    except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
-        _decode(data, name)  # undecodable bytes: name the line of the first bad byte
-        line, got = _first_ragged_line(data, name, len(names))
-        raise ExportError(
-            name, line, f"row has {got} fields, header has {len(names)} ({exc})"
-        ) from exc
+    if not body.strip():  # the three header rows and no data: a valid, empty export
+        table = pa.table({c: pa.array([], pa.string()) for c in names})
+    else:
+        try:
+            table = pacsv.read_csv(
+                io.BytesIO(body),
+                read_options=pacsv.ReadOptions(column_names=names, block_size=1 << 24),
+                parse_options=pacsv.ParseOptions(newlines_in_values=True),
+                convert_options=pacsv.ConvertOptions(
+                    column_types=types,
+                    null_values=NULL_TOKENS,
+                    strings_can_be_null=True,
+                    quoted_strings_can_be_null=False,
+                ),
+            )
+        except (pa.ArrowInvalid, pa.ArrowTypeError):
+            # Arrow's message quotes the row (IP address, ResponseId): never pass it on.
+            _check_bytes(data, name, utf8=True)
+            raise _ragged_row_error(data, name, names) from None
+    _check_cells(table, data, name, max_cell_chars)
     zones = {c: m.get("timeZone", "UTC") for c, m in zip(names, meta, strict=True)}
     n = table.num_rows
     columns: dict[str, pa.ChunkedArray | pa.Array] = {}
@@ -215,7 +366,7 @@ def parse_export(data: bytes, name: str, waves: dict[str, int]) -> ParsedExport:
         missing = pc.is_null(columns[col])
         if pc.any(missing).as_py():
             idx = int(np.flatnonzero(missing.to_numpy(zero_copy_only=False))[0])
-            raise ExportError(name, _line_of_record(data, name, idx), f"empty {col}")
+            raise ExportError(name, _line_of_record(data, name, idx), "empty cell", col)
     for col, target in (("StartDate", START), ("EndDate", END), ("RecordedDate", RECORDED)):
         if col in names:
             columns[target] = _to_epoch(columns[col], zones[col], col, name, data, meta_line)

@@ -7,9 +7,9 @@ so a crash anywhere leaves the ledger and the record of published files untouche
 
 from __future__ import annotations
 
-import gzip
 import hashlib
 import os
+import re
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -40,6 +40,7 @@ from pipeline.panel.qualtrics import (
     WAVE,
     ExportError,
     ParsedExport,
+    decompress,
     parse_export,
 )
 from pipeline.panel.settings import (
@@ -169,12 +170,7 @@ def normalize_exports(ctx: RunContext, fetch: FetchResult) -> NormalizeResult:
         sha, path = item
         data = ctx.archive.get(sha)
         try:
-            if path.lower().endswith(".gz"):
-                try:
-                    data = gzip.decompress(data)
-                except (OSError, EOFError) as exc:
-                    raise ExportError(path, None, f"truncated or corrupt gzip ({exc})") from exc
-            return parse_export(data, path, ctx.cfg.waves)
+            return parse_export(decompress(data, path), path, ctx.cfg.waves, ctx.cfg.max_cell_chars)
         except ExportError as exc:
             return exc
 
@@ -191,6 +187,9 @@ def normalize_exports(ctx: RunContext, fetch: FetchResult) -> NormalizeResult:
             res.file_status[sha] = {"status": "quarantined", "error": str(exc)}
             continue
         table = parsed.table
+        if not table.num_rows:  # header rows only: nothing to add (not even its columns)
+            res.file_status[sha] = {"status": "applied", "rows": 0}
+            continue
         late = pc.greater(table.column(RECORDED), as_of)
         n_late = pc.sum(late).as_py() or 0
         res.deferred += n_late
@@ -435,7 +434,10 @@ def _read_weights(data: bytes, name: str) -> pd.DataFrame:
     try:
         frame = pd.read_csv(io.BytesIO(data), dtype=str, keep_default_na=False)
     except Exception as exc:  # noqa: BLE001 - any parse failure quarantines the file
-        raise ExportError(name, None, f"unreadable weights file ({exc})") from exc
+        # pandas' messages may quote the file's content: only the line number is kept
+        found = re.search(r"\b(line|row) (\d+)", str(exc))  # pandas: file line / 0-based row
+        line = int(found.group(2)) + (found.group(1) == "row") if found else None
+        raise ExportError(name, line, "unreadable weights file (malformed CSV)") from None
     frame.columns = [c.strip().lower() for c in frame.columns]
     if not {"cid", "weight"} <= set(frame.columns):
         raise ExportError(name, 1, "weights file needs a header with cid,weight")
@@ -444,7 +446,7 @@ def _read_weights(data: bytes, name: str) -> pd.DataFrame:
     bad = num.isna() & (frame["weight"] != "")
     if bad.any():
         line = int(np.flatnonzero(bad.to_numpy())[0]) + 2
-        raise ExportError(name, line, f"weight is not a number: {frame['weight'][bad].iloc[0]!r}")
+        raise ExportError(name, line, "weight is not a number", "weight")
     return frame[(frame["cid"] != "") & num.notna()]
 
 

@@ -232,18 +232,16 @@ def _check_record(raw: Any, expected_study: str | None) -> Record:
                 try:
                     clean[key] = str(uuid.UUID(str(clean[key])))
                 except ValueError:
-                    raise ValueError(f"{top}.{key} is not a UUID: {clean[key]!r}") from None
+                    raise ValueError(f"{top}.{key} is not a UUID") from None
         out[top] = clean
     response = out["response"]
     try:
         parse_timestamp(response["date_created"])
     except (TypeError, ValueError):
-        raise ValueError(
-            f"response.date_created is not a timestamp: {response['date_created']!r}"
-        ) from None
+        raise ValueError("response.date_created is not a timestamp") from None
     for key in _BOOL_FIELDS:
         if response[key] is not None and not isinstance(response[key], bool):
-            raise ValueError(f"response.{key} must be true or false, not {response[key]!r}")
+            raise ValueError(f"response.{key} must be true or false")
     if response["sequence"] is not None and not isinstance(response["sequence"], list):
         raise ValueError("response.sequence must be an array")
     if response["conditions"] is not None and not isinstance(response["conditions"], dict | list):
@@ -267,7 +265,7 @@ def _check_record(raw: Any, expected_study: str | None) -> Record:
         try:
             parse_birthday(birthday)
         except (TypeError, ValueError):
-            raise ValueError(f"child.birthday is not a date: {birthday!r}") from None
+            raise ValueError("child.birthday is not a date") from None
     if expected_study is not None and out["study"]["uuid"] != str(uuid.UUID(expected_study)):
         raise ValueError(f"study.uuid {out['study']['uuid']} is not this study ({expected_study})")
     return out
@@ -394,20 +392,20 @@ def parse_rulings(data: bytes, file_name: str) -> list[Ruling]:
                 response_uuid = str(uuid.UUID(cell("response_uuid")))
             except ValueError:
                 raise SessionInputError(
-                    file_name, f"response_uuid is not a UUID: {cell('response_uuid')!r}", line=line
+                    file_name, "response_uuid is not a UUID", line=line
                 ) from None
             action = cell("action").lower()
             if action not in RULING_ACTIONS:
                 raise SessionInputError(
                     file_name,
-                    f"action must be one of {', '.join(RULING_ACTIONS)}, not {cell('action')!r}",
+                    f"action must be one of {', '.join(RULING_ACTIONS)}",
                     line=line,
                 )
             try:
                 created = parse_timestamp(cell("created_at"))
             except ValueError:
                 raise SessionInputError(
-                    file_name, f"created_at is not a timestamp: {cell('created_at')!r}", line=line
+                    file_name, "created_at is not a timestamp", line=line
                 ) from None
             rulings.append(Ruling(response_uuid, action, cell("arbiter"), created, cell("comment")))
     except csv.Error as exc:
@@ -472,7 +470,7 @@ def parse_video_name(name: str) -> Video:
     base = posixpath.basename(name.strip().replace("\\", "/"))
     match = VIDEO_NAME.match(base)
     if not match:
-        raise ValueError(f"not a videoStream file name: {base!r}")
+        raise ValueError("not a videoStream file name")
     frame = match["frame"]
     return Video(
         video_file=base,

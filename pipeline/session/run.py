@@ -152,7 +152,7 @@ def publish_session(ctx: RunContext, fetch: FetchResult, build: SessionBuild) ->
     ]  # fmt: skip
     loc = ctx.open(ctx.cfg.publish)
     try:
-        pub = _Publisher(ctx, loc, changes, res)
+        pub = _Publisher(ctx, loc, changes, res, recover=True)
         for name, data in sorted(build.files.items()):
             pub.write(name, data, "session")
         res.reissued_days = changed_days
@@ -168,6 +168,7 @@ def publish_session(ctx: RunContext, fetch: FetchResult, build: SessionBuild) ->
     ]
     changes.summary = {"published": res.written, "responses": build.responses}
     ctx.store.commit(changes)
+    pub.journal.committed()
     return res
 
 

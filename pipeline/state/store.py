@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import fcntl
-import hashlib
-import os
 import shutil
 import sqlite3
 import tempfile
@@ -24,15 +21,12 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from pipeline.state import bulk, schema
+from pipeline.state.lock import RunInProgressError, advisory_lock, file_lock
 from pipeline.worker import WorkerGone, shared
 
 CHUNK = 5000
 WAL_AUTOCHECKPOINT = 1000  # SQLite's default, in pages
 BULK_MIN_ROWS = 100_000  # ledger writes this large are staged by a worker (state/bulk.py)
-
-
-class RunInProgressError(RuntimeError):
-    """Another run holds the state database's run lock."""
 
 
 class _Aborted(Exception):
@@ -139,38 +133,18 @@ class StateStore:
         partitions, which may run in parallel) takes ``run`` shared plus ``day-<D>``
         exclusively. PostgreSQL: session advisory locks. SQLite: ``flock`` on files next to
         the database. Both are released when the process dies: a killed run never leaves a
-        stale lock behind.
+        stale lock behind (see :mod:`pipeline.state.lock`).
         """
-        what = "another run is in progress" if name == "run" else f"{name} is being published"
         if self.engine.dialect.name == "postgresql":
-            key = int(hashlib.sha256(f"{self.url}|{name}".encode()).hexdigest()[:15], 16)
-            suffix = "_shared" if shared else ""
-            with self.engine.connect() as conn:
-                got = conn.execute(
-                    sa.text(f"select pg_try_advisory_lock{suffix}(:k)"), {"k": key}
-                ).scalar()
-                if not got:
-                    raise RunInProgressError(f"{what} (PostgreSQL advisory lock held); try later")
-                try:
-                    yield
-                finally:
-                    conn.execute(sa.text(f"select pg_advisory_unlock{suffix}(:k)"), {"k": key})
-                    conn.commit()
+            with advisory_lock(self.engine, self.url, shared, name):
+                yield
             return
         db = self.sqlite_file()
         if db is None:
             yield
             return
-        lock_path = Path(f"{db}.lock") if name == "run" else Path(f"{db}.{name}.lock")
-        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
-        try:
-            try:
-                fcntl.flock(fd, (fcntl.LOCK_SH if shared else fcntl.LOCK_EX) | fcntl.LOCK_NB)
-            except BlockingIOError as exc:
-                raise RunInProgressError(f"{what} (lock {lock_path} is held); try later") from exc
+        with file_lock(db, shared, name):
             yield
-        finally:
-            os.close(fd)
 
     def warm_up_bulk(self) -> None:
         """Start the worker that stages large ledger writes (see ``_staged``) ahead of time."""

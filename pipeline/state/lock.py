@@ -1,0 +1,87 @@
+"""The state database's run locks, importable without the state store (pandas, Arrow).
+
+The command line checks the nightly run's lock with :func:`probe` before Dagster starts,
+so a second run is refused at once; :meth:`pipeline.state.store.StateStore.run_lock`
+holds the locks for a run.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+
+class RunInProgressError(RuntimeError):
+    """Another run holds the state database's run lock."""
+
+
+def _what(name: str) -> str:
+    return "another run is in progress" if name == "run" else f"{name} is being published"
+
+
+def sqlite_path(url: str) -> str | None:
+    """The database file of a ``sqlite:///`` URL (None: in memory, or not SQLite)."""
+    if not url.startswith("sqlite://"):
+        return None
+    path = url[len("sqlite://") :].split("?", 1)[0]
+    path = path[1:] if path.startswith("/") else path
+    return None if not path or path == ":memory:" else path
+
+
+@contextmanager
+def file_lock(db: str, shared: bool = False, name: str = "run") -> Iterator[None]:
+    """``flock`` on a file next to the SQLite database ``db`` (released when the process
+    dies, so a killed run never leaves a stale lock)."""
+    lock_path = Path(f"{db}.lock") if name == "run" else Path(f"{db}.{name}.lock")
+    fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, (fcntl.LOCK_SH if shared else fcntl.LOCK_EX) | fcntl.LOCK_NB)
+        except BlockingIOError as exc:
+            raise RunInProgressError(
+                f"{_what(name)} (lock {lock_path} is held); try later"
+            ) from exc
+        yield
+    finally:
+        os.close(fd)
+
+
+@contextmanager
+def advisory_lock(engine: Any, url: str, shared: bool = False, name: str = "run") -> Iterator[None]:
+    """A PostgreSQL session advisory lock keyed by the database URL and ``name``."""
+    import sqlalchemy as sa
+
+    key = int(hashlib.sha256(f"{url}|{name}".encode()).hexdigest()[:15], 16)
+    suffix = "_shared" if shared else ""
+    with engine.connect() as conn:
+        got = conn.execute(sa.text(f"select pg_try_advisory_lock{suffix}(:k)"), {"k": key}).scalar()
+        if not got:
+            raise RunInProgressError(f"{_what(name)} (PostgreSQL advisory lock held); try later")
+        try:
+            yield
+        finally:
+            conn.execute(sa.text(f"select pg_advisory_unlock{suffix}(:k)"), {"k": key})
+            conn.commit()
+
+
+def probe(url: str) -> None:
+    """Raise :class:`RunInProgressError` when a run holds the nightly run lock right now."""
+    if url.startswith("sqlite:"):
+        db = sqlite_path(url)
+        if db is None or not Path(db).expanduser().parent.is_dir():
+            return  # in memory, or no database yet: nothing can hold its lock
+        with file_lock(str(Path(db).expanduser())):
+            return
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(url)
+    try:
+        with advisory_lock(engine, url):
+            return
+    finally:
+        engine.dispose()
