@@ -1,0 +1,107 @@
+"""Shared measuring for the benchmark scripts: a child process timed with the peak memory of
+its whole process tree, and the floor every figure is compared with.
+
+The floor (issue 14): pyarrow reading the same exports and writing the same number of rows
+as CSV, gzipped at the pipeline's level, measured in the same run; a benchmark prints its
+figure as a ratio to it, so figures compare across machines.
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import io
+import resource
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.csv as pacsv
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from pipeline.gzmembers import GZIP_LEVEL  # noqa: E402
+
+
+@dataclass(frozen=True)
+class Measured:
+    """One timed child process."""
+
+    wall: float  # seconds
+    tree_peak_mb: float  # peak of the summed RSS of the process and its descendants
+    returncode: int
+
+
+def run_child(cmd: Sequence[str], **popen: object) -> Measured:
+    """Run ``cmd``; sample the process tree's summed RSS every 50 ms (a very short spike
+    can be missed; the largest process's own peak is in ``resource.RUSAGE_CHILDREN``)."""
+    t = time.perf_counter()
+    proc = subprocess.Popen(list(cmd), cwd=ROOT, **popen)  # type: ignore[call-overload]
+    peak = 0
+    while proc.poll() is None:
+        peak = max(peak, tree_rss_kb(proc.pid))
+        time.sleep(0.05)
+    return Measured(time.perf_counter() - t, peak / 1024, proc.returncode)
+
+
+def tree_rss_kb(root: int) -> int:
+    """Summed resident memory (kB) of ``root`` and its descendants, from /proc."""
+    parents: dict[int, int] = {}
+    rss: dict[int, int] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            pid = int(stat.parent.name)
+            parents[pid], rss[pid] = int(fields[1]), int(fields[21]) * resource.getpagesize()
+        except (OSError, IndexError, ValueError):
+            continue
+    tree, frontier = {root}, [root]
+    while frontier:
+        kids = [p for p, pp in parents.items() if pp in frontier and p not in tree]
+        tree.update(kids)
+        frontier = kids
+    return sum(rss.get(p, 0) for p in tree) // 1024
+
+
+def floor_seconds(exports: Sequence[Path], rows_out: int) -> float:
+    """The floor: read every export with pyarrow (three header rows skipped), then write
+    ``rows_out`` rows of those columns as CSV and gzip them at the pipeline's level."""
+    t = time.perf_counter()
+    tables = []
+    for path in exports:
+        data = path.read_bytes()
+        if path.suffix == ".gz":
+            data = gzip.decompress(data)
+        names = next(csv.reader(io.StringIO(data[: data.index(b"\n")].decode())))
+        tables.append(
+            pacsv.read_csv(
+                io.BytesIO(data),
+                read_options=pacsv.ReadOptions(skip_rows_after_names=2),
+                parse_options=pacsv.ParseOptions(newlines_in_values=True),
+                convert_options=pacsv.ConvertOptions(
+                    column_types={n: pa.string() for n in names}, strings_can_be_null=True
+                ),
+            )
+        )
+    table = pa.concat_tables(tables, promote_options="permissive")
+    if table.num_rows:
+        repeat = -(-rows_out // table.num_rows)
+        table = pa.concat_tables([table] * repeat).slice(0, rows_out)
+    sink = io.BytesIO()
+    pacsv.write_csv(table, sink)
+    gzip.compress(sink.getvalue(), compresslevel=GZIP_LEVEL, mtime=0)
+    return time.perf_counter() - t
+
+
+def report(what: str, rows: int, measured: Measured, floor: float) -> str:
+    """The benchmark line: rows/s, seconds, peak tree memory and the ratio to the floor."""
+    return (
+        f"{what}: {rows:,} rows, {measured.wall:.1f} s, {rows / measured.wall:,.0f} rows/s, "
+        f"peak RSS {measured.tree_peak_mb:,.0f} MB (process tree), "
+        f"{measured.wall / floor:.1f}x the floor ({floor:.1f} s)"
+    )
