@@ -37,7 +37,11 @@ class Archive:
         return self.path(digest).read_bytes()
 
     def quarantine(self, digest: str, name: str, error: str) -> Path:
-        """Keep a bad file's bytes and its error side by side under ``quarantine/``."""
+        """Keep a bad file's bytes and its error side by side under ``quarantine/``.
+
+        ``error`` is written as given: callers pass messages that name the file, line and
+        column only (SPEC §6), never the file's content; the raw bytes stay here.
+        """
         safe = re.sub(r"[^A-Za-z0-9._-]+", "_", name)
         target = self.root / "quarantine" / f"{digest[:12]}_{safe}"
         if not target.exists():
@@ -49,8 +53,12 @@ class Archive:
 def _atomic_write(target: Path, data: bytes) -> None:
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=".", suffix=".tmp", dir=target.parent)
-    with os.fdopen(fd, "wb") as fh:
-        fh.write(data)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, target)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)  # a full disk, say: no half-written temp stays
+        raise

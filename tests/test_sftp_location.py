@@ -261,10 +261,23 @@ def test_unsafe_remote_names_and_symlinks(sshd, tmp_path):
     (sshd.root / "we\\ird.csv").write_bytes(b"w")
     (sshd.root / "link.csv").symlink_to(outside / "secret")
     (sshd.root / "linkdir").symlink_to(outside)
+    (sshd.root / "alias.csv").symlink_to(sshd.root / "ok.csv")  # inside: followed
+    (sshd.root / "dangling.csv").symlink_to(sshd.root / "gone.csv")
+    (sshd.root / "self").symlink_to(sshd.root)
+    os.mkfifo(sshd.root / "pipe.csv")
     try:
         with _open(sshd) as loc:
-            assert [f.path for f in loc.list_files()] == ["ok.csv"]
+            assert [f.path for f in loc.list_files()] == ["alias.csv", "ok.csv"]
             assert loc.unsafe_names == ["we\\ird.csv"]
+            assert loc.skipped == {
+                "dangling.csv": "dangling symlink",
+                "link.csv": "symlink leads outside the location",
+                "linkdir": "symlink leads outside the location",
+                "pipe.csv": "not a regular file (FIFO, socket or device)",
+                "self": "symlinked folder (not followed)",
+                "we\\ird.csv": "unsafe name",
+            }
+            assert loc.read_bytes("alias.csv") == b"ok"
             with pytest.raises(UnsafePathError, match="outside the root"):
                 loc.read_bytes("link.csv")
             with pytest.raises(UnsafePathError, match="outside the root"):

@@ -184,7 +184,7 @@ class LocalLocation:
         """Remove temp names of killed writes anywhere below the root (symlinks not followed)."""
         removed: list[str] = []
         for dirpath, dirnames, filenames in os.walk(self.root):
-            dirnames.sort()
+            dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
             for name in sorted(filenames):
                 full = Path(dirpath) / name
                 if is_temp_name(name) and full.is_file() and not full.is_symlink():

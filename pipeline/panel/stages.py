@@ -437,7 +437,9 @@ def _read_weights(data: bytes, name: str) -> pd.DataFrame:
         # pandas' messages may quote the file's content: only the line number is kept
         found = re.search(r"\b(line|row) (\d+)", str(exc))  # pandas: file line / 0-based row
         line = int(found.group(2)) + (found.group(1) == "row") if found else None
-        raise ExportError(name, line, "unreadable weights file (malformed CSV)") from None
+        raise ExportError(
+            name, line, "unreadable weights file (malformed CSV or not UTF-8)"
+        ) from None
     frame.columns = [c.strip().lower() for c in frame.columns]
     if not {"cid", "weight"} <= set(frame.columns):
         raise ExportError(name, 1, "weights file needs a header with cid,weight")
