@@ -31,6 +31,7 @@ from dagster import (
 )
 
 from assets.days import PARTITIONS_START, day_file_asset
+from assets.io import StageIOManager
 from assets.operations import outage_job
 from assets.panel import DAY_FILE, panel_assets
 from assets.session import session_assets
@@ -131,7 +132,10 @@ def study_definitions(study: Study) -> Definitions:
         jobs=[job, outage_job(study), *jobs],
         schedules=[nightly_schedule(study, job)],
         sensors=[source_sensor(study, job)],
-        resources={study.resource_key: StudyResource(config_path=study.config_path)},
+        resources={
+            study.resource_key: StudyResource(config_path=study.config_path),
+            study.io_manager_key: StageIOManager(work_dir=str(study.cfg.work_dir)),
+        },
     )
 
 

@@ -54,17 +54,22 @@ def run_study(
                 run_config=run_config, instance=instance, raise_on_error=True
             )
             node = "published_files" if study.cfg.kind == "panel" else "session_published_files"
-            out = result.output_for_node(f"{study.name}__{node}")
-            return RunSummary(list(out.written), len(out.linked), out.rows_published,
-                              out.days_published)  # fmt: skip
+            events = result.asset_materializations_for_node(f"{study.name}__{node}")
+            md = _metadata(next(e for e in events if e.asset_key.path[-1] == node))
+            return RunSummary(list(md["files_written_names"]), int(md["files_linked"]),
+                              int(md["rows_in_files_published"]),
+                              int(md["days_in_files_published"]))  # fmt: skip
         job = defs.resolve_job_def(f"{study.name}_days")
         result = job.execute_in_process(
             run_config=run_config, instance=instance, raise_on_error=True,
             tags={RANGE_START_TAG: days[0], RANGE_END_TAG: days[1]},
         )  # fmt: skip
-        event = result.asset_materializations_for_node(f"{study.name}__{DAY_FILE}")[0]
-        md = {k: v.value for k, v in event.metadata.items()}
+        md = _metadata(result.asset_materializations_for_node(f"{study.name}__{DAY_FILE}")[0])
         return RunSummary([], int(md["files_linked"]), int(md["rows"]), len(range_of(days)))
+
+
+def _metadata(event: Any) -> dict[str, Any]:
+    return {k: v.value for k, v in event.metadata.items()}
 
 
 def range_of(days: tuple[str, str]) -> list[str]:

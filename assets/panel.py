@@ -14,6 +14,7 @@ from dagster import (
     AssetKey,
     AssetMaterialization,
     AssetsDefinition,
+    MaterializeResult,
     MetadataValue,
     Output,
     asset,
@@ -31,11 +32,13 @@ from assets.signals import (
 from assets.study import Study
 from pipeline import checks
 from pipeline.context import RunContext
+from pipeline.fetching import FetchResult
 from pipeline.locations import RemoteFile
 from pipeline.operations import add_outage
 from pipeline.panel import stages
 from pipeline.panel.eligibility import REASONS
-from pipeline.panel.publish import PublishResult, publish_and_commit
+from pipeline.panel.publish import publish_and_commit
+from pipeline.publishing import PublishResult
 
 SFTP_POOL = "sftp"  # steps that talk to SFTP servers share this concurrency pool
 DAY_FILE = "day_file"  # the per-day partitioned asset (assets/days.py)
@@ -87,14 +90,14 @@ def panel_assets(study: Study, first_partition: str) -> list[AssetsDefinition]:
         return getattr(context.resources, rkey).ctx
 
     @asset(
-        key=key("raw_exports"), group_name=group, pool=SFTP_POOL, required_resource_keys={rkey},
+        key=key("raw_exports"), group_name=group, pool=SFTP_POOL, required_resource_keys={rkey}, io_manager_key=study.io_manager_key,
         description=describe(
             "New raw exports fetched from the drop into the raw archive (before parsing).",
             ["files_listed", "files_new", "duplicates", "bytes_fetched"],
         ),
     )  # fmt: skip
     @retry_transient(rkey)
-    def raw_exports(context: AssetExecutionContext) -> Output[stages.FetchResult]:
+    def raw_exports(context: AssetExecutionContext) -> Output[FetchResult]:
         ctx = ctx_of(context)
         res = stages.fetch_exports(
             ctx, on_new=lambda new: warm_up_workers(ctx, new), rebuild=stages.rebuilding(ctx)
@@ -104,7 +107,7 @@ def panel_assets(study: Study, first_partition: str) -> list[AssetsDefinition]:
 
     @asset(
         key=key("normalized_responses"), group_name=group, ins=ins("raw_exports"),
-        required_resource_keys={rkey},
+        required_resource_keys={rkey}, io_manager_key=study.io_manager_key,
         check_specs=[
             AssetCheckSpec("normalized_responses_valid", asset=key("normalized_responses"),
                            blocking=True,
@@ -119,14 +122,12 @@ def panel_assets(study: Study, first_partition: str) -> list[AssetsDefinition]:
              "quarantine_errors"],
         ),
     )  # fmt: skip
-    def normalized_responses(
-        context: AssetExecutionContext, raw_exports: stages.FetchResult
-    ) -> Iterator:
+    def normalized_responses(context: AssetExecutionContext, raw_exports: FetchResult) -> Iterator:
         ctx = ctx_of(context)
         if raw_exports.to_parse:
             checks.warm_up()
         res = stages.normalize_exports(ctx, raw_exports)
-        errors = [q["error"] for q in res.quarantined]
+        errors = [q.error for q in res.quarantined]
         for error in errors:
             warn(context, f"quarantined: {error}")
         yield Output(
@@ -143,7 +144,7 @@ def panel_assets(study: Study, first_partition: str) -> list[AssetsDefinition]:
         )
         yield attention(
             "inputs_accepted", key("normalized_responses"),
-            {"quarantined": [q["path"] for q in res.quarantined]},
+            {"quarantined": [q.path for q in res.quarantined]},
             "Input files quarantined by this run (kept in the archive, named in OUTAGES.txt).",
         )  # fmt: skip
         outcome = (
@@ -166,7 +167,7 @@ def panel_assets(study: Study, first_partition: str) -> list[AssetsDefinition]:
 
     @asset(
         key=key("eligible_responses"), group_name=group, ins=ins("normalized_responses"),
-        required_resource_keys={rkey},
+        required_resource_keys={rkey}, io_manager_key=study.io_manager_key,
         description=describe(
             "Responses de-duplicated by ResponseId, each with its first failed rule.",
             ["responses", "eligible", "excluded_*"],
@@ -181,7 +182,7 @@ def panel_assets(study: Study, first_partition: str) -> list[AssetsDefinition]:
 
     @asset(
         key=key("response_ledger"), group_name=group, ins=ins("eligible_responses"),
-        required_resource_keys={rkey},
+        required_resource_keys={rkey}, io_manager_key=study.io_manager_key,
         description=describe(
             "The token ledger: earliest start wins, remembered forever.",
             ["tokens_seen", "new_tokens", "collisions", "swaps", "days_touched"],
@@ -204,7 +205,7 @@ def panel_assets(study: Study, first_partition: str) -> list[AssetsDefinition]:
 
     @asset(
         key=key("lag_policy"), group_name=group, pool=SFTP_POOL, ins=ins("response_ledger"),
-        required_resource_keys={rkey},
+        required_resource_keys={rkey}, io_manager_key=study.io_manager_key,
         description=describe(
             "Cut-offs, weights (the weights decide publication) and the CID lists now due.",
             ["last_closed_day", "new_weights", "cid_lists_due", "cids_listed"],
@@ -216,7 +217,7 @@ def panel_assets(study: Study, first_partition: str) -> list[AssetsDefinition]:
     ) -> Output[stages.LagResult]:
         res = stages.apply_lag_policy(ctx_of(context), response_ledger)
         for q in res.quarantined:
-            warn(context, f"quarantined weights file: {q['error']}")
+            warn(context, f"quarantined weights file: {q.error}")
         return Output(
             res,
             metadata={
@@ -230,7 +231,7 @@ def panel_assets(study: Study, first_partition: str) -> list[AssetsDefinition]:
     @asset(
         key=key("day_partitions"), group_name=group,
         ins=ins("normalized_responses", "response_ledger", "lag_policy"),
-        required_resource_keys={rkey},
+        required_resource_keys={rkey}, io_manager_key=study.io_manager_key,
         check_specs=[
             AssetCheckSpec("day_files_valid", asset=key("day_partitions"), blocking=True,
                            description="GE suite on each rendered day: exact header (no "
@@ -266,11 +267,10 @@ def panel_assets(study: Study, first_partition: str) -> list[AssetsDefinition]:
                 "columns": len(res.questions),
             },
         )
-        rendered = {day: r for day, r in res.rendered.items() if r.get("check")}
         outcome = checks.check_day_files(
-            {day: r["check"] for day, r in rendered.items()},
-            res.questions,
-            {day: r["header"] for day, r in rendered.items()},
+            {day: r.check for day, r in res.rendered.items()},
+            list(res.questions),
+            {day: list(r.header) for day, r in res.rendered.items()},
         )
         if not outcome.passed:
             add_outage(
@@ -295,7 +295,8 @@ def panel_assets(study: Study, first_partition: str) -> list[AssetsDefinition]:
         description=describe(
             "Daily, cumulative, rollups, codebook, CID lists, OUTAGES, SHA256SUMS and the run "
             "manifest; the run's state commit.",
-            ["files_written", "files_linked", "bytes_uploaded", "rows_in_files_published",
+            ["files_written", "files_written_names", "files_linked", "bytes_uploaded",
+             "rows_in_files_published", "days_in_files_published",
              "rows_withheld", "days_reissued", "days_reissued_settings_changed", "corrections",
              "held_days", "manifest", "responses_per_day"],
         ),
@@ -303,7 +304,7 @@ def panel_assets(study: Study, first_partition: str) -> list[AssetsDefinition]:
     @retry_transient(rkey)
     def published_files(
         context: AssetExecutionContext,
-        raw_exports: stages.FetchResult,
+        raw_exports: FetchResult,
         normalized_responses: stages.NormalizeResult,
         eligible_responses: stages.EligibilityResult,
         response_ledger: stages.LedgerDelta,
@@ -319,13 +320,14 @@ def panel_assets(study: Study, first_partition: str) -> list[AssetsDefinition]:
             warn(context, f"CORRECTION entries for {sorted(res.corrections + res.rerendered_days)}")
         if res.held_days:
             warn(context, f"publication held for {res.held_days}")
-        yield Output(
-            res,
+        yield MaterializeResult(
             metadata={
                 "files_written": len(res.written),
+                "files_written_names": MetadataValue.json(res.written),
                 "files_linked": len(res.linked),
                 "bytes_uploaded": res.bytes_uploaded,
                 "rows_in_files_published": res.rows_published,
+                "days_in_files_published": res.days_published,
                 "rows_withheld": res.rows_withheld,
                 "days_reissued": len(res.reissued_days),
                 "days_reissued_settings_changed": len(res.rerendered_days),
@@ -334,12 +336,12 @@ def panel_assets(study: Study, first_partition: str) -> list[AssetsDefinition]:
                 "manifest": res.manifest,
                 "responses_per_day": responses_chart(res.daily_counts),
             },
-        )
-        yield attention(
-            "publication_complete", key("published_files"),
-            {"rows_withheld": res.rows_withheld, "held_days": res.held_days,
-             "corrections": sorted(set(res.corrections + res.rerendered_days))},
-            "Rows withheld (no weight yet), days held by a check, CORRECTION entries.",
+            check_results=[attention(
+                "publication_complete", key("published_files"),
+                {"rows_withheld": res.rows_withheld, "held_days": res.held_days,
+                 "corrections": sorted(set(res.corrections + res.rerendered_days))},
+                "Rows withheld (no weight yet), days held by a check, CORRECTION entries.",
+            )],
         )  # fmt: skip
 
     return [

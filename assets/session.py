@@ -10,6 +10,7 @@ from dagster import (
     AssetIn,
     AssetKey,
     AssetsDefinition,
+    MaterializeResult,
     MetadataValue,
     Output,
     asset,
@@ -19,9 +20,8 @@ from assets.panel import SFTP_POOL
 from assets.retries import retry_transient
 from assets.signals import attention, describe, fetch_metadata, responses_chart, warn
 from assets.study import Study
+from pipeline.fetching import FetchResult
 from pipeline.operations import add_outage
-from pipeline.panel.publish import PublishResult
-from pipeline.panel.stages import FetchResult
 from pipeline.session.run import (
     SessionBuild,
     build_session,
@@ -42,7 +42,7 @@ def session_assets(study: Study) -> list[AssetsDefinition]:
 
     @asset(
         key=key("session_raw_files"), group_name=group, pool=SFTP_POOL,
-        required_resource_keys={rkey},
+        required_resource_keys={rkey}, io_manager_key=study.io_manager_key,
         description=describe(
             "New session records, consent rulings and video lists, archived before parsing.",
             ["files_listed", "files_new", "duplicates", "bytes_fetched"],
@@ -55,7 +55,7 @@ def session_assets(study: Study) -> list[AssetsDefinition]:
         return Output(res, metadata=md)
 
     @asset(
-        key=key("session_responses"), group_name=group, required_resource_keys={rkey},
+        key=key("session_responses"), group_name=group, required_resource_keys={rkey}, io_manager_key=study.io_manager_key,
         ins={"session_raw_files": AssetIn(key=key("session_raw_files"))},
         check_specs=[
             AssetCheckSpec("hashed_ids_unique", asset=key("session_responses"), blocking=True,
@@ -75,7 +75,7 @@ def session_assets(study: Study) -> list[AssetsDefinition]:
         ctx = ctx_of(context)
         res = build_session(ctx, session_raw_files)
         for q in res.quarantined:
-            warn(context, f"quarantined: {q['error']}")
+            warn(context, f"quarantined: {q.error}")
         md = {f"excluded_{k}": v for k, v in sorted(res.excluded.items())}
         yield Output(
             res,
@@ -89,7 +89,7 @@ def session_assets(study: Study) -> list[AssetsDefinition]:
         )
         yield attention(
             "inputs_accepted", key("session_responses"),
-            {"quarantined": [q["path"] for q in res.quarantined]},
+            {"quarantined": [q.path for q in res.quarantined]},
             "Input files quarantined by this run (kept in the archive, named in OUTAGES.txt).",
         )  # fmt: skip
         if res.collisions:
@@ -116,7 +116,8 @@ def session_assets(study: Study) -> list[AssetsDefinition]:
              "session_responses": AssetIn(key=key("session_responses"))},
         description=describe(
             "Study-wide files, OUTAGES, SHA256SUMS and the run manifest; the run's commit.",
-            ["files_written", "bytes_uploaded", "rows_in_files_published",
+            ["files_written", "files_written_names", "files_linked", "bytes_uploaded",
+             "rows_in_files_published", "days_in_files_published",
              "days_rematerialized", "responses_per_day"],
         ),
     )  # fmt: skip
@@ -124,14 +125,16 @@ def session_assets(study: Study) -> list[AssetsDefinition]:
     def session_published_files(
         context: AssetExecutionContext, session_raw_files: FetchResult,
         session_responses: SessionBuild,
-    ) -> Output[PublishResult]:  # fmt: skip
+    ) -> MaterializeResult:  # fmt: skip
         res = publish_session(ctx_of(context), session_raw_files, session_responses)
-        return Output(
-            res,
+        return MaterializeResult(
             metadata={
                 "files_written": len(res.written),
+                "files_written_names": MetadataValue.json(res.written),
+                "files_linked": len(res.linked),
                 "bytes_uploaded": res.bytes_uploaded,
                 "rows_in_files_published": res.rows_published,
+                "days_in_files_published": res.days_published,
                 "days_rematerialized": ", ".join(res.reissued_days) or "none",
                 "responses_per_day": responses_chart(res.daily_counts),
             },

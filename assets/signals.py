@@ -46,6 +46,8 @@ METADATA_DOCS: dict[str, str] = {
     "schema_changed": "the union of question columns changed (a new wave or column)",
     "columns": "question columns in the published header",
     "files_written": "files uploaded (new bytes) to the publish location",
+    "files_written_names": "the names of those files",
+    "days_in_files_published": "days whose file this run wrote or re-issued",
     "files_linked": "day files re-issued under today's date by a server-side link or copy",
     "bytes_uploaded": "bytes sent to the publish location",
     "rows_in_files_published": "rows in the day files this run wrote or re-issued",

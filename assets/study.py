@@ -36,6 +36,11 @@ class Study:
         return f"{self.name}_study"
 
     @property
+    def io_manager_key(self) -> str:
+        """The key of the study's :class:`assets.io.StageIOManager`."""
+        return f"{self.name}_stages"
+
+    @property
     def job_name(self) -> str:
         """The study's nightly job."""
         return f"{self.name}_nightly"

@@ -18,7 +18,7 @@ import pandas as pd
 from pipeline.archive import Archive
 from pipeline.config import Config
 from pipeline.days import last_closed_day, local_date
-from pipeline.locations import Location, RemoteFile, open_location
+from pipeline.locations import Location, open_location
 from pipeline.state.store import PendingCommit, StateStore
 
 RUN_DIR_KEEP_DAYS = 7
@@ -114,23 +114,6 @@ class RunContext:
             return None
         table = pd.read_csv(self.cfg.zip_population, dtype={"zip5": str})
         return dict(zip(table["zip5"].str.zfill(5), table["population"].astype(int), strict=True))
-
-    def file_row(self, source: str, f: RemoteFile, sha: str, kind: str) -> dict[str, Any]:
-        """A new ``ingested_files`` row for a fetched file."""
-        return {
-            "source": source,
-            "path": f.path,
-            "size": int(f.size),
-            "mtime": float(f.mtime),
-            "sha256": sha,
-            "kind": kind,
-            "status": "applied",
-            "error": None,
-            "rows": None,
-            "layout": None,
-            "run_id": self.run_id,
-            "seen_at": self.as_of.astimezone(UTC).isoformat(),
-        }
 
     def cache_csv(self, data: bytes) -> str:
         """Keep rendered CSV bytes by content hash (for links, cumulative files, rollups)."""

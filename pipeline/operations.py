@@ -7,7 +7,7 @@ from collections.abc import Iterable
 
 from pipeline import outages
 from pipeline.context import RunContext
-from pipeline.panel.publish import sha256sums
+from pipeline.publishing import sha256sums
 from pipeline.state.store import RunChanges
 
 

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import pandas as pd
 
 from pipeline.config import PanelRules
 from pipeline.csvfmt import to_csv_bytes
+from pipeline.fetching import Layout
 from pipeline.panel.columns import LEADING, TRAILING
 from pipeline.panel.output import WHOLE_NUMBER_COLUMNS, ZIP_COLUMN
 
@@ -34,19 +33,19 @@ def _type(col: str, question: str, rules: PanelRules) -> str:
     return "categorical (code) or text"
 
 
-def render(questions: list[str], layouts: list[dict[str, Any]], rules: PanelRules) -> bytes:
+def render(questions: list[str], layouts: list[Layout], rules: PanelRules) -> bytes:
     """The codebook for the published columns, questions from the lowest wave that has them."""
-    ordered = sorted(layouts, key=lambda lay: (lay["key"], lay["columns"]))
+    ordered = sorted(layouts, key=lambda lay: (lay.key, lay.columns))
     rows = []
     for col in [*LEADING, *questions, *TRAILING]:
         if col in FIXED:
             text, kind = FIXED[col]
             waves = ""
         else:
-            having = [lay for lay in ordered if col in lay["columns"]]
-            text = next((lay["questions"].get(col, "") for lay in having), "")
+            having = [lay for lay in ordered if col in lay.columns]
+            text = next((lay.questions.get(col, "") for lay in having), "")
             kind = _type(col, text, rules)
-            wave_set = sorted({w for lay in having for w in lay.get("waves", []) if w is not None})
+            wave_set = sorted({w for lay in having for w in lay.waves if w is not None})
             waves = ";".join(str(w) for w in wave_set)
         rows.append(
             {"variable": col, "question": " ".join(text.split()), "type": kind, "waves": waves}

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import hashlib
 import io
 import json
 import tarfile
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import asdict
 from datetime import date, timedelta
 from typing import Any
 
@@ -18,155 +16,24 @@ import pyarrow.compute as pc
 from pipeline import gzmembers, outages
 from pipeline.context import RunContext
 from pipeline.csvfmt import to_csv_bytes
-from pipeline.locations import Location
+from pipeline.fetching import FetchResult, InputFile, with_outcomes
 from pipeline.panel import codebook, names
 from pipeline.panel.output import published_columns
 from pipeline.panel.stages import (
     LEDGER_TYPES,
     DayBuild,
     EligibilityResult,
-    FetchResult,
     LagResult,
     LedgerDelta,
     NormalizeResult,
     day_range,
 )
 from pipeline.provenance import code_version
-from pipeline.recovery import PublishJournal
+from pipeline.publishing import DayFile, Publisher, PublishResult
 from pipeline.staging import read_table
 from pipeline.state.store import PendingCommit, RunChanges
 
 LEDGER_COLUMNS = list(LEDGER_TYPES)
-
-
-@dataclass(frozen=True)
-class DayFile:
-    """A day file a run published or re-issued."""
-
-    name: str
-    sha256: str
-    rows: int
-    recorded: str
-
-
-@dataclass
-class PublishResult:
-    """What a run published."""
-
-    written: list[str] = field(default_factory=list)
-    linked: list[str] = field(default_factory=list)
-    removed: list[str] = field(default_factory=list)
-    reissued_days: list[str] = field(default_factory=list)
-    rerendered_days: list[str] = field(default_factory=list)  # re-issued: settings changed
-    first_published: list[str] = field(default_factory=list)
-    corrections: list[str] = field(default_factory=list)
-    held_days: list[str] = field(default_factory=list)
-    bytes_uploaded: int = 0
-    rows_published: int = 0
-    rows_withheld: int = 0
-    days_published: int = 0
-    outages_added: int = 0
-    manifest: str = ""
-    daily_counts: dict[str, int] = field(default_factory=dict)
-    day_files: dict[str, DayFile] = field(default_factory=dict)  # day -> file written/linked
-
-
-class _Publisher:
-    """Writes files to the publish location and records them for the commit."""
-
-    def __init__(
-        self,
-        ctx: RunContext,
-        loc: Location,
-        changes: RunChanges,
-        res: PublishResult,
-        daily_names: Iterable[str] = (),
-        recover: bool = False,
-    ):
-        """``daily_names``: the daily versions this run may look up (each day's previous
-        version and its name for today); other kinds of files are always loaded.
-        ``recover``: clean up after runs that died publishing (nightly runs only, they
-        hold the exclusive run lock; see :mod:`pipeline.recovery`)."""
-        self.ctx, self.loc, self.changes, self.res = ctx, loc, changes, res
-        self.current = ctx.store.published(daily_names)
-        self.sums: dict[str, str | None] = {}  # this run's changes to SHA256SUMS
-        self.journal = PublishJournal(ctx.work, loc.url, ctx.run_id)
-        self.orphans = self.journal.recover(loc, ctx.store.published) if recover else set()
-        self.removals: list[str] = []  # removed once SHA256SUMS no longer lists them
-
-    def _record(self, name: str, kind: str, sha: str, size: int, day: str | None) -> None:
-        row = {
-            "name": name, "kind": kind, "sha256": sha, "size": size, "day": day,
-            "recorded": self.ctx.recorded.isoformat(), "run_id": self.ctx.run_id, "removed": False,
-        }  # fmt: skip
-        self.current[name] = row
-        self.sums[name] = sha
-        self.changes.published.append(row)
-
-    def write(self, name: str, data: bytes, kind: str, day: str | None = None) -> bool:
-        """Upload ``data`` unless the same bytes are already published under ``name``."""
-        sha = hashlib.sha256(data).hexdigest()
-        same = self.current.get(name, {}).get("sha256") == sha
-        if same and name not in self.journal.leftovers and self.loc.stat(name) is not None:
-            return False
-        self.journal.note(name)
-        self.loc.write_atomic(name, data)
-        self.res.written.append(name)
-        self.res.bytes_uploaded += len(data)
-        self._record(name, kind, sha, len(data), day)
-        return True
-
-    def link(self, src: str, dst: str, kind: str, day: str, data: Callable[[], bytes]) -> None:
-        """Publish ``dst`` with the bytes of ``src`` without re-sending them where possible.
-
-        When ``src`` has gone from the server (removed by hand), the bytes from the local
-        cache (``data``) are uploaded instead.
-        """
-        prev = self.current.get(src)
-        try:
-            if prev is None:
-                raise FileNotFoundError(src)
-            self.journal.note(dst)
-            how = self.loc.link_or_copy(src, dst)
-        except FileNotFoundError:
-            self.write(dst, data(), kind, day)
-            return
-        if how == "upload":
-            self.res.bytes_uploaded += int(prev["size"])
-        self.res.linked.append(dst)
-        self._record(dst, kind, prev["sha256"], int(prev["size"]), day)
-
-    def finish(self, new_entries: list[dict[str, Any]], manifest: Callable[[], bytes]) -> None:
-        """The files every run ends with: OUTAGES.txt (new entries on top), the run manifest
-        ``runs/{recorded}_{run_id}.json`` and SHA256SUMS of everything published."""
-        entries = list(reversed(new_entries)) + self.ctx.store.outages()
-        self.res.outages_added = len(new_entries)
-        self.write("OUTAGES.txt", outages.render(entries), "outages")
-        self.res.manifest = f"runs/{names.fmt(self.ctx.recorded)}_{self.ctx.run_id}.json"
-        self.write(self.res.manifest, manifest(), "run")
-        sums = self.ctx.store.checksums()
-        sums.update(self.sums)
-        self.write("SHA256SUMS", sha256sums(sums), "sums")
-        # Only now that SHA256SUMS no longer lists them: it never names a missing file.
-        for name in [*self.removals, *sorted(self.orphans - set(self.sums))]:
-            self.loc.remove(name)
-
-    def remove(self, name: str) -> None:
-        """Withdraw ``name``; the file goes in :meth:`finish`, after SHA256SUMS."""
-        self.removals.append(name)
-        self.current.pop(name, None)
-        self.sums[name] = None
-        self.res.removed.append(name)
-        self.changes.removed.append(name)
-
-
-def sha256sums(checksums: dict[str, str | None]) -> bytes:
-    """``sha256sum -c`` input for every published file (but itself), sorted by name;
-    ``checksums`` maps names to SHA-256 (None: removed)."""
-    return "".join(
-        f"{sha}  {name}\n" for name, sha in sorted(checksums.items())
-        if sha is not None and name != "SHA256SUMS"
-    ).encode()  # fmt: skip
 
 
 def publish_and_commit(
@@ -200,18 +67,17 @@ def publish_and_commit(
         )
 
     for q in norm.quarantined + lag.quarantined:
-        note("NOTICE", f"Input file {q['path']} was quarantined and not used: {q['error']}")
+        note("NOTICE", f"Input file {q.path} was quarantined and not used: {q.error}")
 
     try:  # the ledger is being written (in the commit's thread) while the files publish
         loc = ctx.open(cfg.publish)
         try:
             day_rows = ctx.store.days()
-            pub = _Publisher(ctx, loc, changes, res, daily_names(ctx, day_rows), recover=True)
+            pub = Publisher(ctx, loc, changes, res, daily_names(ctx, day_rows), recover=True)
             new_days: dict[str, dict[str, Any]] = {}
             for day, st in build.stores.items():
-                new_days[day] = {**day_rows.get(day, {"day": day}), **st}
-                new_days[day].pop("rows", None)
-                new_days[day]["rows"] = st["rows"]
+                new_days[day] = {**day_rows.get(day, {"day": day}), "store": st.store,
+                                 "rows": st.rows}  # fmt: skip
             first = ctx.first_day(delta)
             members: dict[str, str] = {}
             if first is not None and first <= lag.last_closed:
@@ -240,7 +106,7 @@ def publish_and_commit(
                 )
             pub.write(
                 "codebook.csv",
-                codebook.render(build.questions, build.layouts, cfg.rules),
+                codebook.render(list(build.questions), list(build.layouts), cfg.rules),
                 "codebook",
             )
             _write_cid_lists(ctx, lag, changes, res)
@@ -251,11 +117,11 @@ def publish_and_commit(
         finally:
             loc.close()
 
-        changes.files = _file_rows(fetch, norm, lag)
+        changes.files = [f.row() for f in _file_rows(fetch, norm, lag)]
         changes.days = list(new_days.values())
-        changes.weights = lag.weight_rows
+        changes.weights = [asdict(w) for w in lag.weight_rows]
         changes.replace_derived = lag.rebuild
-        changes.settings = build.settings or None
+        changes.settings = dict(build.settings) or None
         changes.summary = {
             "excluded": elig.excluded, "rows_in": norm.rows_in, "responses": elig.responses,
             "collisions": delta.collisions, "swaps": delta.swaps, "published": res.written,
@@ -336,7 +202,7 @@ def _daily_bytes(ctx: RunContext, sha: str) -> bytes:
 
 def _publish_day(
     ctx: RunContext,
-    pub: _Publisher,
+    pub: Publisher,
     d: date,
     day_rows: dict[str, dict[str, Any]],
     new_days: dict[str, dict[str, Any]],
@@ -356,11 +222,11 @@ def _publish_day(
         note("DELAY", "Publication of this day is held: a data check failed.", [day])
         return known.get("csv_sha")
     if rendered:
-        row.update(render_key=rendered["render_key"], rows=rendered["rows"])
+        row.update(render_key=rendered.render_key, rows=rendered.rows)
     if rendered is None and not prev_name:
         return None
-    sha = rendered["csv_sha"] if rendered else known["csv_sha"]
-    res.daily_counts[day] = rendered["rows"] if rendered else int(known.get("rows") or 0)
+    sha = rendered.csv_sha if rendered else known["csv_sha"]
+    res.daily_counts[day] = rendered.rows if rendered else int(known.get("rows") or 0)
     name = names.daily(d, ctx.recorded, cfg.gzip_daily)
     changed = sha != known.get("csv_sha")
     within = (ctx.recorded - d).days <= cfg.stabilization_days + 1
@@ -381,7 +247,7 @@ def _publish_day(
                 )
         else:
             res.first_published.append(day)
-        if not prev_name and rendered and rendered["rows"] == 0:
+        if not prev_name and rendered and rendered.rows == 0:
             note(
                 "DELAY",
                 "No publishable responses for this day yet (missing or late input); the day "
@@ -395,7 +261,7 @@ def _publish_day(
         return sha
     row.update(published_recorded=ctx.recorded.isoformat(), published_name=name)
     if rendered:
-        row["rows"] = rendered["rows"]
+        row["rows"] = rendered.rows
     published = pub.current[name]
     res.day_files[day] = DayFile(
         name=name, sha256=published["sha256"], rows=res.daily_counts[day],
@@ -408,13 +274,13 @@ def _publish_day(
 
 def _publish_cumulative(
     ctx: RunContext,
-    pub: _Publisher,
+    pub: Publisher,
     build: DayBuild,
     members: list[str],
     first: date,
     lag: LagResult,
 ) -> None:
-    header = to_csv_bytes(pd.DataFrame(columns=published_columns(build.questions)))
+    header = to_csv_bytes(pd.DataFrame(columns=published_columns(list(build.questions))))
     name = names.cumulative(first, date.fromisoformat(lag.last_closed))
     parts = [gzmembers.gz(header), *gzmembers.members(ctx, members)]
     pub.write(name, b"".join(parts), "cumulative")
@@ -430,7 +296,7 @@ def _month_days(year: int, month: int) -> list[date]:
 
 def _publish_rollups(
     ctx: RunContext,
-    pub: _Publisher,
+    pub: Publisher,
     build: DayBuild,
     members: dict[str, str],
     day_names: dict[str, str | None],
@@ -442,7 +308,7 @@ def _publish_rollups(
         return
     delay = ctx.cfg.rollup_delay_days
     delay = ctx.cfg.stabilization_days if delay is None else delay
-    header = to_csv_bytes(pd.DataFrame(columns=published_columns(build.questions)))
+    header = to_csv_bytes(pd.DataFrame(columns=published_columns(list(build.questions))))
     touched = set(pub.res.reissued_days) | set(pub.res.first_published)
     months = sorted({(int(d[:4]), int(d[5:7])) for d in members})
     for year, month in months:
@@ -499,12 +365,9 @@ def _write_cid_lists(
             loc.close()
 
 
-def _file_rows(fetch: FetchResult, norm: NormalizeResult, lag: LagResult) -> list[dict[str, Any]]:
-    rows = []
-    for f in fetch.files:
-        upd = norm.file_status.get(f["sha256"], {}) if f["status"] != "duplicate" else {}
-        rows.append({**f, **upd})
-    return rows + lag.weight_files
+def _file_rows(fetch: FetchResult, norm: NormalizeResult, lag: LagResult) -> list[InputFile]:
+    """Every input file this run saw, with what parsing made of it."""
+    return [*with_outcomes(fetch.files, norm.file_status), *lag.weight_files]
 
 
 def _manifest(
@@ -523,7 +386,7 @@ def _manifest(
         "timezone": ctx.cfg.timezone,
         "code_version": code_version(),
         "inputs": [
-            {"path": f["path"], "sha256": f["sha256"], "size": f["size"], "status": f["status"]}
+            {"path": f.path, "sha256": f.sha256, "size": f.size, "status": f.status}
             for f in _file_rows(fetch, norm, lag)
         ],
         "rows_in": norm.rows_in,
@@ -533,7 +396,7 @@ def _manifest(
         "deferred_recorded_after_clock": norm.deferred,
         "collisions": delta.collisions,
         "swaps": delta.swaps,
-        "quarantined": [q["path"] for q in norm.quarantined + lag.quarantined],
+        "quarantined": [q.path for q in norm.quarantined + lag.quarantined],
         "published": res.written,
         "reissued_by_link": res.linked,
         "reissued_days": res.reissued_days,

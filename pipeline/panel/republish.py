@@ -12,17 +12,18 @@ from datetime import date
 
 from pipeline.checks import CheckOutcome, check_day_files
 from pipeline.context import RunContext
+from pipeline.fetching import FetchResult, Layout
 from pipeline.panel.columns import merge_layouts
-from pipeline.panel.publish import PublishResult, publish_and_commit
+from pipeline.panel.publish import publish_and_commit
 from pipeline.panel.stages import (
     DayBuild,
     DayRenderer,
     EligibilityResult,
-    FetchResult,
     LagResult,
     LedgerDelta,
     NormalizeResult,
 )
+from pipeline.publishing import PublishResult
 
 
 def republish_days(ctx: RunContext, days: list[str]) -> tuple[PublishResult, CheckOutcome]:
@@ -35,21 +36,21 @@ def republish_days(ctx: RunContext, days: list[str]) -> tuple[PublishResult, Che
                 f"{day} is not closed yet at {ctx.as_of.isoformat()} "
                 f"({ctx.cfg.rules.cutoff_hour:02d}:00 cut-off)"
             )
-    layouts = ctx.store.layouts()
-    questions = merge_layouts([(lay["key"], lay["columns"]) for lay in layouts])
+    layouts = tuple(Layout.from_json(doc) for doc in ctx.store.layouts())
+    questions = merge_layouts([(lay.key, list(lay.columns)) for lay in layouts])
     renderer = DayRenderer.for_run(ctx, questions, {}, rebuild=False)
     known = ctx.store.days()
     rendered = {d: renderer.render(d, known.get(d, {}).get("store")) for d in days}
     outcome = check_day_files(
-        {d: r["check"] for d, r in rendered.items()},
+        {d: r.check for d, r in rendered.items()},
         questions,
-        {d: r["header"] for d, r in rendered.items()},
+        {d: list(r.header) for d, r in rendered.items()},
     )
     held = set(days) if not outcome.passed and not outcome.failed_days else set()
     held |= set(outcome.failed_days)
     ctx.forced_days = frozenset(days)
     # settings stay as the nightly runs recorded them: a backfill rebuilds no day store
-    build = DayBuild(questions=questions, rendered=rendered, layouts=layouts, settings={})
+    build = DayBuild(questions=tuple(questions), rendered=rendered, layouts=layouts)
     lag = LagResult(last_closed=last_closed.isoformat())
     res = publish_and_commit(
         ctx, FetchResult(), NormalizeResult(), EligibilityResult(), LedgerDelta(), lag, build,

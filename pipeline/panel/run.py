@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pipeline.context import RunContext
-from pipeline.panel.publish import PublishResult, publish_and_commit
+from pipeline.panel.publish import publish_and_commit
 from pipeline.panel.stages import (
     apply_eligibility,
     apply_lag_policy,
@@ -13,6 +13,7 @@ from pipeline.panel.stages import (
     rebuilding,
     resolve_collisions,
 )
+from pipeline.publishing import PublishResult
 
 
 def run_panel_stages(ctx: RunContext, held_days: set[str] | None = None) -> PublishResult:

@@ -10,9 +10,9 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
@@ -25,6 +25,15 @@ import pyarrow.compute as pc
 from pipeline.checks import CHECK_COLUMNS
 from pipeline.context import RunContext
 from pipeline.csvfmt import to_csv_bytes
+from pipeline.fetching import (
+    FetchResult,
+    FileStatus,
+    InputFile,
+    Layout,
+    Quarantined,
+    fetch_inputs,
+    new_input,
+)
 from pipeline.locations import RemoteFile
 from pipeline.panel import collisions as coll
 from pipeline.panel.columns import merge_layouts, question_columns
@@ -68,17 +77,6 @@ ON_TIME = "_on_time"
 
 
 # --- stage 1: fetch ----------------------------------------------------------------------
-@dataclass
-class FetchResult:
-    """Files found on the source and what to parse."""
-
-    files: list[dict[str, Any]] = field(default_factory=list)  # new ingested_files rows
-    to_parse: list[tuple[str, str]] = field(default_factory=list)  # (sha, path)
-    listed: int = 0
-    duplicates: int = 0
-    bytes_fetched: int = 0
-
-
 def is_export(path: str) -> bool:
     """Panel exports in the drop: ``*.csv`` and ``*.csv.gz``."""
     return path.lower().endswith(EXPORT_SUFFIXES)
@@ -98,72 +96,33 @@ def rebuilding(ctx: RunContext) -> bool:
 
 def fetch_exports(
     ctx: RunContext,
-    wanted: Callable[[str], bool] = is_export,
-    kind: str = "export",
     on_new: Callable[[list[RemoteFile]], object] | None = None,
     rebuild: bool = False,
 ) -> FetchResult:
-    """Fetch new or changed input files from the source into the archive (idempotent).
-
-    ``on_new`` is called once, before downloading, with the files to fetch (if any). With
-    ``rebuild``, every archived file of ``kind`` whose rows count is parsed again too. The
-    source is not read when the run is a rebuild from the archive alone
-    (``ctx.fetch_source`` false).
-    """
-    res = FetchResult()
-    fetched: list[tuple[Any, str]] = []
-    if ctx.fetch_source:
-        loc = ctx.open(ctx.cfg.source)
-        try:
-            listing = [f for f in loc.list_files() if wanted(f.path)]
-            res.listed = len(listing)
-            known = ctx.store.known_files(ctx.cfg.source)
-            new = [f for f in listing if (f.path, f.size, float(f.mtime)) not in known]
-            if new and on_new is not None:
-                on_new(new)
-            for f in new:
-                data = loc.read_bytes(f.path)
-                res.bytes_fetched += len(data)
-                fetched.append((f, ctx.archive.put(data)))
-        finally:
-            loc.close()
-    statuses = ctx.store.file_statuses(sha for _f, sha in fetched)
-    queued: set[str] = set()
-    for f, sha in fetched:
-        row = ctx.file_row(ctx.cfg.source, f, sha, kind=kind)
-        if statuses.get(sha) in ("applied", "quarantined") or sha in queued:
-            row["status"] = "duplicate"
-            res.duplicates += 1
-        else:
-            queued.add(sha)
-            res.to_parse.append((sha, f.path))
-        res.files.append(row)
-    again = ctx.store.input_files(kind) if rebuild else ctx.store.pending_files(kind)
-    for p in again:
-        if p["sha256"] not in queued:
-            queued.add(p["sha256"])
-            res.to_parse.append((p["sha256"], p["path"]))
-            res.files.append({**p, "run_id": ctx.run_id})
-    return res
+    """New or changed exports (``*.csv``, ``*.csv.gz``) archived, and what to parse; see
+    :func:`pipeline.fetching.fetch_inputs`."""
+    return fetch_inputs(ctx, is_export, "export", on_new=on_new, rebuild=rebuild)
 
 
 # --- stage 2: normalise ------------------------------------------------------------------
-@dataclass
+@dataclass(frozen=True)
 class NormalizeResult:
-    """Parsed exports staged as one Arrow batch."""
+    """Parsed exports staged as one Arrow batch (a file in the run folder)."""
 
     batch: str | None = None
     rows_in: int = 0
     deferred: int = 0
-    quarantined: list[dict[str, str]] = field(default_factory=list)
-    file_status: dict[str, dict[str, Any]] = field(default_factory=dict)  # sha -> updates
+    quarantined: tuple[Quarantined, ...] = ()
+    file_status: Mapping[str, FileStatus] = field(default_factory=dict)  # by content hash
     unknown_waves: int = 0
 
 
 def normalize_exports(ctx: RunContext, fetch: FetchResult) -> NormalizeResult:
     """Parse every file to process; quarantine malformed ones, keep going with the rest."""
-    res = NormalizeResult()
     tables: list[pa.Table] = []
+    quarantined: list[Quarantined] = []
+    status: dict[str, FileStatus] = {}
+    rows_in = deferred = unknown_waves = 0
     as_of = int(ctx.as_of.timestamp())
 
     def parse(item: tuple[str, str]) -> ParsedExport | ExportError:
@@ -181,44 +140,42 @@ def normalize_exports(ctx: RunContext, fetch: FetchResult) -> NormalizeResult:
         if isinstance(parsed, ExportError):
             exc = parsed
             kept = ctx.archive.quarantine(sha, path, str(exc))
-            res.quarantined.append(
-                {"path": path, "sha256": sha, "error": str(exc), "kept": str(kept)}
-            )
-            res.file_status[sha] = {"status": "quarantined", "error": str(exc)}
+            quarantined.append(Quarantined(path, sha, str(exc), str(kept)))
+            status[sha] = FileStatus("quarantined", error=str(exc))
             continue
         table = parsed.table
         if not table.num_rows:  # header rows only: nothing to add (not even its columns)
-            res.file_status[sha] = {"status": "applied", "rows": 0}
+            status[sha] = FileStatus("applied", rows=0)
             continue
         late = pc.greater(table.column(RECORDED), as_of)
         n_late = pc.sum(late).as_py() or 0
-        res.deferred += n_late
+        deferred += n_late
         if n_late:
             table = table.filter(pc.invert(late))
-        waves = sorted({w for w in parsed.waves if w is not None})
-        res.file_status[sha] = {
-            "status": "pending" if n_late else "applied",
-            "rows": int(parsed.table.num_rows),
-            "layout": {
-                "key": float(min(waves)) if waves else UNKNOWN_WAVE_KEY,
-                "waves": waves,
-                "columns": question_columns(parsed.columns, ctx.cfg.rules.consent_column),
-                "questions": parsed.questions,
-            },
-        }
-        res.rows_in += table.num_rows
+        waves = tuple(sorted({w for w in parsed.waves if w is not None}))
+        layout = Layout(
+            key=float(min(waves)) if waves else UNKNOWN_WAVE_KEY,
+            waves=waves,
+            columns=tuple(question_columns(parsed.columns, ctx.cfg.rules.consent_column)),
+            questions=parsed.questions,
+        )
+        status[sha] = FileStatus(
+            "pending" if n_late else "applied", rows=int(parsed.table.num_rows), layout=layout
+        )
+        rows_in += table.num_rows
         unknown = pc.and_(pc.is_valid(table.column(SURVEY)), pc.is_null(table.column(WAVE)))
-        res.unknown_waves += pc.sum(unknown).as_py() or 0
+        unknown_waves += pc.sum(unknown).as_py() or 0
         tables.append(table)
+    batch = None
     if tables:
         target = ctx.run_dir / "normalized.arrow"
         write_frame(pa.concat_tables(tables, promote_options="default"), target)
-        res.batch = str(target)
-    return res
+        batch = str(target)
+    return NormalizeResult(batch, rows_in, deferred, tuple(quarantined), status, unknown_waves)
 
 
 # --- stage 3: eligibility ----------------------------------------------------------------
-@dataclass
+@dataclass(frozen=True)
 class EligibilityResult:
     """One copy per ResponseId (positions in the normalized batch) with its exclusion reason."""
 
@@ -226,42 +183,42 @@ class EligibilityResult:
     reasons: str | None = None  # frame of _pos (row in batch) and _reason, de-duplicated
     responses: int = 0
     eligible: int = 0
-    excluded: dict[str, int] = field(default_factory=dict)
+    excluded: Mapping[str, int] = field(  # responses per exclusion reason (every reason)
+        default_factory=lambda: count_reasons(pd.Series([], dtype="string"))
+    )
     duplicates: int = 0
 
 
 def apply_eligibility(ctx: RunContext, norm: NormalizeResult) -> EligibilityResult:
     """De-duplicate by ResponseId and give every response its first failed rule (or none)."""
-    res = EligibilityResult(excluded=count_reasons(pd.Series([], dtype="string")))
     if norm.batch is None:
-        return res
+        return EligibilityResult()
     table = read_table(norm.batch)
     pos = coll.dedupe_rows(table.column("ResponseId"), _numpy(table.column(RECORDED)))
-    res.duplicates = table.num_rows - len(pos)
     # Reasons are per row, so they are computed on the batch as is (no wide copy).
     reasons = exclusion_reasons(table, ctx.cfg.rules).take(pos).reset_index(drop=True)
-    res.responses = len(pos)
-    res.excluded = count_reasons(reasons)
-    res.eligible = int(reasons.isna().sum())
     target = ctx.run_dir / "eligibility.arrow"
     write_frame(pd.DataFrame({"_pos": pos, "_reason": reasons}), target)
-    res.batch, res.reasons = norm.batch, str(target)
-    return res
+    return EligibilityResult(
+        batch=norm.batch, reasons=str(target), responses=len(pos),
+        eligible=int(reasons.isna().sum()), excluded=count_reasons(reasons),
+        duplicates=table.num_rows - len(pos),
+    )  # fmt: skip
 
 
 # --- stage 4: collisions -----------------------------------------------------------------
-@dataclass
+@dataclass(frozen=True)
 class LedgerDelta:
     """Changed ledger rows and the content of new winners, staged as Arrow files."""
 
     rows: str | None = None  # changed ledger rows (+ old_day, winner_changed)
     winners: str | None = None  # new eligible winners as parsed (day-store columns), by day
-    winner_slices: dict[str, tuple[int, int]] = field(default_factory=dict)  # day: offset, n
+    winner_slices: Mapping[str, tuple[int, int]] = field(default_factory=dict)  # offset, n
     tokens_seen: int = 0
     new_tokens: int = 0
     collisions: int = 0
     swaps: int = 0
-    dirty_days: list[str] = field(default_factory=list)
+    dirty_days: tuple[str, ...] = ()
 
 
 def _iso(days64: np.ndarray) -> pa.Array:
@@ -302,21 +259,21 @@ def resolve_collisions(ctx: RunContext, elig: EligibilityResult) -> LedgerDelta:
     rebuild = rebuilding(ctx)
     res = _merge_into_ledger(ctx, elig, rebuild)
     if rebuild:
-        res.dirty_days = sorted(set(res.dirty_days) | set(ctx.store.days()))
+        res = replace(res, dirty_days=tuple(sorted(set(res.dirty_days) | set(ctx.store.days()))))
     return res
 
 
 def _merge_into_ledger(ctx: RunContext, elig: EligibilityResult, rebuild: bool) -> LedgerDelta:
-    res = LedgerDelta()
+    out: dict[str, Any] = {}
     if elig.batch is None:
-        return res
+        return LedgerDelta()
     judged = read_table(elig.reasons)
     # Work on the key columns only; whole rows are taken once, for new winners.
     keys = read_table(elig.batch, columns=[TOKEN, SURVEY, START, RECORDED, "ResponseId"])
     keys = keys.take(judged.column("_pos")).append_column("_reason", judged.column("_reason"))
     cand_pos = np.flatnonzero(coll.candidate_rows(keys.column(TOKEN), keys.column(SURVEY)))
     if not len(cand_pos):
-        return res
+        return LedgerDelta()
     cands = keys.take(pa.array(cand_pos))
     c_start, c_rec = _numpy(cands.column(START)), _numpy(cands.column(RECORDED))
     tz, hour = ctx.cfg.timezone, ctx.cfg.rules.cutoff_hour
@@ -324,8 +281,8 @@ def _merge_into_ledger(ctx: RunContext, elig: EligibilityResult, rebuild: bool) 
         cands.column(TOKEN), c_start, c_rec, cands.column("ResponseId"), tz, hour
     )
     best = cands.take(pa.array(won.rows))
-    res.tokens_seen = best.num_rows
-    res.collisions = cands.num_rows - best.num_rows
+    out["tokens_seen"] = best.num_rows
+    out["collisions"] = cands.num_rows - best.num_rows
     tokens = best.column(TOKEN).combine_chunks()
     b_id = best.column("ResponseId").combine_chunks()
     b_start, b_rec = c_start[won.rows], c_rec[won.rows]
@@ -342,9 +299,9 @@ def _merge_into_ledger(ctx: RunContext, elig: EligibilityResult, rebuild: bool) 
     wins = coll.beats(b_start, b_rec, _numpy(b_id), o_start, o_rec, _numpy(o_id, ""))
     refreshed = same_id & (b_rec > o_rec)  # a newer copy of the winner itself
     winner_changed = ~have_old | wins | refreshed
-    res.new_tokens = int((~have_old).sum())
-    res.swaps = int((have_old & wins & ~same_id).sum())
-    res.collisions += int((have_old & ~wins & ~same_id).sum())
+    out["new_tokens"] = int((~have_old).sum())
+    out["swaps"] = int((have_old & wins & ~same_id).sum())
+    out["collisions"] += int((have_old & ~wins & ~same_id).sum())
     # The on-time day only ever moves earlier.
     n_oday, o_oday = _iso(won.on_time_day), old.column("on_time_day")
     earlier = pc.fill_null(pc.less_equal(o_oday, n_oday), False)
@@ -377,10 +334,10 @@ def _merge_into_ledger(ctx: RunContext, elig: EligibilityResult, rebuild: bool) 
     old_side = pa.array((have_old & winner_changed) | (changed & ~winner_changed))
     old_days = pc.unique(old.column("day").filter(old_side).drop_null()).to_pylist()
     new_days = [str(d) for d in np.unique(won.day[changed & winner_changed])]
-    res.dirty_days = sorted(set(new_days) | set(old_days))
+    out["dirty_days"] = tuple(sorted(set(new_days) | set(old_days)))
     target = ctx.run_dir / "ledger_delta.arrow"
     write_frame(rows, target)
-    res.rows = str(target)
+    out["rows"] = str(target)
     fresh = np.flatnonzero(winner_changed & changed & _numpy(pc.is_null(reason)))
     # One take of the wide rows, ordered by day and publication order: each day's new
     # winners are then a zero-copy slice, already sorted for rendering.
@@ -397,13 +354,13 @@ def _merge_into_ledger(ctx: RunContext, elig: EligibilityResult, rebuild: bool) 
     values = _take_rows(batch.select(store_columns(columns, ctx.cfg.rules)), positions)
     counts = np.bincount(day_codes, minlength=len(day_names))
     offsets = np.concatenate([[0], np.cumsum(counts)[:-1]])
-    res.winner_slices = {
+    out["winner_slices"] = {
         str(d): (int(o), int(c)) for d, o, c in zip(day_names, offsets, counts, strict=True)
     }
     target = ctx.run_dir / "winners.arrow"
     write_frame(values, target)
-    res.winners = str(target)
-    return res
+    out["winners"] = str(target)
+    return LedgerDelta(**out)
 
 
 def _take_rows(table: pa.Table, rows: np.ndarray) -> pa.Table:
@@ -415,17 +372,26 @@ def _take_rows(table: pa.Table, rows: np.ndarray) -> pa.Table:
 
 
 # --- stage 5: lag policy -----------------------------------------------------------------
-@dataclass
+@dataclass(frozen=True)
+class Weight:
+    """A token's weight and the weights file it comes from (first file by name wins)."""
+
+    cid: str
+    weight: str
+    file: str
+
+
+@dataclass(frozen=True)
 class LagResult:
     """Weights that changed, CID lists due, and the last day whose cut-off has passed."""
 
     last_closed: str = ""
     rebuild: bool = False  # ledger, weights and day stores rebuilt from the archive
-    weight_rows: list[dict[str, Any]] = field(default_factory=list)
-    weight_files: list[dict[str, Any]] = field(default_factory=list)
-    weight_days: list[str] = field(default_factory=list)
-    cid_lists: dict[str, list[str]] = field(default_factory=dict)
-    quarantined: list[dict[str, str]] = field(default_factory=list)
+    weight_rows: tuple[Weight, ...] = ()
+    weight_files: tuple[InputFile, ...] = ()
+    weight_days: tuple[str, ...] = ()
+    cid_lists: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # day -> tokens
+    quarantined: tuple[Quarantined, ...] = ()
 
 
 def _read_weights(data: bytes, name: str) -> pd.DataFrame:
@@ -476,20 +442,33 @@ def check_clock_gap(ctx: RunContext, delta: LedgerDelta, last_closed: date) -> N
 def apply_lag_policy(ctx: RunContext, delta: LedgerDelta) -> LagResult:
     """Cut-offs, new weights (first file by name wins) and the CID lists now due."""
     check_clock_gap(ctx, delta, ctx.last_closed)
-    res = LagResult(last_closed=ctx.last_closed.isoformat(), rebuild=rebuilding(ctx))
-    if ctx.cfg.weights:
-        _load_weights(ctx, res)
-    res.cid_lists = _due_cid_lists(ctx, delta, res.last_closed, res.rebuild)
-    return res
+    last_closed, rebuild = ctx.last_closed.isoformat(), rebuilding(ctx)
+    weights = _load_weights(ctx, rebuild) if ctx.cfg.weights else WeightsFound()
+    return LagResult(
+        last_closed=last_closed, rebuild=rebuild, weight_rows=weights.rows,
+        weight_files=weights.files, weight_days=weights.days,
+        cid_lists=_due_cid_lists(ctx, delta, last_closed, rebuild),
+        quarantined=weights.quarantined,
+    )  # fmt: skip
 
 
 def _weights_name(path: str) -> str:
     return path.rsplit("/", 1)[-1]
 
 
-def _load_weights(ctx: RunContext, res: LagResult) -> None:
+@dataclass(frozen=True)
+class WeightsFound:
+    """What the weights source brought: changed weights, their files and days, bad files."""
+
+    rows: tuple[Weight, ...] = ()
+    files: tuple[InputFile, ...] = ()
+    days: tuple[str, ...] = ()
+    quarantined: tuple[Quarantined, ...] = ()
+
+
+def _load_weights(ctx: RunContext, rebuild: bool) -> WeightsFound:
     """Weights of new weight files; in a rebuild, of every archived one too."""
-    found: list[tuple[str, bytes, dict[str, Any] | None]] = []  # name, bytes, new file row
+    found: list[tuple[str, bytes, InputFile | None]] = []  # path, bytes, new file's record
     if ctx.fetch_source:
         loc = ctx.open(ctx.cfg.weights)
         try:
@@ -500,12 +479,14 @@ def _load_weights(ctx: RunContext, res: LagResult) -> None:
                 ):
                     data = loc.read_bytes(f.path)
                     sha = ctx.archive.put(data)
-                    found.append((f.path, data, ctx.file_row(ctx.cfg.weights, f, sha, "weights")))
+                    found.append((f.path, data, new_input(ctx, ctx.cfg.weights, f, sha, "weights")))
         finally:
             loc.close()
-    if res.rebuild:
+    if rebuild:
         found += [(f["path"], ctx.archive.get(f["sha256"]), None)
                   for f in ctx.store.input_files("weights")]  # fmt: skip
+    files: list[InputFile] = []
+    quarantined: list[Quarantined] = []
     best: dict[str, tuple[str, str]] = {}
     for path, data, row in sorted(found, key=lambda item: _weights_name(item[0])):
         name = _weights_name(path)
@@ -514,23 +495,25 @@ def _load_weights(ctx: RunContext, res: LagResult) -> None:
         except ExportError as exc:
             sha = hashlib.sha256(data).hexdigest()
             ctx.archive.quarantine(sha, path, str(exc))
-            res.quarantined.append({"path": path, "sha256": sha, "error": str(exc)})
+            quarantined.append(Quarantined(path, sha, str(exc)))
             if row is not None:
-                res.weight_files.append({**row, "status": "quarantined", "error": str(exc)})
+                files.append(replace(row, status="quarantined", error=str(exc)))
             continue
         if row is not None:
-            row.update(status="applied", rows=len(frame))
-            res.weight_files.append(row)
+            files.append(replace(row, status="applied", rows=len(frame)))
         for cid, w in zip(frame["cid"], frame["weight"], strict=True):
             if cid not in best or name < best[cid][1]:
                 best[cid] = (w, name)
     if not best:
-        return
-    current = {} if res.rebuild else ctx.store.weights_for(best)
+        return WeightsFound(files=tuple(files), quarantined=tuple(quarantined))
+    current = {} if rebuild else ctx.store.weights_for(best)
     changed = {cid: v for cid, v in best.items() if cid not in current or v[1] < current[cid][1]}
-    res.weight_rows = [{"cid": c, "weight": w, "file": n} for c, (w, n) in changed.items()]
     ledger = ctx.store.ledger_rows(changed)
-    res.weight_days = sorted(set(ledger["day"]))
+    return WeightsFound(
+        rows=tuple(Weight(c, w, n) for c, (w, n) in changed.items()),
+        files=tuple(files), days=tuple(sorted(set(ledger["day"]))),
+        quarantined=tuple(quarantined),
+    )  # fmt: skip
 
 
 def _due_cid_lists(
@@ -556,12 +539,12 @@ def _due_cid_lists(
     ]
     out: dict[str, list[str]] = {d: [] for d in due}
     if not due:
-        return out
+        return {}
     closed = pending[pending["on_time_day"] <= last_closed]
     for token, day in zip(closed["token"], closed["on_time_day"], strict=True):
         # A token whose own day was listed already (late data) goes on the newest list due.
         out[day if day in out else due[-1]].append(token)
-    return {d: sorted(t) for d, t in out.items()}
+    return {d: tuple(sorted(t)) for d, t in out.items()}
 
 
 def day_range(first: date, last: date) -> list[date]:
@@ -570,18 +553,40 @@ def day_range(first: date, last: date) -> list[date]:
 
 
 # --- stage 6: day partitions -------------------------------------------------------------
-@dataclass
+@dataclass(frozen=True)
+class DayStore:
+    """A day's stored winners (as parsed), a file under the work folder (None: no winners)."""
+
+    store: str | None
+    rows: int
+
+
+@dataclass(frozen=True)
+class RenderedDay:
+    """A day rendered for publication."""
+
+    csv_sha: str  # the CSV's bytes are in the run's cache under this hash
+    rows: int
+    withheld: int  # eligible winners not published (no weight yet; without weights: late)
+    store: str | None
+    check: str  # the day's check columns (an Arrow file for the data checks)
+    render_key: str  # what shaped its values (see pipeline.panel.settings)
+    header: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class DayBuild:
     """New day-store files and rendered daily CSVs (cached by content hash)."""
 
-    questions: list[str] = field(default_factory=list)
+    questions: tuple[str, ...] = ()
     schema_changed: bool = False
-    stores: dict[str, dict[str, Any]] = field(default_factory=dict)  # day -> {store, rows}
-    rendered: dict[str, dict[str, Any]] = field(default_factory=dict)  # day -> {csv_sha, rows}
-    layouts: list[dict[str, Any]] = field(default_factory=list)
-    settings: dict[str, Any] = field(default_factory=dict)  # what this run's state is built with
+    stores: Mapping[str, DayStore] = field(default_factory=dict)  # by day
+    rendered: Mapping[str, RenderedDay] = field(default_factory=dict)  # by day
+    layouts: tuple[Layout, ...] = ()
+    # what this run's derived state is built with (a JSON document: pipeline.panel.settings)
+    settings: Mapping[str, Any] = field(default_factory=dict)
     # Days rendered again because what shapes their values changed, and that change in words
-    rerendered: list[str] = field(default_factory=list)
+    rerendered: tuple[str, ...] = ()
     change: str = ""
     withheld: int = 0  # eligible winners of rendered days not published (no weight / late)
 
@@ -592,41 +597,42 @@ def build_days(
     """Rebuild the days the delta touches; render every closed day that must be (re)published:
     a day whose content changed, a day never rendered, and every day rendered under other
     settings (its render key differs) or rebuilt from the archive."""
-    res = DayBuild()
-    old_layouts = ctx.store.layouts()
-    new_layouts = [s["layout"] for s in norm.file_status.values() if "layout" in s]
-    res.layouts = old_layouts + new_layouts
-    old_q = merge_layouts([(lay["key"], lay["columns"]) for lay in old_layouts])
-    res.questions = merge_layouts([(lay["key"], lay["columns"]) for lay in res.layouts])
-    res.schema_changed = bool(old_layouts) and old_q != res.questions
-    weights = {r["cid"]: r["weight"] for r in lag.weight_rows}
-    renderer = DayRenderer.for_run(ctx, res.questions, weights, lag.rebuild)
-    res.settings = renderer.settings
-    res.change = describe_change(ctx.store.settings(), res.settings, (*LEDGER_PARTS, *RENDER_PARTS))
+    old_layouts = [Layout.from_json(doc) for doc in ctx.store.layouts()]
+    layouts = (*old_layouts, *(s.layout for s in norm.file_status.values() if s.layout))
+    old_q = merge_layouts([(lay.key, list(lay.columns)) for lay in old_layouts])
+    questions = merge_layouts([(lay.key, list(lay.columns)) for lay in layouts])
+    weights = {w.cid: w.weight for w in lag.weight_rows}
+    renderer = DayRenderer.for_run(ctx, questions, weights, lag.rebuild)
     day_rows = ctx.store.days()
     prepared = _DeltaByDay.load(delta)
-    for day in delta.dirty_days:
-        known = None if lag.rebuild else day_rows.get(day)
-        res.stores[day] = _rebuild_store(ctx, day, known, prepared)
-    last_closed = lag.last_closed
+    stores = {
+        day: _rebuild_store(ctx, day, None if lag.rebuild else day_rows.get(day), prepared)
+        for day in delta.dirty_days
+    }
+    rendered: dict[str, RenderedDay] = {}
+    rerendered: list[str] = []
     first = ctx.first_day(delta)
-    if first is None or first > last_closed:
-        return res
-    dirty = set(delta.dirty_days) | set(lag.weight_days)
-    for d in day_range(date.fromisoformat(first), date.fromisoformat(last_closed)):
-        day = d.isoformat()
-        known = day_rows.get(day, {})
-        forced = day in ctx.forced_days
-        rekeyed = bool(known.get("csv_sha")) and (
-            lag.rebuild or known.get("render_key") != renderer.render_key
-        )
-        if day in dirty or rekeyed or not known.get("csv_sha") or forced:
-            store = res.stores.get(day, {}).get("store", known.get("store"))
-            res.rendered[day] = renderer.render(day, store)
-            res.withheld += res.rendered[day]["withheld"]
-            if rekeyed:
-                res.rerendered.append(day)
-    return res
+    if first is not None and first <= lag.last_closed:
+        dirty = set(delta.dirty_days) | set(lag.weight_days)
+        for d in day_range(date.fromisoformat(first), date.fromisoformat(lag.last_closed)):
+            day = d.isoformat()
+            known = day_rows.get(day, {})
+            rekeyed = bool(known.get("csv_sha")) and (
+                lag.rebuild or known.get("render_key") != renderer.render_key
+            )
+            if day in dirty or rekeyed or not known.get("csv_sha") or day in ctx.forced_days:
+                store = stores[day].store if day in stores else known.get("store")
+                rendered[day] = renderer.render(day, store)
+                if rekeyed:
+                    rerendered.append(day)
+    return DayBuild(
+        questions=tuple(questions), schema_changed=bool(old_layouts) and old_q != questions,
+        stores=stores, rendered=rendered, layouts=layouts, settings=renderer.settings,
+        rerendered=tuple(rerendered),
+        change=describe_change(ctx.store.settings(), renderer.settings,
+                               (*LEDGER_PARTS, *RENDER_PARTS)),
+        withheld=sum(r.withheld for r in rendered.values()),
+    )  # fmt: skip
 
 
 EMPTY_STORE = pa.schema(
@@ -663,19 +669,23 @@ class DayRenderer:
     questions: list[str]
     settings: dict[str, Any]
     render_key: str
-    new_weights: dict[str, str]  # this run's weights (every weight in a rebuild)
+    new_weights: Mapping[str, str]  # this run's weights (every weight in a rebuild)
     stored_weights: bool = True  # also look up weights committed by earlier runs
 
     @classmethod
     def for_run(
-        cls, ctx: RunContext, questions: list[str], new_weights: dict[str, str], rebuild: bool
+        cls,
+        ctx: RunContext,
+        questions: Sequence[str],
+        new_weights: Mapping[str, str],
+        rebuild: bool,
     ) -> DayRenderer:
         """The renderer of a run: the study's settings with ``questions`` as the header."""
         render = render_settings(ctx.cfg, questions, file_sha256(ctx.cfg.zip_population))
         settings = {**ledger_settings(ctx.cfg), **render}
         render_key = key(settings, RENDER_PARTS)
         assert render_key is not None
-        return cls(ctx, questions, settings, render_key, new_weights, not rebuild)
+        return cls(ctx, list(questions), settings, render_key, new_weights, not rebuild)
 
     def weights(self, tokens: pa.Array | pa.ChunkedArray) -> dict[str, str] | None:
         """cid → weight of ``tokens`` (None when the study has no weights source)."""
@@ -688,7 +698,7 @@ class DayRenderer:
         out.update({t: self.new_weights[t] for t in wanted if t in self.new_weights})
         return out
 
-    def render(self, day: str, store: str | None) -> dict[str, Any]:
+    def render(self, day: str, store: str | None) -> RenderedDay:
         """Render one day: its CSV (cached by hash), counts and a frame for the checks."""
         ctx = self.ctx
         stored = _read_store(ctx, store)
@@ -701,11 +711,15 @@ class DayRenderer:
         sha = ctx.cache_csv(data)
         check = ctx.run_dir / "checks" / f"{day}.arrow"
         write_frame(table.select(CHECK_COLUMNS), check)
-        return {
-            "csv_sha": sha, "rows": table.num_rows, "withheld": stored.num_rows - rows.num_rows,
-            "store": store, "check": str(check), "render_key": self.render_key,
-            "header": [c for c in table.column_names if c != "_token"],
-        }  # fmt: skip
+        return RenderedDay(
+            csv_sha=sha,
+            rows=table.num_rows,
+            withheld=stored.num_rows - rows.num_rows,
+            store=store,
+            check=str(check),
+            render_key=self.render_key,
+            header=tuple(c for c in table.column_names if c != "_token"),
+        )
 
 
 @dataclass
@@ -754,7 +768,7 @@ def _with_on_time(table: pa.Table, flags: pa.Array) -> pa.Table:
 
 def _rebuild_store(
     ctx: RunContext, day: str, known: dict[str, Any] | None, delta: _DeltaByDay
-) -> dict[str, Any]:
+) -> DayStore:
     """The day's new winner set: old rows of untouched tokens, old rows whose winner stayed
     (with a fresh on-time flag), and the new winners of that day, all as parsed."""
     old = _read_store(ctx, (known or {}).get("store"))
@@ -771,8 +785,8 @@ def _rebuild_store(
         parts.append(add)
     parts = [p for p in parts if p.num_rows]
     if not parts:  # no winners (left): no store
-        return {"store": None, "rows": 0}
+        return DayStore(None, 0)
     table = pa.concat_tables(parts, promote_options="default")
     rel = Path("days") / day / f"{ctx.run_id}.arrow"
     write_frame(table, ctx.work / rel)
-    return {"store": rel.as_posix(), "rows": int(table.num_rows)}
+    return DayStore(rel.as_posix(), int(table.num_rows))

@@ -10,15 +10,15 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
 
 from pipeline import outages
 from pipeline.config import Config, ConfigError
 from pipeline.context import RunContext
-from pipeline.panel.publish import PublishResult, _Publisher
-from pipeline.panel.stages import FetchResult, fetch_exports
+from pipeline.fetching import FetchResult, FileStatus, Quarantined, fetch_inputs, with_outcomes
 from pipeline.provenance import code_version
+from pipeline.publishing import Publisher, PublishResult
 from pipeline.session.outputs import StudySettings
 from pipeline.session.process import SessionResult, load_drop, process_drop
 from pipeline.session.records import input_kind
@@ -43,24 +43,22 @@ def settings_for(cfg: Config) -> StudySettings:
 
 def fetch_session_files(ctx: RunContext) -> FetchResult:
     """New response records, consent rulings and video lists, archived before parsing."""
-    return fetch_exports(
-        ctx, wanted=lambda p: input_kind(p.rsplit("/", 1)[-1]) is not None, kind=KIND
-    )
+    return fetch_inputs(ctx, lambda p: input_kind(p.rsplit("/", 1)[-1]) is not None, KIND)
 
 
-@dataclass
+@dataclass(frozen=True)
 class SessionBuild:
     """The processed drop and the files to publish."""
 
-    files: dict[str, bytes] = field(default_factory=dict)
-    quarantined: list[dict[str, str]] = field(default_factory=list)
-    file_status: dict[str, dict[str, Any]] = field(default_factory=dict)
+    files: Mapping[str, bytes] = field(default_factory=dict)  # published name -> bytes
+    quarantined: tuple[Quarantined, ...] = ()
+    file_status: Mapping[str, FileStatus] = field(default_factory=dict)  # by content hash
     responses: int = 0
     published: int = 0
-    excluded: dict[str, int] = field(default_factory=dict)
-    day_counts: dict[str, int] = field(default_factory=dict)
-    day_hashes: dict[str, str] = field(default_factory=dict)
-    collisions: list[str] = field(default_factory=list)
+    excluded: Mapping[str, int] = field(default_factory=dict)  # responses per reason
+    day_counts: Mapping[str, int] = field(default_factory=dict)  # published responses per day
+    day_hashes: Mapping[str, str] = field(default_factory=dict)  # a hash of each day's set
+    collisions: tuple[str, ...] = ()
 
 
 def _inputs(
@@ -97,29 +95,28 @@ def build_session(ctx: RunContext, fetch: FetchResult) -> SessionBuild:
     result: SessionResult = process_drop(
         files, settings, ctx.cfg.session.include_preview, ctx.cfg.timezone, as_of=ctx.as_of
     )
-    res = SessionBuild(files=result.files)
+    quarantined: list[Quarantined] = []
+    status: dict[str, FileStatus] = {}
     for path, error in sorted(bad.items()):
         sha = bad_shas[path]
         kept = ctx.archive.quarantine(sha, path, str(error))
-        res.quarantined.append(
-            {"path": path, "sha256": sha, "error": str(error), "kept": str(kept)}
-        )
-        res.file_status[sha] = {"status": "quarantined", "error": str(error)}
+        quarantined.append(Quarantined(path, sha, str(error), str(kept)))
+        status[sha] = FileStatus("quarantined", error=str(error))
     for _path, (sha, _data) in inputs.items():
-        res.file_status.setdefault(sha, {"status": "applied"})
-    res.responses = len(result.drop.records)
-    res.published = len(result.published)
-    res.excluded = dict(result.excluded)
+        status.setdefault(sha, FileStatus("applied"))
     per_day: dict[str, list[str]] = {}
     for record in result.published:
         uid = record["response"]["uuid"]
         per_day.setdefault(result.days[uid].isoformat(), []).append(uid)
-    res.day_counts = {d: len(u) for d, u in sorted(per_day.items())}
-    res.day_hashes = {
-        d: hashlib.sha256("\n".join(sorted(u)).encode()).hexdigest() for d, u in per_day.items()
-    }
-    res.collisions = [f"{c.hashed_id}: {', '.join(c.global_ids)}" for c in result.collisions]
-    return res
+    return SessionBuild(
+        files=result.files, quarantined=tuple(quarantined), file_status=status,
+        responses=len(result.drop.records), published=len(result.published),
+        excluded=dict(result.excluded),
+        day_counts={d: len(u) for d, u in sorted(per_day.items())},
+        day_hashes={d: hashlib.sha256("\n".join(sorted(u)).encode()).hexdigest()
+                    for d, u in per_day.items()},
+        collisions=tuple(f"{c.hashed_id}: {', '.join(c.global_ids)}" for c in result.collisions),
+    )  # fmt: skip
 
 
 def publish_session(ctx: RunContext, fetch: FetchResult, build: SessionBuild) -> PublishResult:
@@ -133,7 +130,7 @@ def publish_session(ctx: RunContext, fetch: FetchResult, build: SessionBuild) ->
         changes.outages.append(
             outages.entry(
                 "NOTICE",
-                f"Input file {q['path']} was quarantined and not used: {q['error']}",
+                f"Input file {q.path} was quarantined and not used: {q.error}",
                 at=ctx.as_of,
                 timezone=ctx.cfg.timezone,
                 run_id=ctx.run_id,
@@ -152,20 +149,17 @@ def publish_session(ctx: RunContext, fetch: FetchResult, build: SessionBuild) ->
     ]  # fmt: skip
     loc = ctx.open(ctx.cfg.publish)
     try:
-        pub = _Publisher(ctx, loc, changes, res, recover=True)
+        pub = Publisher(ctx, loc, changes, res, recover=True)
         for name, data in sorted(build.files.items()):
             pub.write(name, data, "session")
         res.reissued_days = changed_days
-        res.daily_counts = build.day_counts
+        res.daily_counts = dict(build.day_counts)
         res.days_published = len(build.day_counts)
         res.rows_published = build.published
         pub.finish(changes.outages, lambda: _manifest(ctx, fetch, build, res))
     finally:
         loc.close()
-    changes.files = [
-        {**f, **build.file_status.get(f["sha256"], {})} if f["status"] != "duplicate" else f
-        for f in fetch.files
-    ]
+    changes.files = [f.row() for f in with_outcomes(fetch.files, build.file_status)]
     changes.summary = {"published": res.written, "responses": build.responses}
     ctx.store.commit(changes)
     pub.journal.committed()
@@ -181,20 +175,15 @@ def _manifest(
         "recorded": ctx.recorded.isoformat(),
         "code_version": code_version(),
         "inputs": [
-            {
-                "path": f["path"],
-                "sha256": f["sha256"],
-                "size": f["size"],
-                "status": build.file_status.get(f["sha256"], {}).get("status", f["status"]),
-            }
-            for f in fetch.files
-        ],  # fmt: skip
+            {"path": f.path, "sha256": f.sha256, "size": f.size, "status": f.status}
+            for f in with_outcomes(fetch.files, build.file_status)
+        ],
         "responses": build.responses,
         "published_responses": build.published,
         "excluded_by_reason": build.excluded,
         "days_changed": res.reissued_days,
-        "hashed_id_collisions": build.collisions,
-        "quarantined": [q["path"] for q in build.quarantined],
+        "hashed_id_collisions": list(build.collisions),
+        "quarantined": [q.path for q in build.quarantined],
         "published": res.written,
         "bytes_uploaded": res.bytes_uploaded,
     }
