@@ -94,7 +94,7 @@ REASONS = np.array(["no_age_consent", "preview", "too_few_answers"], dtype=objec
 SEED_CHUNK = 250_000
 LEDGER_SQL = (
     "INSERT OR IGNORE INTO ledger (token, response_id, start, recorded, day, eligible, reason, "
-    "eligible_day, cid_day, cid_pending) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 0)"
+    "on_time_day, cid_day, cid_pending) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 0)"
 )
 
 
@@ -240,7 +240,7 @@ def seed_ledger(h: History, n: int, seed: int) -> int:
         recorded = start + rng.integers(120, 3600, m)
         eligible = rng.random(m) < 0.93
         reason = np.where(eligible, None, REASONS[rng.integers(0, len(REASONS), m)])
-        on_time = np.where(rng.random(m) < 0.97, isos[day], None)  # eligible_day = cid_day
+        on_time = np.where(rng.random(m) < 0.97, isos[day], None)  # on_time_day = cid_day
         rows = zip(
             _tokens(k, rng), _response_ids(m, rng), start.tolist(), recorded.tolist(),
             isos[day].tolist(), eligible.astype(np.int8).tolist(), reason.tolist(),
