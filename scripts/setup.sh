@@ -15,6 +15,11 @@ _pipeline_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
   trap 'echo "error: scripts/setup.sh: setting up $ROOT/.venv failed (see above)" >&2' ERR
   PY="${PYTHON:-python3}"
   if [ ! -x "$ROOT/.venv/bin/python" ]; then
+    # Debian/Ubuntu ship venv's pip bootstrap separately (python3-venv); install it as root
+    if ! "$PY" -c 'import ensurepip' 2>/dev/null && [ "$(id -u)" = 0 ] \
+       && command -v apt-get >/dev/null; then
+      (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv) >/dev/null
+    fi
     "$PY" -m venv "$ROOT/.venv"
   fi
   STAMP="$ROOT/.venv/.installed-$(sha256sum "$ROOT/pyproject.toml" | cut -c1-16)"
