@@ -3,7 +3,8 @@
 ``PIPELINE_STUDIES`` names a folder with one YAML configuration file per study (panel or
 session); each file's stem is the study's name: its assets are keyed ``[name, stage]``,
 with a group, a nightly job, a schedule, a sensor and locks of its own. Without it,
-``PIPELINE_CONFIG`` (default: the shipped demo ``config/panel.yaml``) is the one study.
+``PIPELINE_CONFIG`` names the one study's file. With neither, the shipped demo folder
+``config/studies/`` (a panel and a session study) is served.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from pathlib import Path
 from pipeline.config import Config, ConfigError, load_config
 
 ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_CONFIG = ROOT / "config" / "panel.yaml"
+DEFAULT_STUDIES = ROOT / "config" / "studies"  # the demo: one panel and one session study
 STUDIES_ENV, CONFIG_ENV = "PIPELINE_STUDIES", "PIPELINE_CONFIG"
 # Study names become parts of asset keys, job and resource names.
 NAME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,62}$")
@@ -67,14 +68,21 @@ def study_files() -> list[Path]:
     """The configuration files this code location serves (see the module docstring)."""
     folder = os.environ.get(STUDIES_ENV)
     if folder:
-        root = Path(folder).expanduser()
-        if not root.is_dir():
-            raise ConfigError(f"{STUDIES_ENV}={folder}: not a folder")
-        files = sorted([*root.glob("*.yaml"), *root.glob("*.yml")])
-        if not files:
-            raise ConfigError(f"{STUDIES_ENV}={folder}: no *.yaml study configuration in it")
-        return files
-    return [Path(os.environ.get(CONFIG_ENV, str(DEFAULT_CONFIG)))]
+        return _folder_files(Path(folder).expanduser(), f"{STUDIES_ENV}={folder}")
+    config = os.environ.get(CONFIG_ENV)
+    if config:
+        return [Path(config)]
+    return _folder_files(DEFAULT_STUDIES, str(DEFAULT_STUDIES))
+
+
+def _folder_files(root: Path, what: str) -> list[Path]:
+    """The ``*.yaml``/``*.yml`` study files of a folder, sorted."""
+    if not root.is_dir():
+        raise ConfigError(f"{what}: not a folder")
+    files = sorted([*root.glob("*.yaml"), *root.glob("*.yml")])
+    if not files:
+        raise ConfigError(f"{what}: no *.yaml study configuration in it")
+    return files
 
 
 def load_studies() -> list[Study]:
