@@ -3,7 +3,8 @@
 Every nightly run records the days it publishes or re-issues as materializations of this
 asset's partitions, so the partitions view shows what researchers can download. A backfill
 of any day range (select the one ``day_file`` asset in the UI, pick the range, Materialize;
-or ``dagster asset backfill``/``python -m pipeline backfill``) runs as ONE run: every day is
+or ``dagster asset materialize --select {study}/day_file --partition-range A...B``,
+``python -m pipeline backfill``) runs as ONE run: every day is
 rendered from its store, checked (one Great Expectations suite for all of them), published
 with the run's `recorded` date (linked when unchanged), and SHA256SUMS, the cumulative file
 and a run manifest are written at once.
@@ -19,6 +20,7 @@ from dagster import (
     BackfillPolicy,
     DailyPartitionsDefinition,
     MaterializeResult,
+    MetadataValue,
     asset,
 )
 
@@ -53,7 +55,8 @@ def day_file_asset(study: Study) -> AssetsDefinition:
         ],
         description=describe(
             "The published file of each `for` day (newest `recorded` version).",
-            ["rows", "held_days", "files_written", "files_linked", "manifest"],
+            ["rows", "held_days", "files_written", "files_written_names", "files_linked",
+             "manifest"],
         ),
     )  # fmt: skip
     @retry_transient(rkey)
@@ -68,6 +71,7 @@ def day_file_asset(study: Study) -> AssetsDefinition:
                 "rows": sum(res.daily_counts.values()),
                 "held_days": len(res.held_days),
                 "files_written": len(res.written),
+                "files_written_names": MetadataValue.json(res.written),
                 "files_linked": len(res.linked),
                 "manifest": res.manifest,
             },

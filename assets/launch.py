@@ -65,7 +65,8 @@ def run_study(
             tags={RANGE_START_TAG: days[0], RANGE_END_TAG: days[1]},
         )  # fmt: skip
         md = _metadata(result.asset_materializations_for_node(f"{study.name}__{DAY_FILE}")[0])
-        return RunSummary([], int(md["files_linked"]), int(md["rows"]), len(range_of(days)))
+        return RunSummary(list(md["files_written_names"]), int(md["files_linked"]),
+                          int(md["rows"]), len(range_of(days)))  # fmt: skip
 
 
 def _metadata(event: Any) -> dict[str, Any]:

@@ -1,6 +1,6 @@
 """Data checks as Great Expectations 1.x suites on in-memory frames (ephemeral context).
 
-Plain Python; the Dagster asset checks in ``assets/checks.py`` call these.
+Plain Python; the stage assets (assets/panel.py, assets/days.py) run these as their checks.
 
 Great Expectations takes seconds to import and fingerprints every frame it validates
 (``hash_pandas_object``), so:

@@ -19,7 +19,7 @@ from pipeline.archive import Archive
 from pipeline.config import Config
 from pipeline.days import last_closed_day, local_date
 from pipeline.locations import Location, open_location
-from pipeline.state.store import PendingCommit, StateStore
+from pipeline.state.store import StateStore
 
 RUN_DIR_KEEP_DAYS = 7
 
@@ -45,9 +45,6 @@ class RunContext:
     # and day stores are recomputed, the source is not read, and only what differs is
     # published.
     rebuild: bool = False
-    # The run's commit, when it was started before the publish step (see
-    # pipeline.panel.publish.begin_run_commit); None otherwise.
-    pending_commit: PendingCommit | None = None
 
     def __post_init__(self) -> None:
         if self.as_of.tzinfo is None:
@@ -60,12 +57,6 @@ class RunContext:
         if self.opener is not None:
             return self.opener(url)
         return open_location(url, self.cfg.sftp)
-
-    def abort_pending_commit(self) -> None:
-        """Roll back a commit started early (a failed step, a held run, a write of its own)."""
-        pending, self.pending_commit = self.pending_commit, None
-        if pending is not None:
-            pending.abort()
 
     @property
     def fetch_source(self) -> bool:

@@ -106,6 +106,7 @@ class FetchResult:
     listed: int = 0
     duplicates: int = 0
     bytes_fetched: int = 0
+    base_seq: int = 0  # the newest committed run when this run read the state
 
 
 def new_input(ctx: RunContext, source: str, f: RemoteFile, sha: str, kind: str) -> InputFile:
@@ -167,7 +168,9 @@ def fetch_inputs(
             queued.add(p["sha256"])
             to_parse.append((p["sha256"], p["path"]))
             files.append(InputFile.from_row(p, ctx.run_id))
-    return FetchResult(tuple(files), tuple(to_parse), listed, duplicates, bytes_fetched)
+    return FetchResult(
+        tuple(files), tuple(to_parse), listed, duplicates, bytes_fetched, ctx.base_seq
+    )
 
 
 def with_outcomes(

@@ -17,9 +17,6 @@ def add_outage(ctx: RunContext, kind: str, message: str, days: Iterable[str] = (
     An entry identical to the newest one (same kind, days and message) is not repeated:
     a run held night after night for the same reason is said once.
     """
-    # An entry written during a run means the run stops here (a check held it): its own
-    # pending commit holds the database's write lock, so it is rolled back first.
-    ctx.abort_pending_commit()
     entry = outages.entry(kind, message, list(days), at=ctx.as_of, timezone=ctx.cfg.timezone)
     newest = next(iter(ctx.store.outages()), None)
     same = newest and all(newest[k] == entry[k] for k in ("kind", "days", "message"))

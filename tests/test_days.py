@@ -84,3 +84,11 @@ def test_open_day_is_refused(tmp_path, capsys):
     assert main(["backfill", "--config", str(study.config), "--from", "2021-06-03",
                  "--to", "2021-06-05", "--as-of", "2021-06-05T12:00:00Z"]) == 1  # fmt: skip
     assert "2021-06-05 is not closed yet" in capsys.readouterr().err
+
+
+def test_backfill_refuses_a_clock_far_past_the_data(tmp_path, capsys):
+    study = _three_days(tmp_path)
+    assert main(["backfill", "--config", str(study.config), "--from", "2021-06-01",
+                 "--to", "2021-06-02", "--as-of", "2024-01-01T12:00:00Z"]) == 1  # fmt: skip
+    assert "max_gap_days" in capsys.readouterr().err
+    assert not [f for f in study.files() if "2024_01_01" in f]

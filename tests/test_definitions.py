@@ -277,6 +277,23 @@ def test_multiprocess_nightly_and_reexecution_from_the_failed_step(tmp_path, mon
     assert study.daily() == ["cvid_responses_2021_06_01_recordedby_2021_06_02.csv"]
 
 
+def test_a_run_without_a_clock_uses_its_creation_time(tmp_path):
+    import json
+
+    study = Study(tmp_path, options={"max_gap_days": 100_000})
+    write_export(study.drop, "e.csv", [response("R1", "a", "2021-06-01 10:00:00")])
+    instance = DagsterInstance.ephemeral()
+    result = _defs(study.config).resolve_job_def("config_nightly").execute_in_process(
+        run_config={"resources": {"config_study": {"config": {
+            "config_path": str(study.config)}}}},
+        instance=instance,
+    )  # fmt: skip
+    assert result.success
+    created = instance.get_run_record_by_id(result.run_id).create_timestamp
+    [manifest] = [f for f in study.files() if f.startswith("runs/")]
+    assert json.loads(study.text(manifest))["as_of"] == created.isoformat()
+
+
 @pytest.mark.parametrize("kind", ["session"])
 def test_session_study_loads_as_its_kind(tmp_path, kind):
     session = SessionStudy(tmp_path)

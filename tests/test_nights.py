@@ -298,3 +298,33 @@ def test_latest_command_writes_the_newest_versions_as_published(tmp_path):
     assert main(["latest", str(study.pub), "--out", str(out)]) == 0
     texts = [study.text(n).splitlines() for n in newest]
     assert out.read_text().splitlines() == [texts[0][0], *texts[0][1:], *texts[1][1:]]
+
+
+def test_a_run_committed_between_two_steps_makes_the_later_commit_fail(tmp_path):
+    """The state a run read is the state its first step saw: when another run commits
+    between this run's steps (another process), this run's commit is refused."""
+    from datetime import UTC, datetime
+
+    from pipeline.config import load_config
+    from pipeline.context import RunContext
+    from pipeline.panel import stages
+    from pipeline.panel.publish import publish_and_commit
+    from pipeline.state.store import RunInProgressError
+
+    study = Study(tmp_path)
+    _night1(study)
+    cfg = load_config(study.config)
+    store = StateStore(cfg.state)
+    clock = datetime(2021, 6, 2, 12, tzinfo=UTC)
+    ctx = RunContext(cfg, clock, store, base_seq=store.last_seq())
+    fetch = stages.fetch_exports(ctx)
+    norm = stages.normalize_exports(ctx, fetch)
+    elig = stages.apply_eligibility(ctx, norm)
+    delta = stages.resolve_collisions(ctx, elig)
+    lag = stages.apply_lag_policy(ctx, delta)
+    build = stages.build_days(ctx, norm, delta, lag)
+    assert study.run("2021-06-02T12:00:00Z") == 0  # another run commits meanwhile
+    late = RunContext(cfg, clock, store, base_seq=store.last_seq())  # the publish step's view
+    with pytest.raises(RunInProgressError, match="state changed under this run"):
+        publish_and_commit(late, fetch, norm, elig, delta, lag, build)
+    assert store.last_seq() == 1

@@ -54,8 +54,9 @@ def publish_and_commit(
     cfg, held_days = ctx.cfg, set(held_days or ())
     res = PublishResult()
     # the nightly job began the commit at its day step; a plain call begins it here
-    pending = ctx.pending_commit or begin_run_commit(ctx, delta, lag)
-    ctx.pending_commit = None  # this function finishes or aborts it
+    # the state this run read is the state its first step saw (fetch.base_seq): a run
+    # committed since, between this run's steps, makes this commit fail (rerun)
+    pending = begin_run_commit(ctx, delta, lag, fetch.base_seq)
     changes = pending.changes
     new_entries: list[dict[str, Any]] = changes.outages  # OUTAGES entries of this run
 
@@ -144,23 +145,19 @@ def daily_names(ctx: RunContext, day_rows: dict[str, dict[str, Any]]) -> list[st
     return out
 
 
-def begin_run_commit(ctx: RunContext, delta: LedgerDelta, lag: LagResult) -> PendingCommit:
-    """Open the run's transaction and start writing its ledger rows, in a worker thread.
-
-    The ledger rows are final once the lag policy has run; the nightly job starts this at
-    the beginning of the day step, so a first run's million rows are written while days
-    render, are checked and publish. :func:`publish_and_commit` adds the rest and commits;
-    until then ``ctx.pending_commit`` holds it (rolled back by
-    :meth:`RunContext.abort_pending_commit` if the run stops).
-    """
-    ctx.abort_pending_commit()
+def begin_run_commit(
+    ctx: RunContext, delta: LedgerDelta, lag: LagResult, base_seq: int
+) -> PendingCommit:
+    """Open the run's transaction and start writing its ledger rows, in a worker thread,
+    while the caller publishes the files; :func:`publish_and_commit` adds the rest and
+    commits, or aborts it when publishing fails. ``base_seq``: the newest committed run
+    when this run read the state (the commit is refused if another run committed since)."""
     changes = RunChanges(
         run_id=ctx.run_id, as_of=ctx.as_of.isoformat(), recorded=ctx.recorded.isoformat(),
-        base_seq=ctx.base_seq,
+        base_seq=base_seq,
     )  # fmt: skip
     _ledger_changes(delta, lag, changes)
-    ctx.pending_commit = ctx.store.begin_commit(changes)
-    return ctx.pending_commit
+    return ctx.store.begin_commit(changes)
 
 
 def _ledger_changes(delta: LedgerDelta, lag: LagResult, changes: RunChanges) -> None:

@@ -22,6 +22,7 @@ from pipeline.panel.stages import (
     LagResult,
     LedgerDelta,
     NormalizeResult,
+    check_clock_gap,
 )
 from pipeline.publishing import PublishResult
 
@@ -36,6 +37,7 @@ def republish_days(ctx: RunContext, days: list[str]) -> tuple[PublishResult, Che
                 f"{day} is not closed yet at {ctx.as_of.isoformat()} "
                 f"({ctx.cfg.rules.cutoff_hour:02d}:00 cut-off)"
             )
+    check_clock_gap(ctx, LedgerDelta(), last_closed)
     layouts = tuple(Layout.from_json(doc) for doc in ctx.store.layouts())
     questions = merge_layouts([(lay.key, list(lay.columns)) for lay in layouts])
     renderer = DayRenderer.for_run(ctx, questions, {}, rebuild=False)
@@ -53,7 +55,8 @@ def republish_days(ctx: RunContext, days: list[str]) -> tuple[PublishResult, Che
     build = DayBuild(questions=tuple(questions), rendered=rendered, layouts=layouts)
     lag = LagResult(last_closed=last_closed.isoformat())
     res = publish_and_commit(
-        ctx, FetchResult(), NormalizeResult(), EligibilityResult(), LedgerDelta(), lag, build,
+        ctx, FetchResult(base_seq=ctx.base_seq), NormalizeResult(), EligibilityResult(),
+        LedgerDelta(), lag, build,
         held_days=held, only_days=set(days),
     )  # fmt: skip
     return res, outcome

@@ -124,7 +124,7 @@ def publish_session(ctx: RunContext, fetch: FetchResult, build: SessionBuild) ->
     res = PublishResult()
     changes = RunChanges(
         run_id=ctx.run_id, as_of=ctx.as_of.isoformat(), recorded=ctx.recorded.isoformat(),
-        base_seq=ctx.base_seq,
+        base_seq=fetch.base_seq,
     )  # fmt: skip
     for q in build.quarantined:
         changes.outages.append(
