@@ -165,7 +165,7 @@ def test_parse_sftp_url():
         parse_sftp_url("ftp://u@h/x")
 
 
-@pytest.mark.parametrize("size", [1, 32767, 32768, 32769, (3 << 20) + 5])
+@pytest.mark.parametrize("size", [1, 32769, 261119, 261120, 261121, (3 << 20) + 5])
 def test_sizes_around_the_request_size_round_trip(sshd, size):
     data = os.urandom(size)
     (sshd.root / "r.bin").write_bytes(data)
@@ -178,6 +178,16 @@ def test_sizes_around_the_request_size_round_trip(sshd, size):
         loc.write_atomic("w.bin", data)
         assert (sshd.root / "w.bin").read_bytes() == data
         assert loc.retries_used == 0
+
+
+def test_reads_larger_than_the_server_allows_are_completed(sshd):
+    data = os.urandom(3 << 20)
+    (sshd.root / "r.bin").write_bytes(data)
+    with _open(sshd) as loc:
+        assert loc.read_bytes("r.bin") == data
+        assert loc._read_size > 32768  # limits@openssh.com was understood
+        loc._read_size = 1 << 20  # above OpenSSH's limit: every reply is short
+        assert loc.read_bytes("r.bin") == data
 
 
 def test_upload_reports_a_write_refused_midway(sshd):
