@@ -557,6 +557,7 @@ def test_retries_back_off_reconnect_and_give_up_against_sshd(sshd, caplog):
     caplog.clear()
     loc.retries_used = 0
     loc.backoff = 0.2
+    loc.cfg = sshd.sftp_config(retries=6)  # room for a slow restart on a busy machine
     restart = threading.Timer(1.0, sshd.start)  # back while the location is backing off
     restart.start()
     try:

@@ -908,7 +908,8 @@ class SftpLocation:
         bytes, downloaded) again. Copies get the source's mtime. Every way goes through
         a temp name and a rename, so ``dst`` appears atomically.
         """
-        safe_relpath(src), safe_relpath(dst)
+        safe_relpath(src)
+        safe_relpath(dst)
 
         def op(sftp: paramiko.SFTPClient) -> str:
             source, target = self._abs(src), self._abs(dst)
