@@ -193,7 +193,9 @@ def test_reads_larger_than_the_server_allows_are_completed(sshd):
 def test_upload_reports_a_write_refused_midway(sshd):
     """paramiko drops the replies to pipelined writes pending at close; the upload must not."""
     with _open(sshd) as loc:
-        with pytest.raises(OSError) as err:  # every write to /dev/full fails (ENOSPC)
+        # every write to /dev/full fails (ENOSPC); 3 MiB is 96 write requests, fewer than
+        # the 100 after which paramiko itself collects replies mid-transfer
+        with pytest.raises(OSError) as err:
             loc._upload(loc._sftp, "/dev/full", b"x" * (3 << 20), "full.bin")
         assert not isinstance(err.value, (ConnectionError, TransferError))
         assert loc._alive()
