@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import errno
+import logging
 import os
 import pwd
+import re
 import threading
 import time
 from pathlib import Path
@@ -98,12 +100,20 @@ def test_close_then_reuse_reconnects(sshd):
     loc.close()
 
 
-def test_settings_reach_the_transport(sshd):
+def test_settings_reach_the_transport(sshd, monkeypatch):
+    keepalives = []
+    set_keepalive = paramiko.Transport.set_keepalive
+
+    def spy(transport, interval):
+        keepalives.append(interval)
+        set_keepalive(transport, interval)
+
+    monkeypatch.setattr(paramiko.Transport, "set_keepalive", spy)
     with _open(sshd, timeout=33.0, keepalive=7) as loc:
         transport = loc._ssh.get_transport()
         assert transport.banner_timeout == 33.0
         assert transport.auth_timeout == 33.0
-        assert transport.packetizer._Packetizer__keepalive_interval == 7
+        assert keepalives == [7]
         assert loc._sftp.get_channel().gettimeout() == 33.0
 
 
@@ -155,13 +165,52 @@ def test_parse_sftp_url():
         parse_sftp_url("ftp://u@h/x")
 
 
+@pytest.mark.parametrize("size", [1, 32769, 261119, 261120, 261121, (3 << 20) + 5])
+def test_sizes_around_the_request_size_round_trip(sshd, size):
+    data = os.urandom(size)
+    (sshd.root / "r.bin").write_bytes(data)
+    with _open(sshd) as loc:
+        seen = []
+        loc.progress = lambda path, done, total: seen.append((path, done, total))
+        assert loc.read_bytes("r.bin") == data
+        assert seen[-1] == ("r.bin", size, size)
+        assert [d for _, d, _ in seen] == sorted({d for _, d, _ in seen})
+        loc.write_atomic("w.bin", data)
+        assert (sshd.root / "w.bin").read_bytes() == data
+        assert loc.retries_used == 0
+
+
 def test_reads_larger_than_the_server_allows_are_completed(sshd):
     data = os.urandom(3 << 20)
     (sshd.root / "r.bin").write_bytes(data)
     with _open(sshd) as loc:
-        assert loc._sftp.read_size > 32768  # limits@openssh.com was understood
-        loc._sftp.read_size = 1 << 20  # above OpenSSH's limit: every reply is short
         assert loc.read_bytes("r.bin") == data
+        assert loc._read_size > 32768  # limits@openssh.com was understood
+        loc._read_size = 1 << 20  # above OpenSSH's limit: every reply is short
+        assert loc.read_bytes("r.bin") == data
+
+
+def test_upload_reports_a_write_refused_midway(sshd):
+    """paramiko drops the replies to pipelined writes pending at close; the upload must not."""
+    with _open(sshd) as loc:
+        # every write to /dev/full fails (ENOSPC); 3 MiB is 96 write requests, fewer than
+        # the 100 after which paramiko itself collects replies mid-transfer
+        with pytest.raises(OSError) as err:
+            loc._upload(loc._sftp, "/dev/full", b"x" * (3 << 20), "full.bin")
+        assert not isinstance(err.value, (ConnectionError, TransferError))
+        assert loc._alive()
+        loc.write_atomic("after.csv", b"ok")  # the connection is still in step
+        assert loc.read_bytes("after.csv") == b"ok" and loc.retries_used == 0
+
+
+def test_write_atomic_without_posix_rename_or_fsync(sshd):
+    with _open(sshd) as loc:
+        loc.write_atomic("a.csv", b"old")
+        for name in ("posix-rename@openssh.com", "fsync@openssh.com"):
+            loc._extensions[name] = False  # as if the server lacked them
+        loc.write_atomic("a.csv", b"new")
+        assert (sshd.root / "a.csv").read_bytes() == b"new"
+        assert _local_names(sshd.root) == ["a.csv"]
 
 
 @pytest.mark.parametrize("change", ["grow", "shrink"])
@@ -217,7 +266,7 @@ def test_link_or_copy_falls_back_without_extensions(sshd, drop, data, expected):
         loc.write_atomic("src.csv", b"payload")
         os.utime(sshd.root / "src.csv", (1_600_000_000, 1_600_000_000))
         for name in drop:  # as if the server did not offer them
-            loc._sftp.extensions.pop(name)
+            loc._extensions[name] = False
         assert loc.link_or_copy("src.csv", "d/dst.csv", data=data) == expected
         dst = sshd.root / "d/dst.csv"
         assert dst.read_bytes() == b"payload"
@@ -477,6 +526,54 @@ def test_connection_refused_is_retried_then_reported(sshd):
     loc.close()
 
 
+def _retry_waits(caplog) -> list[float]:
+    """The waits announced by the retry warnings ("...; retry 2/6 in 0.4 s")."""
+    found = (re.search(r"; retry \d+/\d+ in ([\d.]+) s$", r.getMessage()) for r in caplog.records)
+    return [float(m.group(1)) for m in found if m]
+
+
+def test_retries_back_off_reconnect_and_give_up_against_sshd(sshd, caplog):
+    """The tenacity policy against a real server: waits of ``backoff * 2**n`` plus up to
+    ``backoff`` of jitter (``loc.backoff`` read at each call), a reconnection per attempt,
+    every retry counted, then one one-line SftpRetryError; and success once sshd is back."""
+    (sshd.root / "a.csv").write_bytes(b"x")
+    loc = SftpLocation.from_url(sshd.url(), sshd.sftp_config(retries=3), connect=False)
+    loc.backoff = 0.1
+    sshd.stop()
+    t0 = time.monotonic()
+    with caplog.at_level(logging.WARNING, logger="pipeline.locations.sftp"):
+        with pytest.raises(SftpRetryError) as err:
+            loc.read_bytes("a.csv")
+    elapsed = time.monotonic() - t0
+    message = str(err.value)
+    assert re.fullmatch(
+        r".*: read_bytes\('a.csv'\) failed after 4 attempt\(s\) in [\d.]+ s: .+", message
+    )
+    assert "\n" not in message and isinstance(err.value.__cause__, OSError)
+    waits = _retry_waits(caplog)
+    assert len(waits) == loc.retries_used == 3 and loc.connections == 0
+    for n, wait in enumerate(waits):
+        assert 0.1 * 2**n - 0.05 <= wait <= 0.1 * 2**n + 0.1 + 0.05, waits
+    assert 0.7 <= elapsed < 5
+
+    caplog.clear()
+    loc.retries_used = 0
+    loc.backoff = 0.2
+    loc.cfg = sshd.sftp_config(retries=6)  # room for a slow restart on a busy machine
+    restart = threading.Timer(1.0, sshd.start)  # back while the location is backing off
+    restart.start()
+    try:
+        with caplog.at_level(logging.WARNING, logger="pipeline.locations.sftp"):
+            assert loc.read_bytes("a.csv") == b"x"
+    finally:
+        restart.join()
+    waits = _retry_waits(caplog)
+    assert len(waits) == loc.retries_used >= 2 and loc.connections == 1
+    for n, wait in enumerate(waits):
+        assert 0.2 * 2**n - 0.05 <= wait <= 0.2 * 2**n + 0.2 + 0.05, waits
+    loc.close()
+
+
 # --------------------------------------------------------------------------- retry helper
 
 
@@ -494,7 +591,7 @@ def test_retry_call_backs_off_and_gives_up():
         on_retry=lambda n, exc, d: retried.append(n),
     )  # fmt: skip
     assert out == "ok" and len(calls) == 3 and retried == [0, 1]
-    assert 0.75 <= sleeps[0] <= 1.0 and 1.5 <= sleeps[1] <= 2.0
+    assert 1.0 <= sleeps[0] <= 2.0 and 2.0 <= sleeps[1] <= 3.0  # backoff * 2**n + jitter
 
     def always():
         raise EOFError("gone")
@@ -503,7 +600,7 @@ def test_retry_call_backs_off_and_gives_up():
     with pytest.raises(SftpRetryError, match="failed after 4 attempt") as err:
         retry_call(always, retries=3, backoff=10, max_backoff=15, sleep=sleeps.append)
     assert isinstance(err.value.__cause__, EOFError)
-    assert len(sleeps) == 3 and max(sleeps) <= 15
+    assert len(sleeps) == 3 and max(sleeps) <= 15 + 10  # capped, then jittered
 
 
 @pytest.mark.parametrize(
