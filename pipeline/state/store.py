@@ -564,8 +564,14 @@ class StateStore:
             cols = ", ".join(f'"{c}"' for c in names)
             marks = ", ".join("?" for _ in names)
             sql = f'INSERT OR REPLACE INTO "{table.name}" ({cols}) VALUES ({marks})'
-            for chunk in _chunks(tuples, 50000):
-                conn.exec_driver_sql(sql, chunk)
+            # the driver's own cursor: SQLAlchemy's executemany costs ~a third more per row
+            cur = conn.connection.dbapi_connection.cursor()
+            try:
+                cur.executemany(sql, tuples)
+            except sqlite3.Error as exc:
+                raise sa.exc.DBAPIError.instance(sql, None, exc, sqlite3.Error) from exc
+            finally:
+                cur.close()
             return
         if dialect == "postgresql":
             import psycopg2
