@@ -4,8 +4,6 @@ from dagster import AssetExecutionContext, MetadataValue, Output, asset
 
 from assets.retries import retry_transient
 from pipeline import checks
-from pipeline.context import RunContext
-from pipeline.locations import RemoteFile
 from pipeline.panel import stages
 from pipeline.panel.publish import PublishResult, begin_run_commit, publish_and_commit
 from resources.study import StudyResource
@@ -22,21 +20,11 @@ SFTP_POOL = "sftp"  # steps that talk to SFTP servers share this concurrency poo
 @retry_transient
 def raw_exports(study: StudyResource) -> Output[stages.FetchResult]:
     ctx = study.ctx
+    # new files mean rows to check: the checker process imports Great Expectations meanwhile
     res = stages.fetch_exports(
-        ctx, on_new=lambda new: warm_up_workers(ctx, new), rebuild=stages.rebuilding(ctx)
+        ctx, on_new=lambda _new: checks.warm_up(), rebuild=stages.rebuilding(ctx)
     )
     return Output(res, metadata=fetch_metadata(res))
-
-
-BULK_BYTES = 30_000_000  # ~100k responses: the ledger write will be staged by a worker
-
-
-def warm_up_workers(ctx: RunContext, new: list[RemoteFile]) -> None:
-    """New files mean rows to check (load GE in its process now) and, when they are many,
-    a large ledger write (start its worker too)."""
-    checks.warm_up()
-    if sum(f.size for f in new) >= BULK_BYTES:
-        ctx.store.warm_up_bulk()
 
 
 def fetch_metadata(res: stages.FetchResult) -> dict:

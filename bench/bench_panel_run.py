@@ -29,7 +29,7 @@ def _run(config: Path, as_of: str) -> tuple[float, float, float]:
     """One `python -m pipeline run` in a child process: (wall seconds, peak RSS of the
     largest process in MB, peak of the summed RSS of the run's process tree in MB).
 
-    The run has worker processes (the GE checker, the ledger stager): the tree's sum is
+    The run has a checker process (Great Expectations): the tree's sum is
     sampled every 50 ms, so it can miss a short spike; the per-process peak is exact.
     """
     before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
