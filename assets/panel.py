@@ -33,7 +33,6 @@ from assets.study import Study
 from pipeline import checks
 from pipeline.context import RunContext
 from pipeline.fetching import FetchResult
-from pipeline.locations import RemoteFile
 from pipeline.operations import add_outage
 from pipeline.panel import stages
 from pipeline.panel.eligibility import REASONS
@@ -42,15 +41,6 @@ from pipeline.publishing import PublishResult
 
 SFTP_POOL = "sftp"  # steps that talk to SFTP servers share this concurrency pool
 DAY_FILE = "day_file"  # the per-day partitioned asset (assets/days.py)
-BULK_BYTES = 30_000_000  # ~100k responses: the ledger write will be staged by a worker
-
-
-def warm_up_workers(ctx: RunContext, new: list[RemoteFile]) -> None:
-    """New files mean rows to check (load GE in its process now) and, when they are many,
-    a large ledger write (start its worker too)."""
-    checks.warm_up()
-    if sum(f.size for f in new) >= BULK_BYTES:
-        ctx.store.warm_up_bulk()
 
 
 def record_day_files(
@@ -100,7 +90,10 @@ def panel_assets(study: Study, first_partition: str) -> list[AssetsDefinition]:
     def raw_exports(context: AssetExecutionContext) -> Output[FetchResult]:
         ctx = ctx_of(context)
         res = stages.fetch_exports(
-            ctx, on_new=lambda new: warm_up_workers(ctx, new), rebuild=stages.rebuilding(ctx)
+            # new files mean rows to check: the checker process imports GE meanwhile
+            ctx,
+            on_new=lambda _new: checks.warm_up(),
+            rebuild=stages.rebuilding(ctx),
         )
         md = fetch_metadata(res.listed, len(res.to_parse), res.duplicates, res.bytes_fetched)
         return Output(res, metadata=md)

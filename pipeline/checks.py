@@ -5,19 +5,23 @@ Plain Python; the stage assets (assets/panel.py, assets/days.py) run these as th
 Great Expectations takes seconds to import and fingerprints every frame it validates
 (``hash_pandas_object``), so:
 
-* the suites run in a *checker process* (a :mod:`pipeline.worker`, started once per
-  process that runs checks, then reused): its import overlaps the run's first stages on
-  the other core instead of competing with them for the GIL. Staged files travel by path. When the checker cannot
-  run (it died, or ``PIPELINE_NO_WORKER_PROCESSES=1``), the same suites run in-process.
+* the suites run in a *checker process* (a one-process ``ProcessPoolExecutor``, started
+  once per process that runs checks, then reused): its import overlaps the run's first
+  stages on the other core instead of competing with them for the GIL. Staged files travel
+  by path. When the checker cannot run (it died, or ``PIPELINE_NO_WORKER_PROCESSES=1``),
+  the same suites run in-process.
 * the frames handed to GE are numeric: token codes, day ordinals and weights, which say
   the same as the strings they come from and hash fast.
 """
 
 from __future__ import annotations
 
+import multiprocessing
+import multiprocessing.connection
 import os
 import threading
-from concurrent.futures import Future
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
@@ -29,7 +33,6 @@ import pyarrow.compute as pc
 
 from pipeline.panel.output import published_columns
 from pipeline.staging import as_table
-from pipeline.worker import Worker, WorkerGone, shared
 
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
 
@@ -49,43 +52,118 @@ class CheckOutcome:
 
 
 # --- the checker process -----------------------------------------------------------------
-def _checker() -> Worker | None:
-    """The checker process (started on first use); None when workers are disabled."""
-    return shared("checker")
+NO_PROCESSES_ENV = "PIPELINE_NO_WORKER_PROCESSES"
+
+_checker: ProcessPoolExecutor | None = None
+_checker_lock = threading.Lock()
 
 
-def warm_up() -> Future[bool] | None:
-    """Start the checker process and have it import Great Expectations now.
+def processes_enabled() -> bool:
+    """Whether checks may run in the checker process (see :data:`NO_PROCESSES_ENV`)."""
+    return not os.environ.get(NO_PROCESSES_ENV)
 
-    A run calls this as soon as it knows it will have rows to check; the import then
-    overlaps the first stages (mostly Arrow work) on the other core.
+
+def checker() -> ProcessPoolExecutor | None:
+    """The checker process, started on first use (and anew after it broke); None when
+    processes are turned off.
+
+    It is spawned: the parent has threads, which ``fork`` would copy mid-use. Spawn runs the
+    parent's ``__main__`` again in the child when the parent was started as ``python
+    path/to/script.py``, so such a script needs the usual ``if __name__ == "__main__":``
+    guard (every script here has one; console scripts such as ``pytest`` and ``dagster``
+    too); ``python -m pipeline`` and Dagster's run and step processes (``python -m
+    dagster``) re-run nothing. ``forkserver`` would re-run it just the same.
     """
-    checker = _checker()
-    return checker.submit(_prepare) if checker is not None else None
+    global _checker
+    if not processes_enabled():
+        return None
+    with _checker_lock:
+        if _checker is None:
+            _checker = ProcessPoolExecutor(
+                1, mp_context=multiprocessing.get_context("spawn"), initializer=_start_checker
+            )
+        return _checker
+
+
+def warm_up() -> bool:
+    """Start the checker process now; returns whether one runs.
+
+    A run calls this as soon as it knows it will have rows to check; the checker's import
+    of Great Expectations then overlaps the first stages (mostly Arrow work) on the other
+    core.
+    """
+    return _submit(os.getpid) is not None  # a process starts with its first call
+
+
+def _start_checker() -> None:
+    """In the checker, before its first call: import Great Expectations in a background
+    thread (a check waits for it; an exit does not, so a warm-up nobody needs any more
+    never holds up the parent's exit), and exit when the parent dies (a killed run leaves
+    no process behind; a parent that exits normally stops the checker itself)."""
+    threading.Thread(target=_batch_definition, name="import-gx", daemon=True).start()
+    parent = multiprocessing.parent_process()
+    if parent is not None:
+        threading.Thread(target=_exit_on, args=(parent.sentinel,), daemon=True).start()
+
+
+def _exit_on(sentinel: int) -> None:
+    multiprocessing.connection.wait([sentinel])
+    os._exit(1)
+
+
+def _submit(fn: Any, *args: Any) -> tuple[ProcessPoolExecutor, Future[Any]] | None:
+    """``fn(*args)`` queued in the checker process (replaced once if it died while idle), and
+    that checker; None when processes are off or none can start."""
+    for _attempt in range(2):
+        pool = checker()
+        if pool is None:
+            return None
+        try:
+            return pool, pool.submit(fn, *args)
+        except BrokenProcessPool:
+            _discard(pool)
+        except OSError:  # no process could start (out of memory, process limit)
+            _discard(pool)
+            return None
+    return None
+
+
+def _discard(pool: ProcessPoolExecutor) -> None:
+    """Forget a broken checker: the next call starts a new one."""
+    global _checker
+    with _checker_lock:
+        if _checker is pool:
+            _checker = None
+    pool.shutdown(wait=False, cancel_futures=True)
 
 
 def _run_checked(fn: Any, *args: Any) -> Any:
-    """``fn(*args)`` in the checker process, or here when it is disabled or gone."""
-    checker = _checker()
-    if checker is not None:
+    """``fn(*args)`` in the checker process, or here when it is off or died."""
+    submitted = _submit(fn, *args)
+    if submitted is not None:
+        pool, future = submitted
         try:
-            return checker.submit(fn, *args).result()
-        except WorkerGone:  # killed (e.g. out of memory): do the work here instead
-            pass
+            return future.result()
+        except BrokenProcessPool:  # killed (e.g. out of memory): do the work here instead
+            _discard(pool)
     return fn(*args)
-
-
-def _prepare() -> bool:
-    _batch_definition()
-    return True
 
 
 # --- Great Expectations plumbing ---------------------------------------------------------
 _LOCK = threading.Lock()
 
 
+def _gx() -> Any:
+    """The ``great_expectations`` module, imported by one thread at a time (the checker's
+    import thread and a check may ask at once)."""
+    _batch_definition()
+    import great_expectations as gx
+
+    return gx
+
+
 def _batch_definition() -> Any:
-    with _LOCK:  # a warm-up and a check may ask at the same time
+    with _LOCK:
         return _new_batch_definition()
 
 
@@ -101,10 +179,8 @@ def _new_batch_definition() -> Any:
 
 
 def _validate(frame: pd.DataFrame, name: str, expectations: list[Any]) -> Any:
-    import great_expectations as gx
-
     definition = _batch_definition()  # creates the (ephemeral) context suites need
-    suite = gx.ExpectationSuite(name=name)
+    suite = _gx().ExpectationSuite(name=name)
     for e in expectations:
         suite.add_expectation(e)
     batch = definition.get_batch(batch_parameters={"dataframe": frame})
@@ -125,9 +201,7 @@ def check_normalized(frame: pd.DataFrame | pa.Table) -> CheckOutcome:
 
     Column presence is checked on a zero-row frame; row checks read three numeric columns.
     """
-    import great_expectations as gx
-
-    E = gx.expectations
+    E = _gx().expectations
     table = as_table(frame)
     names = table.column_names
     header = _validate(
@@ -187,9 +261,7 @@ def check_days(
     """
     if not days:
         return CheckOutcome(passed=True)
-    import great_expectations as gx  # seconds to import: only when there is something to check
-
-    E = gx.expectations
+    E = _gx().expectations  # seconds to import: only when there is something to check
     failures: list[str] = []
     failed: set[str] = set()
     expected = published_columns(questions)

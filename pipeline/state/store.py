@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import shutil
 import sqlite3
-import tempfile
 import threading
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -16,17 +14,15 @@ from typing import Any
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.feather as feather
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from pipeline.state import bulk, schema
 from pipeline.state.lock import RunInProgressError, advisory_lock, file_lock
-from pipeline.worker import WorkerGone, shared
 
 CHUNK = 5000
 WAL_AUTOCHECKPOINT = 1000  # SQLite's default, in pages
-BULK_MIN_ROWS = 100_000  # ledger writes this large are staged by a worker (state/bulk.py)
+BULK_MIN_ROWS = 100_000  # PostgreSQL: upserts this large go through COPY (state/bulk.py)
 
 
 class _Aborted(Exception):
@@ -145,11 +141,6 @@ class StateStore:
             return
         with file_lock(db, shared, name):
             yield
-
-    def warm_up_bulk(self) -> None:
-        """Start the worker that stages large ledger writes (see ``_staged``) ahead of time."""
-        if self.sqlite_file() and (worker := shared("state")) is not None:
-            worker.submit(bulk.ready)
 
     # --- reads ---------------------------------------------------------------------------
     def last_seq(self) -> int:
@@ -379,9 +370,9 @@ class StateStore:
         return PendingCommit(self, ch)
 
     def _commit_run(self, ch: RunChanges, ready: threading.Event, aborted: threading.Event) -> int:
-        with self.engine.connect() as conn, self._staged(conn, ch.ledger_rows) as staged:
+        with self.engine.connect() as conn:
             with self._checkpoint_after(conn), conn.begin():
-                return self._commit_in(conn, ch, staged, ready, aborted)
+                return self._commit_in(conn, ch, ready, aborted)
 
     @contextmanager
     def _checkpoint_after(self, conn: Connection) -> Iterator[None]:
@@ -407,43 +398,10 @@ class StateStore:
             conn.commit()
         threading.Thread(target=_checkpoint, args=(db,), name="wal-checkpoint").start()
 
-    @contextmanager
-    def _staged(self, conn: Connection, rows: pa.Table | pd.DataFrame | None) -> Iterator[bool]:
-        """Stage many ledger rows in a scratch SQLite file attached as ``staged`` (see
-        :mod:`pipeline.state.bulk`); yields whether it did. Small writes, PostgreSQL and
-        runs without worker processes bind their rows directly."""
-        db_file = self.sqlite_file()
-        big = isinstance(rows, pa.Table) and rows.num_rows >= BULK_MIN_ROWS
-        worker = shared("state") if big and db_file else None
-        if worker is None or db_file is None:
-            yield False
-            return
-        assert isinstance(rows, pa.Table)
-        folder = Path(tempfile.mkdtemp(prefix=".stage-", dir=Path(db_file).parent))
-        try:
-            arrow, db = folder / "rows.arrow", folder / "rows.sqlite"
-            feather.write_feather(_key_sorted(rows, "token"), arrow, compression="uncompressed")
-            try:
-                worker.submit(bulk.stage_rows, str(arrow), str(db)).result()
-            except WorkerGone:
-                yield False
-                return
-            conn.exec_driver_sql("ATTACH DATABASE ? AS staged", (str(db),))
-            conn.commit()  # ATTACH is not transactional; the run's transaction starts after it
-            try:
-                yield True
-            finally:
-                conn.rollback()
-                conn.exec_driver_sql("DETACH DATABASE staged")
-                conn.commit()
-        finally:
-            shutil.rmtree(folder, ignore_errors=True)
-
     def _commit_in(
         self,
         conn: Connection,
         ch: RunChanges,
-        staged: bool,
         ready: threading.Event,
         aborted: threading.Event,
     ) -> int:
@@ -455,10 +413,7 @@ class StateStore:
         if ch.replace_derived:
             conn.execute(schema.ledger.delete())
             conn.execute(schema.weights.delete())
-        if staged:
-            assert isinstance(ch.ledger_rows, pa.Table)
-            conn.exec_driver_sql(bulk.copy_sql("ledger", "staged", ch.ledger_rows.column_names))
-        elif ch.ledger_rows is not None and len(ch.ledger_rows):
+        if ch.ledger_rows is not None and len(ch.ledger_rows):
             self._upsert(conn, schema.ledger, "token", ch.ledger_rows)
         ready.wait()
         if aborted.is_set():
@@ -513,9 +468,11 @@ class StateStore:
     ) -> None:
         """Insert or replace whole rows by primary key, inside the caller's transaction.
 
-        SQLite: ``INSERT OR REPLACE`` through the driver's executemany; PostgreSQL:
-        ``INSERT ... ON CONFLICT DO UPDATE``, through ``COPY`` for large Arrow tables (a first
-        run's ledger; see :mod:`pipeline.state.bulk`).
+        SQLite: ``INSERT OR REPLACE`` through the driver's executemany, even for a first
+        run's million ledger rows (staging them in another process saved under a quarter of
+        the write and nothing measurable of the run: ``bench/bench_ledger_write.py``).
+        PostgreSQL: ``INSERT ... ON CONFLICT DO UPDATE``, through ``COPY`` for large Arrow
+        tables (see :mod:`pipeline.state.bulk`).
         """
         if isinstance(rows, pd.DataFrame):
             rows = pa.Table.from_pandas(rows, preserve_index=False)
@@ -538,8 +495,14 @@ class StateStore:
             cols = ", ".join(f'"{c}"' for c in names)
             marks = ", ".join("?" for _ in names)
             sql = f'INSERT OR REPLACE INTO "{table.name}" ({cols}) VALUES ({marks})'
-            for chunk in _chunks(tuples, 50000):
-                conn.exec_driver_sql(sql, chunk)
+            # the driver's own cursor: SQLAlchemy's executemany costs ~a third more per row
+            cur = conn.connection.dbapi_connection.cursor()
+            try:
+                cur.executemany(sql, tuples)
+            except sqlite3.Error as exc:
+                raise sa.exc.DBAPIError.instance(sql, None, exc, sqlite3.Error) from exc
+            finally:
+                cur.close()
             return
         if dialect == "postgresql":
             import psycopg2
