@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import multiprocessing
 import multiprocessing.connection
+import multiprocessing.util
 import os
 import threading
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -55,6 +56,7 @@ class CheckOutcome:
 NO_PROCESSES_ENV = "PIPELINE_NO_WORKER_PROCESSES"
 
 _checker: ProcessPoolExecutor | None = None
+_checker_pid = 0  # the process that started it
 _checker_lock = threading.Lock()
 
 
@@ -74,14 +76,23 @@ def checker() -> ProcessPoolExecutor | None:
     too); ``python -m pipeline`` and Dagster's run and step processes (``python -m
     dagster``) re-run nothing. ``forkserver`` would re-run it just the same.
     """
-    global _checker
+    global _checker, _checker_pid
     if not processes_enabled():
         return None
     with _checker_lock:
-        if _checker is None:
+        if _checker is None or _checker_pid != os.getpid():  # none yet, or a forked copy
             _checker = ProcessPoolExecutor(
                 1, mp_context=multiprocessing.get_context("spawn"), initializer=_start_checker
             )
+            _checker_pid = os.getpid()
+            # Stop it before this process joins its children on exit: multiprocessing runs
+            # finalizers of priority >= 0 first, also in a multiprocessing child (a Dagster
+            # step process), where atexit handlers do not run; joining a checker that waits
+            # for its parent's death would never end.
+            multiprocessing.util.Finalize(
+                _checker, _checker.shutdown, kwargs={"wait": False, "cancel_futures": True},
+                exitpriority=10,
+            )  # fmt: skip
         return _checker
 
 
