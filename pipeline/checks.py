@@ -79,9 +79,12 @@ def checker() -> ProcessPoolExecutor | None:
         return None
     with _checker_lock:
         if _checker is None:
-            _checker = ProcessPoolExecutor(
-                1, mp_context=multiprocessing.get_context("spawn"), initializer=_start_checker
-            )
+            try:
+                _checker = ProcessPoolExecutor(
+                    1, mp_context=multiprocessing.get_context("spawn"), initializer=_start_checker
+                )
+            except OSError:  # no semaphores here (say, no /dev/shm): checks run in-process
+                return None
         return _checker
 
 
