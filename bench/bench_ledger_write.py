@@ -19,11 +19,14 @@ CPU seconds (both processes; the write is sequential either way, so on a busy ma
 they are the steadier figure), peak RSS of the child's process tree (sampled every 50 ms)
 and the ratios.
 
-Measured (1M rows, 2-core machine busy with other work, load 3-6, three runs): staged/direct
-wall 1.00, 0.67, 0.90 and CPU 0.85, 0.72, 0.93 alone; next to pure-Python work the staged
-write ended sooner (0.37, 0.66, 0.45), but whole 1M-response first runs were no faster with
-it (wall within noise, and the run waited <= 0.3 s for its commit either way, the write
-overlapping publishing). Staging saved under a quarter of the write: it was removed.
+Measured (1M rows; 2-core machine shared with other work, load 0.7-6): alone, staged/direct
+wall 1.00, 0.67, 0.90, 0.76 and CPU 0.85, 0.72, 0.93, 0.73 (the last on a quiet machine).
+Next to a pure-Python spin the direct write hits a GIL convoy (sqlite3 releases the GIL for
+every row): 40-48 s on a busy machine, 578 s on a quiet one, against 10-26 s staged. Whole
+1M-response first runs, whose publishing releases the GIL often, do not show it: their
+commit took 9.7-14.7 s direct and 9.2-14.3 s staged, the run waited <= 0.2 s for it either
+way (it overlaps publishing), and run walls differed by 0-4 s of 24-37 s. Staging saved
+well under a quarter of a first run's commit: it was removed.
 """
 
 from __future__ import annotations

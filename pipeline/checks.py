@@ -81,9 +81,12 @@ def checker() -> ProcessPoolExecutor | None:
         return None
     with _checker_lock:
         if _checker is None or _checker_pid != os.getpid():  # none yet, or a forked copy
-            _checker = ProcessPoolExecutor(
-                1, mp_context=multiprocessing.get_context("spawn"), initializer=_start_checker
-            )
+            try:
+                _checker = ProcessPoolExecutor(
+                    1, mp_context=multiprocessing.get_context("spawn"), initializer=_start_checker
+                )
+            except OSError:  # no semaphores here (say, no /dev/shm): checks run in-process
+                return None
             _checker_pid = os.getpid()
             # Stop it before this process joins its children on exit: multiprocessing runs
             # finalizers of priority >= 0 first, also in a multiprocessing child (a Dagster
