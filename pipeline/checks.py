@@ -89,12 +89,14 @@ def checker() -> ProcessPoolExecutor | None:
                 return None
             _checker_pid = os.getpid()
             # Stop it before this process joins its children on exit: multiprocessing runs
-            # finalizers of priority >= 0 first, also in a multiprocessing child (a Dagster
-            # step process), where atexit handlers do not run; joining a checker that waits
-            # for its parent's death would never end.
+            # finalizers of priority >= 0 first, highest first, also in a multiprocessing
+            # child (a Dagster step process), where atexit handlers do not run; joining a
+            # checker that waits for its parent's death would never end. Above the pool's
+            # own queue finalizers (priority 10), which would close the queue the stop
+            # signal travels on.
             multiprocessing.util.Finalize(
-                _checker, _checker.shutdown, kwargs={"wait": False, "cancel_futures": True},
-                exitpriority=10,
+                _checker, _checker.shutdown, kwargs={"wait": True, "cancel_futures": True},
+                exitpriority=100,
             )  # fmt: skip
         return _checker
 
