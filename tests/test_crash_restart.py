@@ -22,8 +22,8 @@ import pytest
 
 from tests.exports import response, write_export
 from tests.study import Study
-from tests.test_nights import _night1, _night2, _night3
-from tests.test_sftp_pipeline import _sftp_study, _sums, _tree
+from tests.test_nights import night1, night2, night3
+from tests.test_sftp_pipeline import sftp_study, sums_of, tree_of
 
 ROOT = Path(__file__).resolve().parents[1]
 CLOCKS = ["2021-06-02T12:00:00Z", "2021-06-03T12:00:00Z", "2021-06-10T12:00:00Z"]
@@ -41,7 +41,7 @@ LOCAL_POINTS = [
 SFTP_POINTS = [("link-tmp", 3), ("after-link", LINKED_DAYS), ("mid-write:_-_", 1)]
 
 
-def _night4(study: Study) -> None:
+def night4(study: Study) -> None:
     write_export(study.drop, "export_2021_06_11.csv", [
         response("K4", "ok4", "2021-06-10 09:00:00", "2021-06-10 09:30:00"),
     ])  # fmt: skip
@@ -51,12 +51,12 @@ def _night4(study: Study) -> None:
 def reference(tmp_path_factory) -> tuple[dict[str, bytes], dict[str, str]]:
     """What four uninterrupted nights publish (local folders): (tree, SHA256SUMS)."""
     study = Study(tmp_path_factory.mktemp("reference"), options={"reissue": "all"})
-    nights = (_night1, _night2, _night3, _night4)
+    nights = (night1, night2, night3, night4)
     for night, clock in zip(nights, [*CLOCKS, CRASH_CLOCK], strict=True):
         night(study)
         assert study.run(clock) == 0
     assert len(study.daily()) == 12 + LINKED_DAYS + 1
-    return _tree(study.pub), _sums(study.pub)
+    return tree_of(study.pub), sums_of(study.pub)
 
 
 def _crash(study: Study, point: str, nth: int) -> subprocess.CompletedProcess[str]:
@@ -80,9 +80,9 @@ def _temp_names(folder: Path) -> list[str]:
 def _check_recovered(study: Study, reference, point: str) -> None:
     tree, sums = reference
     assert _temp_names(study.pub) == [], point
-    assert _tree(study.pub) == tree, point  # same names, same bytes
+    assert tree_of(study.pub) == tree, point  # same names, same bytes
     assert len(list((study.pub / "runs").glob("*.json"))) == 4, point  # committed runs only
-    assert _sums(study.pub) == sums, point
+    assert sums_of(study.pub) == sums, point
     check = subprocess.run(
         ["sha256sum", "--check", "--strict", "--quiet", "SHA256SUMS"],
         cwd=study.pub, capture_output=True, text=True,
@@ -114,10 +114,10 @@ def _crash_and_recover(study: Study, snapshot: dict[Path, Path], reference, poin
 
 
 def _nights_1_to_3(study: Study, folders: list[Path], keep: Path) -> dict[Path, Path]:
-    for night, clock in zip((_night1, _night2, _night3), CLOCKS, strict=True):
+    for night, clock in zip((night1, night2, night3), CLOCKS, strict=True):
         night(study)
         assert study.run(clock) == 0
-    _night4(study)  # the fourth night's input is waiting in the drop
+    night4(study)  # the fourth night's input is waiting in the drop
     _settle()
     snapshot = {}
     for i, folder in enumerate(folders):
@@ -133,6 +133,6 @@ def test_local_publish_folder_recovers_from_a_kill_at_any_point(tmp_path, refere
 
 
 def test_sftp_publish_folder_recovers_from_a_kill_at_any_point(tmp_path, sshd, reference):
-    study = _sftp_study(tmp_path / "study", sshd, source=False, cids=False, reissue="all")
+    study = sftp_study(tmp_path / "study", sshd, source=False, cids=False, reissue="all")
     snapshot = _nights_1_to_3(study, [study.root, study.pub], tmp_path / "snapshot")
     _crash_and_recover(study, snapshot, reference, SFTP_POINTS)

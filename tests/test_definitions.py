@@ -300,3 +300,18 @@ def test_session_study_loads_as_its_kind(tmp_path, kind):
     defs = _defs(session.config)
     keys = {k.path[1] for k in defs.resolve_asset_graph().get_all_asset_keys()}
     assert keys == {"session_raw_files", "session_responses", "session_published_files"}
+
+
+def test_cli_runs_record_day_partitions_when_dagster_home_is_set(tmp_path, monkeypatch):
+    study = Study(tmp_path / "study")
+    write_export(study.drop, "e.csv", [response("R1", "a", "2021-06-01 10:00:00")])
+    home = tmp_path / "dagster_home"
+    home.mkdir()
+    shutil.copy(ROOT / "deploy" / "dagster.yaml", home / "dagster.yaml")
+    monkeypatch.setenv("DAGSTER_HOME", str(home))
+    assert study.run("2021-06-02T12:00:00Z") == 0
+    with DagsterInstance.get() as instance:
+        key = AssetKey(["config", "day_file"])
+        assert instance.get_materialized_partitions(key) == {"2021-06-01"}
+        event = instance.get_latest_materialization_event(key)
+        assert event.asset_materialization.metadata["recorded"].value == "2021-06-02"

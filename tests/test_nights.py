@@ -18,14 +18,14 @@ from tests.study import Study
 DAY1 = "cvid_responses_2021_06_01_recordedby_{}.csv"
 
 
-def _night1(study: Study) -> None:
+def night1(study: Study) -> None:
     write_export(study.drop, "export_2021_06_02.csv", [
         response("F1", "fw", "2021-06-01 11:00:00", "2021-06-01 11:30:00", A1_1="3"),  # friend
         response("K1", "ok1", "2021-06-01 09:00:00", "2021-06-01 09:20:00"),
     ])  # fmt: skip
 
 
-def _night2(study: Study) -> None:
+def night2(study: Study) -> None:
     write_export(study.drop, "export_2021_06_03.csv", [
         # the original respondent started first but was recorded the next afternoon
         response("O1", "fw", "2021-06-01 10:00:00", "2021-06-02 14:00:00", A1_1="1",
@@ -38,7 +38,7 @@ def _night2(study: Study) -> None:
     shutil.copy(study.drop / "export_2021_06_02.csv", study.drop / "export_again.csv")
 
 
-def _night3(study: Study) -> None:
+def night3(study: Study) -> None:
     write_export(study.drop, "export_2021_06_10.csv", [
         # ok1's link was answered earlier by someone recorded a week later: a correction
         response("K0", "ok1", "2021-06-01 08:00:00", "2021-06-09 08:00:00", A1_1="5", UserLanguage="FR"),
@@ -47,7 +47,7 @@ def _night3(study: Study) -> None:
 
 def test_three_nights(tmp_path, state_url):
     study = Study(tmp_path, state=state_url, options={"reissue": "all"})
-    _night1(study)
+    night1(study)
     assert study.run("2021-06-02T12:00:00Z") == 0  # 05:00 PDT 06-02
     assert study.daily() == [DAY1.format("2021_06_02")]
     n1 = study.text(DAY1.format("2021_06_02"))
@@ -55,7 +55,7 @@ def test_three_nights(tmp_path, state_url):
     assert (study.cids / "cvid_cids_full_response_00_00_2021_06_01_-_23_59_2021_06_01.csv"
             ).read_text() == "fw\nok1\n"  # fmt: skip
 
-    _night2(study)
+    night2(study)
     assert study.run("2021-06-03T12:00:00Z") == 0
     assert study.daily() == [
         DAY1.format("2021_06_02"),
@@ -74,7 +74,7 @@ def test_three_nights(tmp_path, state_url):
     statuses = {i["path"]: i["status"] for i in manifest["inputs"]}
     assert statuses["export_again.csv"] == "duplicate"
 
-    _night3(study)
+    night3(study)
     assert study.run("2021-06-10T12:00:00Z") == 0
     n3 = study.text(DAY1.format("2021_06_10"))
     assert n3.splitlines()[1].startswith("2021-06-01 08:00:00") and ",FR," in n3
@@ -99,7 +99,7 @@ def test_three_nights(tmp_path, state_url):
 
 def test_reissue_changed_only_writes_changed_and_recent_days(tmp_path):
     study = Study(tmp_path, options={"reissue": "changed", "stabilization_days": 1})
-    _night1(study)
+    night1(study)
     assert study.run("2021-06-02T12:00:00Z") == 0
     write_export(study.drop, "e2.csv", [response("K9", "ok9", "2021-06-05 09:00:00")])
     assert study.run("2021-06-06T12:00:00Z") == 0
@@ -111,7 +111,7 @@ def test_reissue_changed_only_writes_changed_and_recent_days(tmp_path):
 
 def test_bad_file_is_quarantined_and_others_go_through(tmp_path):
     study = Study(tmp_path)
-    _night1(study)
+    night1(study)
     bad = study.drop / "broken.csv"
     bad.write_bytes((study.drop / "export_2021_06_02.csv").read_bytes() + b"x,y\n")
     assert study.run("2021-06-02T12:00:00Z") == 0
@@ -127,7 +127,7 @@ def test_truncated_gzip_export_is_quarantined(tmp_path):
     import gzip
 
     study = Study(tmp_path)
-    _night1(study)
+    night1(study)
     data = gzip.compress((study.drop / "export_2021_06_02.csv").read_bytes())
     (study.drop / "cut.csv.gz").write_bytes(data[: len(data) // 2])
     assert study.run("2021-06-02T12:00:00Z") == 0
@@ -136,7 +136,7 @@ def test_truncated_gzip_export_is_quarantined(tmp_path):
 
 def test_second_run_is_refused_while_one_holds_the_lock(tmp_path, capsys):
     study = Study(tmp_path)
-    _night1(study)
+    night1(study)
     store = StateStore(f"sqlite:///{tmp_path / 'state.db'}")
     with store.run_lock():
         assert study.run("2021-06-02T12:00:00Z") == 75  # EX_TEMPFAIL: try later
@@ -148,15 +148,15 @@ def test_second_run_is_refused_while_one_holds_the_lock(tmp_path, capsys):
 
 def test_days_before_their_cutoff_are_not_published(tmp_path):
     study = Study(tmp_path)
-    _night1(study)
+    night1(study)
     assert study.run("2021-06-02T10:59:00Z") == 0  # 03:59 PDT: 06-01 not closed yet
     assert study.daily() == []
 
 
 def test_responses_recorded_after_the_clock_wait_for_a_later_run(tmp_path):
     study = Study(tmp_path)
-    _night1(study)
-    _night2(study)  # holds O1, recorded 06-02 14:00 PDT
+    night1(study)
+    night2(study)  # holds O1, recorded 06-02 14:00 PDT
     assert study.run("2021-06-02T12:00:00Z") == 0
     assert "11:00:00,3," in study.text(DAY1.format("2021_06_02"))  # still F1
     assert study.run("2021-06-03T12:00:00Z") == 0
@@ -166,7 +166,7 @@ def test_responses_recorded_after_the_clock_wait_for_a_later_run(tmp_path):
 @pytest.mark.parametrize("flag", ["--publish", "--source"])
 def test_flags_override_the_file(tmp_path, flag):
     study = Study(tmp_path)
-    _night1(study)
+    night1(study)
     other = tmp_path / "other"
     if flag == "--source":
         shutil.move(study.drop, other)
@@ -181,7 +181,7 @@ def test_monthly_rollups_after_the_window_and_rebuilt_on_correction(tmp_path):
 
     # a month without new responses: the gap refusal is lifted for this study
     study = Study(tmp_path, options={"reissue": "changed", "max_gap_days": 60})
-    _night1(study)
+    night1(study)
     assert study.run("2021-07-04T12:00:00Z") == 0  # June ended 3 days ago: no rollup yet
     assert "2021-06.csv.gz" not in study.files()
     assert study.run("2021-07-05T12:00:00Z") == 0  # 5 days > stabilization_days (4)
@@ -191,7 +191,7 @@ def test_monthly_rollups_after_the_window_and_rebuilt_on_correction(tmp_path):
     with tarfile.open(fileobj=io.BytesIO((study.pub / "2021-06.tar").read_bytes())) as tf:
         names = tf.getnames()
     assert len(names) == 30 and names[0] == DAY1.format("2021_07_04")
-    _night3(study)  # ok1 answered earlier by someone recorded 06-09: a June correction
+    night3(study)  # ok1 answered earlier by someone recorded 06-09: a June correction
     assert study.run("2021-07-06T12:00:00Z") == 0
     assert "FR" in study.text("2021-06.csv.gz")
     assert "Monthly rollup 2021-06.csv.gz and 2021-06.tar rebuilt" in study.text("OUTAGES.txt")
@@ -199,7 +199,7 @@ def test_monthly_rollups_after_the_window_and_rebuilt_on_correction(tmp_path):
 
 def test_previous_version_removed_by_hand_is_uploaded_from_cache(tmp_path):
     study = Study(tmp_path, options={"reissue": "all"})
-    _night1(study)
+    night1(study)
     assert study.run("2021-06-02T12:00:00Z") == 0
     first = study.pub / DAY1.format("2021_06_02")
     data = first.read_bytes()
@@ -212,7 +212,7 @@ def test_gzip_daily_files(tmp_path):
     import gzip
 
     study = Study(tmp_path, options={"gzip_daily": True})
-    _night1(study)
+    night1(study)
     assert study.run("2021-06-02T12:00:00Z") == 0
     name = DAY1.format("2021_06_02") + ".gz"
     assert name in study.daily()
@@ -222,7 +222,7 @@ def test_gzip_daily_files(tmp_path):
 def test_closed_stdout_does_not_fail_a_committed_run(tmp_path):
     """`python -m pipeline run ... | head -n 1`: the reader leaves before the listing ends."""
     study = Study(tmp_path)
-    _night1(study)
+    night1(study)
     cmd = [sys.executable, "-m", "pipeline", "run", "--config", str(study.config),
            "--as-of", "2021-06-02T12:00:00Z"]  # fmt: skip
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
@@ -238,7 +238,7 @@ def test_a_run_that_fails_after_its_commit_started_leaves_no_trace(tmp_path, mon
     from pipeline.panel import codebook
 
     study = Study(tmp_path)
-    _night1(study)
+    night1(study)
     real_render, real_begin = codebook.render, StateStore.begin_commit
     began = []
 
@@ -275,7 +275,7 @@ def test_committed_runs_leave_no_staging_folders(tmp_path):
         (folder / "checks").mkdir(parents=True)
     week_ago = time.time() - 8 * 86400
     os.utime(stale, (week_ago, week_ago))
-    _night1(study)
+    night1(study)
     assert study.run("2021-06-02T12:00:00Z") == 0
     assert [p.name for p in runs.iterdir()] == ["new-failed-run"]
     assert (tmp_path / "archive" / "_work" / "days").is_dir()  # derived data stays
@@ -287,9 +287,9 @@ def test_latest_command_writes_the_newest_versions_as_published(tmp_path):
     from pipeline.cli import main
 
     study = Study(tmp_path)
-    _night1(study)
+    night1(study)
     assert study.run("2021-06-02T12:00:00Z") == 0
-    _night2(study)
+    night2(study)
     assert study.run("2021-06-03T12:00:00Z") == 0
     newest = ["cvid_responses_2021_06_01_recordedby_2021_06_03.csv",
               "cvid_responses_2021_06_02_recordedby_2021_06_03.csv"]  # fmt: skip
@@ -312,7 +312,7 @@ def test_a_run_committed_between_two_steps_makes_the_later_commit_fail(tmp_path)
     from pipeline.state.store import RunInProgressError
 
     study = Study(tmp_path)
-    _night1(study)
+    night1(study)
     cfg = load_config(study.config)
     store = StateStore(cfg.state)
     clock = datetime(2021, 6, 2, 12, tzinfo=UTC)

@@ -27,13 +27,13 @@ from tests.exports import response, write_export
 from tests.plugins.sshd_server import keygen
 from tests.sftp_faults import Killer
 from tests.study import Study
-from tests.test_nights import _night1, _night2, _night3
+from tests.test_nights import night1, night2, night3
 
 ROOT = Path(__file__).resolve().parents[1]
 NIGHTS = [
-    (_night1, "2021-06-02T12:00:00Z"),
-    (_night2, "2021-06-03T12:00:00Z"),
-    (_night3, "2021-06-10T12:00:00Z"),
+    (night1, "2021-06-02T12:00:00Z"),
+    (night2, "2021-06-03T12:00:00Z"),
+    (night3, "2021-06-10T12:00:00Z"),
 ]
 DAY = "cvid_responses_{}_recordedby_{}.csv"
 
@@ -50,7 +50,7 @@ def _sftp_block(sshd, **overrides) -> dict:
     return block
 
 
-def _sftp_study(
+def sftp_study(
     root: Path, sshd, *, source: bool = True, publish: bool = True, cids: bool = True, **opts
 ) -> Study:
     """A study whose drop / publish / cid_out folders are (optionally) on the sshd.
@@ -84,7 +84,7 @@ def _skipped(rel: str) -> bool:
     return rel.startswith("runs/") or rel == "SHA256SUMS" or name.startswith(".")
 
 
-def _tree(folder: Path) -> dict[str, bytes]:
+def tree_of(folder: Path) -> dict[str, bytes]:
     """Published files by relative name (no manifests, no SHA256SUMS, no dot-temp files)."""
     if not folder.exists():
         return {}
@@ -111,7 +111,7 @@ def _temps(folder: Path) -> list[str]:
     return sorted(p.name for p in folder.rglob(".*") if p.is_file()) if folder.exists() else []
 
 
-def _sums(folder: Path) -> dict[str, str]:
+def sums_of(folder: Path) -> dict[str, str]:
     """SHA256SUMS as name -> hash, without the run manifests (their content has run ids)."""
     out = {}
     for line in (folder / "SHA256SUMS").read_text().splitlines():
@@ -163,7 +163,7 @@ def _hook_progress(monkeypatch, url_suffix: str, callback) -> None:
 
 def test_three_nights_over_sftp_publish_the_same_bytes_as_local_folders(tmp_path, sshd):
     local = Study(tmp_path / "local", options={"reissue": "all"})
-    remote = _sftp_study(tmp_path / "sftp", sshd, reissue="all")
+    remote = sftp_study(tmp_path / "sftp", sshd, reissue="all")
     assert remote.pub == sshd.root / "publish" and "sftp://" in remote.config.read_text()
     for night, clock in NIGHTS:
         night(local)
@@ -171,7 +171,7 @@ def test_three_nights_over_sftp_publish_the_same_bytes_as_local_folders(tmp_path
         assert local.run(clock) == 0
         assert remote.run(clock) == 0
 
-    pub_local, pub_remote = _tree(local.pub), _tree(remote.pub)
+    pub_local, pub_remote = tree_of(local.pub), tree_of(remote.pub)
     assert len(local.daily()) == 12
     assert sorted(pub_remote) == sorted(pub_local)
     for name, data in pub_local.items():
@@ -180,7 +180,7 @@ def test_three_nights_over_sftp_publish_the_same_bytes_as_local_folders(tmp_path
     assert len(list((remote.pub / "runs").glob("*.json"))) == 3
 
     # SHA256SUMS: the same files with the same hashes, and they match the bytes
-    sums_local, sums_remote = _sums(local.pub), _sums(remote.pub)
+    sums_local, sums_remote = sums_of(local.pub), sums_of(remote.pub)
     assert sums_remote == sums_local
     published = [n for n in pub_remote if "_recordedby_" in n or "_-_" in n]
     assert len(published) == 13  # 12 daily versions + the cumulative file
@@ -188,7 +188,7 @@ def test_three_nights_over_sftp_publish_the_same_bytes_as_local_folders(tmp_path
         assert sums_remote[name] == hashlib.sha256(pub_remote[name]).hexdigest()
 
     # CID lists written over SFTP too
-    assert _tree(remote.cids) == _tree(local.cids) and len(_tree(remote.cids)) == 9
+    assert tree_of(remote.cids) == tree_of(local.cids) and len(tree_of(remote.cids)) == 9
 
     # (c) reissue: all re-issued the unchanged day 06-02 with the server's hard link
     first = remote.pub / DAY.format("2021_06_02", "2021_06_03")
@@ -209,7 +209,7 @@ def test_three_nights_over_sftp_publish_the_same_bytes_as_local_folders(tmp_path
 
 
 def test_ingest_over_sftp_is_idempotent(tmp_path, sshd):
-    study = _sftp_study(tmp_path, sshd, reissue="all")
+    study = sftp_study(tmp_path, sshd, reissue="all")
     for night, clock in NIGHTS:
         night(study)
         assert study.run(clock) == 0
@@ -274,9 +274,9 @@ def clean_run(tmp_path_factory) -> tuple[dict[str, bytes], dict[str, str]]:
     study = Study(tmp_path_factory.mktemp("clean"))
     generate_panel(study.drop, GEN_START, GEN_DAYS, GEN_PER_DAY, seed=GEN_SEED)
     assert study.run(GEN_CLOCK) == 0
-    tree = _tree(study.pub)
+    tree = tree_of(study.pub)
     assert len(tree[BIG_DAY]) > 6 * 64 * 1024  # several upload chunks (see the tests)
-    return tree, _sums(study.pub)
+    return tree, sums_of(study.pub)
 
 
 def _biggest_export(folder: Path) -> str:
@@ -288,7 +288,7 @@ def _biggest_export(folder: Path) -> str:
 def test_sshd_killed_mid_upload(tmp_path, sshd, clean_run, monkeypatch, capsys, mode):
     tree, sums = clean_run
     retries = 0 if mode == "fail" else 4
-    study = _sftp_study(tmp_path, sshd, source=False, cids=False, sftp={"retries": retries})
+    study = sftp_study(tmp_path, sshd, source=False, cids=False, sftp={"retries": retries})
     generate_panel(study.drop, GEN_START, GEN_DAYS, GEN_PER_DAY, seed=GEN_SEED)
     monkeypatch.setattr(sftp_mod, "CHUNK", 64 * 1024)  # progress reports every 64 KiB
     killer = Killer(sshd, path=BIG_DAY, downtime=None if mode == "fail" else 0.5)
@@ -312,15 +312,15 @@ def test_sshd_killed_mid_upload(tmp_path, sshd, clean_run, monkeypatch, capsys, 
     else:
         assert rc == 0
         assert _temps(study.pub) == []  # the retry removed the dead upload's temp file
-    assert _tree(study.pub) == tree
-    assert _sums(study.pub) == sums
+    assert tree_of(study.pub) == tree
+    assert sums_of(study.pub) == sums
 
 
 @pytest.mark.parametrize("mode", ["fail", "retry"])
 def test_sshd_killed_mid_download(tmp_path, sshd, clean_run, capsys, monkeypatch, mode):
     tree, sums = clean_run
     retries = 0 if mode == "fail" else 4
-    study = _sftp_study(tmp_path, sshd, publish=False, cids=False, sftp={"retries": retries})
+    study = sftp_study(tmp_path, sshd, publish=False, cids=False, sftp={"retries": retries})
     generate_panel(study.drop, GEN_START, GEN_DAYS, GEN_PER_DAY, seed=GEN_SEED)
     killer = Killer(
         sshd, path=_biggest_export(study.drop), downtime=None if mode == "fail" else 0.5
@@ -345,8 +345,8 @@ def test_sshd_killed_mid_download(tmp_path, sshd, clean_run, capsys, monkeypatch
         assert study.run(GEN_CLOCK) == 0
     else:
         assert rc == 0
-    assert _tree(study.pub) == tree
-    assert _sums(study.pub) == sums
+    assert tree_of(study.pub) == tree
+    assert sums_of(study.pub) == sums
 
 
 # --------------------------------------------------------------------------- host keys
@@ -363,8 +363,8 @@ def _other_key_line(sshd, tmp_path: Path, host: str | None = None) -> str:
 def test_wrong_or_unknown_host_key_is_refused(tmp_path, sshd, capsys, problem):
     bad = tmp_path / "known_hosts.bad"
     bad.write_text(_other_key_line(sshd, tmp_path, None if problem == "changed" else "example.org"))
-    study = _sftp_study(tmp_path, sshd, source=False, sftp={"known_hosts": str(bad)})
-    _night1(study)
+    study = sftp_study(tmp_path, sshd, source=False, sftp={"known_hosts": str(bad)})
+    night1(study)
     assert study.run("2021-06-02T12:00:00Z") == 1
     _one_line_error(
         capsys, "HostKeyError", "HOST KEY CHANGED" if problem == "changed" else "not in"
@@ -372,14 +372,14 @@ def test_wrong_or_unknown_host_key_is_refused(tmp_path, sshd, capsys, problem):
     assert _final_names(study.pub) == [] and _final_names(study.cids) == []
 
     # allow_unknown_hosts (development only) lets an unknown host in, never a changed key
-    study = _sftp_study(
+    study = sftp_study(
         tmp_path, sshd, source=False, sftp={"known_hosts": str(bad), "allow_unknown_hosts": True}
     )
     if problem == "changed":
         assert study.run("2021-06-02T12:00:00Z") == 1
         _one_line_error(capsys, "HostKeyError", "HOST KEY CHANGED")
         assert _final_names(study.pub) == []
-        study = _sftp_study(tmp_path, sshd, source=False)  # the right known_hosts
+        study = sftp_study(tmp_path, sshd, source=False)  # the right known_hosts
     assert study.run("2021-06-02T12:00:00Z") == 0
     assert study.daily() == [DAY.format("2021_06_01", "2021_06_02")]  # nothing was committed
 
@@ -387,8 +387,8 @@ def test_wrong_or_unknown_host_key_is_refused(tmp_path, sshd, capsys, problem):
 def test_cli_process_refusing_a_changed_host_key_prints_one_line(tmp_path, sshd):
     bad = tmp_path / "known_hosts.bad"
     bad.write_text(_other_key_line(sshd, tmp_path))
-    study = _sftp_study(tmp_path, sshd, source=False, sftp={"known_hosts": str(bad)})
-    _night1(study)
+    study = sftp_study(tmp_path, sshd, source=False, sftp={"known_hosts": str(bad)})
+    night1(study)
     proc = _cli(study, "2021-06-02T12:00:00Z")
     assert proc.returncode == 1
     assert "HOST KEY CHANGED" in proc.stderr and _final_names(study.pub) == []
@@ -398,8 +398,8 @@ def test_cli_process_refusing_a_changed_host_key_prints_one_line(tmp_path, sshd)
 
 
 def test_cli_process_with_the_server_down_prints_one_line_after_retrying(tmp_path, sshd):
-    study = _sftp_study(tmp_path, sshd, cids=False, sftp={"retries": 2})
-    _night1(study)
+    study = sftp_study(tmp_path, sshd, cids=False, sftp={"retries": 2})
+    night1(study)
     sshd.stop()
     proc = _cli(study, "2021-06-02T12:00:00Z")
     assert proc.returncode == 1 and "SftpRetryError" in proc.stderr
@@ -414,14 +414,14 @@ def test_bad_password_is_refused_and_the_right_one_works(
     tmp_path, sshd, sshd_password_user, capsys, monkeypatch
 ):
     user, password = sshd_password_user
-    study = _sftp_study(
+    study = sftp_study(
         tmp_path, sshd, publish=False, cids=False,
         sftp={"key_file": None, "password_env": "PIPELINE_TEST_SFTP_PASSWORD"},
     )  # fmt: skip
     config = study.config.read_text().replace(sshd.url("drop"), sshd.url("drop", user=user))
     assert config != study.config.read_text()
     study.config.write_text(config)
-    _night1(study)
+    night1(study)
     monkeypatch.setenv("PIPELINE_TEST_SFTP_PASSWORD", password + "-wrong")
     started = time.monotonic()
     assert study.run("2021-06-02T12:00:00Z") == 1
@@ -439,8 +439,8 @@ def test_bad_password_is_refused_and_the_right_one_works(
 
 
 def test_remote_names_never_escape_the_drop(tmp_path, sshd, capsys, monkeypatch):
-    study = _sftp_study(tmp_path, sshd, publish=False, cids=False)
-    _night1(study)
+    study = sftp_study(tmp_path, sshd, publish=False, cids=False)
+    night1(study)
     outside = sshd.root / "outside"
     secret = write_export(outside, "secret.csv", [
         response("X1", "outsider", "2021-06-01 12:34:56", UserLanguage="XX"),
@@ -487,10 +487,10 @@ def test_latest_loads_the_newest_versions_over_sftp(tmp_path, sshd, capsys):
     from pipeline.config import SftpConfig
     from pipeline.panel.latest import load_latest
 
-    study = _sftp_study(tmp_path, sshd, cids=False)
-    _night1(study)
+    study = sftp_study(tmp_path, sshd, cids=False)
+    night1(study)
     assert study.run("2021-06-02T12:00:00Z") == 0
-    _night2(study)
+    night2(study)
     assert study.run("2021-06-03T12:00:00Z") == 0
     block = _sftp_block(sshd)
     remote = load_latest(sshd.url("publish"), SftpConfig(**block))
