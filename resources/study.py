@@ -23,7 +23,7 @@ def run_clock(context: InitResourceContext) -> str | None:
     """The clock of a run launched without ``as_of`` (a sensor, the UI): when the run (or
     the run it re-executes) was created, so every step, in any process, and every
     re-execution uses one clock."""
-    run = context.dagster_run
+    run = context.run
     root = run.root_run_id or run.run_id
     record = context.instance.get_run_record_by_id(root)
     return record.create_timestamp.isoformat() if record is not None else None
@@ -69,7 +69,7 @@ class StudyResource(ConfigurableResource):
         as_of = self.as_of
         if self.rebuild and not as_of:  # a rebuild reproduces the newest run's state
             as_of = store.last_as_of()
-        if not as_of and context.dagster_run is not None and context.instance is not None:
+        if not as_of and context.run is not None and context.instance is not None:
             as_of = run_clock(context)
         self._ctx = RunContext(
             cfg=cfg, as_of=parse_as_of(as_of), store=store, run_id=run_id,
