@@ -34,7 +34,6 @@ from __future__ import annotations
 import argparse
 import json
 import multiprocessing
-import resource
 import shutil
 import sqlite3
 import subprocess
@@ -50,6 +49,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.feather as feather
 from calibrate import machine_line  # bench/, the script folder, is on sys.path
+from measure import tree_rss_kb
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -214,31 +214,12 @@ def _tiny(folder: Path) -> tuple[str, str]:
 
 
 # --- the parent ---------------------------------------------------------------------------
-def _tree_rss_kb(root: int) -> int:
-    """Summed resident memory (kB) of ``root`` and its descendants, from /proc."""
-    parents: dict[int, int] = {}
-    rss: dict[int, int] = {}
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-            pid = int(stat.parent.name)
-            parents[pid], rss[pid] = int(fields[1]), int(fields[21]) * resource.getpagesize()
-        except (OSError, IndexError, ValueError):
-            continue
-    tree, frontier = {root}, [root]
-    while frontier:
-        kids = [p for p, pp in parents.items() if pp in frontier and p not in tree]
-        tree.update(kids)
-        frontier = kids
-    return sum(rss.get(p, 0) for p in tree) // 1024
-
-
 def run_child(way: str, n: int, busy: bool) -> dict:
     cmd = [sys.executable, __file__, "--child", way, "--rows", str(n)] + (["--busy"] * busy)
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
     peak = 0
     while proc.poll() is None:
-        peak = max(peak, _tree_rss_kb(proc.pid))
+        peak = max(peak, tree_rss_kb(proc.pid))
         time.sleep(0.05)
     if proc.returncode:
         raise SystemExit(f"{way}: child failed with exit code {proc.returncode}")
