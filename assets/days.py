@@ -20,13 +20,12 @@ from dagster import (
     BackfillPolicy,
     DailyPartitionsDefinition,
     MaterializeResult,
-    MetadataValue,
     asset,
 )
 
 from assets.panel import DAY_FILE, SFTP_POOL
 from assets.retries import retry_transient
-from assets.signals import check_result, describe, warn
+from assets.signals import PUBLISH_KEYS, check_result, describe, publish_metadata, warn
 from assets.study import Study
 from pipeline.panel.republish import republish_days
 
@@ -55,8 +54,7 @@ def day_file_asset(study: Study) -> AssetsDefinition:
         ],
         description=describe(
             "The published file of each `for` day (newest `recorded` version).",
-            ["rows", "held_days", "files_written", "files_written_names", "files_linked",
-             "manifest"],
+            [*PUBLISH_KEYS, "held_days", "manifest"],
         ),
     )  # fmt: skip
     @retry_transient(rkey)
@@ -68,11 +66,8 @@ def day_file_asset(study: Study) -> AssetsDefinition:
             warn(context, f"publication held for {res.held_days}: a data check failed")
         return MaterializeResult(
             metadata={
-                "rows": sum(res.daily_counts.values()),
+                **publish_metadata(res),
                 "held_days": len(res.held_days),
-                "files_written": len(res.written),
-                "files_written_names": MetadataValue.json(res.written),
-                "files_linked": len(res.linked),
                 "manifest": res.manifest,
             },
             check_results=[check_result(outcome, "re-rendered days", "day_file_valid", key)],

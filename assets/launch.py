@@ -8,7 +8,7 @@ import os
 from dataclasses import dataclass, field
 from typing import Any
 
-from dagster import DagsterInstance, JobDefinition
+from dagster import DagsterInstance
 
 from assets.definitions import study_definitions
 from assets.panel import DAY_FILE
@@ -47,35 +47,21 @@ def run_study(
             "console": {"config": {"log_level": os.environ.get("PIPELINE_LOG_LEVEL", "CRITICAL")}}
         },
     }
+    if days is None:
+        job_name, tags = study.job_name, {}
+        node = "published_files" if study.cfg.kind == "panel" else "session_published_files"
+    else:
+        job_name, tags = f"{study.name}_days", {RANGE_START_TAG: days[0], RANGE_END_TAG: days[1]}
+        node = DAY_FILE
     with _instance() as instance:
-        if days is None:
-            job: JobDefinition = defs.resolve_job_def(study.job_name)
-            result = job.execute_in_process(
-                run_config=run_config, instance=instance, raise_on_error=True
-            )
-            node = "published_files" if study.cfg.kind == "panel" else "session_published_files"
-            events = result.asset_materializations_for_node(f"{study.name}__{node}")
-            md = _metadata(next(e for e in events if e.asset_key.path[-1] == node))
-            return RunSummary(list(md["files_written_names"]), int(md["files_linked"]),
-                              int(md["rows_in_files_published"]),
-                              int(md["days_in_files_published"]))  # fmt: skip
-        job = defs.resolve_job_def(f"{study.name}_days")
-        result = job.execute_in_process(
-            run_config=run_config, instance=instance, raise_on_error=True,
-            tags={RANGE_START_TAG: days[0], RANGE_END_TAG: days[1]},
-        )  # fmt: skip
-        md = _metadata(result.asset_materializations_for_node(f"{study.name}__{DAY_FILE}")[0])
-        return RunSummary(list(md["files_written_names"]), int(md["files_linked"]),
-                          int(md["rows"]), len(range_of(days)))  # fmt: skip
-
-
-def _metadata(event: Any) -> dict[str, Any]:
-    return {k: v.value for k, v in event.metadata.items()}
-
-
-def range_of(days: tuple[str, str]) -> list[str]:
-    """Every ``YYYY-MM-DD`` from the first to the last of ``days``."""
-    from datetime import date, timedelta
-
-    first, last = (date.fromisoformat(d) for d in days)
-    return [(first + timedelta(days=i)).isoformat() for i in range((last - first).days + 1)]
+        result = defs.resolve_job_def(job_name).execute_in_process(
+            run_config=run_config, instance=instance, raise_on_error=True, tags=tags
+        )
+    events = result.asset_materializations_for_node(f"{study.name}__{node}")
+    # the publish step also records day partitions: take its own asset's event
+    event = next(e for e in events if e.asset_key.path[-1] == node)
+    md = {k: v.value for k, v in event.metadata.items()}
+    return RunSummary(
+        list(md["files_written_names"]), int(md["files_linked"]),
+        int(md["rows_in_files_published"]), int(md["days_in_files_published"]),
+    )  # fmt: skip

@@ -22,12 +22,15 @@ from dagster import (
 
 from assets.retries import retry_transient
 from assets.signals import (
+    PUBLISH_KEYS,
     attention,
     check_result,
     describe,
     fetch_metadata,
+    publish_metadata,
     responses_chart,
     warn,
+    warn_quarantined,
 )
 from assets.study import Study
 from pipeline import checks
@@ -120,9 +123,7 @@ def panel_assets(study: Study, first_partition: str) -> list[AssetsDefinition]:
         if raw_exports.to_parse:
             checks.warm_up()
         res = stages.normalize_exports(ctx, raw_exports)
-        errors = [q.error for q in res.quarantined]
-        for error in errors:
-            warn(context, f"quarantined: {error}")
+        warn_quarantined(context, res.quarantined)
         yield Output(
             res,
             metadata={
@@ -131,7 +132,7 @@ def panel_assets(study: Study, first_partition: str) -> list[AssetsDefinition]:
                 "deferred_recorded_after_clock": res.deferred,
                 "unknown_survey_ids": res.unknown_waves,
                 "quarantine_errors": MetadataValue.md(
-                    "\n".join(f"- {e}" for e in errors) or "none"
+                    "\n".join(f"- {q.error}" for q in res.quarantined) or "none"
                 ),
             },
         )
@@ -209,8 +210,7 @@ def panel_assets(study: Study, first_partition: str) -> list[AssetsDefinition]:
         context: AssetExecutionContext, response_ledger: stages.LedgerDelta
     ) -> Output[stages.LagResult]:
         res = stages.apply_lag_policy(ctx_of(context), response_ledger)
-        for q in res.quarantined:
-            warn(context, f"quarantined weights file: {q.error}")
+        warn_quarantined(context, res.quarantined, "weights file")
         return Output(
             res,
             metadata={
@@ -288,8 +288,7 @@ def panel_assets(study: Study, first_partition: str) -> list[AssetsDefinition]:
         description=describe(
             "Daily, cumulative, rollups, codebook, CID lists, OUTAGES, SHA256SUMS and the run "
             "manifest; the run's state commit.",
-            ["files_written", "files_written_names", "files_linked", "bytes_uploaded",
-             "rows_in_files_published", "days_in_files_published",
+            [*PUBLISH_KEYS,
              "rows_withheld", "days_reissued", "days_reissued_settings_changed", "corrections",
              "held_days", "manifest", "responses_per_day"],
         ),
@@ -315,12 +314,7 @@ def panel_assets(study: Study, first_partition: str) -> list[AssetsDefinition]:
             warn(context, f"publication held for {res.held_days}")
         yield MaterializeResult(
             metadata={
-                "files_written": len(res.written),
-                "files_written_names": MetadataValue.json(res.written),
-                "files_linked": len(res.linked),
-                "bytes_uploaded": res.bytes_uploaded,
-                "rows_in_files_published": res.rows_published,
-                "days_in_files_published": res.days_published,
+                **publish_metadata(res),
                 "rows_withheld": res.rows_withheld,
                 "days_reissued": len(res.reissued_days),
                 "days_reissued_settings_changed": len(res.rerendered_days),

@@ -18,7 +18,15 @@ from dagster import (
 
 from assets.panel import SFTP_POOL
 from assets.retries import retry_transient
-from assets.signals import attention, describe, fetch_metadata, responses_chart, warn
+from assets.signals import (
+    PUBLISH_KEYS,
+    attention,
+    describe,
+    fetch_metadata,
+    publish_metadata,
+    responses_chart,
+    warn_quarantined,
+)
 from assets.study import Study
 from pipeline.fetching import FetchResult
 from pipeline.operations import add_outage
@@ -74,8 +82,7 @@ def session_assets(study: Study) -> list[AssetsDefinition]:
     ) -> Iterator:
         ctx = ctx_of(context)
         res = build_session(ctx, session_raw_files)
-        for q in res.quarantined:
-            warn(context, f"quarantined: {q.error}")
+        warn_quarantined(context, res.quarantined)
         md = {f"excluded_{k}": v for k, v in sorted(res.excluded.items())}
         yield Output(
             res,
@@ -116,8 +123,7 @@ def session_assets(study: Study) -> list[AssetsDefinition]:
              "session_responses": AssetIn(key=key("session_responses"))},
         description=describe(
             "Study-wide files, OUTAGES, SHA256SUMS and the run manifest; the run's commit.",
-            ["files_written", "files_written_names", "files_linked", "bytes_uploaded",
-             "rows_in_files_published", "days_in_files_published",
+            [*PUBLISH_KEYS,
              "days_rematerialized", "responses_per_day"],
         ),
     )  # fmt: skip
@@ -129,12 +135,7 @@ def session_assets(study: Study) -> list[AssetsDefinition]:
         res = publish_session(ctx_of(context), session_raw_files, session_responses)
         return MaterializeResult(
             metadata={
-                "files_written": len(res.written),
-                "files_written_names": MetadataValue.json(res.written),
-                "files_linked": len(res.linked),
-                "bytes_uploaded": res.bytes_uploaded,
-                "rows_in_files_published": res.rows_published,
-                "days_in_files_published": res.days_published,
+                **publish_metadata(res),
                 "days_rematerialized": ", ".join(res.reissued_days) or "none",
                 "responses_per_day": responses_chart(res.daily_counts),
             },

@@ -14,6 +14,8 @@ from dagster import (
 )
 
 from pipeline.checks import CheckOutcome
+from pipeline.fetching import Quarantined
+from pipeline.publishing import PublishResult
 
 # Every metadata key a study's assets attach, with what it means. Asset descriptions list
 # the keys they use (see :func:`describe`).
@@ -65,6 +67,33 @@ METADATA_DOCS: dict[str, str] = {
     "sha256": "SHA-256 of the day file's bytes (as listed in SHA256SUMS)",
     "file": "the day file's name in the publish root",
 }
+
+
+# What every publishing step (nightly panel and session, backfill) reports.
+PUBLISH_KEYS = (
+    "files_written", "files_written_names", "files_linked", "bytes_uploaded",
+    "rows_in_files_published", "days_in_files_published",
+)  # fmt: skip
+
+
+def publish_metadata(res: PublishResult) -> dict[str, Any]:
+    """The :data:`PUBLISH_KEYS` of a run's publishing (the command line reads them back)."""
+    return {
+        "files_written": len(res.written),
+        "files_written_names": MetadataValue.json(res.written),
+        "files_linked": len(res.linked),
+        "bytes_uploaded": res.bytes_uploaded,
+        "rows_in_files_published": res.rows_published,
+        "days_in_files_published": res.days_published,
+    }
+
+
+def warn_quarantined(
+    context: AssetExecutionContext, quarantined: Iterable[Quarantined], what: str = "file"
+) -> None:
+    """A WARNING event for each file quarantined by this step."""
+    for q in quarantined:
+        warn(context, f"quarantined {what}: {q.error}")
 
 
 def describe(summary: str, keys: Iterable[str]) -> str:
