@@ -27,6 +27,7 @@ from assets.signals import (
     check_result,
     describe,
     fetch_metadata,
+    hold_if_failed,
     publish_metadata,
     responses_chart,
     warn,
@@ -36,7 +37,6 @@ from assets.study import Study
 from pipeline import checks
 from pipeline.context import RunContext
 from pipeline.fetching import FetchResult
-from pipeline.operations import add_outage
 from pipeline.panel import stages
 from pipeline.panel.eligibility import REASONS
 from pipeline.panel.publish import publish_and_commit
@@ -146,14 +146,7 @@ def panel_assets(study: Study, first_partition: str) -> list[AssetsDefinition]:
             if res.batch is not None
             else checks.CheckOutcome(passed=True)
         )
-        if not outcome.passed:
-            add_outage(
-                ctx, "DELAY",
-                "Publication held: the normalized responses check failed "
-                f"({'; '.join(outcome.failures)}). The data will be published once the "
-                "problem is fixed.",
-                outcome.failed_days,
-            )  # fmt: skip
+        hold_if_failed(ctx, outcome, "normalized responses")
         yield check_result(
             outcome, "normalized responses", "normalized_responses_valid",
             key("normalized_responses"),
@@ -265,14 +258,7 @@ def panel_assets(study: Study, first_partition: str) -> list[AssetsDefinition]:
             list(res.questions),
             {day: list(r.header) for day, r in res.rendered.items()},
         )
-        if not outcome.passed:
-            add_outage(
-                ctx, "DELAY",
-                "Publication held: the published day files check failed "
-                f"({'; '.join(outcome.failures)}). The data will be published once the "
-                "problem is fixed.",
-                outcome.failed_days,
-            )  # fmt: skip
+        hold_if_failed(ctx, outcome, "published day files")
         yield check_result(outcome, "published day files", "day_files_valid", key("day_partitions"))
 
     @asset(

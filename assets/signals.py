@@ -14,7 +14,9 @@ from dagster import (
 )
 
 from pipeline.checks import CheckOutcome
+from pipeline.context import RunContext
 from pipeline.fetching import Quarantined
+from pipeline.operations import add_outage
 from pipeline.publishing import PublishResult
 
 # Every metadata key a study's assets attach, with what it means. Asset descriptions list
@@ -106,6 +108,17 @@ def describe(summary: str, keys: Iterable[str]) -> str:
 def warn(context: AssetExecutionContext, message: str) -> None:
     """A WARNING event on the run page (quarantined files, withheld rows, corrections)."""
     context.log.warning(message)
+
+
+def hold_if_failed(ctx: RunContext, outcome: CheckOutcome, what: str) -> None:
+    """A failed blocking check holds publication: a DELAY entry in OUTAGES.txt says why."""
+    if not outcome.passed:
+        add_outage(
+            ctx, "DELAY",
+            f"Publication held: the {what} check failed ({'; '.join(outcome.failures)}). "
+            "The data will be published once the problem is fixed.",
+            outcome.failed_days,
+        )  # fmt: skip
 
 
 def check_result(

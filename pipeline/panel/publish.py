@@ -45,15 +45,13 @@ def publish_and_commit(
     lag: LagResult,
     build: DayBuild,
     held_days: set[str] | None = None,
-    only_days: set[str] | None = None,
 ) -> PublishResult:
     """Publish daily, cumulative, codebook, CID lists, OUTAGES, SHA256SUMS, run manifest; commit.
 
-    ``only_days`` (a backfill): publish those days only; the others keep what they have.
+    A backfill (``ctx.forced_days``) publishes those days only; the others keep theirs.
     """
     cfg, held_days = ctx.cfg, set(held_days or ())
     res = PublishResult()
-    # the nightly job began the commit at its day step; a plain call begins it here
     # the state this run read is the state its first step saw (fetch.base_seq): a run
     # committed since, between this run's steps, makes this commit fail (rerun)
     pending = begin_run_commit(ctx, delta, lag, fetch.base_seq)
@@ -83,7 +81,7 @@ def publish_and_commit(
             members: dict[str, str] = {}
             if first is not None and first <= lag.last_closed:
                 for d in day_range(date.fromisoformat(first), date.fromisoformat(lag.last_closed)):
-                    if only_days is not None and d.isoformat() not in only_days:
+                    if ctx.forced_days and d.isoformat() not in ctx.forced_days:
                         sha = day_rows.get(d.isoformat(), {}).get("csv_sha")
                         if sha and day_rows[d.isoformat()].get("published_name"):
                             members[d.isoformat()] = sha

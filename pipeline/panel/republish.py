@@ -57,6 +57,6 @@ def republish_days(ctx: RunContext, days: list[str]) -> tuple[PublishResult, Che
     res = publish_and_commit(
         ctx, FetchResult(base_seq=ctx.base_seq), NormalizeResult(), EligibilityResult(),
         LedgerDelta(), lag, build,
-        held_days=held, only_days=set(days),
+        held_days=held,
     )  # fmt: skip
     return res, outcome

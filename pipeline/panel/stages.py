@@ -508,10 +508,11 @@ def _load_weights(ctx: RunContext, rebuild: bool) -> WeightsFound:
         return WeightsFound(files=tuple(files), quarantined=tuple(quarantined))
     current = {} if rebuild else ctx.store.weights_for(best)
     changed = {cid: v for cid, v in best.items() if cid not in current or v[1] < current[cid][1]}
-    ledger = ctx.store.ledger_rows(changed)
+    # a rebuild renders every day anyway: no need to read the ledger it replaces
+    days = () if rebuild else tuple(sorted(set(ctx.store.ledger_rows(changed)["day"])))
     return WeightsFound(
         rows=tuple(Weight(c, w, n) for c, (w, n) in changed.items()),
-        files=tuple(files), days=tuple(sorted(set(ledger["day"]))),
+        files=tuple(files), days=days,
         quarantined=tuple(quarantined),
     )  # fmt: skip
 

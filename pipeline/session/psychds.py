@@ -10,14 +10,13 @@ sidecar ``…_data.json`` describing its columns with the data dictionary's text
 
 from __future__ import annotations
 
-import json
 import re
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from pipeline.session.dictionaries import describe
-from pipeline.session.formats import zip_bytes
+from pipeline.session.formats import to_json, zip_bytes
 
 SCHEMA_CONTEXT = "https://schema.org/"
 DESCRIPTION_FILE = "dataset_description.json"
@@ -44,10 +43,6 @@ class DataFile:
         """``data/study-<hex>_file-<label>[_identifiable-true]_data`` (no extension)."""
         marks = "_identifiable-true" if self.identifiable else ""
         return f"{DATA_DIR}study-{uuid.UUID(study_uuid).hex}_file-{self.label}{marks}_data"
-
-
-def _json(value: object) -> bytes:
-    return (json.dumps(value, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
 
 
 def dataset_description(study_name: str, study_uuid: str, files: Sequence[DataFile]) -> dict:
@@ -90,10 +85,10 @@ def sidecar(study_name: str, data_file: DataFile) -> dict:
 
 def psychds_zip(study_name: str, study_uuid: str, files: Sequence[DataFile]) -> bytes:
     """The Psych-DS dataset as deterministic ZIP bytes."""
-    entries = {DESCRIPTION_FILE: _json(dataset_description(study_name, study_uuid, files))}
+    entries = {DESCRIPTION_FILE: to_json(dataset_description(study_name, study_uuid, files))}
     name = study_name or study_uuid
     for data_file in files:
         stem = data_file.stem(study_uuid)
         entries[f"{stem}.csv"] = data_file.data
-        entries[f"{stem}.json"] = _json(sidecar(name, data_file))
+        entries[f"{stem}.json"] = to_json(sidecar(name, data_file))
     return zip_bytes(entries)

@@ -16,7 +16,14 @@ from dataclasses import dataclass, field
 from pipeline import outages
 from pipeline.config import Config, ConfigError
 from pipeline.context import RunContext
-from pipeline.fetching import FetchResult, FileStatus, Quarantined, fetch_inputs, with_outcomes
+from pipeline.fetching import (
+    FetchResult,
+    FileStatus,
+    InputFile,
+    Quarantined,
+    fetch_inputs,
+    with_outcomes,
+)
 from pipeline.provenance import code_version
 from pipeline.publishing import Publisher, PublishResult
 from pipeline.session.outputs import StudySettings
@@ -147,6 +154,7 @@ def publish_session(ctx: RunContext, fetch: FetchResult, build: SessionBuild) ->
          "published_recorded": ctx.recorded.isoformat(), "changed_recorded": ctx.recorded.isoformat()}
         for d in changed_days
     ]  # fmt: skip
+    inputs = with_outcomes(fetch.files, build.file_status)
     loc = ctx.open(ctx.cfg.publish)
     try:
         pub = Publisher(ctx, loc, changes, res, recover=True)
@@ -156,10 +164,10 @@ def publish_session(ctx: RunContext, fetch: FetchResult, build: SessionBuild) ->
         res.daily_counts = dict(build.day_counts)
         res.days_published = len(build.day_counts)
         res.rows_published = build.published
-        pub.finish(changes.outages, lambda: _manifest(ctx, fetch, build, res))
+        pub.finish(changes.outages, lambda: _manifest(ctx, inputs, build, res))
     finally:
         loc.close()
-    changes.files = [f.row() for f in with_outcomes(fetch.files, build.file_status)]
+    changes.files = [f.row() for f in inputs]
     changes.summary = {"published": res.written, "responses": build.responses}
     ctx.store.commit(changes)
     pub.journal.committed()
@@ -167,7 +175,7 @@ def publish_session(ctx: RunContext, fetch: FetchResult, build: SessionBuild) ->
 
 
 def _manifest(
-    ctx: RunContext, fetch: FetchResult, build: SessionBuild, res: PublishResult
+    ctx: RunContext, inputs: list[InputFile], build: SessionBuild, res: PublishResult
 ) -> bytes:
     doc = {
         "run_id": ctx.run_id,
@@ -175,8 +183,7 @@ def _manifest(
         "recorded": ctx.recorded.isoformat(),
         "code_version": code_version(),
         "inputs": [
-            {"path": f.path, "sha256": f.sha256, "size": f.size, "status": f.status}
-            for f in with_outcomes(fetch.files, build.file_status)
+            {"path": f.path, "sha256": f.sha256, "size": f.size, "status": f.status} for f in inputs
         ],
         "responses": build.responses,
         "published_responses": build.published,
