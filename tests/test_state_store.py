@@ -128,8 +128,12 @@ def test_large_ledger_writes_on_sqlite(tmp_path):
     first, second = _big_ledger(n), _big_ledger(n, offset=n // 2)
     url = f"sqlite:///{tmp_path / 'state.db'}"
     store = StateStore(url)
-    store.commit(_changes("r1", 0, ledger_rows=first))
-    store.commit(_changes("r2", 1, ledger_rows=second))
+    scratch = tmp_path / "run"
+    scratch.mkdir()
+    for ch in (_changes("r1", 0, ledger_rows=first), _changes("r2", 1, ledger_rows=second)):
+        ch.scratch = str(scratch)
+        store.commit(ch)
+        assert list(scratch.iterdir()) == []  # staged in the run's folder, then removed
     assert store.last_seq() == 2
     pending = set(store.cid_pending()["token"])
     assert len(pending) == sum(1 for i in range(n // 2 + n) if i % 5)
@@ -146,9 +150,14 @@ def test_large_ledger_write_rolls_back_with_the_run(tmp_path):
 
     url = f"sqlite:///{tmp_path / 'state.db'}"
     store = StateStore(url)
-    pending = store.begin_commit(_changes("r1", 0, ledger_rows=_big_ledger(BULK_MIN_ROWS)))
+    scratch = tmp_path / "run"
+    scratch.mkdir()
+    ch = _changes("r1", 0, ledger_rows=_big_ledger(BULK_MIN_ROWS))
+    ch.scratch = str(scratch)
+    pending = store.begin_commit(ch)
     pending.abort()  # the run failed while its files were being published
     assert _ledger_dump(url) == [] and store.last_seq() == 0
+    assert list(scratch.iterdir()) == []  # the staging file went with the transaction
     assert store.commit(_changes("r1", 0, ledger_rows=_ledger(["a"]))) == 1
 
 

@@ -152,7 +152,7 @@ def begin_run_commit(
     when this run read the state (the commit is refused if another run committed since)."""
     changes = RunChanges(
         run_id=ctx.run_id, as_of=ctx.as_of.isoformat(), recorded=ctx.recorded.isoformat(),
-        base_seq=base_seq,
+        base_seq=base_seq, scratch=str(ctx.run_dir),
     )  # fmt: skip
     _ledger_changes(delta, lag, changes)
     return ctx.store.begin_commit(changes)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import shutil
 import sqlite3
+import tempfile
 import threading
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -22,7 +24,7 @@ from pipeline.state.lock import RunInProgressError, advisory_lock, file_lock
 
 CHUNK = 5000
 WAL_AUTOCHECKPOINT = 1000  # SQLite's default, in pages
-BULK_MIN_ROWS = 100_000  # PostgreSQL: upserts this large go through COPY (state/bulk.py)
+BULK_MIN_ROWS = 100_000  # upserts this large go through COPY or a staged file (state/bulk.py)
 
 
 class _Aborted(Exception):
@@ -89,6 +91,7 @@ class RunChanges:
     # A rebuild from the archive: the ledger and the weights are replaced, not merged.
     replace_derived: bool = False
     settings: dict[str, Any] | None = None  # the settings the derived state is built with
+    scratch: str | None = None  # a folder for large writes' staging files (default: temp)
 
 
 def _chunks(items: list[Any], size: int = CHUNK) -> Iterator[list[Any]]:
@@ -370,9 +373,36 @@ class StateStore:
         return PendingCommit(self, ch)
 
     def _commit_run(self, ch: RunChanges, ready: threading.Event, aborted: threading.Event) -> int:
-        with self.engine.connect() as conn:
+        with self.engine.connect() as conn, self._staged(conn, ch) as staged:
             with self._checkpoint_after(conn), conn.begin():
-                return self._commit_in(conn, ch, ready, aborted)
+                return self._commit_in(conn, ch, staged, ready, aborted)
+
+    @contextmanager
+    def _staged(self, conn: Connection, ch: RunChanges) -> Iterator[bool]:
+        """SQLite: many ledger rows staged in a scratch file attached as ``staged`` (see
+        :mod:`pipeline.state.bulk`); yields whether they were. The file is made in
+        ``ch.scratch`` (the run's folder, which a crashed run's sweep removes) and removed on
+        the way out, whatever happens."""
+        rows = ch.ledger_rows
+        if not (
+            self.sqlite_file() and isinstance(rows, pa.Table) and rows.num_rows >= BULK_MIN_ROWS
+        ):
+            yield False
+            return
+        folder = Path(tempfile.mkdtemp(prefix="ledger-stage-", dir=ch.scratch))
+        try:
+            staged_db = folder / "rows.sqlite"
+            bulk.stage_sqlite(_key_sorted(rows, "token"), str(staged_db))
+            conn.exec_driver_sql("ATTACH DATABASE ? AS staged", (str(staged_db),))
+            conn.commit()  # ATTACH is not transactional; the run's transaction starts after it
+            try:
+                yield True
+            finally:
+                conn.rollback()
+                conn.exec_driver_sql("DETACH DATABASE staged")
+                conn.commit()
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
 
     @contextmanager
     def _checkpoint_after(self, conn: Connection) -> Iterator[None]:
@@ -402,6 +432,7 @@ class StateStore:
         self,
         conn: Connection,
         ch: RunChanges,
+        staged: bool,
         ready: threading.Event,
         aborted: threading.Event,
     ) -> int:
@@ -413,7 +444,11 @@ class StateStore:
         if ch.replace_derived:
             conn.execute(schema.ledger.delete())
             conn.execute(schema.weights.delete())
-        if ch.ledger_rows is not None and len(ch.ledger_rows):
+        if staged:
+            assert isinstance(ch.ledger_rows, pa.Table)
+            names = ch.ledger_rows.column_names
+            conn.exec_driver_sql(bulk.copy_sqlite_sql("ledger", "staged", names))
+        elif ch.ledger_rows is not None and len(ch.ledger_rows):
             self._upsert(conn, schema.ledger, "token", ch.ledger_rows)
         ready.wait()
         if aborted.is_set():
@@ -468,9 +503,8 @@ class StateStore:
     ) -> None:
         """Insert or replace whole rows by primary key, inside the caller's transaction.
 
-        SQLite: ``INSERT OR REPLACE`` through the driver's executemany, even for a first
-        run's million ledger rows (staging them in another process shortened that run's
-        commit by under a tenth: ``bench/bench_ledger_write.py``).
+        SQLite: ``INSERT OR REPLACE`` through the driver's executemany (a run's large ledger
+        write is staged instead: :meth:`_staged`).
         PostgreSQL: ``INSERT ... ON CONFLICT DO UPDATE``, through ``COPY`` for large Arrow
         tables (see :mod:`pipeline.state.bulk`).
         """
