@@ -209,8 +209,8 @@ def panel_assets(study: Study, first_partition: str) -> list[AssetsDefinition]:
             metadata={
                 "last_closed_day": res.last_closed,
                 "new_weights": len(res.weight_rows),
-                "cid_lists_due": len(res.cid_lists),
-                "cids_listed": sum(len(v) for v in res.cid_lists.values()),
+                "cid_lists_due": len(res.cid_counts),
+                "cids_listed": sum(res.cid_counts.values()),
             },
         )
 

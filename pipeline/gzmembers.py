@@ -2,8 +2,9 @@
 
 A cumulative file and a monthly rollup are the concatenation of one header member and
 one member per day (RFC 1952 allows several members), so a day that did not change is
-never compressed again. New members compress in parallel (zlib releases the GIL) while
-the run's ledger commit proceeds in its own thread.
+never compressed again. A run compresses a day's member as soon as the day is rendered
+(``DayRenderer.render``, in parallel with the other days: zlib releases the GIL), so
+publishing finds them cached; :func:`members` compresses any still missing in parallel.
 """
 
 from __future__ import annotations
@@ -23,12 +24,14 @@ def gz(data: bytes) -> bytes:
     return gzip.compress(data, compresslevel=GZIP_LEVEL, mtime=0)
 
 
-def member(ctx: RunContext, csv_sha: str) -> bytes:
-    """The gzip member of a day's rows without the header, cached by content hash."""
+def member(ctx: RunContext, csv_sha: str, data: bytes | None = None) -> bytes:
+    """The gzip member of a day's rows without the header, cached by content hash
+    (``data``: the day's CSV bytes when the caller has them at hand)."""
     path = ctx.work / "gz" / csv_sha[:2] / f"{csv_sha}.gz"
     if path.exists():
         return path.read_bytes()
-    data = ctx.csv_cache(csv_sha).read_bytes()
+    if data is None:
+        data = ctx.csv_cache(csv_sha).read_bytes()
     out = gz(data[data.index(b"\n") + 1 :])
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")  # unique: threads share days

@@ -9,6 +9,7 @@ from dataclasses import asdict
 from datetime import date, timedelta
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -161,10 +162,8 @@ def begin_run_commit(
 def _ledger_changes(delta: LedgerDelta, lag: LagResult, changes: RunChanges) -> None:
     """The delta's ledger rows (with this run's CID lists applied) and the other tokens
     that went on a CID list."""
-    listed = pa.table({
-        "token": pa.array([t for tokens in lag.cid_lists.values() for t in tokens], pa.string()),
-        "day": pa.array([d for d, tokens in lag.cid_lists.items() for _ in tokens], pa.string()),
-    })  # fmt: skip
+    empty = pa.table({"day": pa.array([], pa.string()), "token": pa.array([], pa.string())})
+    listed = read_table(lag.cid_lists) if lag.cid_lists else empty
     if delta.rows:
         ledger = read_table(delta.rows, columns=LEDGER_COLUMNS)
         # tokens of this run's delta go on their CID list inside the upsert itself
@@ -175,9 +174,10 @@ def _ledger_changes(delta: LedgerDelta, lag: LagResult, changes: RunChanges) -> 
             pending = pc.and_(ledger.column("cid_pending"), pc.invert(hit))
             ledger = ledger.set_column(LEDGER_COLUMNS.index("cid_day"), "cid_day", cid_day)
             ledger = ledger.set_column(LEDGER_COLUMNS.index("cid_pending"), "cid_pending", pending)
-            listed = listed.filter(
-                pc.invert(pc.is_in(listed.column("token"), value_set=ledger.column("token")))
-            )
+            # the listed tokens the delta took care of (each listed once: positions suffice)
+            taken = np.zeros(listed.num_rows, dtype=bool)
+            taken[idx.filter(hit).to_numpy()] = True
+            listed = listed.filter(pa.array(~taken))
         changes.ledger_rows = ledger
     by_day: dict[str, list[str]] = {}
     for t, day in zip(
@@ -344,11 +344,11 @@ def _publish_rollups(
 def _write_cid_lists(
     ctx: RunContext, lag: LagResult, changes: RunChanges, res: PublishResult
 ) -> None:
-    if not lag.cid_lists:
+    if not lag.cid_counts:
         return
     loc = ctx.open(ctx.cfg.cid_out) if ctx.cfg.cid_out else None
     try:
-        for day, tokens in sorted(lag.cid_lists.items()):
+        for day, tokens in lag.cid_list_tokens().items():
             name = names.cid_list(date.fromisoformat(day))
             if loc is not None:
                 loc.write_atomic(name, "".join(f"{t}\n" for t in tokens).encode())

@@ -22,6 +22,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from pipeline import gzmembers
 from pipeline.checks import CHECK_COLUMNS
 from pipeline.context import RunContext
 from pipeline.csvfmt import to_csv_bytes
@@ -61,7 +62,7 @@ from pipeline.panel.settings import (
     ledger_settings,
     render_settings,
 )
-from pipeline.staging import read_frame, read_table, write_frame
+from pipeline.staging import read_table, write_frame
 from pipeline.state import schema
 
 EXPORT_SUFFIXES = (".csv", ".csv.gz")
@@ -74,6 +75,7 @@ UNKNOWN_WAVE_KEY = 1e9
 # Day-store flag: the token is on time (weight-eligible, SPEC §3.5). The ledger's
 # ``on_time_day`` is the same concept: the first day it became so.
 ON_TIME = "_on_time"
+RENDER_THREADS = 2
 
 
 # --- stage 1: fetch ----------------------------------------------------------------------
@@ -390,8 +392,21 @@ class LagResult:
     weight_rows: tuple[Weight, ...] = ()
     weight_files: tuple[InputFile, ...] = ()
     weight_days: tuple[str, ...] = ()
-    cid_lists: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # day -> tokens
+    # CID lists due: their tokens (an Arrow file of day, token, sorted by both) and the
+    # number of tokens per list (every list due, empty ones too)
+    cid_lists: str | None = None
+    cid_counts: Mapping[str, int] = field(default_factory=dict)
     quarantined: tuple[Quarantined, ...] = ()
+
+    def cid_list_tokens(self) -> dict[str, list[str]]:
+        """Each due list's tokens, sorted, by day (the file's content, read once)."""
+        if self.cid_lists is None:
+            return {}
+        tokens = read_table(self.cid_lists, columns=["token"]).column("token").to_pylist()
+        out, at = {}, 0
+        for day, n in sorted(self.cid_counts.items()):
+            out[day], at = tokens[at : at + n], at + n
+        return out
 
 
 def _read_weights(data: bytes, name: str) -> pd.DataFrame:
@@ -444,11 +459,11 @@ def apply_lag_policy(ctx: RunContext, delta: LedgerDelta) -> LagResult:
     check_clock_gap(ctx, delta, ctx.last_closed)
     last_closed, rebuild = ctx.last_closed.isoformat(), rebuilding(ctx)
     weights = _load_weights(ctx, rebuild) if ctx.cfg.weights else WeightsFound()
+    cid_lists, cid_counts = _due_cid_lists(ctx, delta, last_closed, rebuild)
     return LagResult(
         last_closed=last_closed, rebuild=rebuild, weight_rows=weights.rows,
         weight_files=weights.files, weight_days=weights.days,
-        cid_lists=_due_cid_lists(ctx, delta, last_closed, rebuild),
-        quarantined=weights.quarantined,
+        cid_lists=cid_lists, cid_counts=cid_counts, quarantined=weights.quarantined,
     )  # fmt: skip
 
 
@@ -519,33 +534,47 @@ def _load_weights(ctx: RunContext, rebuild: bool) -> WeightsFound:
 
 def _due_cid_lists(
     ctx: RunContext, delta: LedgerDelta, last_closed: str, rebuild: bool
-) -> dict[str, list[str]]:
+) -> tuple[str | None, dict[str, int]]:
     """Tokens newly on time (weight-eligible), by the list (day) they go on; each day's list
-    once. In a rebuild the delta holds every token, so the stored ledger is not read."""
-    pending = pd.DataFrame(columns=["token", "on_time_day"]) if rebuild else ctx.store.cid_pending()
-    if delta.rows:
-        d = read_frame(delta.rows, columns=["token", "on_time_day", "cid_pending"])
-        pending = pending[~pending["token"].isin(d["token"])]
-        pending = pd.concat(
-            [pending, d.loc[d["cid_pending"], ["token", "on_time_day"]]], ignore_index=True
-        )
+    once. Returns the lists' file (see :class:`LagResult`) and their sizes. In a rebuild the
+    delta holds every token, so the stored ledger is not read."""
     listed = ctx.store.cid_list_days()
     first = ctx.first_day(delta)
     if first is None or first > last_closed:
-        return {}
+        return None, {}
     due = [
         d.isoformat()
         for d in day_range(date.fromisoformat(first), date.fromisoformat(last_closed))
         if d.isoformat() not in listed
     ]
-    out: dict[str, list[str]] = {d: [] for d in due}
     if not due:
-        return {}
-    closed = pending[pending["on_time_day"] <= last_closed]
-    for token, day in zip(closed["token"], closed["on_time_day"], strict=True):
-        # A token whose own day was listed already (late data) goes on the newest list due.
-        out[day if day in out else due[-1]].append(token)
-    return {d: tuple(sorted(t)) for d, t in out.items()}
+        return None, {}
+    stored = pd.DataFrame(columns=["token", "on_time_day"]) if rebuild else ctx.store.cid_pending()
+    pending = pa.table({
+        "token": pa.array(stored["token"], pa.string()),
+        "on_time_day": pa.array(stored["on_time_day"], pa.string()),
+    })  # fmt: skip
+    if delta.rows:
+        d = read_table(delta.rows, columns=["token", "on_time_day", "cid_pending"])
+        if pending.num_rows:
+            pending = pending.filter(
+                pc.invert(pc.is_in(pending.column("token"), value_set=d.column("token")))
+            )
+        d = d.filter(d.column("cid_pending")).select(["token", "on_time_day"])
+        pending = pa.concat_tables([pending, d.cast(pending.schema)])
+    closed = pending.filter(pc.less_equal(pending.column("on_time_day"), last_closed))
+    # A token whose own day was listed already (late data) goes on the newest list due.
+    own = closed.column("on_time_day")
+    day = pc.if_else(pc.is_in(own, value_set=pa.array(due, pa.string())), own, due[-1])
+    lists = pa.table({"day": day, "token": closed.column("token")}).sort_by(
+        [("day", "ascending"), ("token", "ascending")]
+    )
+    counts = dict.fromkeys(due, 0)
+    for row in pc.value_counts(lists.column("day")).to_pylist():
+        counts[row["values"]] = row["counts"]
+    target = ctx.run_dir / "cid_lists.arrow"
+    write_frame(lists, target)
+    return str(target), counts
 
 
 def day_range(first: date, last: date) -> list[date]:
@@ -610,7 +639,7 @@ def build_days(
         day: _rebuild_store(ctx, day, None if lag.rebuild else day_rows.get(day), prepared)
         for day in delta.dirty_days
     }
-    rendered: dict[str, RenderedDay] = {}
+    to_render: dict[str, str | None] = {}  # day -> its store
     rerendered: list[str] = []
     first = ctx.first_day(delta)
     if first is not None and first <= lag.last_closed:
@@ -622,10 +651,15 @@ def build_days(
                 lag.rebuild or known.get("render_key") != renderer.render_key
             )
             if day in dirty or rekeyed or not known.get("csv_sha") or day in ctx.forced_days:
-                store = stores[day].store if day in stores else known.get("store")
-                rendered[day] = renderer.render(day, store)
+                to_render[day] = stores[day].store if day in stores else known.get("store")
                 if rekeyed:
                     rerendered.append(day)
+    _ = ctx.zip_population  # loaded once, before the rendering threads share it
+    # Days render two at a time: most of a render is Arrow kernels and zlib, which release
+    # the GIL (a 1M-response first run's day step: 8.5 s one at a time, TODO s two).
+    with ThreadPoolExecutor(max_workers=RENDER_THREADS, thread_name_prefix="render") as pool:
+        done = pool.map(lambda item: renderer.render(*item), to_render.items())
+        rendered = dict(zip(to_render, done, strict=True))
     return DayBuild(
         questions=tuple(questions), schema_changed=bool(old_layouts) and old_q != questions,
         stores=stores, rendered=rendered, layouts=layouts, settings=renderer.settings,
@@ -710,6 +744,7 @@ class DayRenderer:
         )
         data = to_csv_bytes(table.drop_columns(["_token"]))
         sha = ctx.cache_csv(data)
+        gzmembers.member(ctx, sha, data)  # for the cumulative file, compressed while we're here
         check = ctx.run_dir / "checks" / f"{day}.arrow"
         write_frame(table.select(CHECK_COLUMNS), check)
         return RenderedDay(
