@@ -134,6 +134,12 @@ def _run_job(args: argparse.Namespace, extra: dict[str, Any] | None = None) -> i
     resource_cfg.update(extra or {})
     # The Dagster layer is loaded by name: this command line is where the plain-Python
     # domain hands over to it (pipeline/ itself never imports Dagster).
+    if cfg.kind == "panel":
+        from pipeline import checks
+
+        # The checker process imports Great Expectations (seconds of CPU) on the other
+        # core while this one imports Dagster and starts the run, which use one core.
+        checks.warm_up()
     launch = importlib.import_module("assets.launch")  # seconds: only once the config is valid
     out = launch.run_study(resource_cfg["config_path"], resource_cfg, days)
     print(f"published {len(out.written)} file(s), re-issued {out.linked} by link, "
