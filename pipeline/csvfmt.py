@@ -30,7 +30,7 @@ def _field(values: pa.Array | pa.ChunkedArray, text: pa.DataType) -> pa.Array:
             body = pc.replace_substring(values, '"', '""')
             escaped = pc.binary_join_element_wise(quote, body, quote, pa.scalar("", text))
             values = pc.if_else(needs, escaped, values)
-    return pc.fill_null(values, NA)
+    return values  # nulls stay null: the row join writes them as NA
 
 
 def to_csv_bytes(frame: pd.DataFrame | pa.Table, header: bool = True) -> bytes:
@@ -48,9 +48,11 @@ def to_csv_bytes(frame: pd.DataFrame | pa.Table, header: bool = True) -> bytes:
     text = pa.string() if size < _LIMIT else pa.large_string()
     fields = [_field(c, text) for c in columns]
     if len(fields) == 1:
-        lines = fields[0]
+        lines = pc.fill_null(fields[0], NA)
     else:
-        lines = pc.binary_join_element_wise(*fields, pa.scalar(",", text))
+        lines = pc.binary_join_element_wise(
+            *fields, pa.scalar(",", text), null_handling="replace", null_replacement=NA
+        )
     empty, newline = pa.scalar("", text), pa.scalar("\n", text)
     lines = pc.binary_join_element_wise(lines, newline, empty)
     if isinstance(lines, pa.ChunkedArray):
