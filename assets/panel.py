@@ -208,7 +208,7 @@ def panel_assets(study: Study, first_partition: str) -> list[AssetsDefinition]:
             res,
             metadata={
                 "last_closed_day": res.last_closed,
-                "new_weights": len(res.weight_rows),
+                "new_weights": res.weight_count,
                 "cid_lists_due": len(res.cid_counts),
                 "cids_listed": sum(res.cid_counts.values()),
             },

@@ -69,20 +69,18 @@ def build_fixture(work: Path, rows: int, copies: int, weighted: float) -> list[P
     from pipeline.panel.synth import generate_panel
 
     seed_dir = work / "seed"
-    generated = generate_panel(seed_dir, START, 2, -(-rows // 2), seed=7, utc_export=None)
-    header: list[list[str]] | None = None
-    parts = []
+    generated = generate_panel(seed_dir, START, 2, rows * 2, seed=7, utc_export=None)
+    layouts: dict[tuple[str, ...], tuple[list[list[str]], list[pa.Table]]] = {}
     for path in sorted(generated):
         h, body = _records(path.read_bytes())
-        if header is None:
-            header = h
-        if h[0] == header[0]:  # one layout, as the reference's fixture
-            parts.append(body)
-    assert header is not None
+        layouts.setdefault(tuple(h[0]), (h, []))[1].append(body)
+    # one layout (wave), as the reference's fixture: the one with the most responses
+    header, parts = max(layouts.values(), key=lambda hp: sum(b.num_rows for b in hp[1]))
     table = pa.concat_tables(parts)
-    _, first = np.unique(
-        table.column("ResponseId").to_numpy(zero_copy_only=False), return_index=True
-    )
+    ids = table.column("ResponseId").to_numpy(zero_copy_only=False)
+    _, first = np.unique(ids, return_index=True)
+    if len(first) < rows:
+        raise SystemExit(f"generated only {len(first)} responses of one layout, need {rows}")
     table = table.take(pa.array(np.sort(first)[:rows]))
     shutil.rmtree(seed_dir)
 
@@ -166,7 +164,7 @@ def main() -> None:
             "publish": str(work / "publish"), "cid_out": str(work / "cids"),
             "archive": str(work / "archive"), "state": f"sqlite:///{work / 'state.db'}",
         }))  # fmt: skip
-        as_of = f"{date.fromordinal(START.toordinal() + 4).isoformat()}T12:00:00Z"
+        as_of = f"{date.fromordinal(START.toordinal() + 7).isoformat()}T12:00:00Z"  # all recorded
         measured = run_child(
             [sys.executable, "-m", "pipeline", "run", "--config", str(config), "--as-of", as_of],
             stdout=subprocess.DEVNULL,

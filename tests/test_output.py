@@ -64,7 +64,8 @@ def test_day_table_formats_stored_values_at_render():
     assert [r["weight"] for r in rows] == [None, None]
     # the same store under a ZIP table and other numeric items: the values follow the rules
     masked = day_table(
-        stored, ["A2", "A3", "B2"], {"t0": "1.5"}, PanelRules(numeric_items=[]),
+        stored, ["A2", "A3", "B2"], pa.table({"cid": ["t0"], "weight": ["1.5"]}),
+        PanelRules(numeric_items=[]),
         "America/New_York", {"99999": 5},
     ).to_pylist()  # fmt: skip
     assert [r["A3"] for r in masked] == ["98105", None]

@@ -137,3 +137,15 @@ def test_merge_layouts_is_order_independent():
     expected = ["A1", "E1", "A2", "B1", "C1", "D1"]
     assert merge_layouts([w1, w2, w3]) == expected
     assert merge_layouts([w3, w2, w1]) == expected
+
+
+def test_first_rows_keeps_each_keys_first_row_in_row_order():
+    import pyarrow as pa
+
+    from pipeline.panel.collisions import first_rows
+
+    table = pa.table({"cid": ["b", "a", "b", "c", "a"], "file": ["1", "1", "2", "2", "3"]})
+    assert first_rows(table, "cid").to_pylist() == [
+        {"cid": "b", "file": "1"}, {"cid": "a", "file": "1"}, {"cid": "c", "file": "2"},
+    ]  # fmt: skip
+    assert first_rows(table.slice(0, 0), "cid").num_rows == 0

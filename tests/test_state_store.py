@@ -215,3 +215,39 @@ def test_postgres_bulk_ledger_write_through_copy(postgres_url):
     assert len(dump) == len(expected) and dump == [expected[t] for t in sorted(expected)]
     assert {r[6] for r in dump} >= {'say "hi", ok', "", None, "preview"}
     store.dispose()
+
+
+def _weights(n: int, file: str, offset: int = 0) -> pa.Table:
+    return pa.table({
+        "cid": pa.array([f"t{i:07d}" for i in range(offset, offset + n)]),
+        "weight": pa.array([f"{i % 7 + 0.5}" for i in range(offset, offset + n)]),
+        "file": pa.array([file] * n),
+    })  # fmt: skip
+
+
+@pytest.mark.parametrize("many", [False, True])
+def test_weights_are_written_and_looked_up_as_tables(state_url, tmp_path, many):
+    """Weights travel as Arrow tables (a large first delivery is staged on SQLite): a later
+    run's weights replace those of the same tokens, and lookups return exactly the stored
+    weights of the tokens asked for."""
+    from pipeline.state.store import BULK_MIN_ROWS
+
+    n = BULK_MIN_ROWS + 3 if many else 50
+    store = StateStore(state_url)
+    assert store.weights_for(["t0000001"]).num_rows == 0  # nothing stored yet
+    scratch = tmp_path / "run"
+    scratch.mkdir()
+    first = _changes("r1", 0, weights=_weights(n, "a_finish_full_survey_weights.csv"))
+    first.scratch = str(scratch)
+    store.commit(first)
+    assert list(scratch.iterdir()) == []
+    store.commit(_changes("r2", 1, weights=_weights(2, "b_finish_full_survey_weights.csv", n - 1)))
+    got = store.weights_for(["t0000000", f"t{n - 1:07d}", f"t{n:07d}", "nobody"])
+    assert sorted(got.to_pylist(), key=lambda r: r["cid"]) == [
+        {"cid": "t0000000", "weight": "0.5", "file": "a_finish_full_survey_weights.csv"},
+        {"cid": f"t{n - 1:07d}", "weight": f"{(n - 1) % 7 + 0.5}",
+         "file": "b_finish_full_survey_weights.csv"},
+        {"cid": f"t{n:07d}", "weight": f"{n % 7 + 0.5}",
+         "file": "b_finish_full_survey_weights.csv"},
+    ]  # fmt: skip
+    assert store.weights_for([f"t{i:07d}" for i in range(n + 1)]).num_rows == n + 1

@@ -118,5 +118,6 @@ def test_publishable_rows_unit():
         ON_TIME: [True, False, False],
     })  # fmt: skip
     assert publishable(stored, None).to_pylist() == [True, False, False]
-    assert publishable(stored, {"b": "2", "c": "1"}).to_pylist() == [False, True, True]
-    assert publishable(stored, {}).to_pylist() == [False, False, False]
+    weights = pa.table({"cid": ["b", "c"], "weight": ["2", "1"]})
+    assert publishable(stored, weights).to_pylist() == [False, True, True]
+    assert publishable(stored, weights.slice(0, 0)).to_pylist() == [False, False, False]

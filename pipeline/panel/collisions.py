@@ -50,6 +50,15 @@ def _first_of_groups(
     return order, starts
 
 
+def first_rows(table: pa.Table, key: str) -> pa.Table:
+    """The first row of each value of column ``key``, in row order (e.g. the weight of
+    each cid from the first weights file by name, rows being in file-name order)."""
+    if not table.num_rows:
+        return table
+    order, starts = _first_of_groups(table.column(key), [])
+    return table.take(pa.array(np.sort(order[starts])))
+
+
 def dedupe_rows(response_id: Strings, recorded: np.ndarray) -> np.ndarray:
     """Rows of one copy per ResponseId: the most recently recorded (ties: the later row);
     returned in row order."""

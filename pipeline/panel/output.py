@@ -153,7 +153,7 @@ def format_values(
 def day_table(
     rows: pa.Table,
     questions: list[str],
-    weights: dict[str, str] | None,
+    weights: pa.Table | None,
     rules: PanelRules,
     timezone: str,
     zip_population: dict[str, int] | None = None,
@@ -174,8 +174,7 @@ def day_table(
         cols[name] = values[name] if name in values else pa.nulls(n, pa.string())
     tokens = _arrow(rows.column(TOKEN)).cast(pa.string())
     if weights is not None:
-        known = pa.array(list(weights), pa.string())
-        idx = pc.index_in(tokens, value_set=known)
-        cols["weight"] = pc.take(pa.array(list(weights.values()), pa.string()), idx)
+        idx = pc.index_in(tokens, value_set=weights.column("cid").combine_chunks())
+        cols["weight"] = pc.take(weights.column("weight"), idx)
     cols["_token"] = tokens
     return pa.table(cols)

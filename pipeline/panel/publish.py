@@ -5,7 +5,6 @@ from __future__ import annotations
 import io
 import json
 import tarfile
-from dataclasses import asdict
 from datetime import date, timedelta
 from typing import Any
 
@@ -119,7 +118,6 @@ def publish_and_commit(
 
         changes.files = [f.row() for f in _file_rows(fetch, norm, lag)]
         changes.days = list(new_days.values())
-        changes.weights = [asdict(w) for w in lag.weight_rows]
         changes.replace_derived = lag.rebuild
         changes.settings = dict(build.settings) or None
         changes.summary = {
@@ -156,6 +154,8 @@ def begin_run_commit(
         base_seq=base_seq, scratch=str(ctx.run_dir),
     )  # fmt: skip
     _ledger_changes(delta, lag, changes)
+    if lag.weights:
+        changes.weights = read_table(lag.weights)
     return ctx.store.begin_commit(changes)
 
 

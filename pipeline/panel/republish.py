@@ -40,7 +40,7 @@ def republish_days(ctx: RunContext, days: list[str]) -> tuple[PublishResult, Che
     check_clock_gap(ctx, LedgerDelta(), last_closed)
     layouts = tuple(Layout.from_json(doc) for doc in ctx.store.layouts())
     questions = merge_layouts([(lay.key, list(lay.columns)) for lay in layouts])
-    renderer = DayRenderer.for_run(ctx, questions, {}, rebuild=False)
+    renderer = DayRenderer.for_run(ctx, questions, None, rebuild=False)
     known = ctx.store.days()
     rendered = {d: renderer.render(d, known.get(d, {}).get("store")) for d in days}
     outcome = check_day_files(

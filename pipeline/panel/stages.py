@@ -375,21 +375,14 @@ def _take_rows(table: pa.Table, rows: np.ndarray) -> pa.Table:
 
 # --- stage 5: lag policy -----------------------------------------------------------------
 @dataclass(frozen=True)
-class Weight:
-    """A token's weight and the weights file it comes from (first file by name wins)."""
-
-    cid: str
-    weight: str
-    file: str
-
-
-@dataclass(frozen=True)
 class LagResult:
     """Weights that changed, CID lists due, and the last day whose cut-off has passed."""
 
     last_closed: str = ""
     rebuild: bool = False  # ledger, weights and day stores rebuilt from the archive
-    weight_rows: tuple[Weight, ...] = ()
+    # new or better weights (an Arrow file of cid, weight, file; every weight in a rebuild)
+    weights: str | None = None
+    weight_count: int = 0
     weight_files: tuple[InputFile, ...] = ()
     weight_days: tuple[str, ...] = ()
     # CID lists due: their tokens (an Arrow file of day, token, sorted by both) and the
@@ -460,8 +453,13 @@ def apply_lag_policy(ctx: RunContext, delta: LedgerDelta) -> LagResult:
     last_closed, rebuild = ctx.last_closed.isoformat(), rebuilding(ctx)
     weights = _load_weights(ctx, rebuild) if ctx.cfg.weights else WeightsFound()
     cid_lists, cid_counts = _due_cid_lists(ctx, delta, last_closed, rebuild)
+    weights_file = None
+    if weights.rows is not None:
+        weights_file = str(ctx.run_dir / "weights.arrow")
+        write_frame(weights.rows, weights_file)
     return LagResult(
-        last_closed=last_closed, rebuild=rebuild, weight_rows=weights.rows,
+        last_closed=last_closed, rebuild=rebuild, weights=weights_file,
+        weight_count=weights.rows.num_rows if weights.rows is not None else 0,
         weight_files=weights.files, weight_days=weights.days,
         cid_lists=cid_lists, cid_counts=cid_counts, quarantined=weights.quarantined,
     )  # fmt: skip
@@ -475,7 +473,7 @@ def _weights_name(path: str) -> str:
 class WeightsFound:
     """What the weights source brought: changed weights, their files and days, bad files."""
 
-    rows: tuple[Weight, ...] = ()
+    rows: pa.Table | None = None  # cid, weight, file
     files: tuple[InputFile, ...] = ()
     days: tuple[str, ...] = ()
     quarantined: tuple[Quarantined, ...] = ()
@@ -502,7 +500,7 @@ def _load_weights(ctx: RunContext, rebuild: bool) -> WeightsFound:
                   for f in ctx.store.input_files("weights")]  # fmt: skip
     files: list[InputFile] = []
     quarantined: list[Quarantined] = []
-    best: dict[str, tuple[str, str]] = {}
+    tables: list[pa.Table] = []
     for path, data, row in sorted(found, key=lambda item: _weights_name(item[0])):
         name = _weights_name(path)
         try:
@@ -516,18 +514,27 @@ def _load_weights(ctx: RunContext, rebuild: bool) -> WeightsFound:
             continue
         if row is not None:
             files.append(replace(row, status="applied", rows=len(frame)))
-        for cid, w in zip(frame["cid"], frame["weight"], strict=True):
-            if cid not in best or name < best[cid][1]:
-                best[cid] = (w, name)
-    if not best:
+        tables.append(pa.table({
+            "cid": pa.array(frame["cid"], pa.string()),
+            "weight": pa.array(frame["weight"], pa.string()),
+            "file": pa.array([name] * len(frame), pa.string()),
+        }))  # fmt: skip
+    if not tables or not sum(t.num_rows for t in tables):
         return WeightsFound(files=tuple(files), quarantined=tuple(quarantined))
-    current = {} if rebuild else ctx.store.weights_for(best)
-    changed = {cid: v for cid, v in best.items() if cid not in current or v[1] < current[cid][1]}
+    # first file by name wins: the files are in name order, so each cid's first row
+    best = coll.first_rows(pa.concat_tables(tables), "cid")
+    if not rebuild:
+        current = ctx.store.weights_for(best.column("cid").to_pylist())
+        # keep a new weight unless the stored one comes from an earlier (or the same) file
+        idx = pc.index_in(best.column("cid"), value_set=current.column("cid"))
+        stored_file = pc.take(current.column("file"), idx)
+        better = pc.fill_null(pc.less(best.column("file"), stored_file), True)
+        best = best.filter(better)
     # a rebuild renders every day anyway: no need to read the ledger it replaces
-    days = () if rebuild else tuple(sorted(set(ctx.store.ledger_rows(changed)["day"])))
+    cids = best.column("cid").to_pylist()
+    days = () if rebuild or not cids else tuple(sorted(set(ctx.store.ledger_rows(cids)["day"])))
     return WeightsFound(
-        rows=tuple(Weight(c, w, n) for c, (w, n) in changed.items()),
-        files=tuple(files), days=days,
+        rows=best if best.num_rows else None, files=tuple(files), days=days,
         quarantined=tuple(quarantined),
     )  # fmt: skip
 
@@ -631,7 +638,7 @@ def build_days(
     layouts = (*old_layouts, *(s.layout for s in norm.file_status.values() if s.layout))
     old_q = merge_layouts([(lay.key, list(lay.columns)) for lay in old_layouts])
     questions = merge_layouts([(lay.key, list(lay.columns)) for lay in layouts])
-    weights = {w.cid: w.weight for w in lag.weight_rows}
+    weights = read_table(lag.weights, columns=["cid", "weight"]) if lag.weights else None
     renderer = DayRenderer.for_run(ctx, questions, weights, lag.rebuild)
     day_rows = ctx.store.days()
     prepared = _DeltaByDay.load(delta)
@@ -683,17 +690,21 @@ def _read_store(ctx: RunContext, store: str | None) -> pa.Table:
     return read_table(ctx.work / store)
 
 
-def publishable(stored: pa.Table, weights: dict[str, str] | None) -> pa.Array:
+def publishable(stored: pa.Table, weights: pa.Table | None) -> pa.Array:
     """Which of a day's stored (eligible, winning) responses are published (SPEC §3.5).
 
-    With a weights source (``weights`` given): exactly those whose token has a weight,
-    however late they were recorded; the partner applied the cut-off when it made the
-    weights. Without one: those on time (recorded by the cut-off of their day).
+    With a weights source (``weights``: the ``cid`` and ``weight`` of the day's tokens that
+    have one): exactly those whose token has a weight, however late they were recorded; the
+    partner applied the cut-off when it made the weights. Without one (None): those on time
+    (recorded by the cut-off of their day).
     """
     if weights is None:
         return stored.column(ON_TIME).combine_chunks()
-    known = pa.array(list(weights), pa.string())
+    known = weights.column("cid").combine_chunks()
     return pc.is_in(stored.column(TOKEN), value_set=known).combine_chunks()
+
+
+NO_WEIGHTS = pa.table({"cid": pa.array([], pa.string()), "weight": pa.array([], pa.string())})
 
 
 @dataclass
@@ -704,7 +715,7 @@ class DayRenderer:
     questions: list[str]
     settings: dict[str, Any]
     render_key: str
-    new_weights: Mapping[str, str]  # this run's weights (every weight in a rebuild)
+    new_weights: pa.Table | None  # this run's weights: cid, weight (every one in a rebuild)
     stored_weights: bool = True  # also look up weights committed by earlier runs
 
     @classmethod
@@ -712,7 +723,7 @@ class DayRenderer:
         cls,
         ctx: RunContext,
         questions: Sequence[str],
-        new_weights: Mapping[str, str],
+        new_weights: pa.Table | None,
         rebuild: bool,
     ) -> DayRenderer:
         """The renderer of a run: the study's settings with ``questions`` as the header."""
@@ -722,16 +733,20 @@ class DayRenderer:
         assert render_key is not None
         return cls(ctx, list(questions), settings, render_key, new_weights, not rebuild)
 
-    def weights(self, tokens: pa.Array | pa.ChunkedArray) -> dict[str, str] | None:
-        """cid → weight of ``tokens`` (None when the study has no weights source)."""
+    def weights(self, tokens: pa.Array | pa.ChunkedArray) -> pa.Table | None:
+        """The ``cid`` and ``weight`` of those of ``tokens`` that have a weight (None when the
+        study has no weights source); this run's weight wins over a stored one."""
         if not self.ctx.cfg.weights:
             return None
-        wanted = tokens.to_pylist()
-        out = {}
-        if self.stored_weights:
-            out = {c: w for c, (w, _f) in self.ctx.store.weights_for(wanted).items()}
-        out.update({t: self.new_weights[t] for t in wanted if t in self.new_weights})
-        return out
+        if isinstance(tokens, pa.ChunkedArray):
+            tokens = tokens.combine_chunks()
+        new = self.new_weights if self.new_weights is not None else NO_WEIGHTS
+        new = new.filter(pc.is_in(new.column("cid"), value_set=tokens))
+        if not self.stored_weights:
+            return new
+        rest = pc.invert(pc.is_in(tokens, value_set=new.column("cid")))
+        stored = self.ctx.store.weights_for(tokens.filter(rest).to_pylist())
+        return pa.concat_tables([new, stored.select(["cid", "weight"])])
 
     def render(self, day: str, store: str | None) -> RenderedDay:
         """Render one day: its CSV (cached by hash), counts and a frame for the checks."""

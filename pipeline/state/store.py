@@ -23,6 +23,7 @@ from pipeline.state import bulk, schema
 from pipeline.state.lock import RunInProgressError, advisory_lock, file_lock
 
 CHUNK = 5000
+WEIGHT_COLUMNS = ("cid", "weight", "file")
 WAL_AUTOCHECKPOINT = 1000  # SQLite's default, in pages
 BULK_MIN_ROWS = 100_000  # upserts this large go through COPY or a staged file (state/bulk.py)
 
@@ -82,7 +83,7 @@ class RunChanges:
     cid_listed: dict[str, list[str]] = field(default_factory=dict)  # day -> tokens
     cid_lists: list[dict[str, Any]] = field(default_factory=list)
     days: list[dict[str, Any]] = field(default_factory=list)  # full rows of changed days
-    weights: list[dict[str, Any]] = field(default_factory=list)
+    weights: pa.Table | list[dict[str, Any]] = field(default_factory=list)  # full rows
     published: list[dict[str, Any]] = field(default_factory=list)
     removed: list[str] = field(default_factory=list)
     outages: list[dict[str, Any]] = field(default_factory=list)
@@ -276,15 +277,24 @@ class StateStore:
             rows = conn.execute(sa.select(schema.days)).all()
         return {r.day: dict(r._mapping) for r in rows}
 
-    def weights_for(self, tokens: Iterable[str]) -> dict[str, tuple[str, str]]:
-        """cid → (weight, file) for the given tokens."""
-        t = schema.weights
-        out: dict[str, tuple[str, str]] = {}
+    def weights_for(self, tokens: Iterable[str]) -> pa.Table:
+        """The stored weights (``cid``, ``weight``, ``file``) of the given tokens."""
+        rows: list[Any] = []
         with self.engine.connect() as conn:
-            for chunk in _chunks(sorted(set(tokens))):
-                for r in conn.execute(sa.select(t).where(t.c.cid.in_(chunk))):
-                    out[r.cid] = (r.weight, r.file)
-        return out
+            if conn.execute(sa.select(schema.weights.c.cid).limit(1)).first() is None:
+                rows = []  # no weights yet: nothing to look up
+            else:
+                # Plain driver SQL: compiling 5,000-parameter IN clauses per chunk is slow.
+                for chunk in _chunks(sorted(set(tokens))):
+                    sql = (
+                        "SELECT cid, weight, file FROM weights "
+                        f"WHERE cid IN ({self._marks(len(chunk))})"
+                    )
+                    rows.extend(conn.exec_driver_sql(sql, tuple(chunk)).all())
+        cols = list(zip(*rows, strict=True)) if rows else [(), (), ()]
+        return pa.table(
+            {n: pa.array(list(c), pa.string()) for n, c in zip(WEIGHT_COLUMNS, cols, strict=True)}
+        )
 
     def weight_files(self) -> set[str]:
         """Names of weight files already applied."""
@@ -378,25 +388,28 @@ class StateStore:
                 return self._commit_in(conn, ch, staged, ready, aborted)
 
     @contextmanager
-    def _staged(self, conn: Connection, ch: RunChanges) -> Iterator[bool]:
-        """SQLite: many ledger rows staged in a scratch file attached as ``staged`` (see
-        :mod:`pipeline.state.bulk`); yields whether they were. The file is made in
-        ``ch.scratch`` (the run's folder, which a crashed run's sweep removes) and removed on
-        the way out, whatever happens."""
-        rows = ch.ledger_rows
-        if not (
-            self.sqlite_file() and isinstance(rows, pa.Table) and rows.num_rows >= BULK_MIN_ROWS
-        ):
-            yield False
+    def _staged(self, conn: Connection, ch: RunChanges) -> Iterator[set[str]]:
+        """SQLite: many ledger or weight rows staged in a scratch file attached as
+        ``staged`` (see :mod:`pipeline.state.bulk`); yields the tables staged. The file is
+        made in ``ch.scratch`` (the run's folder, which a crashed run's sweep removes) and
+        removed on the way out, whatever happens."""
+        big = {
+            name: rows for name, rows in (("ledger", ch.ledger_rows), ("weights", ch.weights))
+            if isinstance(rows, pa.Table) and rows.num_rows >= BULK_MIN_ROWS
+        }  # fmt: skip
+        if not (self.sqlite_file() and big):
+            yield set()
             return
-        folder = Path(tempfile.mkdtemp(prefix="ledger-stage-", dir=ch.scratch))
+        folder = Path(tempfile.mkdtemp(prefix="state-stage-", dir=ch.scratch))
         try:
             staged_db = folder / "rows.sqlite"
-            bulk.stage_sqlite(_key_sorted(rows, "token"), str(staged_db))
+            for name, rows in big.items():
+                key = "token" if name == "ledger" else "cid"
+                bulk.stage_sqlite(_key_sorted(rows, key), str(staged_db), table=name)
             conn.exec_driver_sql("ATTACH DATABASE ? AS staged", (str(staged_db),))
             conn.commit()  # ATTACH is not transactional; the run's transaction starts after it
             try:
-                yield True
+                yield set(big)
             finally:
                 conn.rollback()
                 conn.exec_driver_sql("DETACH DATABASE staged")
@@ -432,7 +445,7 @@ class StateStore:
         self,
         conn: Connection,
         ch: RunChanges,
-        staged: bool,
+        staged: set[str],
         ready: threading.Event,
         aborted: threading.Event,
     ) -> int:
@@ -444,12 +457,15 @@ class StateStore:
         if ch.replace_derived:
             conn.execute(schema.ledger.delete())
             conn.execute(schema.weights.delete())
-        if staged:
-            assert isinstance(ch.ledger_rows, pa.Table)
-            names = ch.ledger_rows.column_names
-            conn.exec_driver_sql(bulk.copy_sqlite_sql("ledger", "staged", names))
-        elif ch.ledger_rows is not None and len(ch.ledger_rows):
-            self._upsert(conn, schema.ledger, "token", ch.ledger_rows)
+        for name, key, rows in (
+            ("ledger", "token", ch.ledger_rows),
+            ("weights", "cid", ch.weights),
+        ):
+            if name in staged:
+                assert isinstance(rows, pa.Table)
+                conn.exec_driver_sql(bulk.copy_sqlite_sql(name, "staged", rows.column_names, name))
+            elif rows is not None and len(rows):
+                self._upsert(conn, schema.metadata.tables[name], key, rows)
         ready.wait()
         if aborted.is_set():
             raise _Aborted
@@ -462,7 +478,6 @@ class StateStore:
                 )
         self._upsert(conn, schema.cid_lists, "day", ch.cid_lists)
         self._upsert(conn, schema.days, "day", ch.days)
-        self._upsert(conn, schema.weights, "cid", ch.weights)
         self._upsert(conn, schema.published_files, "name", ch.published)
         if ch.removed:
             t = schema.published_files
