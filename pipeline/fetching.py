@@ -12,8 +12,10 @@ from dataclasses import asdict, dataclass, fields, replace
 from datetime import UTC
 from typing import Any
 
+from pipeline.config import Config
 from pipeline.context import RunContext
-from pipeline.locations import RemoteFile
+from pipeline.locations import Location, RemoteFile, open_location
+from pipeline.state.store import StateStore
 
 
 @dataclass(frozen=True)
@@ -117,6 +119,33 @@ def new_input(ctx: RunContext, source: str, f: RemoteFile, sha: str, kind: str) 
     )  # fmt: skip
 
 
+def unknown_files(
+    loc: Location, store: StateStore, source: str, wanted: Callable[[str], bool]
+) -> tuple[list[RemoteFile], int]:
+    """The wanted files of ``loc`` that the state does not know by path, size and mtime
+    (new or changed), and how many wanted files it lists."""
+    listing = [f for f in loc.list_files() if wanted(f.path)]
+    known = store.known_files(source)
+    return [f for f in listing if (f.path, f.size, float(f.mtime)) not in known], len(listing)
+
+
+def source_has_new(cfg: Config, wanted: Callable[[str], bool]) -> bool:
+    """Whether the study's source holds wanted files the state does not know (False when it
+    cannot be listed: the run itself then reports why)."""
+    try:
+        loc = open_location(cfg.source, cfg.sftp)
+    except Exception:  # noqa: BLE001 - a hint for warming up, not the run's own check
+        return False
+    store = StateStore(cfg.state)
+    try:
+        return bool(unknown_files(loc, store, cfg.source, wanted)[0])
+    except Exception:  # noqa: BLE001
+        return False
+    finally:
+        loc.close()
+        store.dispose()
+
+
 def fetch_inputs(
     ctx: RunContext,
     wanted: Callable[[str], bool],
@@ -136,10 +165,7 @@ def fetch_inputs(
     if ctx.fetch_source:
         loc = ctx.open(ctx.cfg.source)
         try:
-            listing = [f for f in loc.list_files() if wanted(f.path)]
-            listed = len(listing)
-            known = ctx.store.known_files(ctx.cfg.source)
-            new = [f for f in listing if (f.path, f.size, float(f.mtime)) not in known]
+            new, listed = unknown_files(loc, ctx.store, ctx.cfg.source, wanted)
             if new and on_new is not None:
                 on_new(new)
             for f in new:
