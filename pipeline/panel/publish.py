@@ -8,10 +8,7 @@ import tarfile
 from datetime import date, timedelta
 from typing import Any
 
-import numpy as np
 import pandas as pd
-import pyarrow as pa
-import pyarrow.compute as pc
 
 from pipeline import gzmembers, outages
 from pipeline.context import RunContext
@@ -20,20 +17,18 @@ from pipeline.fetching import FetchResult, InputFile, with_outcomes
 from pipeline.panel import codebook, names
 from pipeline.panel.output import published_columns
 from pipeline.panel.stages import (
-    LEDGER_TYPES,
     DayBuild,
     EligibilityResult,
     LagResult,
     LedgerDelta,
     NormalizeResult,
     day_range,
+    prepare_run_rows,
 )
 from pipeline.provenance import code_version
 from pipeline.publishing import DayFile, Publisher, PublishResult
 from pipeline.staging import read_table
 from pipeline.state.store import PendingCommit, RunChanges
-
-LEDGER_COLUMNS = list(LEDGER_TYPES)
 
 
 def publish_and_commit(
@@ -54,7 +49,7 @@ def publish_and_commit(
     res = PublishResult()
     # the state this run read is the state its first step saw (fetch.base_seq): a run
     # committed since, between this run's steps, makes this commit fail (rerun)
-    pending = begin_run_commit(ctx, delta, lag, fetch.base_seq)
+    pending = begin_run_commit(ctx, delta, lag, build, fetch.base_seq)
     changes = pending.changes
     new_entries: list[dict[str, Any]] = changes.outages  # OUTAGES entries of this run
 
@@ -143,48 +138,23 @@ def daily_names(ctx: RunContext, day_rows: dict[str, dict[str, Any]]) -> list[st
 
 
 def begin_run_commit(
-    ctx: RunContext, delta: LedgerDelta, lag: LagResult, base_seq: int
+    ctx: RunContext, delta: LedgerDelta, lag: LagResult, build: DayBuild, base_seq: int
 ) -> PendingCommit:
-    """Open the run's transaction and start writing its ledger rows, in a worker thread,
-    while the caller publishes the files; :func:`publish_and_commit` adds the rest and
-    commits, or aborts it when publishing fails. ``base_seq``: the newest committed run
-    when this run read the state (the commit is refused if another run committed since)."""
+    """Open the run's transaction and start writing its ledger rows (prepared, and staged
+    when large, by the day step: ``build.run_rows``), in a worker thread, while the caller
+    publishes the files; :func:`publish_and_commit` adds the rest and commits, or aborts it
+    when publishing fails. ``base_seq``: the newest committed run when this run read the
+    state (the commit is refused if another run committed since)."""
     changes = RunChanges(
         run_id=ctx.run_id, as_of=ctx.as_of.isoformat(), recorded=ctx.recorded.isoformat(),
         base_seq=base_seq, scratch=str(ctx.run_dir),
     )  # fmt: skip
-    _ledger_changes(delta, lag, changes)
-    if lag.weights:
-        changes.weights = read_table(lag.weights)
+    rows = build.run_rows or prepare_run_rows(ctx, delta, lag, stage=False)
+    changes.ledger_rows = read_table(rows.ledger) if rows.ledger else None
+    changes.cid_listed = {day: list(tokens) for day, tokens in rows.cid_listed.items()}
+    changes.weights = read_table(rows.weights) if rows.weights else []
+    changes.staged = rows.staged
     return ctx.store.begin_commit(changes)
-
-
-def _ledger_changes(delta: LedgerDelta, lag: LagResult, changes: RunChanges) -> None:
-    """The delta's ledger rows (with this run's CID lists applied) and the other tokens
-    that went on a CID list."""
-    empty = pa.table({"day": pa.array([], pa.string()), "token": pa.array([], pa.string())})
-    listed = read_table(lag.cid_lists) if lag.cid_lists else empty
-    if delta.rows:
-        ledger = read_table(delta.rows, columns=LEDGER_COLUMNS)
-        # tokens of this run's delta go on their CID list inside the upsert itself
-        idx = pc.index_in(ledger.column("token"), value_set=listed.column("token"))
-        hit = pc.is_valid(idx)
-        if pc.any(hit).as_py():
-            cid_day = pc.if_else(hit, listed.column("day").take(idx), ledger.column("cid_day"))
-            pending = pc.and_(ledger.column("cid_pending"), pc.invert(hit))
-            ledger = ledger.set_column(LEDGER_COLUMNS.index("cid_day"), "cid_day", cid_day)
-            ledger = ledger.set_column(LEDGER_COLUMNS.index("cid_pending"), "cid_pending", pending)
-            # the listed tokens the delta took care of (each listed once: positions suffice)
-            taken = np.zeros(listed.num_rows, dtype=bool)
-            taken[idx.filter(hit).to_numpy()] = True
-            listed = listed.filter(pa.array(~taken))
-        changes.ledger_rows = ledger
-    by_day: dict[str, list[str]] = {}
-    for t, day in zip(
-        listed.column("token").to_pylist(), listed.column("day").to_pylist(), strict=True
-    ):
-        by_day.setdefault(day, []).append(t)
-    changes.cid_listed = by_day
 
 
 def _daily_bytes(ctx: RunContext, sha: str) -> bytes:

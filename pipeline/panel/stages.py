@@ -626,6 +626,69 @@ class DayBuild:
     rerendered: tuple[str, ...] = ()
     change: str = ""
     withheld: int = 0  # eligible winners of rendered days not published (no weight / late)
+    run_rows: RunRows | None = None  # the state rows the run commits
+
+
+@dataclass(frozen=True)
+class RunRows:
+    """The state rows a run commits, prepared while its days render: Arrow files in the
+    run folder and, on SQLite, the large ones also staged in a SQLite file the commit
+    attaches (``StateStore.stage``)."""
+
+    ledger: str | None = None  # full rows of changed tokens, this run's CID lists applied
+    cid_listed: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # others listed
+    weights: str | None = None  # new weights: cid, weight, file
+    staged: str | None = None
+
+
+LEDGER_COLUMNS = list(LEDGER_TYPES)
+
+
+def ledger_changes(
+    delta: LedgerDelta, lag: LagResult
+) -> tuple[pa.Table | None, dict[str, tuple[str, ...]]]:
+    """The delta's ledger rows with this run's CID lists applied, and the other tokens (not
+    in the delta) that went on a CID list, by day."""
+    empty = pa.table({"day": pa.array([], pa.string()), "token": pa.array([], pa.string())})
+    listed = read_table(lag.cid_lists) if lag.cid_lists else empty
+    ledger = None
+    if delta.rows:
+        ledger = read_table(delta.rows, columns=LEDGER_COLUMNS)
+        # tokens of this run's delta go on their CID list inside the upsert itself
+        idx = pc.index_in(ledger.column("token"), value_set=listed.column("token"))
+        hit = pc.is_valid(idx)
+        if pc.any(hit).as_py():
+            cid_day = pc.if_else(hit, listed.column("day").take(idx), ledger.column("cid_day"))
+            pending = pc.and_(ledger.column("cid_pending"), pc.invert(hit))
+            ledger = ledger.set_column(LEDGER_COLUMNS.index("cid_day"), "cid_day", cid_day)
+            ledger = ledger.set_column(LEDGER_COLUMNS.index("cid_pending"), "cid_pending", pending)
+            # the listed tokens the delta took care of (each listed once: positions suffice)
+            taken = np.zeros(listed.num_rows, dtype=bool)
+            taken[idx.filter(hit).to_numpy()] = True
+            listed = listed.filter(pa.array(~taken))
+    by_day: dict[str, list[str]] = {}
+    for t, day in zip(
+        listed.column("token").to_pylist(), listed.column("day").to_pylist(), strict=True
+    ):
+        by_day.setdefault(day, []).append(t)
+    return ledger, {day: tuple(tokens) for day, tokens in by_day.items()}
+
+
+def prepare_run_rows(
+    ctx: RunContext, delta: LedgerDelta, lag: LagResult, stage: bool = True
+) -> RunRows:
+    """The run's ledger rows (:func:`ledger_changes`) and weights as Arrow files; with
+    ``stage``, large ones also staged for the commit (SQLite; see :class:`RunRows`)."""
+    ledger, cid_listed = ledger_changes(delta, lag)
+    ledger_file = None
+    if ledger is not None:
+        ledger_file = str(ctx.run_dir / "ledger-rows.arrow")
+        write_frame(ledger, ledger_file)
+    staged = None
+    if stage:
+        weights = read_table(lag.weights) if lag.weights else None
+        staged = ctx.store.stage({"ledger": ledger, "weights": weights}, ctx.run_dir)
+    return RunRows(ledger_file, cid_listed, lag.weights, staged)
 
 
 def build_days(
@@ -663,10 +726,14 @@ def build_days(
                     rerendered.append(day)
     _ = ctx.zip_population  # loaded once, before the rendering threads share it
     # Days render two at a time: most of a render is Arrow kernels and zlib, which release
-    # the GIL (a 1M-response first run's day step: 8.5 s one at a time, TODO s two).
-    with ThreadPoolExecutor(max_workers=RENDER_THREADS, thread_name_prefix="render") as pool:
-        done = pool.map(lambda item: renderer.render(*item), to_render.items())
-        rendered = dict(zip(to_render, done, strict=True))
+    # the GIL. Meanwhile the state rows the run will commit are prepared and, when large,
+    # staged for the commit (Arrow and SQLite work outside the GIL too): the publish step's
+    # commit then only copies them.
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="run-rows") as side:
+        run_rows = side.submit(prepare_run_rows, ctx, delta, lag)
+        with ThreadPoolExecutor(max_workers=RENDER_THREADS, thread_name_prefix="render") as pool:
+            done = pool.map(lambda item: renderer.render(*item), to_render.items())
+            rendered = dict(zip(to_render, done, strict=True))
     return DayBuild(
         questions=tuple(questions), schema_changed=bool(old_layouts) and old_q != questions,
         stores=stores, rendered=rendered, layouts=layouts, settings=renderer.settings,
@@ -674,6 +741,7 @@ def build_days(
         change=describe_change(ctx.store.settings(), renderer.settings,
                                (*LEDGER_PARTS, *RENDER_PARTS)),
         withheld=sum(r.withheld for r in rendered.values()),
+        run_rows=run_rows.result(),
     )  # fmt: skip
 
 

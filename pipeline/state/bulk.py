@@ -13,6 +13,8 @@ made by :func:`python_values`.
 from __future__ import annotations
 
 import io
+import sqlite3
+from contextlib import closing
 from typing import Any
 
 import numpy as np
@@ -55,6 +57,13 @@ def stage_sqlite(rows: pa.Table, path: str, table: str = "rows") -> None:
         with conn.cursor() as cur:
             cur.adbc_ingest(table, rows, mode="create")
         conn.commit()
+
+
+def sqlite_tables(path: str) -> dict[str, list[str]]:
+    """The tables of a staging file made by :func:`stage_sqlite`, with their columns."""
+    with closing(sqlite3.connect(path)) as conn:
+        names = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")]
+        return {n: [r[1] for r in conn.execute(f"PRAGMA table_info({_quote(n)})")] for n in names}
 
 
 def copy_sqlite_sql(target: str, schema: str, names: list[str], table: str = "rows") -> str:

@@ -24,6 +24,7 @@ from pipeline.state.lock import RunInProgressError, advisory_lock, file_lock
 
 CHUNK = 5000
 WEIGHT_COLUMNS = ("cid", "weight", "file")
+STAGED_KEYS = {"ledger": "token", "weights": "cid"}  # tables a run may stage, by key
 WAL_AUTOCHECKPOINT = 1000  # SQLite's default, in pages
 BULK_MIN_ROWS = 100_000  # upserts this large go through COPY or a staged file (state/bulk.py)
 
@@ -93,6 +94,7 @@ class RunChanges:
     replace_derived: bool = False
     settings: dict[str, Any] | None = None  # the settings the derived state is built with
     scratch: str | None = None  # a folder for large writes' staging files (default: temp)
+    staged: str | None = None  # large rows staged already (StateStore.stage; kept)
 
 
 def _chunks(items: list[Any], size: int = CHUNK) -> Iterator[list[Any]]:
@@ -387,35 +389,49 @@ class StateStore:
             with self._checkpoint_after(conn), conn.begin():
                 return self._commit_in(conn, ch, staged, ready, aborted)
 
-    @contextmanager
-    def _staged(self, conn: Connection, ch: RunChanges) -> Iterator[set[str]]:
-        """SQLite: many ledger or weight rows staged in a scratch file attached as
-        ``staged`` (see :mod:`pipeline.state.bulk`); yields the tables staged. The file is
-        made in ``ch.scratch`` (the run's folder, which a crashed run's sweep removes) and
-        removed on the way out, whatever happens."""
+    def stage(self, tables: dict[str, Any], folder: str | Path | None) -> str | None:
+        """SQLite: write the large ones of ``tables`` (``ledger``, ``weights``: at least
+        :data:`BULK_MIN_ROWS` rows) into a new scratch SQLite file in ``folder`` (None: the
+        system's temporary folder; see
+        :mod:`pipeline.state.bulk`), for a commit to attach (``RunChanges.staged``);
+        returns its path, or None when nothing needs staging (or the store is PostgreSQL).
+        A run stages while its days render, so its commit only copies the rows."""
         big = {
-            name: rows for name, rows in (("ledger", ch.ledger_rows), ("weights", ch.weights))
+            name: rows for name, rows in tables.items()
             if isinstance(rows, pa.Table) and rows.num_rows >= BULK_MIN_ROWS
         }  # fmt: skip
         if not (self.sqlite_file() and big):
-            yield set()
+            return None
+        path = Path(tempfile.mkdtemp(prefix="state-stage-", dir=folder)) / "rows.sqlite"
+        for name, rows in big.items():
+            bulk.stage_sqlite(_key_sorted(rows, STAGED_KEYS[name]), str(path), table=name)
+        return str(path)
+
+    @contextmanager
+    def _staged(self, conn: Connection, ch: RunChanges) -> Iterator[dict[str, list[str]]]:
+        """The staged rows of ``ch`` (``ch.staged``, or staged now into ``ch.scratch`` and
+        removed on the way out, whatever happens) attached as ``staged``; yields the staged
+        tables' columns by table (none on PostgreSQL or for small writes)."""
+        path, made = ch.staged, False
+        if path is None:
+            path = self.stage({"ledger": ch.ledger_rows, "weights": ch.weights}, ch.scratch)
+            made = path is not None
+        if path is None:
+            yield {}
             return
-        folder = Path(tempfile.mkdtemp(prefix="state-stage-", dir=ch.scratch))
         try:
-            staged_db = folder / "rows.sqlite"
-            for name, rows in big.items():
-                key = "token" if name == "ledger" else "cid"
-                bulk.stage_sqlite(_key_sorted(rows, key), str(staged_db), table=name)
-            conn.exec_driver_sql("ATTACH DATABASE ? AS staged", (str(staged_db),))
+            tables = bulk.sqlite_tables(path)
+            conn.exec_driver_sql("ATTACH DATABASE ? AS staged", (path,))
             conn.commit()  # ATTACH is not transactional; the run's transaction starts after it
             try:
-                yield set(big)
+                yield tables
             finally:
                 conn.rollback()
                 conn.exec_driver_sql("DETACH DATABASE staged")
                 conn.commit()
         finally:
-            shutil.rmtree(folder, ignore_errors=True)
+            if made:
+                shutil.rmtree(Path(path).parent, ignore_errors=True)
 
     @contextmanager
     def _checkpoint_after(self, conn: Connection) -> Iterator[None]:
@@ -445,7 +461,7 @@ class StateStore:
         self,
         conn: Connection,
         ch: RunChanges,
-        staged: set[str],
+        staged: dict[str, list[str]],
         ready: threading.Event,
         aborted: threading.Event,
     ) -> int:
@@ -462,8 +478,7 @@ class StateStore:
             ("weights", "cid", ch.weights),
         ):
             if name in staged:
-                assert isinstance(rows, pa.Table)
-                conn.exec_driver_sql(bulk.copy_sqlite_sql(name, "staged", rows.column_names, name))
+                conn.exec_driver_sql(bulk.copy_sqlite_sql(name, "staged", staged[name], name))
             elif rows is not None and len(rows):
                 self._upsert(conn, schema.metadata.tables[name], key, rows)
         ready.wait()
