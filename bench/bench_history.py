@@ -58,6 +58,7 @@ import sqlite3
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -532,6 +533,15 @@ def profile_diff(a: Path, b: Path, top: int) -> None:
 
 
 # --- main ---------------------------------------------------------------------------------------
+def _remove(folder: Path) -> None:
+    """Remove a copy that an in-process run used, once that run's WAL checkpoint thread
+    (StateStore._checkpoint_after) is done with its database."""
+    for t in threading.enumerate():
+        if t.name == "wal-checkpoint":
+            t.join()
+    shutil.rmtree(folder)
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--days-a", type=int, default=30)
@@ -600,13 +610,13 @@ def main() -> None:
                 cli = runs[len(runs) // 2]
                 config = prepare(h, policy, "stages", files[h.name], work, args.cold)
                 staged = staged_run(config, as_of)
-                shutil.rmtree(config.parent)
+                _remove(config.parent)
                 prof = None
                 if not args.no_profile:
                     config = prepare(h, policy, "profile", files[h.name], work, args.cold)
                     prof = work / f"profile-{h.name}-{policy}.prof"
                     staged_run(config, as_of, prof)
-                    shutil.rmtree(config.parent)
+                    _remove(config.parent)
                 results[(policy, h.name)] = {"cli": cli, "all": runs, "stages": staged,
                                              "facts": facts, "profile": prof}  # fmt: skip
                 walls = ", ".join(f"{x['wall']:.2f}" for x in runs)

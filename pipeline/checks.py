@@ -104,9 +104,9 @@ def checker() -> ProcessPoolExecutor | None:
 def warm_up() -> bool:
     """Start the checker process now; returns whether one runs.
 
-    A run calls this as soon as it knows it will have rows to check; the checker's import
-    of Great Expectations then overlaps the first stages (mostly Arrow work) on the other
-    core.
+    A run calls this as soon as it knows it will have rows to check (the command line:
+    before it imports Dagster, which leaves the other core idle; a step: when it finds new
+    files); the checker's import of Great Expectations then overlaps that work.
     """
     return _submit(os.getpid) is not None  # a process starts with its first call
 
