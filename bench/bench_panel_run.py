@@ -11,6 +11,7 @@ second run <= 5 s; issue 14, first run <= 15 s and <= 2 GB, second run <= 4 s.
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import subprocess
 import sys
@@ -59,6 +60,7 @@ def main() -> None:
         t = time.perf_counter()
         generate_panel(work / "drop", start, args.days, per_day, seed=1)
         print(f"generated {per_day * args.days:,} responses in {time.perf_counter() - t:.1f} s")
+        os.sync()  # the run should not wait for the generated drop's writeback
         config = work / "config.yaml"
         config.write_text(yaml.safe_dump({
             "source": str(work / "drop"), "publish": str(work / "publish"),

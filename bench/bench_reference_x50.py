@@ -30,6 +30,7 @@ import argparse
 import csv
 import gzip
 import io
+import os
 import shutil
 import subprocess
 import sys
@@ -158,6 +159,7 @@ def main() -> None:
         exports = build_fixture(work, args.rows, args.copies, args.weighted)
         n = args.rows * args.copies
         print(f"built {len(exports)} exports of {args.rows:,} responses and a weights file")
+        os.sync()  # the run should not wait for the built drop's writeback
         config = work / "config.yaml"
         config.write_text(yaml.safe_dump({
             "source": str(work / "drop"), "weights": str(work / "weights"),
