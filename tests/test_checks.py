@@ -271,3 +271,18 @@ def test_the_checker_ends_with_its_parent(tmp_path, end):
     assert "loaded __mp_main__\n" in out and out.count("done") == 1
     if end != "warm-up":
         assert "CheckOutcome(passed=True" in out and "gx here: False" in out
+
+
+def test_no_rendered_day_needs_no_checker_process():
+    """A night that rendered no day (nothing new) passes the day check without starting the
+    checker process (and without importing Great Expectations)."""
+    code = (
+        "import multiprocessing, sys\n"
+        "from pipeline import checks\n"
+        "out = checks.check_day_files({}, ['A1'], {})\n"
+        "assert out.passed and out.failures == []\n"
+        "assert multiprocessing.active_children() == []\n"
+        "assert 'great_expectations' not in sys.modules\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
