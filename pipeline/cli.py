@@ -136,13 +136,15 @@ def _run_job(args: argparse.Namespace, extra: dict[str, Any] | None = None) -> i
     # domain hands over to it (pipeline/ itself never imports Dagster).
     if cfg.kind == "panel":
         from pipeline import checks
-        from pipeline.fetching import source_has_new
-        from pipeline.panel.stages import is_export
 
-        # A run with rows to check (new exports, a backfill, a rebuild) starts the checker
-        # now: its import of Great Expectations (seconds of CPU) then runs on the other core
-        # while this one imports Dagster and starts the run, which use one core.
-        if extra or source_has_new(cfg, is_export):
+        # A run that will check data (new exports, a newly closed day, a backfill, a
+        # rebuild) starts the checker now: its import of Great Expectations (seconds of
+        # CPU) then runs on the other core while this one imports Dagster and starts the
+        # run, which use one core.
+        from pipeline.days import parse_as_of
+        from pipeline.panel.stages import will_check
+
+        if extra or will_check(cfg, parse_as_of(args.as_of)):
             checks.warm_up()
     launch = importlib.import_module("assets.launch")  # seconds: only once the config is valid
     out = launch.run_study(resource_cfg["config_path"], resource_cfg, days)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import numpy as np
@@ -50,3 +50,12 @@ def last_closed_day(as_of: datetime, timezone: str, hour: int = 4) -> date:
 def fmt(day: date) -> str:
     """A date as it appears in published file names: ``YYYY_mm_dd``."""
     return day.strftime("%Y_%m_%d")
+
+
+def parse_as_of(text: str | None) -> datetime:
+    """A run's clock from ISO 8601 text (``2021-06-02T12:00:00Z``; naive means UTC); None
+    means now."""
+    if not text:
+        return datetime.now(UTC)
+    moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)

@@ -1,22 +1,14 @@
 """The study resource: configuration, run clock, state store and run lock for one Dagster run."""
 
 import contextlib
-from datetime import UTC, datetime
 
 from dagster import ConfigurableResource, InitResourceContext
 from pydantic import PrivateAttr
 
 from pipeline.config import Config, load_config
 from pipeline.context import RunContext
+from pipeline.days import parse_as_of
 from pipeline.state.store import StateStore
-
-
-def parse_as_of(text: str | None) -> datetime:
-    """An ISO 8601 clock (naive means UTC); None means now."""
-    if not text:
-        return datetime.now(UTC)
-    moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def run_clock(context: InitResourceContext) -> str | None:

@@ -191,8 +191,7 @@ def test_schedule_runs_after_cutoff_on_dst_days(tmp_path):
     from datetime import date, datetime
     from zoneinfo import ZoneInfo
 
-    from pipeline.days import last_closed_day
-    from resources.study import parse_as_of
+    from pipeline.days import last_closed_day, parse_as_of
 
     study = Study(tmp_path)
     schedule = _defs(study.config).resolve_schedule_def("config_nightly_schedule")

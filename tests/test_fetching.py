@@ -1,4 +1,4 @@
-"""pipeline.fetching: which source files are new to the state."""
+"""pipeline.fetching (and the panel's will_check): which source files are new to the state."""
 
 from __future__ import annotations
 
@@ -31,3 +31,21 @@ def test_source_has_new_until_a_run_applies_the_files(tmp_path):
 def test_source_has_new_is_false_for_a_source_that_cannot_be_listed(tmp_path):
     study = Study(tmp_path, source=str(tmp_path / "not-mounted"))
     assert not source_has_new(load_config(study.config), is_export)
+
+
+def test_will_check_follows_new_exports_and_the_clock(tmp_path):
+    """The command line starts the checker early exactly when the run will check data."""
+    from pipeline.days import parse_as_of
+    from pipeline.panel.stages import will_check
+
+    study = Study(tmp_path)
+    cfg = load_config(study.config)
+    assert not will_check(cfg, parse_as_of("2021-06-02T12:00:00Z"))  # nothing at all yet
+    write_export(study.drop, "export_2021_06_02.csv", [
+        response("K1", "ok1", "2021-06-01 09:00:00", "2021-06-01 09:20:00"),
+    ])  # fmt: skip
+    assert will_check(cfg, parse_as_of("2021-06-02T12:00:00Z"))  # a new export
+    assert study.run("2021-06-02T12:00:00Z") == 0
+    assert not will_check(cfg, parse_as_of("2021-06-02T13:00:00Z"))  # the same day again
+    # the next night closes 06-02, not rendered yet: its (empty) day file is checked
+    assert will_check(cfg, parse_as_of("2021-06-03T12:00:00Z"))

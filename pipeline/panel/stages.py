@@ -13,7 +13,7 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -24,8 +24,10 @@ import pyarrow.compute as pc
 
 from pipeline import gzmembers
 from pipeline.checks import CHECK_COLUMNS
+from pipeline.config import Config
 from pipeline.context import RunContext
 from pipeline.csvfmt import to_csv_bytes
+from pipeline.days import last_closed_day
 from pipeline.fetching import (
     FetchResult,
     FileStatus,
@@ -34,6 +36,7 @@ from pipeline.fetching import (
     Quarantined,
     fetch_inputs,
     new_input,
+    source_has_new,
 )
 from pipeline.locations import RemoteFile
 from pipeline.panel import collisions as coll
@@ -64,6 +67,7 @@ from pipeline.panel.settings import (
 )
 from pipeline.staging import read_table, write_frame
 from pipeline.state import schema
+from pipeline.state.store import StateStore
 
 EXPORT_SUFFIXES = (".csv", ".csv.gz")
 # Arrow types of the ledger's columns, in table order (from pipeline/state/schema.py).
@@ -82,6 +86,24 @@ RENDER_THREADS = 2
 def is_export(path: str) -> bool:
     """Panel exports in the drop: ``*.csv`` and ``*.csv.gz``."""
     return path.lower().endswith(EXPORT_SUFFIXES)
+
+
+def will_check(cfg: Config, as_of: datetime) -> bool:
+    """Whether a nightly run at ``as_of`` will run data checks: the source holds exports
+    the state does not know, or the clock closes a day not rendered yet (a night with no
+    new data still renders its new, empty day). A hint for starting the checker early;
+    False when the state cannot be read (the run then reports why)."""
+    if source_has_new(cfg, is_export):
+        return True
+    store = StateStore(cfg.state)
+    try:
+        rendered = [d for d, row in store.days().items() if row.get("csv_sha")]
+    except Exception:  # noqa: BLE001 - a hint, not the run's own check
+        return False
+    finally:
+        store.dispose()
+    closed = last_closed_day(as_of, cfg.timezone, cfg.rules.cutoff_hour).isoformat()
+    return bool(rendered) and closed > max(rendered)
 
 
 def rebuilding(ctx: RunContext) -> bool:
