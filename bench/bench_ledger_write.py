@@ -1,39 +1,32 @@
-"""Benchmark (not a test): a first run's ledger write on SQLite, direct or staged by a process.
+"""Benchmark (not a test): a first run's ledger write on SQLite, bound row by row or staged.
 
     python bench/bench_ledger_write.py [--rows 1000000]
 
 Writes N rows of the ledger (``pipeline/state/schema.py``) into a fresh SQLite state
 database two ways, each in a child process of its own:
 
-* direct: ``StateStore.commit``, which binds the rows with ``executemany``
-  (``INSERT OR REPLACE``) in its committing thread;
-* staged: the path ``pipeline/state/bulk.py`` took until it was measured here: a worker
-  process (started and warmed up first, as a run did when it fetched a large delivery)
-  writes the key-sorted rows from an Arrow file into a scratch SQLite file, then the commit
-  copies them with one ``INSERT OR REPLACE ... SELECT`` from the attached file.
+* direct: ``INSERT OR REPLACE`` through the driver's ``executemany``, binding Python values
+  (what ``StateStore._upsert`` does for small writes; what a first run did until measured
+  here);
+* staged: ``StateStore.commit``, which stages large Arrow tables with the Arrow ADBC SQLite
+  driver into a scratch file and copies them with one ``INSERT OR REPLACE ... SELECT`` from
+  the attached file (``pipeline/state/bulk.py``; a run stages while its days render).
 
 Each way runs twice: alone (the commit's wall time) and next to a thread doing pure-Python
 work, as a run's publishing does while its ledger is written; the share of that thread's
-idle speed it keeps shows how much of the GIL the write takes. Prints seconds, rows/s,
-CPU seconds (both processes; the write is sequential either way, so on a busy machine
-they are the steadier figure), peak RSS of the child's process tree (sampled every 50 ms)
-and the ratios.
+idle speed it keeps shows how much of the GIL the write takes. Prints seconds, rows/s, CPU
+seconds, peak RSS of the child's process tree (sampled every 50 ms) and the ratios.
 
-Measured (1M rows; 2-core machine shared with other work, load 0.7-6): alone, staged/direct
-wall 1.00, 0.67, 0.90, 0.76 and CPU 0.85, 0.72, 0.93, 0.73 (the last on a quiet machine).
-Next to a pure-Python spin the direct write hits a GIL convoy (sqlite3 releases the GIL for
-every row): 40-48 s on a busy machine, 578 s on a quiet one, against 10-26 s staged. Whole
-1M-response first runs, whose publishing releases the GIL often, do not show it: their
-commit took 9.7-14.7 s direct and 9.2-14.3 s staged, the run waited <= 0.2 s for it either
-way (it overlaps publishing), and run walls differed by 0-4 s of 24-37 s. Staging saved
-well under a quarter of a first run's commit: it was removed.
+Measured (1M rows, 2-core machine, `machine: 10M-step Python loop 0.50 s`): ADBC ingest
+2.2 s + INSERT ... SELECT 2.3 s against 8.8 s of executemany (plus 2.0 s making the Python
+values); the ADBC ingest releases the GIL (a pure-Python thread beside it kept its speed).
+A whole 1M-response first run's publish step went from 20 s to 10 s with it.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import multiprocessing
 import shutil
 import sqlite3
 import subprocess
@@ -41,13 +34,11 @@ import sys
 import tempfile
 import threading
 import time
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.feather as feather
 from calibrate import machine_line  # bench/, the script folder, is on sys.path
 from measure import tree_rss_kb
 
@@ -93,57 +84,19 @@ def ledger_table(n: int, seed: int = 1) -> pa.Table:
     })  # fmt: skip
 
 
-# --- the staged path, as pipeline/state/bulk.py and StateStore._staged had it -------------
-def stage_rows(arrow_path: str, db_path: str) -> float:
-    """In the worker: the rows of an Arrow file into a new journal-less SQLite file;
-    returns the CPU seconds it took."""
-    cpu = time.process_time()
-    table = feather.read_table(arrow_path, memory_map=True)
-    names = table.column_names
-    con = sqlite3.connect(db_path)
-    try:
-        con.execute("PRAGMA journal_mode=OFF")
-        con.execute("PRAGMA synchronous=OFF")
-        con.execute(f"CREATE TABLE rows ({', '.join(_quote(c) for c in names)})")
-        sql = f"INSERT INTO rows VALUES ({', '.join('?' for _ in names)})"
-        for batch in table.to_batches(50_000):
-            cols = [python_values(batch.column(i)) for i in range(batch.num_columns)]
-            con.executemany(sql, zip(*cols, strict=True))
-        con.commit()
-    finally:
-        con.close()
-    return time.process_time() - cpu
-
-
-def _quote(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
-def staged_write(store: StateStore, rows: pa.Table, pool: ProcessPoolExecutor) -> float:
-    """The staged write; returns the worker's CPU seconds."""
-    db_file = store.sqlite_file()
-    assert db_file is not None
-    folder = Path(tempfile.mkdtemp(prefix=".stage-", dir=Path(db_file).parent))
-    try:
-        arrow, db = folder / "rows.arrow", folder / "rows.sqlite"
-        ordered = rows.take(pc.sort_indices(rows, sort_keys=[("token", "ascending")]))
-        feather.write_feather(ordered, arrow, compression="uncompressed")
-        worker_cpu = pool.submit(stage_rows, str(arrow), str(db)).result()
-        cols = ", ".join(_quote(c) for c in rows.column_names)
-        with store.engine.connect() as conn:
-            conn.exec_driver_sql("PRAGMA wal_autocheckpoint=0")  # as the run's commit
-            conn.exec_driver_sql("ATTACH DATABASE ? AS staged", (str(db),))
-            conn.commit()
-            with conn.begin():
-                conn.exec_driver_sql(
-                    f"INSERT OR REPLACE INTO ledger ({cols}) "
-                    f"SELECT {cols} FROM staged.rows ORDER BY rowid"
-                )
-            conn.exec_driver_sql("DETACH DATABASE staged")
-            conn.commit()
-    finally:
-        shutil.rmtree(folder, ignore_errors=True)
-    return worker_cpu
+# --- the direct path ------------------------------------------------------------------
+def direct_write(store: StateStore, rows: pa.Table) -> None:
+    """All rows bound through the driver's executemany, in one transaction."""
+    names = rows.column_names
+    cols = ", ".join(f'"{c}"' for c in names)
+    sql = f"INSERT OR REPLACE INTO ledger ({cols}) VALUES ({', '.join('?' for _ in names)})"
+    ordered = rows.take(pc.sort_indices(rows, sort_keys=[("token", "ascending")]))
+    values = zip(*(python_values(ordered.column(c)) for c in names), strict=True)
+    with store.engine.connect() as conn:
+        conn.exec_driver_sql("PRAGMA wal_autocheckpoint=0")  # as the run's commit
+        conn.commit()
+        with conn.begin():
+            conn.connection.dbapi_connection.cursor().executemany(sql, values)
 
 
 # --- one way, in a child process ---------------------------------------------------------
@@ -159,20 +112,14 @@ def child(way: str, n: int, busy: bool) -> dict:
     out: dict = {"way": way, "busy": busy}
     try:
         store = StateStore(f"sqlite:///{folder / 'state.db'}")
-        pool = None
-        if way == "staged":
-            t = time.perf_counter()
-            pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"))
-            pool.submit(stage_rows, *_tiny(folder)).result()  # start, import pyarrow, sqlite3
-            out["warm_up_s"] = time.perf_counter() - t
         changes = RunChanges(run_id="r1", as_of="2021-07-07T12:00:00+00:00",
-                             recorded="2021-07-07", ledger_rows=rows)  # fmt: skip
+                             recorded="2021-07-07", ledger_rows=rows, scratch=str(folder))  # fmt: skip
 
         def write() -> None:
-            if pool is None:
-                store.commit(changes)  # binds the rows in its committing thread
+            if way == "direct":
+                direct_write(store, rows)
             else:
-                out["worker_cpu_s"] = staged_write(store, rows, pool)
+                store.commit(changes)  # staged by the ADBC driver, then INSERT ... SELECT
 
         slice_ = 20_000
         if busy:
@@ -193,11 +140,9 @@ def child(way: str, n: int, busy: bool) -> dict:
             t, cpu = time.perf_counter(), time.process_time()
             write()
             out["seconds"] = time.perf_counter() - t
-            out["cpu_s"] = time.process_time() - cpu + out.get("worker_cpu_s", 0.0)
+            out["cpu_s"] = time.process_time() - cpu
         with sqlite3.connect(folder / "state.db") as con:
             out["rows"] = con.execute("SELECT count(*) FROM ledger").fetchone()[0]
-        if pool is not None:
-            pool.shutdown()
         store.dispose()
         for thread in threading.enumerate():  # the WAL checkpoint the commit left running
             if thread is not threading.current_thread():
@@ -205,12 +150,6 @@ def child(way: str, n: int, busy: bool) -> dict:
     finally:
         shutil.rmtree(folder, ignore_errors=True)
     return out
-
-
-def _tiny(folder: Path) -> tuple[str, str]:
-    path = folder / "tiny.arrow"
-    feather.write_feather(ledger_table(10, seed=2), path, compression="uncompressed")
-    return str(path), str(folder / "tiny.sqlite")
 
 
 # --- the parent ---------------------------------------------------------------------------
@@ -244,9 +183,7 @@ def main() -> None:
         if busy:
             extra = f", Python thread kept {r['python_kept']:.0%} of its idle speed"
         else:
-            extra = f", CPU {r['cpu_s']:.2f} s" + (" (both processes)" if way == "staged" else "")
-        if "warm_up_s" in r:
-            extra += f", worker warm-up {r['warm_up_s']:.1f} s (not counted)"
+            extra = f", CPU {r['cpu_s']:.2f} s"
         print(f"{way:<7} {'next to Python work' if busy else 'alone':<20} "
               f"{r['seconds']:6.2f} s  {args.rows / r['seconds']:>9,.0f} rows/s  "
               f"peak RSS {r['tree_mb']:,.0f} MB (tree){extra}", flush=True)  # fmt: skip
