@@ -12,36 +12,12 @@ from __future__ import annotations
 
 import argparse
 import os
-import shutil
-import subprocess
-import sys
-import tempfile
 import time
 from datetime import date
-from pathlib import Path
 
 import yaml
 from calibrate import machine_line  # bench/, the script folder, is on sys.path
-from measure import Measured, floor_seconds, report, run_child
-
-
-def _run(config: Path, as_of: str) -> Measured:
-    """One `python -m pipeline run` in a child process, timed with its process tree's peak."""
-    measured = run_child(
-        [sys.executable, "-m", "pipeline", "run", "--config", str(config), "--as-of", as_of],
-        stdout=subprocess.DEVNULL,
-    )
-    if measured.returncode:
-        raise SystemExit(f"run failed with exit code {measured.returncode}")
-    return measured
-
-
-def _published_rows(publish: Path) -> int:
-    """Rows in the newest version of every day file."""
-    newest: dict[str, Path] = {}
-    for p in sorted(publish.glob("cvid_responses_*_recordedby_*.csv")):
-        newest[p.name.split("_recordedby_")[0]] = p
-    return sum(p.read_bytes().count(b"\n") - 1 for p in newest.values())
+from measure import floor_seconds, published_rows, report, run_pipeline, work_folder
 
 
 def main() -> None:
@@ -53,8 +29,7 @@ def main() -> None:
     print(machine_line(), flush=True)
     from pipeline.panel.synth import generate_panel
 
-    work = Path(tempfile.mkdtemp(prefix="bench-panel-"))
-    try:
+    with work_folder("bench-panel-", args.keep) as work:
         start = date(2021, 6, 1)
         per_day = -(-args.responses // args.days)
         t = time.perf_counter()
@@ -69,17 +44,12 @@ def main() -> None:
         }))  # fmt: skip
         as_of = f"{date.fromordinal(start.toordinal() + args.days + 6).isoformat()}T12:00:00Z"
         n = per_day * args.days
-        first = _run(config, as_of)
-        rows_out = _published_rows(work / "publish")
+        first = run_pipeline(config, as_of)
+        rows_out = published_rows(work / "publish")
         floor = floor_seconds(sorted((work / "drop").glob("*.csv*")), rows_out)
         print(report(f"first run ({rows_out:,} published)", n, first, floor))
-        second = _run(config, as_of.replace("T12:", "T13:"))
+        second = run_pipeline(config, as_of.replace("T12:", "T13:"))
         print(report("second run (nothing new)", n, second, floor))
-    finally:
-        if args.keep:
-            print(f"kept {work}")
-        else:
-            shutil.rmtree(work, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -32,9 +32,6 @@ import gzip
 import io
 import os
 import shutil
-import subprocess
-import sys
-import tempfile
 from datetime import date
 from pathlib import Path
 
@@ -44,7 +41,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import yaml
 from calibrate import machine_line  # bench/, the script folder, is on sys.path
-from measure import floor_seconds, report, run_child
+from measure import floor_seconds, published_rows, report, run_pipeline, work_folder
 
 START = date(2021, 6, 1)
 
@@ -154,8 +151,7 @@ def main() -> None:
     parser.add_argument("--keep", action="store_true", help="keep the work folder")
     args = parser.parse_args()
     print(machine_line(), flush=True)
-    work = Path(tempfile.mkdtemp(prefix="bench-x50-"))
-    try:
+    with work_folder("bench-x50-", args.keep) as work:
         exports = build_fixture(work, args.rows, args.copies, args.weighted)
         n = args.rows * args.copies
         print(f"built {len(exports)} exports of {args.rows:,} responses and a weights file")
@@ -167,27 +163,14 @@ def main() -> None:
             "archive": str(work / "archive"), "state": f"sqlite:///{work / 'state.db'}",
         }))  # fmt: skip
         as_of = f"{date.fromordinal(START.toordinal() + 7).isoformat()}T12:00:00Z"  # all recorded
-        measured = run_child(
-            [sys.executable, "-m", "pipeline", "run", "--config", str(config), "--as-of", as_of],
-            stdout=subprocess.DEVNULL,
-        )
-        if measured.returncode:
-            raise SystemExit(f"run failed with exit code {measured.returncode}")
-        newest: dict[str, Path] = {}
-        for p in sorted((work / "publish").glob("cvid_responses_*_recordedby_*.csv")):
-            newest[p.name.split("_recordedby_")[0]] = p
-        published = sum(p.read_bytes().count(b"\n") - 1 for p in newest.values())
+        measured = run_pipeline(config, as_of)
+        published = published_rows(work / "publish")
         floor = floor_seconds(exports, published)
         print(report(f"first run ({published:,} published)", n, measured, floor))
         lost = lost_columns(exports, work / "publish")
         print(f"columns lost: {', '.join(lost) if lost else 'none'}")
         if lost:
             raise SystemExit(1)
-    finally:
-        if args.keep:
-            print(f"kept {work}")
-        else:
-            shutil.rmtree(work, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -12,10 +12,13 @@ import csv
 import gzip
 import io
 import resource
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -105,3 +108,36 @@ def report(what: str, rows: int, measured: Measured, floor: float) -> str:
         f"peak RSS {measured.tree_peak_mb:,.0f} MB (process tree), "
         f"{measured.wall / floor:.1f}x the floor ({floor:.1f} s)"
     )
+
+
+def run_pipeline(config: Path, as_of: str) -> Measured:
+    """One ``python -m pipeline run`` in a child process, timed with its process tree's peak;
+    exits the benchmark when the run fails."""
+    measured = run_child(
+        [sys.executable, "-m", "pipeline", "run", "--config", str(config), "--as-of", as_of],
+        stdout=subprocess.DEVNULL,
+    )
+    if measured.returncode:
+        raise SystemExit(f"run failed with exit code {measured.returncode}")
+    return measured
+
+
+def published_rows(publish: Path) -> int:
+    """Rows in the newest version of every published day file."""
+    newest: dict[str, Path] = {}
+    for p in sorted(publish.glob("cvid_responses_*_recordedby_*.csv")):
+        newest[p.name.split("_recordedby_")[0]] = p
+    return sum(p.read_bytes().count(b"\n") - 1 for p in newest.values())
+
+
+@contextmanager
+def work_folder(prefix: str, keep: bool) -> Iterator[Path]:
+    """A temporary folder for a benchmark's data, removed afterwards unless ``keep``."""
+    work = Path(tempfile.mkdtemp(prefix=prefix))
+    try:
+        yield work
+    finally:
+        if keep:
+            print(f"kept {work}")
+        else:
+            shutil.rmtree(work, ignore_errors=True)
