@@ -129,21 +129,25 @@ def unknown_files(
     return [f for f in listing if (f.path, f.size, float(f.mtime)) not in known], len(listing)
 
 
-def source_has_new(cfg: Config, wanted: Callable[[str], bool]) -> bool:
-    """Whether the study's source holds wanted files the state does not know (False when it
-    cannot be listed: the run itself then reports why)."""
+def source_has_new(
+    cfg: Config, wanted: Callable[[str], bool], store: StateStore | None = None
+) -> bool:
+    """Whether the study's source holds wanted files the state (``store``, or one opened
+    here) does not know; False when it cannot be listed (the run itself then reports why)."""
     try:
         loc = open_location(cfg.source, cfg.sftp)
     except Exception:  # noqa: BLE001 - a hint for warming up, not the run's own check
         return False
-    store = StateStore(cfg.state)
+    own = store is None
+    store = StateStore(cfg.state) if store is None else store
     try:
         return bool(unknown_files(loc, store, cfg.source, wanted)[0])
     except Exception:  # noqa: BLE001
         return False
     finally:
         loc.close()
-        store.dispose()
+        if own:
+            store.dispose()
 
 
 def fetch_inputs(

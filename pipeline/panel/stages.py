@@ -93,12 +93,15 @@ def will_check(cfg: Config, as_of: datetime) -> bool:
     the state does not know, or the clock closes a day not rendered yet (a night with no
     new data still renders its new, empty day). A hint for starting the checker early;
     False when the state cannot be read (the run then reports why)."""
-    if source_has_new(cfg, is_export):
-        return True
-    store = StateStore(cfg.state)
     try:
-        rendered = [d for d, row in store.days().items() if row.get("csv_sha")]
+        store = StateStore(cfg.state)  # one store for both questions
     except Exception:  # noqa: BLE001 - a hint, not the run's own check
+        return False
+    try:
+        if source_has_new(cfg, is_export, store):
+            return True
+        rendered = [d for d, row in store.days().items() if row.get("csv_sha")]
+    except Exception:  # noqa: BLE001
         return False
     finally:
         store.dispose()
