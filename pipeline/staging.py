@@ -34,6 +34,12 @@ def read_table(path: str | os.PathLike[str], columns: list[str] | None = None) -
     return feather.read_table(path, columns=columns, memory_map=True)
 
 
+def table_columns(path: str | os.PathLike[str]) -> list[str]:
+    """The column names of a staged file (its schema only is read)."""
+    with pa.memory_map(str(path)) as source:
+        return pa.ipc.open_file(source).schema.names
+
+
 def read_frame(path: str | os.PathLike[str], columns: list[str] | None = None) -> pd.DataFrame:
     """Read a staged file as a DataFrame; strings stay Arrow-backed (no copy to objects)."""
     return as_frame(read_table(path, columns))

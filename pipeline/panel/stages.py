@@ -65,7 +65,7 @@ from pipeline.panel.settings import (
     ledger_settings,
     render_settings,
 )
-from pipeline.staging import read_table, write_frame
+from pipeline.staging import read_table, table_columns, write_frame
 from pipeline.state import schema
 from pipeline.state.store import StateStore
 
@@ -376,9 +376,8 @@ def _merge_into_ledger(ctx: RunContext, elig: EligibilityResult, rebuild: bool) 
     sort_keys = [(c, "ascending") for c in order_keys.column_names]
     order = pc.sort_indices(order_keys, sort_keys=sort_keys).to_numpy()
     positions = _numpy(judged.column("_pos"))[cand_pos[won.rows[fresh]]][order]
-    batch = read_table(elig.batch)  # memory-mapped: only the columns taken below are read
-    columns = [c for c in batch.column_names if not c.startswith("_")]
-    values = _take_rows(batch.select(store_columns(columns, ctx.cfg.rules)), positions)
+    columns = [c for c in table_columns(elig.batch) if not c.startswith("_")]
+    values = _take_rows(elig.batch, store_columns(columns, ctx.cfg.rules), positions)
     counts = np.bincount(day_codes, minlength=len(day_names))
     offsets = np.concatenate([[0], np.cumsum(counts)[:-1]])
     out["winner_slices"] = {
@@ -390,12 +389,27 @@ def _merge_into_ledger(ctx: RunContext, elig: EligibilityResult, rebuild: bool) 
     return LedgerDelta(**out)
 
 
-def _take_rows(table: pa.Table, rows: np.ndarray) -> pa.Table:
-    """``table.take(rows)``, two columns at a time (the take kernels release the GIL)."""
+def _take_rows(path: str, columns: list[str], rows: np.ndarray) -> pa.Table:
+    """``columns`` of the staged table at ``path``, rows ``rows``.
+
+    A few columns at a time, two groups at once (the take kernels release the GIL), each
+    group mapped and unmapped on its own: one map of the whole batch kept every page of it
+    resident while the (almost as large) result was built.
+    """
     picked = pa.array(np.asarray(rows, dtype="int64"))
+    groups = [columns[i : i + TAKE_GROUP] for i in range(0, len(columns), TAKE_GROUP)]
+
+    def take(group: list[str]) -> list[pa.ChunkedArray]:
+        with pa.memory_map(path) as source:  # feather.read_table(columns=) copies: 2x slower
+            part = pa.ipc.open_file(source).read_all().select(group)
+            return [part.column(c).take(picked) for c in group]
+
     with ThreadPoolExecutor(max_workers=2, thread_name_prefix="take") as pool:
-        columns = list(pool.map(lambda c: c.take(picked), table.columns))
-    return pa.table(columns, names=table.column_names)
+        taken = [col for cols in pool.map(take, groups) for col in cols]
+    return pa.table(taken, names=columns)
+
+
+TAKE_GROUP = 4  # columns per map in _take_rows
 
 
 # --- stage 5: lag policy -----------------------------------------------------------------
@@ -749,6 +763,7 @@ def build_days(
                 to_render[day] = stores[day].store if day in stores else known.get("store")
                 if rekeyed:
                     rerendered.append(day)
+    del prepared  # the new winners are in the day stores now: unmap their staged file
     _ = ctx.zip_population  # loaded once, before the rendering threads share it
     # Days render two at a time: most of a render is Arrow kernels and zlib, which release
     # the GIL. Meanwhile the state rows the run will commit are prepared and, when large,
