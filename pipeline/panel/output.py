@@ -150,6 +150,15 @@ def format_values(
     return out
 
 
+def in_publication_order(rows: pa.Table) -> pa.Table:
+    """Stored responses in the order they are published: by start, recorded, ResponseId."""
+    keys = [(START, "ascending"), (RECORDED, "ascending"), ("ResponseId", "ascending")]
+    order = pc.sort_indices(rows, sort_keys=keys)
+    if np.array_equal(order.to_numpy(), np.arange(rows.num_rows)):  # often sorted already
+        return rows
+    return rows.take(order)
+
+
 def day_table(
     rows: pa.Table,
     questions: list[str],
@@ -163,10 +172,7 @@ def day_table(
 
     Rows are sorted by start (then recorded, then ResponseId). The last column, ``_token``,
     is not published: it lets checks see respondents."""
-    keys = [(START, "ascending"), (RECORDED, "ascending"), ("ResponseId", "ascending")]
-    order = pc.sort_indices(rows, sort_keys=keys)
-    if not np.array_equal(order.to_numpy(), np.arange(rows.num_rows)):  # often sorted already
-        rows = rows.take(order)
+    rows = in_publication_order(rows)
     n = rows.num_rows
     values = format_values(rows, questions, rules, timezone, zip_population)
     cols: dict[str, pa.Array] = {}

@@ -43,7 +43,7 @@ from pipeline.panel import collisions as coll
 from pipeline.panel.columns import merge_layouts, question_columns
 from pipeline.panel.eligibility import count_reasons, exclusion_reasons
 from pipeline.panel.names import WEIGHTS_RE
-from pipeline.panel.output import day_table, store_columns
+from pipeline.panel.output import day_table, in_publication_order, store_columns
 from pipeline.panel.qualtrics import (
     END,
     RECORDED,
@@ -80,6 +80,7 @@ UNKNOWN_WAVE_KEY = 1e9
 # ``on_time_day`` is the same concept: the first day it became so.
 ON_TIME = "_on_time"
 RENDER_THREADS = 2
+RENDER_ROWS = 50_000  # rows formatted at a time when a day is rendered
 
 
 # --- stage 1: fetch ----------------------------------------------------------------------
@@ -862,17 +863,29 @@ class DayRenderer:
         stored = _read_store(ctx, store)
         weights = self.weights(stored.column(TOKEN))
         rows = stored.filter(publishable(stored, weights)) if stored.num_rows else stored
-        table = day_table(
-            rows, self.questions, weights, ctx.cfg.rules, ctx.cfg.timezone, ctx.zip_population
-        )
-        data = to_csv_bytes(table.drop_columns(["_token"]))
+        rows = in_publication_order(rows)
+        # A large day is formatted RENDER_ROWS rows at a time: a chunk's formatted values
+        # are a few times its CSV bytes, so memory stays bounded. Every value is formatted
+        # and quoted on its own, so the bytes are those of the day formatted at once. (Two
+        # chunks at once gained no time: the run's other threads keep both cores busy.)
+        parts: list[bytes] = []
+        checks: list[pa.Table] = []
+        for offset in range(0, max(rows.num_rows, 1), RENDER_ROWS):
+            table = day_table(
+                rows.slice(offset, RENDER_ROWS), self.questions, weights, ctx.cfg.rules,
+                ctx.cfg.timezone, ctx.zip_population,
+            )  # fmt: skip
+            parts.append(to_csv_bytes(table.drop_columns(["_token"]), header=not offset))
+            checks.append(table.select(CHECK_COLUMNS))
+        data = parts[0] if len(parts) == 1 else b"".join(parts)
+        del parts
         sha = ctx.cache_csv(data)
         gzmembers.member(ctx, sha, data)  # for the cumulative file, compressed while we're here
         check = ctx.run_dir / "checks" / f"{day}.arrow"
-        write_frame(table.select(CHECK_COLUMNS), check)
+        write_frame(pa.concat_tables(checks), check)
         return RenderedDay(
             csv_sha=sha,
-            rows=table.num_rows,
+            rows=rows.num_rows,
             withheld=stored.num_rows - rows.num_rows,
             store=store,
             check=str(check),
