@@ -199,13 +199,15 @@ def _wait_gone(pid: int, timeout: float = 30) -> None:
 
 
 PARENT = """
-import sys, time
+import sys, threading, time
 from pipeline import checks
 
-print("loaded", __name__, flush=True)  # a script's top level runs again in the checker
+print("loaded", __name__, flush=True)  # a spawned checker runs a script's top level again
 
 
 def main():
+    if sys.argv[4] == "spawn":  # a process with another thread spawns its checker
+        threading.Thread(target=time.sleep, args=(60,), daemon=True).start()
     if sys.argv[3] == "warm-up":
         checks.warm_up()  # the parent exits while the checker imports Great Expectations
     else:
@@ -236,11 +238,16 @@ def _descendants(root: int) -> set[int]:
     return found
 
 
-@pytest.mark.parametrize("end", ["exit", "warm-up", "killed"])
-def test_the_checker_ends_with_its_parent(tmp_path, end):
+@pytest.mark.parametrize(
+    ("end", "start"),
+    [("exit", "fork"), ("warm-up", "fork"), ("killed", "fork"), ("exit", "spawn"),
+     ("killed", "spawn")],
+)  # fmt: skip
+def test_the_checker_ends_with_its_parent(tmp_path, end, start):
     """A script started by path (what spawn's re-import of ``__main__`` affects) runs a
-    check in the checker; no process of it is left once the script exits (even while the
-    checker imports for a warm-up) or is killed."""
+    check in the checker, forked while the script has one thread, spawned otherwise; no
+    process of it is left once the script exits (even while the checker imports for a
+    warm-up) or is killed."""
     script = tmp_path / "parent.py"
     script.write_text(textwrap.dedent(PARENT))
     data = write_frame(day(["a"], ["2021-06-01 09:00:00"], ["1"]), tmp_path / "d.arrow")
@@ -248,7 +255,7 @@ def test_the_checker_ends_with_its_parent(tmp_path, end):
     env.pop(checks.NO_PROCESSES_ENV, None)
     with open(tmp_path / "stderr.txt", "w") as stderr:
         proc = subprocess.Popen(
-            [sys.executable, str(script), data, ",".join(HEADER), end],
+            [sys.executable, str(script), data, ",".join(HEADER), end, start],
             stdout=subprocess.PIPE, stderr=stderr, text=True, env=env,
         )  # fmt: skip
     assert proc.stdout is not None
@@ -267,8 +274,9 @@ def test_the_checker_ends_with_its_parent(tmp_path, end):
     assert time.perf_counter() - t < 60  # a warm-up's import is waited for, nothing more
     out = "".join(lines) + proc.stdout.read()
     assert out.startswith("loaded __main__\n")
-    # spawn ran the script's top level again in the checker (its guard kept main() out)
-    assert "loaded __mp_main__\n" in out and out.count("done") == 1
+    # spawn ran the script's top level again in the checker (its guard kept main() out);
+    # a forked checker has it already
+    assert ("loaded __mp_main__\n" in out) == (start == "spawn") and out.count("done") == 1
     if end != "warm-up":
         assert "CheckOutcome(passed=True" in out and "gx here: False" in out
 

@@ -79,13 +79,22 @@ def format_text(values: pd.Series | pa.Array) -> pa.Array:
 def format_zip(values: pd.Series | pa.Array, populations: dict[str, int] | None) -> pa.Array:
     """ZIP codes with more than 5 digits, or of an area under 100 people, become null."""
     text = format_text(values)
-    long = pc.fill_null(pc.greater(pc.count_substring_regex(text, r"\d"), 5), False)
-    out = pc.if_else(long, NULL, text)
+    out = pc.if_else(_over_five_digits(text), NULL, text)
     if populations:
         sparse = pa.array(sorted(z for z, n in populations.items() if n < MIN_ZIP_POPULATION))
         hit = pc.fill_null(pc.is_in(pc.utf8_slice_codeunits(out, 0, 5), value_set=sparse), False)
         out = pc.if_else(hit, NULL, out)
     return out
+
+
+def _over_five_digits(text: pa.Array) -> pa.Array:
+    """Whether each value holds more than five ASCII digits (False for null). Only values
+    over five bytes can: the digit-counting regex (35x slower) runs on those alone."""
+    longer = pc.fill_null(pc.greater(pc.binary_length(text), 5), False)
+    digits = pc.count_substring_regex(text.filter(longer), r"\d")
+    return pc.replace_with_mask(
+        pa.array(np.zeros(len(text), dtype=bool)), longer, pc.greater(digits, 5)
+    )
 
 
 def store_columns(columns: list[str], rules: PanelRules) -> list[str]:
