@@ -159,13 +159,31 @@ def format_values(
     return out
 
 
+PUBLICATION_ORDER = [(START, "ascending"), (RECORDED, "ascending"), ("ResponseId", "ascending")]
+
+
+def publication_order(rows: pa.Table, keep: pa.Array | None = None) -> np.ndarray | None:
+    """The positions of the ``keep`` rows (all when None) of stored responses in the order
+    they are published (by start, recorded, ResponseId); None when that is every row in
+    the order it is in (often so)."""
+    if keep is None:
+        positions = np.arange(rows.num_rows)
+    else:  # a null is not kept (as in Table.filter)
+        positions = np.flatnonzero(pc.fill_null(keep, False).to_numpy(zero_copy_only=False))
+    keys = rows.select([k for k, _ in PUBLICATION_ORDER])
+    if len(positions) != rows.num_rows:
+        keys = keys.take(pa.array(positions))
+    order = pc.sort_indices(keys, sort_keys=PUBLICATION_ORDER).to_numpy()
+    positions = positions[order]
+    if np.array_equal(positions, np.arange(rows.num_rows)):
+        return None
+    return positions
+
+
 def in_publication_order(rows: pa.Table) -> pa.Table:
-    """Stored responses in the order they are published: by start, recorded, ResponseId."""
-    keys = [(START, "ascending"), (RECORDED, "ascending"), ("ResponseId", "ascending")]
-    order = pc.sort_indices(rows, sort_keys=keys)
-    if np.array_equal(order.to_numpy(), np.arange(rows.num_rows)):  # often sorted already
-        return rows
-    return rows.take(order)
+    """Stored responses in the order they are published (:func:`publication_order`)."""
+    positions = publication_order(rows)
+    return rows if positions is None else rows.take(pa.array(positions))
 
 
 def day_table(

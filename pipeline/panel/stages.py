@@ -43,7 +43,7 @@ from pipeline.panel import collisions as coll
 from pipeline.panel.columns import merge_layouts, question_columns
 from pipeline.panel.eligibility import count_reasons, exclusion_reasons
 from pipeline.panel.names import WEIGHTS_RE
-from pipeline.panel.output import day_table, in_publication_order, store_columns
+from pipeline.panel.output import day_table, publication_order, store_columns
 from pipeline.panel.qualtrics import (
     END,
     RECORDED,
@@ -862,18 +862,24 @@ class DayRenderer:
         ctx = self.ctx
         stored = _read_store(ctx, store)
         weights = self.weights(stored.column(TOKEN))
-        rows = stored.filter(publishable(stored, weights)) if stored.num_rows else stored
-        rows = in_publication_order(rows)
-        # A large day is formatted RENDER_ROWS rows at a time: a chunk's formatted values
-        # are a few times its CSV bytes, so memory stays bounded. Every value is formatted
-        # and quoted on its own, so the bytes are those of the day formatted at once. (Two
-        # chunks at once gained no time: the run's other threads keep both cores busy.)
+        keep = publishable(stored, weights) if stored.num_rows else None
+        positions = publication_order(stored, keep)  # None: every row, as stored
+        n = stored.num_rows if positions is None else len(positions)
+        # A large day is formatted RENDER_ROWS rows at a time, each chunk taken from the
+        # store on its own (no copy of the whole day): a chunk's formatted values are a few
+        # times its CSV bytes, so memory stays bounded. Every value is formatted and quoted
+        # on its own, so the bytes are those of the day formatted at once. (Two chunks at
+        # once gained no time: the run's other threads keep both cores busy.)
         parts: list[bytes] = []
         checks: list[pa.Table] = []
-        for offset in range(0, max(rows.num_rows, 1), RENDER_ROWS):
+        for offset in range(0, max(n, 1), RENDER_ROWS):
+            if positions is None:
+                rows = stored.slice(offset, RENDER_ROWS)
+            else:
+                rows = stored.take(pa.array(positions[offset : offset + RENDER_ROWS]))
             table = day_table(
-                rows.slice(offset, RENDER_ROWS), self.questions, weights, ctx.cfg.rules,
-                ctx.cfg.timezone, ctx.zip_population,
+                rows, self.questions, weights, ctx.cfg.rules, ctx.cfg.timezone,
+                ctx.zip_population,
             )  # fmt: skip
             parts.append(to_csv_bytes(table.drop_columns(["_token"]), header=not offset))
             checks.append(table.select(CHECK_COLUMNS))
@@ -885,8 +891,8 @@ class DayRenderer:
         write_frame(pa.concat_tables(checks), check)
         return RenderedDay(
             csv_sha=sha,
-            rows=rows.num_rows,
-            withheld=stored.num_rows - rows.num_rows,
+            rows=n,
+            withheld=stored.num_rows - n,
             store=store,
             check=str(check),
             render_key=self.render_key,
