@@ -5,7 +5,13 @@ from __future__ import annotations
 import pyarrow as pa
 
 from pipeline.config import PanelRules
-from pipeline.panel.output import day_table, format_number, format_text, format_zip
+from pipeline.panel.output import (
+    day_table,
+    format_number,
+    format_text,
+    format_zip,
+    publication_order,
+)
 from pipeline.panel.qualtrics import END, RECORDED, START, TOKEN, WAVE
 
 
@@ -72,3 +78,21 @@ def test_day_table_formats_stored_values_at_render():
     assert [r["A2"] for r in masked] == ["1.5", "2.0"]  # text now: kept as received
     assert masked[0]["StartDatetime"] == "2021-06-01 12:01:00"
     assert [r["weight"] for r in masked] == [None, "1.5"]
+
+
+def test_zip_codes_with_more_than_five_digits_anywhere_are_masked():
+    """Only values over five bytes can hold six digits; every one of them is counted."""
+    values = ["12345", "1234 5", "98-105-1", "ab123456", "９８１０５１", "12 34 56", None]
+    out = format_zip(pa.array(values), None).to_pylist()
+    assert out == ["12345", "1234 5", None, None, "９８１０５１", None, None]
+
+
+def test_publication_order_is_by_start_recorded_and_response_id_of_kept_rows():
+    rows = pa.table({
+        START: [30, 10, 10, 20], RECORDED: [1, 2, 2, 1], "ResponseId": ["R_d", "R_c", "R_b", "R_a"],
+    })  # fmt: skip
+    assert publication_order(rows).tolist() == [2, 1, 3, 0]
+    keep = pa.array([True, None, True, False])  # a null is not kept, as Table.filter drops it
+    assert publication_order(rows, keep).tolist() == [2, 0]
+    in_order = rows.take(pa.array([2, 1, 3, 0]))
+    assert publication_order(in_order) is None  # every row, as it is: nothing to take
