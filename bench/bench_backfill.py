@@ -20,9 +20,8 @@ import time
 from datetime import date, timedelta
 from pathlib import Path
 
-import yaml
 from calibrate import machine_line  # bench/, the script folder, is on sys.path
-from measure import ROOT, floor_seconds, report, run_child
+from measure import ROOT, floor_seconds, report, run_child, study_config
 
 
 def main() -> None:
@@ -37,12 +36,7 @@ def main() -> None:
     try:
         start = date(2021, 6, 1)
         generate_panel(work / "drop", start, args.days, args.per_day, seed=2)
-        config = work / "study.yaml"
-        config.write_text(yaml.safe_dump({
-            "source": str(work / "drop"), "publish": str(work / "publish"),
-            "cid_out": str(work / "cids"), "archive": str(work / "archive"),
-            "state": f"sqlite:///{work / 'state.db'}", "reissue": "changed",
-        }))  # fmt: skip
+        config = study_config(work, reissue="changed")
         as_of = f"{(start + timedelta(days=args.days + 6)).isoformat()}T12:00:00Z"
         cli = [sys.executable, "-m", "pipeline"]
         subprocess.run([*cli, "run", "--config", str(config), "--as-of", as_of],

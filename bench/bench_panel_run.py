@@ -23,9 +23,15 @@ import os
 import time
 from datetime import date, timedelta
 
-import yaml
 from calibrate import machine_line  # bench/, the script folder, is on sys.path
-from measure import floor_seconds, published_rows, report, run_pipeline, work_folder
+from measure import (
+    floor_seconds,
+    published_rows,
+    report,
+    run_pipeline,
+    study_config,
+    work_folder,
+)
 
 
 def main() -> None:
@@ -45,12 +51,7 @@ def main() -> None:
         generate_panel(work / "drop", start, args.days, per_day, seed=1)
         print(f"generated {per_day * args.days:,} responses in {time.perf_counter() - t:.1f} s")
         os.sync()  # the run should not wait for the generated drop's writeback
-        config = work / "config.yaml"
-        config.write_text(yaml.safe_dump({
-            "source": str(work / "drop"), "publish": str(work / "publish"),
-            "cid_out": str(work / "cids"), "archive": str(work / "archive"),
-            "state": f"sqlite:///{work / 'state.db'}",
-        }))  # fmt: skip
+        config = study_config(work)
         as_of = f"{date.fromordinal(start.toordinal() + args.days + 6).isoformat()}T12:00:00Z"
         n = per_day * args.days
         first = run_pipeline(config, as_of)

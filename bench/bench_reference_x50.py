@@ -39,9 +39,15 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
-import yaml
 from calibrate import machine_line  # bench/, the script folder, is on sys.path
-from measure import floor_seconds, published_rows, report, run_pipeline, work_folder
+from measure import (
+    floor_seconds,
+    published_rows,
+    report,
+    run_pipeline,
+    study_config,
+    work_folder,
+)
 
 START = date(2021, 6, 1)
 
@@ -156,12 +162,7 @@ def main() -> None:
         n = args.rows * args.copies
         print(f"built {len(exports)} exports of {args.rows:,} responses and a weights file")
         os.sync()  # the run should not wait for the built drop's writeback
-        config = work / "config.yaml"
-        config.write_text(yaml.safe_dump({
-            "source": str(work / "drop"), "weights": str(work / "weights"),
-            "publish": str(work / "publish"), "cid_out": str(work / "cids"),
-            "archive": str(work / "archive"), "state": f"sqlite:///{work / 'state.db'}",
-        }))  # fmt: skip
+        config = study_config(work, weights=str(work / "weights"))
         as_of = f"{date.fromordinal(START.toordinal() + 7).isoformat()}T12:00:00Z"  # all recorded
         measured = run_pipeline(config, as_of)
         published = published_rows(work / "publish")

@@ -32,7 +32,7 @@ import time
 from datetime import date
 from pathlib import Path
 
-import yaml
+from measure import study_config  # bench/, the script folder, is on sys.path
 
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
@@ -158,14 +158,11 @@ def main() -> None:
         n = args.days * args.per_day
         print(f"generated {n:,} responses over {args.days} days in {time.perf_counter() - t:.1f} s")
         publish = server.root / "publish"
-        config = work / "config.yaml"
-        config.write_text(yaml.safe_dump({
-            "source": str(work / "drop"), "publish": server.url(publish),
-            "cid_out": str(work / "cids"), "archive": str(work / "archive"),
-            "state": f"sqlite:///{work / 'state.db'}", "reissue": "all",
-            "sftp": {"known_hosts": str(server.known_hosts), "key_file": str(server.key_file),
-                     "allow_unknown_hosts": False},
-        }))  # fmt: skip
+        config = study_config(
+            work, publish=server.url(publish), reissue="all",
+            sftp={"known_hosts": str(server.known_hosts), "key_file": str(server.key_file),
+                  "allow_unknown_hosts": False},
+        )  # fmt: skip
         print(f"sshd {server.url(publish)}")
 
         s1 = _run(config, CLOCK_1, work)

@@ -24,6 +24,7 @@ from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.csv as pacsv
+import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -108,6 +109,18 @@ def report(what: str, rows: int, measured: Measured, floor: float) -> str:
         f"peak RSS {measured.tree_peak_mb:,.0f} MB (process tree), "
         f"{measured.wall / floor:.1f}x the floor ({floor:.1f} s)"
     )
+
+
+def study_config(work: Path, **keys: object) -> Path:
+    """A study file ``work/config.yaml`` whose drop, publish, CID, archive folders and SQLite
+    state are under ``work``; ``keys`` add or override keys. Returns its path."""
+    config = work / "config.yaml"
+    config.write_text(yaml.safe_dump({
+        "source": str(work / "drop"), "publish": str(work / "publish"),
+        "cid_out": str(work / "cids"), "archive": str(work / "archive"),
+        "state": f"sqlite:///{work / 'state.db'}", **keys,
+    }))  # fmt: skip
+    return config
 
 
 def run_pipeline(config: Path, as_of: str) -> Measured:
