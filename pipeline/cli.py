@@ -132,8 +132,6 @@ def _run_job(args: argparse.Namespace, extra: dict[str, Any] | None = None) -> i
         resource_cfg["as_of"] = args.as_of
     days = extra.pop("days", None) if extra else None
     resource_cfg.update(extra or {})
-    # The Dagster layer is loaded by name: this command line is where the plain-Python
-    # domain hands over to it (pipeline/ itself never imports Dagster).
     if cfg.kind == "panel":
         from pipeline import checks
 
@@ -146,6 +144,8 @@ def _run_job(args: argparse.Namespace, extra: dict[str, Any] | None = None) -> i
 
         if extra or will_check(cfg, parse_as_of(args.as_of)):
             checks.warm_up()
+    # The Dagster layer is loaded by name: this command line is where the plain-Python
+    # domain hands over to it (pipeline/ itself never imports Dagster).
     launch = importlib.import_module("assets.launch")  # seconds: only once the config is valid
     out = launch.run_study(resource_cfg["config_path"], resource_cfg, days)
     print(f"published {len(out.written)} file(s), re-issued {out.linked} by link, "

@@ -81,6 +81,7 @@ UNKNOWN_WAVE_KEY = 1e9
 ON_TIME = "_on_time"
 RENDER_THREADS = 2
 RENDER_ROWS = 50_000  # rows formatted at a time when a day is rendered
+TAKE_GROUP = 4  # columns per memory map when the ledger step takes the winners' rows
 
 
 # --- stage 1: fetch ----------------------------------------------------------------------
@@ -408,9 +409,6 @@ def _take_rows(path: str, columns: list[str], rows: np.ndarray) -> pa.Table:
     with ThreadPoolExecutor(max_workers=2, thread_name_prefix="take") as pool:
         taken = [col for cols in pool.map(take, groups) for col in cols]
     return pa.table(taken, names=columns)
-
-
-TAKE_GROUP = 4  # columns per map in _take_rows
 
 
 # --- stage 5: lag policy -----------------------------------------------------------------

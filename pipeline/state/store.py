@@ -283,9 +283,8 @@ class StateStore:
         """The stored weights (``cid``, ``weight``, ``file``) of the given tokens."""
         rows: list[Any] = []
         with self.engine.connect() as conn:
-            if conn.execute(sa.select(schema.weights.c.cid).limit(1)).first() is None:
-                rows = []  # no weights yet: nothing to look up
-            else:
+            # with no weight stored yet there is nothing to look up
+            if conn.execute(sa.select(schema.weights.c.cid).limit(1)).first() is not None:
                 # Plain driver SQL: compiling 5,000-parameter IN clauses per chunk is slow.
                 for chunk in _chunks(sorted(set(tokens))):
                     sql = (
@@ -392,10 +391,10 @@ class StateStore:
     def stage(self, tables: dict[str, Any], folder: str | Path | None) -> str | None:
         """SQLite: write the large ones of ``tables`` (``ledger``, ``weights``: at least
         :data:`BULK_MIN_ROWS` rows) into a new scratch SQLite file in ``folder`` (None: the
-        system's temporary folder; see
-        :mod:`pipeline.state.bulk`), for a commit to attach (``RunChanges.staged``);
-        returns its path, or None when nothing needs staging (or the store is PostgreSQL).
-        A run stages while its days render, so its commit only copies the rows."""
+        system's temporary folder; see :mod:`pipeline.state.bulk`), for a commit to attach
+        (``RunChanges.staged``); returns its path, or None when nothing needs staging (or
+        the store is PostgreSQL). A run stages while its days render, so its commit only
+        copies the rows."""
         big = {
             name: rows for name, rows in tables.items()
             if isinstance(rows, pa.Table) and rows.num_rows >= BULK_MIN_ROWS
