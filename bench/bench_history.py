@@ -69,6 +69,7 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import yaml
 from calibrate import machine_line  # bench/, the script folder, is on sys.path
+from measure import floor_seconds, report, run_child
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -440,23 +441,20 @@ def _seed_versions(h: History, con: sqlite3.Connection, publish: Path, policy: s
 
 # --- measurements -----------------------------------------------------------------------------
 def cli_run(config: Path, as_of: datetime) -> dict[str, Any]:
-    """One ``python -m pipeline run`` child: wall seconds, peak RSS, its summary line."""
+    """One ``python -m pipeline run`` child: wall seconds, peak RSS of its process tree (the
+    run and its checker), its summary line."""
     env = {k: v for k, v in os.environ.items() if k != "DAGSTER_HOME"}
     cmd = [sys.executable, "-m", "pipeline", "run", "--config", str(config),
            "--as-of", as_of.isoformat()]  # fmt: skip
-    out = tempfile.TemporaryFile()
-    err = tempfile.TemporaryFile()
-    t = time.perf_counter()
-    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=out, stderr=err)
-    _pid, status, usage = os.wait4(proc.pid, 0)
-    wall = time.perf_counter() - t
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    out.seek(0)
-    err.seek(0)
-    if proc.returncode != 0:
-        raise SystemExit(f"run failed ({proc.returncode}): {err.read().decode()[-2000:]}")
-    summary = out.read().decode().splitlines()[0]
-    return {"wall": wall, "rss_mb": usage.ru_maxrss / 1024, "summary": summary}
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        measured = run_child(cmd, env=env, stdout=out, stderr=err)
+        out.seek(0)
+        err.seek(0)
+        if measured.returncode != 0:
+            raise SystemExit(f"run failed ({measured.returncode}): {err.read().decode()[-2000:]}")
+        summary = out.read().decode().splitlines()[0]
+    return {"wall": measured.wall, "rss_mb": measured.tree_peak_mb, "summary": summary,
+            "measured": measured}  # fmt: skip
 
 
 STAGES = ["fetch", "normalize", "eligibility", "collisions", "lag policy", "build days",
@@ -589,6 +587,9 @@ def main() -> None:
         print(f"night of {LAST_DAY + timedelta(days=1)} ({time.perf_counter() - t:.1f} s to "
               f"generate): {total:,} responses: "
               + ", ".join(f"{k} {v:,}" for k, v in night.counts.items()))  # fmt: skip
+        floor = floor_seconds(files["A"], args.new)  # the night's exports, alike for A and B
+        print(f"floor (pyarrow reading the night's exports, writing {args.new:,} rows as CSV, "
+              f"gzipped): {floor:.2f} s")  # fmt: skip
         as_of = local(LAST_DAY + timedelta(days=2), 5, 30)
         print(f"nightly clock --as-of {as_of.isoformat()} (publishes up to "
               f"{LAST_DAY + timedelta(days=1)}); reissue policies: {', '.join(policies)}; state.db "
@@ -642,10 +643,8 @@ def main() -> None:
             sa, sb = a["stages"]["total"], b["stages"]["total"]
             print(f"\nreissue: {policy}")
             print("  nightly run (python -m pipeline run, Dagster start-up included):")
-            print(f"    A {wa:6.2f} s  {args.new / wa:9,.0f} rows/s  peak RSS "
-                  f"{a['cli']['rss_mb']:,.0f} MB")  # fmt: skip
-            print(f"    B {wb:6.2f} s  {args.new / wb:9,.0f} rows/s  peak RSS "
-                  f"{b['cli']['rss_mb']:,.0f} MB")  # fmt: skip
+            for name, res in (("A", a), ("B", b)):
+                print("    " + report(f"history {name}", args.new, res["cli"]["measured"], floor))
             ok_ratio, ok_secs = ratio <= RATIO_TARGET, wb <= SECONDS_TARGET
             print(f"    ratio B/A {ratio:.2f} (target <= {RATIO_TARGET}: "
                   f"{'met' if ok_ratio else 'NOT met'}); B {wb:.1f} s (target <= "

@@ -15,7 +15,8 @@ database two ways, each in a child process of its own:
 Each way runs twice: alone (the commit's wall time) and next to a thread doing pure-Python
 work, as a run's publishing does while its ledger is written; the share of that thread's
 idle speed it keeps shows how much of the GIL the write takes. Prints seconds, rows/s, CPU
-seconds, peak RSS of the child's process tree (sampled every 50 ms) and the ratios.
+seconds, peak RSS of the child's process tree (sampled every 50 ms), the ratio to the floor
+(pyarrow reading the same rows as CSV and writing them back, gzipped) and staged/direct.
 
 Measured (1M rows, 2-core machine, `machine: 10M-step Python loop 0.50 s`): ADBC ingest
 2.2 s + INSERT ... SELECT 2.3 s against 8.8 s of executemany (plus 2.0 s making the Python
@@ -26,6 +27,7 @@ A whole 1M-response first run's publish step went from 20 s to 10 s with it.
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import shutil
 import sqlite3
@@ -39,8 +41,9 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.csv as pacsv
 from calibrate import machine_line  # bench/, the script folder, is on sys.path
-from measure import tree_rss_kb
+from measure import Measured, floor_seconds, report, tree_rss_kb
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -153,6 +156,14 @@ def child(way: str, n: int, busy: bool) -> dict:
 
 
 # --- the parent ---------------------------------------------------------------------------
+def ledger_floor(n: int) -> float:
+    """The floor for ``n`` ledger rows: pyarrow reading them as CSV and writing them as CSV,
+    gzipped (``measure.floor_seconds``; making the CSV is not timed)."""
+    sink = io.BytesIO()
+    pacsv.write_csv(ledger_table(n), sink)
+    return floor_seconds([sink.getvalue()], n, header_rows=1)
+
+
 def run_child(way: str, n: int, busy: bool) -> dict:
     cmd = [sys.executable, __file__, "--child", way, "--rows", str(n)] + (["--busy"] * busy)
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
@@ -178,15 +189,15 @@ def main() -> None:
     print(machine_line(), flush=True)
     print(f"{args.rows:,} ledger rows into a fresh SQLite file (WAL, synchronous=NORMAL)")
     res = {(w, b): run_child(w, args.rows, b) for w in ("direct", "staged") for b in (False, True)}
+    floor = ledger_floor(args.rows)
     for (way, busy), r in res.items():
         assert r["rows"] == args.rows, r
         if busy:
-            extra = f", Python thread kept {r['python_kept']:.0%} of its idle speed"
+            extra = f"; Python thread kept {r['python_kept']:.0%} of its idle speed"
         else:
-            extra = f", CPU {r['cpu_s']:.2f} s"
-        print(f"{way:<7} {'next to Python work' if busy else 'alone':<20} "
-              f"{r['seconds']:6.2f} s  {args.rows / r['seconds']:>9,.0f} rows/s  "
-              f"peak RSS {r['tree_mb']:,.0f} MB (tree){extra}", flush=True)  # fmt: skip
+            extra = f"; CPU {r['cpu_s']:.2f} s"
+        what = f"{way} {'next to Python work' if busy else 'alone'}"
+        print(report(what, args.rows, Measured(r["seconds"], r["tree_mb"], 0), floor) + extra)
     for busy in (False, True):
         d, s = res["direct", busy], res["staged", busy]
         line = (f"staged/direct ({'next to Python work' if busy else 'alone'}): "

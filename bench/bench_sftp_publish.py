@@ -5,8 +5,9 @@
 1. Starts its own sshd on 127.0.0.1 (tests/plugins/sshd_server.py) and generates
    ``--days`` x ``--per-day`` panel responses (``pipeline.panel.synth``) into a local drop.
 2. Runs ``python -m pipeline run`` (a child process) with ``publish: sftp://...`` and prints
-   the run's seconds, the bytes it uploaded, MB/s (during the uploads and end to end) and
-   the child's peak RSS.
+   the run's seconds, rows/s, the peak RSS of its process tree and its ratio to the floor
+   (``measure.floor_seconds`` over the same exports and published rows), then the bytes it
+   uploaded and MB/s (during the uploads and end to end).
 3. Adds one late export holding one new response that started on a past day, then runs
    again (next `recorded` date, ``reissue: all``) and prints what that run sent: it must
    upload only that day's new file and the cumulative file (plus the small OUTAGES.txt,
@@ -23,7 +24,6 @@ import argparse
 import csv
 import io
 import json
-import resource
 import shutil
 import subprocess
 import sys
@@ -32,7 +32,8 @@ import time
 from datetime import date
 from pathlib import Path
 
-from measure import study_config  # bench/, the script folder, is on sys.path
+from calibrate import machine_line  # bench/, the script folder, is on sys.path
+from measure import floor_seconds, published_rows, report, run_child, study_config
 
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
@@ -77,21 +78,19 @@ def _child(config: str, as_of: str, stats_path: str) -> int:
     rc = main(["run", "--config", config, "--as-of", as_of])
     stats["wall_s"] = time.perf_counter() - t
     stats["rc"] = rc
-    stats["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     Path(stats_path).write_text(json.dumps(stats))
     return rc
 
 
 def _run(config: Path, as_of: str, work: Path) -> dict:
     stats = work / f"stats-{as_of.replace(':', '')}.json"
-    t = time.perf_counter()
-    subprocess.run(
+    measured = run_child(
         [sys.executable, __file__, "--child", str(config), as_of, str(stats)],
-        cwd=ROOT, check=True, stdout=subprocess.DEVNULL,
-    )  # fmt: skip
-    out = json.loads(stats.read_text())
-    out["process_s"] = time.perf_counter() - t
-    return out
+        stdout=subprocess.DEVNULL,
+    )
+    if measured.returncode:
+        raise SystemExit(f"run failed with exit code {measured.returncode}")
+    return json.loads(stats.read_text()) | {"process_s": measured.wall, "measured": measured}
 
 
 # --------------------------------------------------------------------------- late record
@@ -149,6 +148,7 @@ def main() -> None:
     reason = sshd_available()
     if reason:
         raise SystemExit(f"cannot run: {reason}")
+    print(machine_line(), flush=True)
     work = Path(tempfile.mkdtemp(prefix="bench-sftp-publish-"))
     server = SshServer(work / "sshd")
     try:
@@ -166,23 +166,27 @@ def main() -> None:
         print(f"sshd {server.url(publish)}")
 
         s1 = _run(config, CLOCK_1, work)
+        rows_out = published_rows(publish)
+        floor = floor_seconds(sorted((work / "drop").glob("*.csv*")), rows_out)
+        print(report(f"run 1 ({rows_out:,} published)", n, s1["measured"], floor))
         up = s1["upload_bytes"] / MB
         print(
             f"run 1 (everything new): {s1['wall_s']:.1f} s in the job ({s1['process_s']:.1f} s "
             f"with start-up), uploaded {up:,.1f} MB in {s1['uploads']} files; "
             f"{up / s1['upload_s']:,.1f} MB/s while uploading ({s1['upload_s']:.1f} s), "
-            f"{up / s1['wall_s']:,.1f} MB/s end to end; peak RSS {s1['peak_rss_mb']:,.0f} MB"
+            f"{up / s1['wall_s']:,.1f} MB/s end to end"
         )
 
         late = _late_export(work / "drop", LATE_DAY)
         print(f"added {late.name}: one new response started on {LATE_DAY}")
         s2 = _run(config, CLOCK_2, work)
+        print(report("run 2 (one new response, every day re-issued)", n + 1, s2["measured"], floor))
         runs = sorted((publish / "runs").glob("2021_07_10_*.json"))
         manifest = json.loads(runs[-1].read_text())
         sizes = {name: (publish / name).stat().st_size for name in manifest["published"]}
         print(
-            f"run 2 (reissue: all, one day changed): {s2['wall_s']:.1f} s, peak RSS "
-            f"{s2['peak_rss_mb']:,.0f} MB; manifest bytes_uploaded {manifest['bytes_uploaded']:,}"
+            f"run 2 (reissue: all, one day changed): {s2['wall_s']:.1f} s in the job; "
+            f"manifest bytes_uploaded {manifest['bytes_uploaded']:,}"
             f" ({s2['upload_bytes']:,} bytes with the manifest and SHA256SUMS), "
             f"re-issued by link: {len(manifest['reissued_by_link'])} files {s2['links']}"
         )

@@ -9,14 +9,15 @@ left in the location (``SFTPClient._request`` for OpenSSH extensions) buys again
 public way: ``link_or_copy`` by server hard link and by server copy against sending the
 bytes again; ``read_bytes`` with the server's largest reads (limits@openssh.com) against
 paramiko's default 32 KiB; ``write_atomic`` with and without the server's fsync. Each step
-runs ``--rounds`` times (interleaved); medians, MB/s, ms per file and peak RSS are printed.
+runs ``--rounds`` times (interleaved); medians, MB/s and ms per file are printed, and for the
+uploads and downloads rows/s, the peak RSS of the process tree (this process, sshd and its
+sftp-server) and the ratio to the floor (``measure.floor_seconds`` over the same files).
 """
 
 from __future__ import annotations
 
 import argparse
 import random
-import resource
 import statistics
 import sys
 import time
@@ -26,6 +27,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
+
+from calibrate import machine_line  # noqa: E402  (bench/, the script folder, is on sys.path)
+from measure import Measured, TreePeak, floor_seconds, report  # noqa: E402
 
 from pipeline.config import SftpConfig  # noqa: E402
 from pipeline.locations.sftp import READ_SIZE, SftpLocation  # noqa: E402
@@ -49,10 +53,6 @@ def make_csv(seed: int, rows: int) -> bytes:
     return "".join(out).encode()
 
 
-def peak_rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
-
-
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--files", type=int, default=30)
@@ -65,6 +65,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"cannot run: {reason}", file=sys.stderr)
         return 2
 
+    print(machine_line(), flush=True)
     t0 = time.perf_counter()
     payloads = [make_csv(i, args.rows) for i in range(args.files)]
     total = sum(map(len, payloads))
@@ -80,76 +81,82 @@ def main(argv: list[str] | None = None) -> int:
         fn()
         times.setdefault(step, []).append(time.perf_counter() - t)
 
-    server = SshServer().start()
-    try:
-        cfg = SftpConfig(known_hosts=str(server.known_hosts), key_file=str(server.key_file))
-        t0 = time.perf_counter()
-        loc = SftpLocation.from_url(server.url("publish"), cfg)
-        connect_s = time.perf_counter() - t0
+    with TreePeak() as peak:  # this process, sshd and its sftp-server children
+        server = SshServer().start()
         try:
+            cfg = SftpConfig(known_hosts=str(server.known_hosts), key_file=str(server.key_file))
+            t0 = time.perf_counter()
+            loc = SftpLocation.from_url(server.url("publish"), cfg)
+            connect_s = time.perf_counter() - t0
+            try:
 
-            def upload() -> None:
-                for name, data in zip(names, payloads, strict=True):
-                    loc.write_atomic(name, data)
+                def upload() -> None:
+                    for name, data in zip(names, payloads, strict=True):
+                        loc.write_atomic(name, data)
 
-            def listing() -> None:
-                listed = [f for f in loc.list_files() if f.path.startswith("2024/")]
-                assert len(listed) == args.files, len(listed)
+                def listing() -> None:
+                    listed = [f for f in loc.list_files() if f.path.startswith("2024/")]
+                    assert len(listed) == args.files, len(listed)
 
-            def download() -> None:
-                for i, (name, data) in enumerate(zip(names, payloads, strict=True)):
-                    if loc.read_bytes(name) != data:
-                        raise SystemExit(f"file {i} came back different")
+                def download() -> None:
+                    for i, (name, data) in enumerate(zip(names, payloads, strict=True)):
+                        if loc.read_bytes(name) != data:
+                            raise SystemExit(f"file {i} came back different")
 
-            def download_32k() -> None:
-                size = loc._read_size
-                loc._read_size = READ_SIZE  # paramiko's default, without limits@openssh.com
-                try:
-                    download()
-                finally:
-                    loc._read_size = size
-
-            def link(expected: str, lacking: tuple[str, ...]) -> Callable[[], None]:
-                def run() -> None:
-                    # as if the server lacked these extensions (this connection only)
-                    loc._extensions.update(dict.fromkeys(lacking, False))
+                def download_32k() -> None:
+                    size = loc._read_size
+                    loc._read_size = READ_SIZE  # paramiko's default, without limits@openssh.com
                     try:
-                        for i, (name, data) in enumerate(zip(names, payloads, strict=True)):
-                            how = loc.link_or_copy(name, f"reissue/{i:03d}.csv", data=data)
-                            assert how == expected, how
+                        download()
                     finally:
-                        for ext in lacking:
-                            loc._extensions.pop(ext, None)
+                        loc._read_size = size
 
-                return run
+                def link(expected: str, lacking: tuple[str, ...]) -> Callable[[], None]:
+                    def run() -> None:
+                        # as if the server lacked these extensions (this connection only)
+                        loc._extensions.update(dict.fromkeys(lacking, False))
+                        try:
+                            for i, (name, data) in enumerate(zip(names, payloads, strict=True)):
+                                how = loc.link_or_copy(name, f"reissue/{i:03d}.csv", data=data)
+                                assert how == expected, how
+                        finally:
+                            for ext in lacking:
+                                loc._extensions.pop(ext, None)
 
-            def upload_without_fsync() -> None:
-                loc._extensions["fsync@openssh.com"] = False
-                try:
-                    upload()
-                finally:
-                    loc._extensions.pop("fsync@openssh.com", None)
+                    return run
 
-            hardlink = "hardlink@openssh.com"
-            steps: list[tuple[str, Callable[[], None]]] = [
-                ("write_atomic", upload),
-                ("list_files", listing),
-                ("read_bytes", download),
-                ("read_bytes, 32 KiB requests", download_32k),
-                ("link_or_copy: hard link", link("hardlink", ())),
-                ("link_or_copy: server copy", link("copy", (hardlink,))),
-                ("link_or_copy: upload again", link("upload", (hardlink, "copy-data"))),
-                ("write_atomic, no fsync", upload_without_fsync),
-            ]
-            for _ in range(args.rounds):
-                for step, fn in steps:
-                    timed(step, fn)
+                def upload_without_fsync() -> None:
+                    loc._extensions["fsync@openssh.com"] = False
+                    try:
+                        upload()
+                    finally:
+                        loc._extensions.pop("fsync@openssh.com", None)
+
+                hardlink = "hardlink@openssh.com"
+                steps: list[tuple[str, Callable[[], None]]] = [
+                    ("write_atomic", upload),
+                    ("list_files", listing),
+                    ("read_bytes", download),
+                    ("read_bytes, 32 KiB requests", download_32k),
+                    ("link_or_copy: hard link", link("hardlink", ())),
+                    ("link_or_copy: server copy", link("copy", (hardlink,))),
+                    ("link_or_copy: upload again", link("upload", (hardlink, "copy-data"))),
+                    ("write_atomic, no fsync", upload_without_fsync),
+                ]
+                for _ in range(args.rounds):
+                    for step, fn in steps:
+                        timed(step, fn)
+            finally:
+                loc.close()
         finally:
-            loc.close()
-    finally:
-        server.close()
+            server.close()
 
     mb = total / 1e6
+    rows = args.files * args.rows
+    floor = floor_seconds(payloads, rows, header_rows=1)
+    for step in ("write_atomic", "read_bytes"):
+        measured = Measured(statistics.median(times[step]), peak.mb, 0)
+        print(report(f"{step} (median)", rows, measured, floor))
     print(f"{'connect':28s} {connect_s:8.2f} s")
     for step, runs in times.items():
         med = statistics.median(runs)
@@ -158,7 +165,6 @@ def main(argv: list[str] | None = None) -> int:
             f"{step:28s} {med:8.3f} s{rate}  {1000 * med / args.files:7.1f} ms/file  "
             f"(runs: {', '.join(f'{r:.3f}' for r in runs)})"
         )
-    print(f"{'peak RSS':28s} {peak_rss_mb():8.1f} MB")
     return 0
 
 

@@ -11,11 +11,13 @@ from __future__ import annotations
 import csv
 import gzip
 import io
+import os
 import resource
 import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -53,6 +55,30 @@ def run_child(cmd: Sequence[str], **popen: object) -> Measured:
     return Measured(time.perf_counter() - t, peak / 1024, proc.returncode)
 
 
+class TreePeak:
+    """The peak summed RSS (MB) of this process and its descendants (an sshd it started,
+    say), sampled every 50 ms by a thread while the ``with`` block runs."""
+
+    def __init__(self) -> None:
+        self.mb = 0.0
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+
+    def __enter__(self) -> TreePeak:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._done.set()
+        self._thread.join()
+
+    def _sample(self) -> None:
+        while True:
+            self.mb = max(self.mb, tree_rss_kb(os.getpid()) / 1024)
+            if self._done.wait(0.05):
+                return
+
+
 def tree_rss_kb(root: int) -> int:
     """Summed resident memory (kB) of ``root`` and its descendants, from /proc."""
     parents: dict[int, int] = {}
@@ -72,20 +98,22 @@ def tree_rss_kb(root: int) -> int:
     return sum(rss.get(p, 0) for p in tree) // 1024
 
 
-def floor_seconds(exports: Sequence[Path], rows_out: int) -> float:
-    """The floor: read every export with pyarrow (three header rows skipped), then write
-    ``rows_out`` rows of those columns as CSV and gzip them at the pipeline's level."""
+def floor_seconds(exports: Sequence[Path | bytes], rows_out: int, header_rows: int = 3) -> float:
+    """The floor: read every export with pyarrow (``header_rows`` rows of names and labels;
+    Qualtrics exports have three), then write ``rows_out`` rows of those columns as CSV and
+    gzip them at the pipeline's level. An export is a path (``.gz`` is decompressed) or the
+    file's bytes."""
     t = time.perf_counter()
     tables = []
-    for path in exports:
-        data = path.read_bytes()
-        if path.suffix == ".gz":
+    for export in exports:
+        data = export if isinstance(export, bytes) else export.read_bytes()
+        if isinstance(export, Path) and export.suffix == ".gz":
             data = gzip.decompress(data)
         names = next(csv.reader(io.StringIO(data[: data.index(b"\n")].decode())))
         tables.append(
             pacsv.read_csv(
                 io.BytesIO(data),
-                read_options=pacsv.ReadOptions(skip_rows_after_names=2),
+                read_options=pacsv.ReadOptions(skip_rows_after_names=header_rows - 1),
                 parse_options=pacsv.ParseOptions(newlines_in_values=True),
                 convert_options=pacsv.ConvertOptions(
                     column_types={n: pa.string() for n in names}, strings_can_be_null=True
