@@ -76,6 +76,31 @@ def copy_sqlite_sql(target: str, schema: str, names: list[str], table: str = "ro
     )
 
 
+def key_sorted(rows: pa.Table, key: str) -> pa.Table:
+    """``rows`` in the byte order of their ``key`` column: written in that order, a B-tree
+    appends instead of splitting pages."""
+    order = _same_width_order(rows.column(key))
+    if order is None:
+        order = pc.sort_indices(rows, sort_keys=[(key, "ascending")])
+    return rows.take(order)
+
+
+def _same_width_order(column: pa.ChunkedArray) -> pa.Array | None:
+    """The sorting permutation of a string column whose values all have the same byte
+    length (tokens, response ids), by NumPy over the values' bytes; None for any other
+    column. Arrow's string sort took 1.25 s for a million 17-byte tokens, NumPy 0.33 s."""
+    values = column.combine_chunks()
+    if not pa.types.is_string(values.type) or values.null_count or not len(values):
+        return None
+    n = len(values)
+    offsets = np.frombuffer(values.buffers()[1], np.int32, count=n + 1, offset=values.offset * 4)
+    width = int(offsets[1] - offsets[0])
+    if width == 0 or offsets[-1] - offsets[0] != n * width or (np.diff(offsets) != width).any():
+        return None
+    data = np.frombuffer(values.buffers()[2], np.uint8)[offsets[0] : offsets[-1]]
+    return pa.array(np.argsort(data.view(f"S{width}"), kind="stable"))
+
+
 def _quote(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 

@@ -15,7 +15,6 @@ from typing import Any
 
 import pandas as pd
 import pyarrow as pa
-import pyarrow.compute as pc
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
@@ -403,7 +402,7 @@ class StateStore:
             return None
         path = Path(tempfile.mkdtemp(prefix="state-stage-", dir=folder)) / "rows.sqlite"
         for name, rows in big.items():
-            bulk.stage_sqlite(_key_sorted(rows, STAGED_KEYS[name]), str(path), table=name)
+            bulk.stage_sqlite(bulk.key_sorted(rows, STAGED_KEYS[name]), str(path), table=name)
         return str(path)
 
     @contextmanager
@@ -540,7 +539,7 @@ class StateStore:
         if isinstance(rows, pd.DataFrame):
             rows = pa.Table.from_pandas(rows, preserve_index=False)
         if isinstance(rows, pa.Table):
-            rows = _key_sorted(rows, key)
+            rows = bulk.key_sorted(rows, key)
             if conn.dialect.name == "postgresql" and rows.num_rows >= BULK_MIN_ROWS:
                 bulk.copy_postgres(conn.connection.dbapi_connection, table.name, key, rows)
                 return
@@ -612,11 +611,6 @@ def _checkpoint(path: str) -> None:
             con.execute("PRAGMA wal_checkpoint(PASSIVE)")
     except sqlite3.Error:  # busy or gone (a test's folder): the next commit checkpoints
         pass
-
-
-def _key_sorted(rows: pa.Table, key: str) -> pa.Table:
-    """Rows in key order: B-tree appends instead of page splits."""
-    return rows.take(pc.sort_indices(rows, sort_keys=[(key, "ascending")]))
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
