@@ -8,8 +8,8 @@ Great Expectations takes seconds to import and fingerprints every frame it valid
 * the suites run in a *checker process* (a one-process ``ProcessPoolExecutor``, started
   once per process that runs checks, then reused): its import overlaps the run's first
   stages on the other core instead of competing with them for the GIL. Staged files travel
-  by path. When the checker cannot run (it died, or ``PIPELINE_NO_WORKER_PROCESSES=1``),
-  the same suites run in-process.
+  by path. When the checker cannot run (it died, ``PIPELINE_NO_WORKER_PROCESSES=1``, or
+  this is a daemonic process such as a Celery worker's), the same suites run in-process.
 * the frames handed to GE are numeric: token codes, day ordinals and weights, which say
   the same as the strings they come from and hash fast.
 """
@@ -61,13 +61,15 @@ _checker_lock = threading.Lock()
 
 
 def processes_enabled() -> bool:
-    """Whether checks may run in the checker process (see :data:`NO_PROCESSES_ENV`)."""
-    return not os.environ.get(NO_PROCESSES_ENV)
+    """Whether checks may run in the checker process: not when :data:`NO_PROCESSES_ENV` is
+    set, nor in a daemonic process (a Celery prefork worker, a ``multiprocessing`` pool
+    worker), which may not start children of its own."""
+    return not os.environ.get(NO_PROCESSES_ENV) and not multiprocessing.current_process().daemon
 
 
 def checker() -> ProcessPoolExecutor | None:
     """The checker process, started on first use (and anew after it broke); None when
-    processes are turned off.
+    processes are off (:func:`processes_enabled`).
 
     It is forked when this process has one thread (the command line starts it before it
     imports Dagster): the child then has NumPy, pandas and Arrow already, and only imports

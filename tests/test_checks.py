@@ -151,6 +151,26 @@ def test_checker_process_gives_the_in_process_answer(tmp_path, monkeypatch, with
     assert remote_batch == checks.check_normalized_file(batch) and not remote_batch.passed
 
 
+def _check_in_a_daemonic_process(files: dict[str, str]) -> tuple[bool, bool, bool, int]:
+    import multiprocessing
+
+    daemonic = multiprocessing.current_process().daemon
+    warmed = checks.warm_up()
+    out = checks.check_day_files(files, QUESTIONS, {d: HEADER for d in files})
+    return daemonic, warmed, out.passed, len(multiprocessing.active_children())
+
+
+def test_a_daemonic_process_checks_in_process(tmp_path, with_processes):
+    """A Celery prefork worker runs steps in a daemonic process, which may not start a
+    checker: its checks run in that process."""
+    import multiprocessing
+
+    files = _bad_days(tmp_path)
+    with multiprocessing.get_context("spawn").Pool(1) as pool:  # pool workers are daemonic
+        daemonic, warmed, passed, children = pool.apply(_check_in_a_daemonic_process, (files,))
+    assert daemonic and not warmed and not passed and children == 0
+
+
 def test_errors_in_the_checker_are_raised_in_the_parent(tmp_path, with_processes):
     with pytest.raises(FileNotFoundError) as info:
         checks.check_normalized_file(str(tmp_path / "missing.arrow"))
