@@ -144,15 +144,18 @@ def make_studies(
     return configs
 
 
-def run_in_process(config: Path, as_of: str, env: dict[str, str]) -> float:
-    """The reference: the command-line nightly run (in-process executor); its seconds."""
-    t = time.perf_counter()
-    subprocess.run(
+def run_in_process(config: Path, as_of: str, env: dict[str, str]) -> Any:
+    """The reference: the command-line nightly run (in-process executor), measured
+    (``measure.Measured``)."""
+    from measure import run_child  # bench/, the script's folder, is on sys.path
+
+    measured = run_child(
         [sys.executable, "-m", "pipeline", "run", "--config", str(config), "--as-of", as_of],
-        cwd=ROOT, check=True, stdout=subprocess.DEVNULL,
-        env={**env, CONFIG_ENV: str(config)},
+        stdout=subprocess.DEVNULL, env={**env, CONFIG_ENV: str(config)},
     )  # fmt: skip
-    return time.perf_counter() - t
+    if measured.returncode:
+        raise SystemExit(f"the in-process run failed with exit code {measured.returncode}")
+    return measured
 
 
 def make_dagster_home(work: Path, postgres: bool) -> Path:
@@ -476,6 +479,7 @@ def main() -> None:
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
 
     from calibrate import machine_line  # bench/, the script's folder, is on sys.path
+    from measure import Measured, TreePeak, floor_seconds, published_rows, report
 
     execution = yaml.safe_load(args.config_yaml.read_text())["execution"]["config"]
     # The clock: noon UTC the day after the last exported day (both runs use it).
@@ -508,8 +512,14 @@ def main() -> None:
                   f"{databases[1]} ({instance_db.host})")  # fmt: skip
         configs = make_studies(work, args.days, args.per_day, args.seed, state_url)
         print(f"study {STUDY!r}: {args.days} days x {args.per_day} responses, clock {clock}")
-        seconds = run_in_process(configs["inprocess"], clock, env)
-        print(f"in-process run (python -m pipeline run, SQLite state): {seconds:.1f} s")
+        inprocess = run_in_process(configs["inprocess"], clock, env)
+        responses = args.days * args.per_day
+        ref_folder = configs["inprocess"].parent
+        floor = floor_seconds(
+            sorted((ref_folder / "drop").glob("*.csv*")), published_rows(ref_folder / "publish")
+        )
+        print(report("in-process run (python -m pipeline run, SQLite state)", responses,
+                     inprocess, floor))  # fmt: skip
 
         home = make_dagster_home(work, postgres=bool(args.postgres))
         env.update({"DAGSTER_HOME": str(home), CONFIG_ENV: str(configs["celery"])})
@@ -529,7 +539,8 @@ def main() -> None:
             f"{', '.join(nodes.values())} (concurrency 1 each, queue {QUEUE!r})"
         )
 
-        run_id, ok, wall = run_on_celery(configs["celery"], clock, execution)
+        with TreePeak() as peak:  # this process and the workers it started
+            run_id, ok, wall = run_on_celery(configs["celery"], clock, execution)
         job = nightly_celery_job()
         facts = step_facts(run_id, [node.name for node in job.nodes_in_topological_order])
         outcome = "success" if ok else "FAILURE"
@@ -538,6 +549,7 @@ def main() -> None:
         print("steps per worker: " + ", ".join(f"{w}: {n}" for w, n in sorted(per_worker.items())))
         if not ok:
             raise SystemExit(f"the run failed; see DAGSTER_HOME={home} and {work}/worker*.log")
+        print(report("Celery run", responses, Measured(wall, peak.mb, 0), floor))
         busy, queued = sum(f.seconds for f in facts), sum(f.wait for f in facts)
         print(
             f"wall {wall:.1f} s: {busy:.1f} s running steps (one at a time: the stages are "
