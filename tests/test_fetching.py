@@ -49,3 +49,39 @@ def test_will_check_follows_new_exports_and_the_clock(tmp_path):
     assert not will_check(cfg, parse_as_of("2021-06-02T13:00:00Z"))  # the same day again
     # the next night closes 06-02, not rendered yet: its (empty) day file is checked
     assert will_check(cfg, parse_as_of("2021-06-03T12:00:00Z"))
+
+
+def test_fetch_archives_every_new_file_in_listing_order(tmp_path):
+    """Files are archived a few at a time: every file is in the archive when the fetch
+    returns, listed in the source's order, and the same bytes under two names (fetched
+    at once) are archived once and parsed once."""
+    import hashlib
+
+    from pipeline.context import RunContext
+    from pipeline.days import parse_as_of
+    from pipeline.fetching import ARCHIVE_WRITES, fetch_inputs
+    from pipeline.state.store import StateStore
+
+    study = Study(tmp_path)
+    cfg = load_config(study.config)
+    names = [f"export_2021_06_{d:02d}.csv" for d in range(2, 4 + 2 * ARCHIVE_WRITES)]
+    for i, name in enumerate(names):
+        start = f"2021-06-01 {9 + i:02d}:00:00"
+        write_export(study.drop, name, [response(f"K{i}", f"t{i}", start, start)])
+    copy = study.drop / "export_2021_06_30.csv"  # the same bytes as the first file
+    copy.write_bytes((study.drop / names[0]).read_bytes())
+    store = StateStore(cfg.state)
+    try:
+        ctx = RunContext(cfg, parse_as_of("2021-07-01T12:00:00Z"), store, base_seq=0)
+        res = fetch_inputs(ctx, is_export, "export")
+    finally:
+        store.dispose()
+    listed = [*names, copy.name]
+    assert [f.path for f in res.files] == listed
+    for f in res.files:
+        data = (study.drop / f.path).read_bytes()
+        assert f.sha256 == hashlib.sha256(data).hexdigest()
+        assert ctx.archive.get(f.sha256) == data
+    assert [f.status for f in res.files] == ["applied"] * len(names) + ["duplicate"]
+    assert [path for _sha, path in res.to_parse] == names and res.duplicates == 1
+    assert res.bytes_fetched == sum((study.drop / n).stat().st_size for n in listed)
