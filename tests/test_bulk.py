@@ -27,6 +27,7 @@ def _arrow_order(rows: pa.Table, key: str) -> pa.Table:
         pytest.param(_tokens(2000, 17, 1), id="same width"),
         pytest.param(_tokens(1000, 9, 2) + _tokens(1000, 17, 3), id="mixed widths"),
         pytest.param(["b", "a", "é", "ab", "a"], id="multibyte and prefixes"),
+        pytest.param(["zz", "é", "ab", "\x00a", "a\x00"], id="same width, bytes above 127 and NUL"),
         pytest.param(["zz", None, "aa"], id="null key"),
         pytest.param(["z", "", "a"], id="empty key"),
     ],
