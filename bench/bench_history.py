@@ -453,8 +453,7 @@ def cli_run(config: Path, as_of: datetime) -> dict[str, Any]:
         if measured.returncode != 0:
             raise SystemExit(f"run failed ({measured.returncode}): {err.read().decode()[-2000:]}")
         summary = out.read().decode().splitlines()[0]
-    return {"wall": measured.wall, "rss_mb": measured.tree_peak_mb, "summary": summary,
-            "measured": measured}  # fmt: skip
+    return {"measured": measured, "summary": summary}
 
 
 STAGES = ["fetch", "normalize", "eligibility", "collisions", "lag policy", "build days",
@@ -607,7 +606,7 @@ def main() -> None:
                     shutil.rmtree(config.parent)
             for h in hist:
                 runs, facts = cli_runs[h.name], facts_of[h.name]
-                runs.sort(key=lambda x: x["wall"])
+                runs.sort(key=lambda x: x["measured"].wall)
                 cli = runs[len(runs) // 2]
                 config = prepare(h, policy, "stages", files[h.name], work, args.cold)
                 staged = staged_run(config, as_of)
@@ -620,10 +619,10 @@ def main() -> None:
                     _remove(config.parent)
                 results[(policy, h.name)] = {"cli": cli, "all": runs, "stages": staged,
                                              "facts": facts, "profile": prof}  # fmt: skip
-                walls = ", ".join(f"{x['wall']:.2f}" for x in runs)
-                print(f"[reissue: {policy}] history {h.name}: CLI run {cli['wall']:.2f} s "
+                walls = ", ".join(f"{x['measured'].wall:.2f}" for x in runs)
+                print(f"[reissue: {policy}] history {h.name}: CLI run {cli['measured'].wall:.2f} s "
                       f"(runs: {walls}), peak RSS "
-                      f"{cli['rss_mb']:,.0f} MB; in-process stages {staged['total']:.2f} s",
+                      f"{cli['measured'].tree_peak_mb:,.0f} MB; in-process stages {staged['total']:.2f} s",
                       flush=True)  # fmt: skip
                 print(f"    {cli['summary']}")
                 print("    " + ", ".join(f"{k} {v:,}" for k, v in facts.items()), flush=True)
@@ -638,7 +637,7 @@ def main() -> None:
         verdicts = []
         for policy in policies:
             a, b = results[(policy, "A")], results[(policy, "B")]
-            wa, wb = a["cli"]["wall"], b["cli"]["wall"]
+            wa, wb = a["cli"]["measured"].wall, b["cli"]["measured"].wall
             ratio = wb / wa
             sa, sb = a["stages"]["total"], b["stages"]["total"]
             print(f"\nreissue: {policy}")

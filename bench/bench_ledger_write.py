@@ -31,7 +31,6 @@ import io
 import json
 import shutil
 import sqlite3
-import subprocess
 import sys
 import tempfile
 import threading
@@ -43,7 +42,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 from calibrate import machine_line  # bench/, the script folder, is on sys.path
-from measure import Measured, floor_seconds, report, tree_rss_kb
+from measure import Measured, floor_seconds, report, run_child
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -164,17 +163,16 @@ def ledger_floor(n: int) -> float:
     return floor_seconds([sink.getvalue()], n, header_rows=1)
 
 
-def run_child(way: str, n: int, busy: bool) -> dict:
+def run_way(way: str, n: int, busy: bool) -> dict:
+    """One way in a child process: its figures, with the child's process-tree peak."""
     cmd = [sys.executable, __file__, "--child", way, "--rows", str(n)] + (["--busy"] * busy)
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
-    peak = 0
-    while proc.poll() is None:
-        peak = max(peak, tree_rss_kb(proc.pid))
-        time.sleep(0.05)
-    if proc.returncode:
-        raise SystemExit(f"{way}: child failed with exit code {proc.returncode}")
-    assert proc.stdout is not None
-    return json.loads(proc.stdout.read().splitlines()[-1]) | {"tree_mb": peak / 1024}
+    with tempfile.TemporaryFile() as out:
+        measured = run_child(cmd, stdout=out)
+        if measured.returncode:
+            raise SystemExit(f"{way}: child failed with exit code {measured.returncode}")
+        out.seek(0)
+        figures = json.loads(out.read().decode().splitlines()[-1])
+    return figures | {"tree_mb": measured.tree_peak_mb}
 
 
 def main() -> None:
@@ -188,7 +186,7 @@ def main() -> None:
         return
     print(machine_line(), flush=True)
     print(f"{args.rows:,} ledger rows into a fresh SQLite file (WAL, synchronous=NORMAL)")
-    res = {(w, b): run_child(w, args.rows, b) for w in ("direct", "staged") for b in (False, True)}
+    res = {(w, b): run_way(w, args.rows, b) for w in ("direct", "staged") for b in (False, True)}
     floor = ledger_floor(args.rows)
     for (way, busy), r in res.items():
         assert r["rows"] == args.rows, r
