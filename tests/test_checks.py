@@ -237,6 +237,8 @@ def main():
     print("done", flush=True)
     if sys.argv[3] == "killed":
         time.sleep(60)
+    else:
+        sys.stdin.read()  # exit once the test has seen the checker (the test closes stdin)
 
 
 if __name__ == "__main__":
@@ -276,15 +278,16 @@ def test_the_checker_ends_with_its_parent(tmp_path, end, start):
     with open(tmp_path / "stderr.txt", "w") as stderr:
         proc = subprocess.Popen(
             [sys.executable, str(script), data, ",".join(HEADER), end, start],
-            stdout=subprocess.PIPE, stderr=stderr, text=True, env=env,
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=stderr, text=True, env=env,
         )  # fmt: skip
-    assert proc.stdout is not None
+    assert proc.stdin is not None and proc.stdout is not None
     lines = []
     while not lines or lines[-1] not in ("done\n", ""):
         lines.append(proc.stdout.readline())
     assert lines[-1] == "done\n", (lines, (tmp_path / "stderr.txt").read_text())
     children = _descendants(proc.pid)  # the checker (and multiprocessing's resource tracker)
     assert children
+    proc.stdin.close()  # the parent exits now (a warm-up's checker is still importing)
     t = time.perf_counter()
     if end == "killed":
         proc.kill()
