@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import re
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
@@ -65,6 +64,7 @@ from pipeline.panel.settings import (
     ledger_settings,
     render_settings,
 )
+from pipeline.panel.weights import read_weights
 from pipeline.staging import read_table, table_columns, write_frame
 from pipeline.state import schema
 from pipeline.state.store import StateStore
@@ -440,30 +440,6 @@ class LagResult:
         return out
 
 
-def _read_weights(data: bytes, name: str) -> pd.DataFrame:
-    import io
-
-    try:
-        frame = pd.read_csv(io.BytesIO(data), dtype=str, keep_default_na=False)
-    except Exception as exc:  # noqa: BLE001 - any parse failure quarantines the file
-        # pandas' messages may quote the file's content: only the line number is kept
-        found = re.search(r"\b(line|row) (\d+)", str(exc))  # pandas: file line / 0-based row
-        line = int(found.group(2)) + (found.group(1) == "row") if found else None
-        raise ExportError(
-            name, line, "unreadable weights file (malformed CSV or not UTF-8)"
-        ) from None
-    frame.columns = [c.strip().lower() for c in frame.columns]
-    if not {"cid", "weight"} <= set(frame.columns):
-        raise ExportError(name, 1, "weights file needs a header with cid,weight")
-    frame = frame[["cid", "weight"]].apply(lambda s: s.str.strip())
-    num = pd.to_numeric(frame["weight"], errors="coerce")
-    bad = num.isna() & (frame["weight"] != "")
-    if bad.any():
-        line = int(np.flatnonzero(bad.to_numpy())[0]) + 2
-        raise ExportError(name, line, "weight is not a number", "weight")
-    return frame[(frame["cid"] != "") & num.notna()]
-
-
 class ClockGapError(RuntimeError):
     """The run's clock is too far past the newest input to publish the days in between."""
 
@@ -542,7 +518,7 @@ def _load_weights(ctx: RunContext, rebuild: bool) -> WeightsFound:
     for path, data, row in sorted(found, key=lambda item: _weights_name(item[0])):
         name = _weights_name(path)
         try:
-            frame = _read_weights(data, path)
+            rows = read_weights(data, path)
         except ExportError as exc:
             sha = hashlib.sha256(data).hexdigest()
             ctx.archive.quarantine(sha, path, str(exc))
@@ -551,12 +527,8 @@ def _load_weights(ctx: RunContext, rebuild: bool) -> WeightsFound:
                 files.append(replace(row, status="quarantined", error=str(exc)))
             continue
         if row is not None:
-            files.append(replace(row, status="applied", rows=len(frame)))
-        tables.append(pa.table({
-            "cid": pa.array(frame["cid"], pa.string()),
-            "weight": pa.array(frame["weight"], pa.string()),
-            "file": pa.array([name] * len(frame), pa.string()),
-        }))  # fmt: skip
+            files.append(replace(row, status="applied", rows=rows.num_rows))
+        tables.append(rows.append_column("file", pa.array([name] * rows.num_rows, pa.string())))
     if not tables or not sum(t.num_rows for t in tables):
         return WeightsFound(files=tuple(files), quarantined=tuple(quarantined))
     # first file by name wins: the files are in name order, so each cid's first row
