@@ -5,7 +5,9 @@ from __future__ import annotations
 import json
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
+from pipeline.panel import stages
 from pipeline.panel.qualtrics import TOKEN
 from pipeline.panel.stages import ON_TIME, publishable
 from tests.exports import response, write_export
@@ -121,3 +123,37 @@ def test_publishable_rows_unit():
     weights = pa.table({"cid": ["b", "c"], "weight": ["2", "1"]})
     assert publishable(stored, weights).to_pylist() == [False, True, True]
     assert publishable(stored, weights.slice(0, 0)).to_pylist() == [False, False, False]
+    at = pc.index_in(stored.column(TOKEN), value_set=weights.column("cid"))
+    assert publishable(stored, weights, at).to_pylist() == [False, True, True]
+
+
+def test_a_day_rendered_in_parallel_chunks_has_the_bytes_of_one_chunk(tmp_path, monkeypatch):
+    """A day larger than a render chunk is formatted chunk by chunk, two at a time, each with
+    its own rows' weights: the files are those of the day formatted at once."""
+    rows = [
+        response(f"R{i:03d}", f"t{i:03d}", f"2021-06-01 {i // 60 % 24:02d}:{i % 60:02d}:00")
+        for i in range(0, 240, 3)
+    ]
+    rows += [response("R999", "t000", "2021-06-01 23:59:00")]  # a collision, loses
+    weights = "cid,weight\n" + "".join(f"t{i:03d},{(i + 1) / 7:.4f}\n" for i in range(0, 240, 9))
+
+    def published(folder: str, chunk_rows: int) -> dict[str, bytes]:
+        monkeypatch.setattr(stages, "RENDER_ROWS", chunk_rows)
+        (tmp_path / folder / "weights").mkdir(parents=True)
+        study = Study(tmp_path / folder, options={"weights": str(tmp_path / folder / "weights")})
+        write_export(study.drop, "e.csv", rows[::-1])  # not in publication order
+        (tmp_path / folder / "weights" / "w_finish_full_survey_weights.csv").write_text(weights)
+        assert study.run("2021-06-02T12:00:00Z") == 0
+        return {
+            name: (study.pub / name).read_bytes()
+            for name in study.files()
+            if not name.startswith("runs/") and name != "SHA256SUMS"
+        }
+
+    chunked, whole = published("chunked", 4), published("whole", 50_000)
+    day = DAY.format("2021_06_02")
+    assert chunked[day].count(b"\n") == 1 + len(range(0, 240, 9))  # weighted rows only
+    assert {k.replace("_recordedby", "") for k in chunked} == {
+        k.replace("_recordedby", "") for k in whole
+    }
+    assert chunked == whole
