@@ -16,6 +16,7 @@ Great Expectations takes seconds to import and fingerprints every frame it valid
 
 from __future__ import annotations
 
+import gc
 import multiprocessing
 import multiprocessing.connection
 import multiprocessing.util
@@ -32,6 +33,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from pipeline.gcpause import gc_paused
 from pipeline.panel.output import published_columns
 from pipeline.staging import as_table
 
@@ -128,6 +130,7 @@ def _start_checker() -> None:
     thread (a check waits for it; an exit does not, so a warm-up nobody needs any more
     never holds up the parent's exit), and exit when the parent dies (a killed run leaves
     no process behind; a parent that exits normally stops the checker itself)."""
+    gc.enable()  # forked in the command line's import window, where the parent had it off
     threading.Thread(target=_batch_definition, name="import-gx", daemon=True).start()
     parent = multiprocessing.parent_process()
     if parent is not None:
@@ -197,8 +200,9 @@ def _batch_definition() -> Any:
 
 @cache
 def _new_batch_definition() -> Any:
-    import great_expectations as gx
-    from great_expectations.data_context.types.base import ProgressBarsConfig
+    with gc_paused():  # a quarter of the import's time otherwise
+        import great_expectations as gx
+        from great_expectations.data_context.types.base import ProgressBarsConfig
 
     context = gx.get_context(mode="ephemeral")
     context.variables.progress_bars = ProgressBarsConfig(globally=False)

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from pipeline.config import ConfigError, load_config
+from pipeline.gcpause import gc_paused
 
 OVERRIDES = ("source", "publish", "weights", "cid_out", "state", "archive")
 EXIT_RUN_IN_PROGRESS = 75  # sysexits.h EX_TEMPFAIL: another run holds the study's lock
@@ -132,21 +133,22 @@ def _run_job(args: argparse.Namespace, extra: dict[str, Any] | None = None) -> i
         resource_cfg["as_of"] = args.as_of
     days = extra.pop("days", None) if extra else None
     resource_cfg.update(extra or {})
-    if cfg.kind == "panel":
-        from pipeline import checks
+    with gc_paused():  # the imports below take seconds, a third of it collecting nothing
+        if cfg.kind == "panel":
+            from pipeline import checks
 
-        # A run that will check data (new exports, a newly closed day, a backfill, a
-        # rebuild) starts the checker now: its import of Great Expectations (seconds of
-        # CPU) then runs on the other core while this one imports Dagster and starts the
-        # run, which use one core.
-        from pipeline.days import parse_as_of
-        from pipeline.panel.stages import will_check
+            # A run that will check data (new exports, a newly closed day, a backfill, a
+            # rebuild) starts the checker now: its import of Great Expectations (seconds of
+            # CPU) then runs on the other core while this one imports Dagster and starts the
+            # run, which use one core.
+            from pipeline.days import parse_as_of
+            from pipeline.panel.stages import will_check
 
-        if extra or will_check(cfg, parse_as_of(args.as_of)):
-            checks.warm_up()
-    # The Dagster layer is loaded by name: this command line is where the plain-Python
-    # domain hands over to it (pipeline/ itself never imports Dagster).
-    launch = importlib.import_module("assets.launch")  # seconds: only once the config is valid
+            if extra or will_check(cfg, parse_as_of(args.as_of)):
+                checks.warm_up()
+        # The Dagster layer is loaded by name: this command line is where the plain-Python
+        # domain hands over to it (pipeline/ itself never imports Dagster).
+        launch = importlib.import_module("assets.launch")  # seconds: once the config is valid
     out = launch.run_study(resource_cfg["config_path"], resource_cfg, days)
     print(f"published {len(out.written)} file(s), re-issued {out.linked} by link, "
           f"{out.rows} rows over {out.days} day(s) -> {cfg.publish}")  # fmt: skip
