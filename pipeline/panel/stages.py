@@ -849,16 +849,19 @@ class DayRenderer:
         positions = publication_order(stored, keep)  # None: every row, as stored
         n = stored.num_rows if positions is None else len(positions)
 
-        # A large day is formatted RENDER_ROWS rows at a time, each chunk taken from the
-        # store on its own (no copy of the whole day): a chunk's formatted values are a few
-        # times its CSV bytes, so memory stays bounded. Every value is formatted and quoted
-        # on its own, so the bytes are those of the day formatted at once.
+        # A large day is formatted in chunks, each taken from the store on its own (no copy
+        # of the whole day): a chunk's formatted values are a few times its CSV bytes, so
+        # memory stays bounded. A day of more than RENDER_ROWS rows is formatted two chunks
+        # of half that at a time (as many rows in flight as one). Every value is formatted
+        # and quoted on its own, so the bytes are those of the day formatted at once.
+        size = RENDER_ROWS if n <= RENDER_ROWS else RENDER_ROWS // 2
+
         def chunk(offset: int) -> tuple[bytes, pa.Table, list[str]]:
             if positions is None:
-                rows = stored.slice(offset, RENDER_ROWS)
-                where = None if at is None else at.slice(offset, RENDER_ROWS)
+                rows = stored.slice(offset, size)
+                where = None if at is None else at.slice(offset, size)
             else:
-                picked = pa.array(positions[offset : offset + RENDER_ROWS])
+                picked = pa.array(positions[offset : offset + size])
                 rows = stored.take(picked)
                 where = None if at is None else at.take(picked)
             own = None if weights is None or where is None else weights.take(where.drop_null())
@@ -869,10 +872,10 @@ class DayRenderer:
             csv = to_csv_bytes(table.drop_columns(["_token"]), header=not offset)
             return csv, table.select(CHECK_COLUMNS), table.column_names
 
-        offsets = range(0, max(n, 1), RENDER_ROWS)
+        offsets = range(0, max(n, 1), size)
         if len(offsets) == 1:
             done = [chunk(0)]
-        else:  # a day larger than a chunk: its chunks in parallel too (GIL-free kernels)
+        else:  # most of a chunk's work is Arrow kernels, which release the GIL
             with ThreadPoolExecutor(RENDER_THREADS, thread_name_prefix=f"chunk-{day}") as pool:
                 done = list(pool.map(chunk, offsets))
         parts = [csv for csv, _, _ in done]
