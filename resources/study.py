@@ -57,6 +57,7 @@ class StudyResource(ConfigurableResource):
         self._stack = contextlib.ExitStack()
         self._stack.callback(store.dispose)
         self._stack.enter_context(store.run_lock())
+        store.checkpoint_in_background()  # the last run's pages, copied while this one works
         run_id = context.run.run_id if context.run else ""
         as_of = self.as_of
         if self.rebuild and not as_of:  # a rebuild reproduces the newest run's state
