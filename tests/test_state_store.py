@@ -197,6 +197,32 @@ def test_wal_is_checkpointed_after_the_commit_not_inside_it(tmp_path):
     con.close()
 
 
+def test_a_run_start_checkpoints_what_the_last_run_left_in_the_wal(tmp_path):
+    """The last run's log (left by an exit that did not wait for its checkpoint) is copied
+    into the database file by a background thread when the next run starts."""
+    import os
+    import sqlite3
+    import threading
+
+    db = tmp_path / "state.db"
+    StateStore(f"sqlite:///{db}").dispose()
+    left = sqlite3.connect(db)  # stays open: its close would checkpoint the log itself
+    left.execute("PRAGMA wal_autocheckpoint=0")
+    left.executemany(
+        "INSERT INTO outages (created, kind, days, message, run_id) VALUES ('now', 'NOTICE', '', ?, 'r')",
+        [(f"m{i}" * 50,) for i in range(3000)],
+    )
+    left.commit()
+    before = os.path.getsize(db)
+    assert os.path.getsize(f"{db}-wal") > before  # the rows are in the log only
+    StateStore(f"sqlite:///{db}").checkpoint_in_background()
+    for t in threading.enumerate():
+        if t.name == "wal-checkpoint":
+            t.join()
+    assert os.path.getsize(db) > before + 300_000  # now in the database file
+    left.close()
+
+
 def test_postgres_bulk_ledger_write_through_copy(postgres_url):
     """Large ledger writes on PostgreSQL go through COPY into a temporary table and one
     upsert; values (NULL vs empty text, quotes, commas, booleans) come back exactly."""
