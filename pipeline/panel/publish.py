@@ -321,7 +321,9 @@ def _write_cid_lists(
         for day, tokens in lag.cid_list_tokens().items():
             name = names.cid_list(date.fromisoformat(day))
             if loc is not None:
-                loc.write_atomic(name, "".join(f"{t}\n" for t in tokens).encode())
+                loc.write_atomic(
+                    name, "".join(["\n".join(tokens), "\n" if tokens else ""]).encode()
+                )
             changes.cid_lists.append(
                 {"day": day, "name": name, "count": len(tokens), "run_id": ctx.run_id}
             )
