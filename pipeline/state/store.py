@@ -438,7 +438,7 @@ class StateStore:
         right after it instead (:meth:`checkpoint_in_background`).
 
         A night's new tokens land on random pages of a large ledger, so a checkpoint copies
-        tens of thousands of pages into the database file and syncs it: 2 s after a night
+        tens of thousands of pages into the database file and syncs it: 1-2 s after a night
         of 50,000 responses on a 10M-token ledger, most of it waiting for the disk. Nothing
         waits for it: the next run starts one too, which copies what is left while it parses.
         """
