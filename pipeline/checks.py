@@ -125,6 +125,16 @@ def warm_up() -> bool:
     return _submit(os.getpid) is not None  # a process starts with its first call
 
 
+def stop_checker() -> None:
+    """Stop the checker process, if one runs, without waiting for it: a run that turns out
+    to have nothing to check frees it at once. A check asked for later starts a new one."""
+    global _checker
+    with _checker_lock:
+        pool, _checker = _checker, None
+    if pool is not None:
+        pool.shutdown(wait=False, cancel_futures=True)
+
+
 def _start_checker() -> None:
     """In the checker, before its first call: import Great Expectations in a background
     thread (a check waits for it; an exit does not, so a warm-up nobody needs any more

@@ -137,15 +137,17 @@ def _run_job(args: argparse.Namespace, extra: dict[str, Any] | None = None) -> i
         if cfg.kind == "panel":
             from pipeline import checks
 
-            # A run that will check data (new exports, a newly closed day, a backfill, a
-            # rebuild) starts the checker now: its import of Great Expectations (seconds of
-            # CPU) then runs on the other core while this one imports Dagster and starts the
-            # run, which use one core.
+            # The checker starts first: its import of Great Expectations (seconds of CPU)
+            # then runs on the other core while this one imports Dagster and starts the run,
+            # which use one core. On a night there is almost always data to check (new
+            # exports, a newly closed day); a run that will check nothing (asking costs a
+            # look at the drop, an SFTP login for a remote one) stops it again.
+            checks.warm_up()
             from pipeline.days import parse_as_of
             from pipeline.panel.stages import will_check
 
-            if extra or will_check(cfg, parse_as_of(args.as_of)):
-                checks.warm_up()
+            if not (extra or will_check(cfg, parse_as_of(args.as_of))):
+                checks.stop_checker()
         # The Dagster layer is loaded by name: this command line is where the plain-Python
         # domain hands over to it (pipeline/ itself never imports Dagster).
         launch = importlib.import_module("assets.launch")  # seconds: once the config is valid

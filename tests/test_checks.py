@@ -204,6 +204,18 @@ def test_a_checker_that_died_idle_is_replaced(tmp_path, with_processes):
     assert _checker_pid() not in (pid, os.getpid())
 
 
+def test_a_stopped_checker_exits_and_a_later_check_starts_another(tmp_path, with_processes):
+    """The command line starts the checker first and stops it when the run has nothing to
+    check; should a check come after all, a new checker answers it."""
+    pid = _checker_pid()
+    checks.stop_checker()
+    _wait_gone(pid)
+    checks.stop_checker()  # none running: nothing to do
+    files = {"2021-06-01": write_frame(day(["a"], ["2021-06-01 09:00:00"]), tmp_path / "d.arrow")}
+    assert checks.check_day_files(files, QUESTIONS, {"2021-06-01": HEADER}).passed
+    assert _checker_pid() not in (pid, os.getpid())
+
+
 def _wait_gone(pid: int, timeout: float = 30) -> None:
     """Until ``pid`` has exited (gone, or a zombie nobody has reaped yet)."""
     stat = Path(f"/proc/{pid}/stat")
