@@ -34,7 +34,8 @@ def test_source_has_new_is_false_for_a_source_that_cannot_be_listed(tmp_path):
 
 
 def test_will_check_follows_new_exports_and_the_clock(tmp_path):
-    """The command line starts the checker early exactly when the run will check data."""
+    """The command line keeps the checker it started early exactly when the run will check
+    data."""
     from pipeline.days import parse_as_of
     from pipeline.panel.stages import will_check
 

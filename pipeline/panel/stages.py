@@ -93,7 +93,7 @@ def is_export(path: str) -> bool:
 def will_check(cfg: Config, as_of: datetime) -> bool:
     """Whether a nightly run at ``as_of`` will run data checks: the source holds exports
     the state does not know, or the clock closes a day not rendered yet (a night with no
-    new data still renders its new, empty day). A hint for starting the checker early;
+    new data still renders its new, empty day). A hint for keeping the checker started early;
     False when the state cannot be read (the run then reports why)."""
     try:
         store = StateStore(cfg.state)  # one store for both questions
