@@ -74,6 +74,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import numpy as np
+import sqlalchemy as sa
 import yaml
 from calibrate import machine_line  # bench/, the script folder, is on sys.path
 from measure import floor_seconds, report, run_child
@@ -467,7 +468,7 @@ def deferred_checkpoint(config: Path) -> dict[str, float]:
     """What a run leaves to the next one: its write-ahead log, and the seconds a checkpoint
     of it takes (the next run copies it in the background while it parses; see
     ``StateStore.checkpoint_in_background``). Measured once the run has exited."""
-    db = Path(load_config(config).state[len("sqlite:///") :])
+    db = sa.engine.make_url(load_config(config).state).database
     wal = Path(f"{db}-wal")
     size = wal.stat().st_size / 1e6 if wal.exists() else 0.0
     t = time.perf_counter()

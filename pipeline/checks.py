@@ -128,11 +128,9 @@ def warm_up() -> bool:
 def stop_checker() -> None:
     """Stop the checker process, if one runs, without waiting for it: a run that turns out
     to have nothing to check frees it at once. A check asked for later starts a new one."""
-    global _checker
-    with _checker_lock:
-        pool, _checker = _checker, None
+    pool = _checker
     if pool is not None:
-        pool.shutdown(wait=False, cancel_futures=True)
+        _discard(pool)
 
 
 def _start_checker() -> None:
@@ -170,7 +168,7 @@ def _submit(fn: Any, *args: Any) -> tuple[ProcessPoolExecutor, Future[Any]] | No
 
 
 def _discard(pool: ProcessPoolExecutor) -> None:
-    """Forget a broken checker: the next call starts a new one."""
+    """Forget a checker (broken, or stopped): the next call starts a new one."""
     global _checker
     with _checker_lock:
         if _checker is pool:

@@ -865,11 +865,10 @@ class DayRenderer:
                 picked = pa.array(positions[offset : offset + size])
                 rows = stored.take(picked)
                 where = None if at is None else at.take(picked)
-            own = None if weights is None or where is None else weights.take(where.drop_null())
+            own = weights if where is None or weights is None else weights.take(where.drop_null())
             table = day_table(
-                rows, self.questions, own if own is not None else weights, ctx.cfg.rules,
-                ctx.cfg.timezone, ctx.zip_population,
-            )  # fmt: skip
+                rows, self.questions, own, ctx.cfg.rules, ctx.cfg.timezone, ctx.zip_population
+            )
             csv = to_csv_bytes(table.drop_columns(["_token"]), header=not offset)
             return csv, table.select(CHECK_COLUMNS), table.column_names
 

@@ -463,8 +463,10 @@ class StateStore:
         it), and SQLite resumes an interrupted checkpoint at the next one. A run calls this
         when it starts, so the previous run's pages are copied while this one works."""
         db = self.sqlite_file()
-        wal = Path(f"{db}-wal") if db else None
-        if db is None or wal is None or not wal.exists() or not wal.stat().st_size:
+        if db is None:
+            return
+        wal = Path(f"{db}-wal")
+        if not wal.exists() or not wal.stat().st_size:
             return
         threading.Thread(target=_checkpoint, args=(db,), name="wal-checkpoint", daemon=True).start()
 
