@@ -81,7 +81,7 @@ UNKNOWN_WAVE_KEY = 1e9
 ON_TIME = "_on_time"
 RENDER_THREADS = 2
 RENDER_ROWS = 50_000  # rows formatted at a time when a day is rendered
-TAKE_GROUP = 4  # columns per memory map when the ledger step takes the winners' rows
+TAKE_GROUP = 4  # columns per memory map when a day's new winners are taken from the batch
 
 
 # --- stage 1: fetch ----------------------------------------------------------------------
@@ -241,7 +241,12 @@ class LedgerDelta:
     """Changed ledger rows and the content of new winners, staged as Arrow files."""
 
     rows: str | None = None  # changed ledger rows (+ old_day, winner_changed)
-    winners: str | None = None  # new eligible winners as parsed (day-store columns), by day
+    # New eligible winners: their rows' positions in the normalized batch (``_pos``), by
+    # day and in publication order, and the day-store columns build_days takes from there.
+    # Positions, not the rows: the wide rows are written once, as day stores.
+    winners: str | None = None
+    batch: str | None = None
+    winner_columns: tuple[str, ...] = ()
     winner_slices: Mapping[str, tuple[int, int]] = field(default_factory=dict)  # offset, n
     tokens_seen: int = 0
     new_tokens: int = 0
@@ -368,8 +373,8 @@ def _merge_into_ledger(ctx: RunContext, elig: EligibilityResult, rebuild: bool) 
     write_frame(rows, target)
     out["rows"] = str(target)
     fresh = np.flatnonzero(winner_changed & changed & _numpy(pc.is_null(reason)))
-    # One take of the wide rows, ordered by day and publication order: each day's new
-    # winners are then a zero-copy slice, already sorted for rendering.
+    # The new winners ordered by day and publication order: each day's are then one slice
+    # of the positions, taken already sorted for rendering.
     day_codes, day_names = pd.factorize(_numpy(b_day)[fresh], sort=True)  # ~30 distinct days
     order_keys = pa.table({
         "day": pa.array(day_codes), "start": pa.array(b_start[fresh]),
@@ -379,15 +384,15 @@ def _merge_into_ledger(ctx: RunContext, elig: EligibilityResult, rebuild: bool) 
     order = pc.sort_indices(order_keys, sort_keys=sort_keys).to_numpy()
     positions = _numpy(judged.column("_pos"))[cand_pos[won.rows[fresh]]][order]
     columns = [c for c in table_columns(elig.batch) if not c.startswith("_")]
-    values = _take_rows(elig.batch, store_columns(columns, ctx.cfg.rules), positions)
     counts = np.bincount(day_codes, minlength=len(day_names))
     offsets = np.concatenate([[0], np.cumsum(counts)[:-1]])
     out["winner_slices"] = {
         str(d): (int(o), int(c)) for d, o, c in zip(day_names, offsets, counts, strict=True)
     }
     target = ctx.run_dir / "winners.arrow"
-    write_frame(values, target)
-    out["winners"] = str(target)
+    write_frame(pa.table({"_pos": pa.array(positions, pa.int64())}), target)
+    out["winners"], out["batch"] = str(target), elig.batch
+    out["winner_columns"] = tuple(store_columns(columns, ctx.cfg.rules))
     return LedgerDelta(**out)
 
 
@@ -734,7 +739,7 @@ def build_days(
                 to_render[day] = stores[day].store if day in stores else known.get("store")
                 if rekeyed:
                     rerendered.append(day)
-    del prepared  # the new winners are in the day stores now: unmap their staged file
+    del prepared  # the new winners are in the day stores now
     _ = ctx.zip_population  # loaded once, before the rendering threads share it
     # Days render two at a time: most of a render is Arrow kernels and zlib, which release
     # the GIL. Meanwhile the state rows the run will commit are prepared and, when large,
@@ -906,8 +911,8 @@ class _DeltaByDay:
     tokens: pa.Array  # every changed token
     on_time: pa.Array  # bool per token: on time (weight-eligible)
     same_winner: pa.Array  # tokens whose (eligible) winner did not change
-    winners: pa.Table | None  # new winners as parsed, grouped by day
-    slices: dict[str, tuple[int, int]]
+    winners: pa.Table | None  # new winners as parsed, grouped by day, flagged
+    slices: Mapping[str, tuple[int, int]]
 
     @classmethod
     def load(cls, delta: LedgerDelta) -> _DeltaByDay:
@@ -918,10 +923,14 @@ class _DeltaByDay:
         tokens = changes.column("token").combine_chunks().cast(pa.string())
         on_time = pc.is_valid(changes.column("on_time_day")).combine_chunks()
         same = pc.and_(pc.invert(changes.column("winner_changed")), changes.column("eligible"))
-        winners = read_table(delta.winners) if delta.winners else None
         same_tokens = tokens.filter(same.combine_chunks())
         out = cls(tokens, on_time, same_tokens, None, delta.winner_slices)
-        if winners is not None:  # flag all new winners in one hash lookup, not one per day
+        if delta.winners and delta.batch:
+            # One take of the wide rows for all days (a take from the chunked batch joins
+            # each column's chunks first: once per day cost more than writing them out);
+            # all new winners flagged in one hash lookup.
+            positions = _numpy(read_table(delta.winners).column("_pos"))
+            winners = _take_rows(delta.batch, list(delta.winner_columns), positions)
             out.winners = _with_on_time(winners, out.flags(winners.column(TOKEN)))
         return out
 
