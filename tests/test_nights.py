@@ -328,3 +328,37 @@ def test_a_run_committed_between_two_steps_makes_the_later_commit_fail(tmp_path)
     with pytest.raises(RunInProgressError, match="state changed under this run"):
         publish_and_commit(late, fetch, norm, elig, delta, lag, build)
     assert store.last_seq() == 1
+
+
+def _state_dump(study: Study) -> dict[str, list[tuple]]:
+    import sqlite3
+    from contextlib import closing
+
+    with closing(sqlite3.connect(study.root / "state.db")) as con:
+        return {
+            "ledger": sorted(con.execute("SELECT * FROM ledger").fetchall()),
+            "days": sorted(con.execute("SELECT day, rows, csv_sha FROM days").fetchall()),
+        }
+
+
+def test_rows_staged_for_the_commit_land_as_committed_directly(tmp_path, monkeypatch):
+    """Large ledger writes are staged while days render and their Arrow file is skipped:
+    three nights with every write staged leave the state and files of direct commits."""
+    import pipeline.state.store as store_module
+
+    studies = {}
+    for name, threshold in (("direct", 10**9), ("staged", 1)):
+        monkeypatch.setattr(store_module, "BULK_MIN_ROWS", threshold)
+        study = Study(tmp_path / name, options={"reissue": "all"})
+        for night, clock in (
+            (night1, "2021-06-02"),
+            (night2, "2021-06-03"),
+            (night3, "2021-06-10"),
+        ):
+            night(study)
+            assert study.run(f"{clock}T12:00:00Z") == 0
+        studies[name] = study
+    direct, staged = studies["direct"], studies["staged"]
+    assert _state_dump(staged)["ledger"] and _state_dump(staged) == _state_dump(direct)
+    assert staged.daily() == direct.daily()
+    assert all(staged.text(f) == direct.text(f) for f in direct.daily())

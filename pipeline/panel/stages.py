@@ -67,6 +67,7 @@ from pipeline.panel.settings import (
 from pipeline.panel.weights import read_weights
 from pipeline.staging import read_table, table_columns, write_frame
 from pipeline.state import schema
+from pipeline.state.bulk import sqlite_tables
 from pipeline.state.store import StateStore
 
 EXPORT_SUFFIXES = (".csv", ".csv.gz")
@@ -647,10 +648,11 @@ class DayBuild:
 @dataclass(frozen=True)
 class RunRows:
     """The state rows a run commits, prepared while its days render: Arrow files in the
-    run folder and, on SQLite, the large ones also staged in a SQLite file the commit
-    attaches (``StateStore.stage``)."""
+    run folder or, on SQLite, for the large ones, a SQLite file the commit attaches
+    (``StateStore.stage``)."""
 
     ledger: str | None = None  # full rows of changed tokens, this run's CID lists applied
+    # (None when there are none, or when they are all in ``staged``)
     cid_listed: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # others listed
     weights: str | None = None  # new weights: cid, weight, file
     staged: str | None = None
@@ -693,16 +695,17 @@ def prepare_run_rows(
     ctx: RunContext, delta: LedgerDelta, lag: LagResult, stage: bool = True
 ) -> RunRows:
     """The run's ledger rows (:func:`ledger_changes`) and weights as Arrow files; with
-    ``stage``, large ones also staged for the commit (SQLite; see :class:`RunRows`)."""
+    ``stage``, large ones staged for the commit instead (SQLite; see :class:`RunRows`):
+    the commit copies staged rows and never reads their Arrow file, so none is written."""
     ledger, cid_listed = ledger_changes(delta, lag)
-    ledger_file = None
-    if ledger is not None:
-        ledger_file = str(ctx.run_dir / "ledger-rows.arrow")
-        write_frame(ledger, ledger_file)
     staged = None
     if stage:
         weights = read_table(lag.weights) if lag.weights else None
         staged = ctx.store.stage({"ledger": ledger, "weights": weights}, ctx.run_dir)
+    ledger_file = None
+    if ledger is not None and (staged is None or "ledger" not in sqlite_tables(staged)):
+        ledger_file = str(ctx.run_dir / "ledger-rows.arrow")
+        write_frame(ledger, ledger_file)
     return RunRows(ledger_file, cid_listed, lag.weights, staged)
 
 
