@@ -243,7 +243,8 @@ class LedgerDelta:
 
     rows: str | None = None  # changed ledger rows (+ old_day, winner_changed)
     # New eligible winners: their rows' positions in the normalized batch (``_pos``), by
-    # day and in publication order, and the day-store columns build_days takes from there.
+    # day and in publication order, with their on-time flags, and the day-store columns
+    # build_days takes from there.
     # Positions, not the rows: the wide rows are written once, as day stores.
     winners: str | None = None
     batch: str | None = None
@@ -391,7 +392,12 @@ def _merge_into_ledger(ctx: RunContext, elig: EligibilityResult, rebuild: bool) 
         str(d): (int(o), int(c)) for d, o, c in zip(day_names, offsets, counts, strict=True)
     }
     target = ctx.run_dir / "winners.arrow"
-    write_frame(pa.table({"_pos": pa.array(positions, pa.int64())}), target)
+    picked = pa.array(fresh[order])
+    write_frame(
+        pa.table({"_pos": pa.array(positions, pa.int64()),
+                  ON_TIME: pc.is_valid(on_time_day).take(picked)}),
+        target,
+    )  # fmt: skip
     out["winners"], out["batch"] = str(target), elig.batch
     out["winner_columns"] = tuple(store_columns(columns, ctx.cfg.rules))
     return LedgerDelta(**out)
@@ -722,12 +728,7 @@ def build_days(
     weights = read_table(lag.weights, columns=["cid", "weight"]) if lag.weights else None
     renderer = DayRenderer.for_run(ctx, questions, weights, lag.rebuild)
     day_rows = ctx.store.days()
-    prepared = _DeltaByDay.load(delta)
-    stores = {
-        day: _rebuild_store(ctx, day, None if lag.rebuild else day_rows.get(day), prepared)
-        for day in delta.dirty_days
-    }
-    to_render: dict[str, str | None] = {}  # day -> its store
+    to_render: list[str] = []
     rerendered: list[str] = []
     first = ctx.first_day(delta)
     if first is not None and first <= lag.last_closed:
@@ -739,20 +740,37 @@ def build_days(
                 lag.rebuild or known.get("render_key") != renderer.render_key
             )
             if day in dirty or rekeyed or not known.get("csv_sha") or day in ctx.forced_days:
-                to_render[day] = stores[day].store if day in stores else known.get("store")
+                to_render.append(day)
                 if rekeyed:
                     rerendered.append(day)
-    del prepared  # the new winners are in the day stores now
+    prepared = _DeltaByDay.load(delta)
     _ = ctx.zip_population  # loaded once, before the rendering threads share it
-    # Days render two at a time: most of a render is Arrow kernels and zlib, which release
-    # the GIL. Meanwhile the state rows the run will commit are prepared and, when large,
-    # staged for the commit (Arrow and SQLite work outside the GIL too): the publish step's
-    # commit then only copies them.
+
+    def build(day: str) -> tuple[DayStore | None, RenderedDay | None]:
+        """A day's new store (when the delta touches it), written while it renders from
+        the table in memory, and its rendering (when it is due)."""
+        store, rows = None, None
+        if day in touched:
+            known = None if lag.rebuild else day_rows.get(day)
+            store, rows = _rebuild_store(ctx, day, known, prepared)
+        if day not in due:
+            return store, None
+        path = store.store if store is not None else day_rows.get(day, {}).get("store")
+        return store, renderer.render(day, path, rows)
+
+    due, touched = set(to_render), set(delta.dirty_days)
+    work = [*to_render, *(d for d in delta.dirty_days if d not in due)]
+    # Days are built two at a time: most of a render is Arrow kernels and zlib, which
+    # release the GIL, and a day's store is written while another day renders. Meanwhile
+    # the state rows the run will commit are prepared and, when large, staged for the
+    # commit (Arrow and SQLite work outside the GIL too): the publish step's commit then
+    # only copies them.
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="run-rows") as side:
         run_rows = side.submit(prepare_run_rows, ctx, delta, lag)
         with ThreadPoolExecutor(max_workers=RENDER_THREADS, thread_name_prefix="render") as pool:
-            done = pool.map(lambda item: renderer.render(*item), to_render.items())
-            rendered = dict(zip(to_render, done, strict=True))
+            built = dict(zip(work, pool.map(build, work), strict=True))
+    stores = {day: built[day][0] for day in delta.dirty_days}
+    rendered = {day: built[day][1] for day in to_render}
     return DayBuild(
         questions=tuple(questions), schema_changed=bool(old_layouts) and old_q != questions,
         stores=stores, rendered=rendered, layouts=layouts, settings=renderer.settings,
@@ -842,10 +860,11 @@ class DayRenderer:
         stored = self.ctx.store.weights_for(tokens.filter(rest).to_pylist())
         return pa.concat_tables([new, stored.select(["cid", "weight"])])
 
-    def render(self, day: str, store: str | None) -> RenderedDay:
-        """Render one day: its CSV (cached by hash), counts and a frame for the checks."""
+    def render(self, day: str, store: str | None, rows: pa.Table | None = None) -> RenderedDay:
+        """Render one day: its CSV (cached by hash), counts and a frame for the checks.
+        ``rows``: the content of ``store`` when the caller holds it (not read again)."""
         ctx = self.ctx
-        stored = _read_store(ctx, store)
+        stored = _read_store(ctx, store) if rows is None else rows
         weights = self.weights(stored.column(TOKEN))
         # Each row's position in ``weights`` (null: none), looked up once for the day; each
         # chunk then joins only its own rows' weights (one 280,000-cid hash table per
@@ -930,11 +949,10 @@ class _DeltaByDay:
         out = cls(tokens, on_time, same_tokens, None, delta.winner_slices)
         if delta.winners and delta.batch:
             # One take of the wide rows for all days (a take from the chunked batch joins
-            # each column's chunks first: once per day cost more than writing them out);
-            # all new winners flagged in one hash lookup.
-            positions = _numpy(read_table(delta.winners).column("_pos"))
-            winners = _take_rows(delta.batch, list(delta.winner_columns), positions)
-            out.winners = _with_on_time(winners, out.flags(winners.column(TOKEN)))
+            # each column's chunks first: once per day cost more than writing them out).
+            staged = read_table(delta.winners)
+            rows = _take_rows(delta.batch, list(delta.winner_columns), _numpy(staged["_pos"]))
+            out.winners = _with_on_time(rows, staged.column(ON_TIME).combine_chunks())
         return out
 
     def flags(self, tokens: pa.ChunkedArray | pa.Array) -> pa.Array:
@@ -957,9 +975,10 @@ def _with_on_time(table: pa.Table, flags: pa.Array) -> pa.Table:
 
 def _rebuild_store(
     ctx: RunContext, day: str, known: dict[str, Any] | None, delta: _DeltaByDay
-) -> DayStore:
+) -> tuple[DayStore, pa.Table | None]:
     """The day's new winner set: old rows of untouched tokens, old rows whose winner stayed
-    (with a fresh on-time flag), and the new winners of that day, all as parsed."""
+    (with a fresh on-time flag), and the new winners of that day, all as parsed; written
+    as the day's new store, and returned too."""
     old = _read_store(ctx, (known or {}).get("store"))
     parts: list[pa.Table] = []
     if old.num_rows:
@@ -974,8 +993,8 @@ def _rebuild_store(
         parts.append(add)
     parts = [p for p in parts if p.num_rows]
     if not parts:  # no winners (left): no store
-        return DayStore(None, 0)
+        return DayStore(None, 0), None
     table = pa.concat_tables(parts, promote_options="default")
     rel = Path("days") / day / f"{ctx.run_id}.arrow"
     write_frame(table, ctx.work / rel)
-    return DayStore(rel.as_posix(), int(table.num_rows))
+    return DayStore(rel.as_posix(), int(table.num_rows)), table
