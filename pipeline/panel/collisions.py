@@ -19,20 +19,26 @@ from pipeline.panel.qualtrics import RECORDED, START, SURVEY, TOKEN
 Strings = pa.Array | pa.ChunkedArray
 
 
-def _codes(values: Strings) -> np.ndarray:
-    """Integer group codes of string values (hashing; sorting ints beats sorting strings)."""
+def _encoded(values: Strings) -> tuple[np.ndarray, int]:
+    """Integer group codes of string values (hashing; sorting ints beats sorting strings)
+    and the number of distinct non-null values."""
     if isinstance(values, pa.ChunkedArray):  # unify_dictionaries is far slower than a copy
         values = values.combine_chunks()
-    return pc.dictionary_encode(values).indices.to_numpy(zero_copy_only=False)
+    encoded = pc.dictionary_encode(values)
+    return encoded.indices.to_numpy(zero_copy_only=False), len(encoded.dictionary)
 
 
 def _first_of_groups(
-    group: Strings, keys: list[tuple[Strings | np.ndarray, str]]
+    group: Strings,
+    keys: list[tuple[Strings | np.ndarray, str]],
+    codes: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Row order sorted by ``group`` then ``keys`` (then row number, in the last key's
-    direction), and where each group starts in it: ``(order, starts)``."""
+    direction), and where each group starts in it: ``(order, starts)``. ``codes``: the
+    groups' codes (:func:`_encoded`), when the caller has them."""
     n = len(group)
-    codes = _codes(group)
+    if codes is None:
+        codes = _encoded(group)[0]
     direction = keys[-1][1] if keys else "ascending"
     columns = {"_group": pa.array(codes)}
     sort_keys = [("_group", "ascending")]
@@ -63,9 +69,10 @@ def dedupe_rows(response_id: Strings, recorded: np.ndarray) -> np.ndarray:
     """Rows of one copy per ResponseId: the most recently recorded (ties: the later row);
     returned in row order."""
     n = len(response_id)
-    if pc.count_distinct(response_id).as_py() == n:
+    codes, distinct = _encoded(response_id)  # one hash table for both questions
+    if distinct == n:
         return np.arange(n)
-    order, starts = _first_of_groups(response_id, [(recorded, "descending")])
+    order, starts = _first_of_groups(response_id, [(recorded, "descending")], codes)
     return np.sort(order[starts])
 
 

@@ -259,9 +259,10 @@ class LedgerDelta:
 
 def _iso(days64: np.ndarray) -> pa.Array:
     """datetime64 days → ``YYYY-MM-DD`` strings, null for NaT (each distinct day formatted once)."""
-    uniq, inverse = np.unique(days64.astype("datetime64[D]"), return_inverse=True)
-    text = pa.array([None if np.isnat(d) else str(d) for d in uniq], pa.string())
-    return text.take(pa.array(inverse.reshape(-1).astype("int32")))
+    # a hash factorization: np.unique sorts the million values of a large night
+    inverse, uniq = pd.factorize(days64.astype("datetime64[D]"), use_na_sentinel=False)
+    text = pa.array([None if np.isnat(d) else str(d) for d in np.asarray(uniq)], pa.string())
+    return text.take(pa.array(inverse.astype("int32")))
 
 
 def _numpy(values: pa.Array | pa.ChunkedArray, fill: Any = None) -> np.ndarray:
