@@ -327,6 +327,8 @@ class SftpLocation:
     during uploads and downloads.
     """
 
+    concurrent_writes = False
+
     def __init__(
         self,
         host: str,

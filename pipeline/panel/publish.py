@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import tarfile
+from contextlib import closing
 from datetime import date, timedelta
 from typing import Any
 
@@ -64,10 +65,12 @@ def publish_and_commit(
         note("NOTICE", f"Input file {q.path} was quarantined and not used: {q.error}")
 
     try:  # the ledger is being written (in the commit's thread) while the files publish
-        loc = ctx.open(cfg.publish)
-        try:
-            day_rows = ctx.store.days()
-            pub = Publisher(ctx, loc, changes, res, daily_names(ctx, day_rows), recover=True)
+        day_rows = ctx.store.days()
+        versions = daily_names(ctx, day_rows)
+        with (
+            closing(ctx.open(cfg.publish)) as loc,
+            Publisher(ctx, loc, changes, res, versions, recover=True) as pub,
+        ):
             new_days: dict[str, dict[str, Any]] = {}
             for day, st in build.stores.items():
                 new_days[day] = {**day_rows.get(day, {"day": day}), "store": st.store,
@@ -108,8 +111,6 @@ def publish_and_commit(
             # a rebuild that changed nothing leaves the publish folder as it was
             if not (ctx.rebuild and not res.written and not res.removed):
                 pub.finish(new_entries, lambda: _manifest(ctx, fetch, norm, elig, delta, lag, res))
-        finally:
-            loc.close()
 
         changes.files = [f.row() for f in _file_rows(fetch, norm, lag)]
         changes.days = list(new_days.values())

@@ -11,6 +11,7 @@ import hashlib
 import json
 import os
 from collections.abc import Mapping
+from contextlib import closing
 from dataclasses import dataclass, field
 
 from pipeline import outages
@@ -155,9 +156,10 @@ def publish_session(ctx: RunContext, fetch: FetchResult, build: SessionBuild) ->
         for d in changed_days
     ]  # fmt: skip
     inputs = with_outcomes(fetch.files, build.file_status)
-    loc = ctx.open(ctx.cfg.publish)
-    try:
-        pub = Publisher(ctx, loc, changes, res, recover=True)
+    with (
+        closing(ctx.open(ctx.cfg.publish)) as loc,
+        Publisher(ctx, loc, changes, res, recover=True) as pub,
+    ):
         for name, data in sorted(build.files.items()):
             pub.write(name, data, "session")
         res.reissued_days = changed_days
@@ -165,8 +167,6 @@ def publish_session(ctx: RunContext, fetch: FetchResult, build: SessionBuild) ->
         res.days_published = len(build.day_counts)
         res.rows_published = build.published
         pub.finish(changes.outages, lambda: _manifest(ctx, inputs, build, res))
-    finally:
-        loc.close()
     changes.files = [f.row() for f in inputs]
     changes.summary = {"published": res.written, "responses": build.responses}
     ctx.store.commit(changes)
