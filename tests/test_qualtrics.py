@@ -117,7 +117,7 @@ def test_unknown_time_zone_names_file_and_line():
 
 def test_header_only_export_is_valid_with_or_without_final_newline():
     data = export_bytes([])
-    for body in (data, data.rstrip(b"\n"), data + b"\n\n"):
+    for body in (data, data.rstrip(b"\n"), data + b"\n\n", data + b" \t\r\n\x0b\x0c\n"):
         parsed = parse_export(body, "empty-day.csv", DEFAULT_WAVES)
         assert parsed.table.num_rows == 0
         assert parsed.columns == BASE_COLUMNS and "_start" in parsed.table.column_names
@@ -127,6 +127,7 @@ def test_header_only_export_is_valid_with_or_without_final_newline():
     ("data", "where"),
     [
         (b"", "empty.csv, line 1: empty file"),
+        (b" \r\n\t\n", "empty.csv, line 1: empty file"),
         (b"StartDate,RecordedDate,ResponseId\n", "empty.csv, line 2: expected three header"),
         (b"StartDate,RecordedDate,ResponseId\na,b,c", "empty.csv, line 3: expected three header"),
         (b"StartDate,RecordedDate,ResponseId\na,b,c\n", "empty.csv, line 3: expected three header"),

@@ -84,6 +84,13 @@ class ParsedExport:
 
 NAT = np.iinfo(np.int64).min  # a missing timestamp in the epoch columns
 _QUOTE_OR_NL = re.compile(rb'["\n]')
+_NON_SPACE = re.compile(rb"\S")  # what bytes.strip() keeps (ASCII whitespace aside)
+
+
+def _blank(data: bytes, start: int = 0) -> bool:
+    """Whether ``data[start:]`` is empty or ASCII whitespace, without copying it (an
+    export's body is most of its bytes)."""
+    return _NON_SPACE.search(data, start) is None
 
 
 def _record_ends(data: bytes, count: int) -> list[int]:
@@ -98,7 +105,7 @@ def _record_ends(data: bytes, count: int) -> list[int]:
             ends.append(m.end())
             if len(ends) == count:
                 return ends
-    if not in_quotes and data[ends[-1] if ends else 0 :].strip():
+    if not in_quotes and not _blank(data, ends[-1] if ends else 0):
         ends.append(len(data))
     return ends
 
@@ -226,7 +233,7 @@ def _decode(data: bytes, name: str) -> str:
 def _header(
     data: bytes, name: str, max_cell: int
 ) -> tuple[list[str], list[str], list[dict], int, int]:
-    if not data.strip():
+    if _blank(data):
         raise ExportError(name, 1, "empty file: expected three header rows")
     ends = _record_ends(data, 3)
     if len(ends) < 3:  # name the line on which the first missing row would start
@@ -333,14 +340,13 @@ def parse_export(
     ``max_cell_chars``, unparseable timestamps)."""
     _check_bytes(data, name)
     names, texts, meta, offset, meta_line = _header(data, name, max_cell_chars)
-    body = data[offset:]
     types = {c: pa.string() for c in names}
-    if not body.strip():  # the three header rows and no data: a valid, empty export
+    if _blank(data, offset):  # the three header rows and no data: a valid, empty export
         table = pa.table({c: pa.array([], pa.string()) for c in names})
     else:
         try:
             table = pacsv.read_csv(
-                io.BytesIO(body),
+                pa.BufferReader(pa.py_buffer(data).slice(offset)),  # the body, not copied
                 read_options=pacsv.ReadOptions(column_names=names, block_size=1 << 24),
                 parse_options=pacsv.ParseOptions(newlines_in_values=True),
                 convert_options=pacsv.ConvertOptions(
