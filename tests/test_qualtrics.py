@@ -41,6 +41,15 @@ def test_dash_token_quote_is_stripped_and_multiselect_stays_text():
     assert parsed.frame["B2"].iloc[0] == "4,5"
 
 
+def test_quoted_empty_cell_is_missing_and_quoted_na_is_text():
+    rows = [response("R1", "t1", "2021-03-01 08:00:00", A1_1="CELL1", B2="CELL2"),
+            response("R2", "t2", "2021-03-01 08:00:00", A1_1="2", B2="x")]  # fmt: skip
+    data = export_bytes(rows).replace(b"CELL1", b'""').replace(b"CELL2", b'"NA"')
+    frame = parse_export(data, "q.csv", DEFAULT_WAVES).frame
+    assert frame["A1_1"].isna().tolist() == [True, False]
+    assert frame["B2"].tolist() == ["NA", "x"]
+
+
 def test_unknown_and_missing_survey_id():
     rows = [
         response("R1", "t1", "2021-03-01 08:00:00", SurveyID="SV_unknown"),

@@ -317,12 +317,27 @@ def _waves(survey: pa.Array | pa.ChunkedArray, waves: dict[str, int]) -> pa.Arra
     return pc.take(pa.array(list(waves.values()), pa.int64()), idx)
 
 
-def _check_cells(table: pa.Table, data: bytes, name: str, max_cell: int) -> None:
+def _byte_lengths(table: pa.Table) -> dict[str, tuple[int | None, int | None]]:
+    """The shortest and longest value of each column in bytes (None: no value)."""
+    out = {}
+    for c in table.column_names:
+        bounds = pc.min_max(pc.binary_length(table.column(c)))
+        out[c] = (bounds["min"].as_py(), bounds["max"].as_py())
+    return out
+
+
+def _check_cells(
+    table: pa.Table,
+    lengths: dict[str, tuple[int | None, int | None]],
+    data: bytes,
+    name: str,
+    max_cell: int,
+) -> None:
     """Refuse a data cell longer than ``max_cell`` characters (bytes are checked first:
     they bound the characters and cost nothing to count)."""
     for c in table.column_names:
         col = table.column(c)
-        longest = pc.max(pc.binary_length(col)).as_py()
+        longest = lengths[c][1]
         if longest is None or longest <= max_cell:
             continue
         over = pc.fill_null(pc.greater(pc.utf8_length(col), max_cell), False)
@@ -360,14 +375,14 @@ def parse_export(
             # Arrow's message quotes the row (IP address, ResponseId): never pass it on.
             _check_bytes(data, name, utf8=True)
             raise _ragged_row_error(data, name, names) from None
-    _check_cells(table, data, name, max_cell_chars)
+    lengths = _byte_lengths(table)
+    _check_cells(table, lengths, data, name, max_cell_chars)
     zones = {c: m.get("timeZone", "UTC") for c, m in zip(names, meta, strict=True)}
     n = table.num_rows
     columns: dict[str, pa.ChunkedArray | pa.Array] = {}
     for c in names:  # an empty quoted string is "not answered" too
         col = table.column(c)
-        empty = pc.equal(col, "")
-        columns[c] = pc.if_else(empty, None, col) if pc.any(empty).as_py() else col
+        columns[c] = pc.if_else(pc.equal(col, ""), None, col) if lengths[c][0] == 0 else col
     for col in ("StartDate", "RecordedDate", "ResponseId"):
         missing = pc.is_null(columns[col])
         if pc.any(missing).as_py():
