@@ -478,8 +478,11 @@ def apply_lag_policy(ctx: RunContext, delta: LedgerDelta) -> LagResult:
     """Cut-offs, new weights (first file by name wins) and the CID lists now due."""
     check_clock_gap(ctx, delta, ctx.last_closed)
     last_closed, rebuild = ctx.last_closed.isoformat(), rebuilding(ctx)
-    weights = _load_weights(ctx, rebuild) if ctx.cfg.weights else WeightsFound()
-    cid_lists, cid_counts = _due_cid_lists(ctx, delta, last_closed, rebuild)
+    # The two are independent and mostly Arrow work outside the GIL: side by side.
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="weights") as side:
+        found = side.submit(_load_weights, ctx, rebuild) if ctx.cfg.weights else None
+        cid_lists, cid_counts = _due_cid_lists(ctx, delta, last_closed, rebuild)
+        weights = found.result() if found is not None else WeightsFound()
     weights_file = None
     if weights.rows is not None:
         weights_file = str(ctx.run_dir / "weights.arrow")
