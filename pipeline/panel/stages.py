@@ -224,9 +224,15 @@ def apply_eligibility(ctx: RunContext, norm: NormalizeResult) -> EligibilityResu
     if norm.batch is None:
         return EligibilityResult()
     table = read_table(norm.batch)
-    pos = coll.dedupe_rows(table.column("ResponseId"), _numpy(table.column(RECORDED)))
-    # Reasons are per row, so they are computed on the batch as is (no wide copy).
-    reasons = exclusion_reasons(table, ctx.cfg.rules).take(pos).reset_index(drop=True)
+    # Reasons are per row, so they are computed on the batch as is (no wide copy), while
+    # a side thread finds the copies to keep (both mostly Arrow work outside the GIL).
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="dedupe") as side:
+        kept = side.submit(
+            coll.dedupe_rows, table.column("ResponseId"), _numpy(table.column(RECORDED))
+        )
+        every = exclusion_reasons(table, ctx.cfg.rules)
+        pos = kept.result()
+    reasons = every.take(pos).reset_index(drop=True)
     target = ctx.run_dir / "eligibility.arrow"
     write_frame(pd.DataFrame({"_pos": pos, "_reason": reasons}), target)
     return EligibilityResult(
