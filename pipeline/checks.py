@@ -357,9 +357,13 @@ def day_check_frame(days: dict[str, pd.DataFrame | pa.Table]) -> tuple[pd.DataFr
         pc.utf8_slice_codeunits(start, 0, 10), "%Y-%m-%d", "s", error_is_null=True
     )
     weight_text = rows.column("weight").combine_chunks()
-    weight = pd.to_numeric(pd.Series(weight_text.to_numpy(zero_copy_only=False)), errors="coerce")
-    weight = np.array(weight.to_numpy(dtype="float64", na_value=np.nan))  # writable copy
-    weight[pc.is_valid(weight_text).to_numpy(zero_copy_only=False) & np.isnan(weight)] = -1.0
+    weight = np.full(len(weight_text), np.nan)
+    has = pc.is_valid(weight_text).to_numpy(zero_copy_only=False)
+    if has.any():  # a study without weights has none to parse
+        given = weight_text.filter(pc.is_valid(weight_text)).to_numpy(zero_copy_only=False)
+        parsed = pd.to_numeric(pd.Series(given), errors="coerce")
+        weight[has] = parsed.to_numpy(dtype="float64", na_value=np.nan)
+    weight[has & np.isnan(weight)] = -1.0
     frame = pd.DataFrame({
         "_token": _floats(tokens),
         "_day": ordinals,

@@ -69,6 +69,18 @@ def test_a_missing_or_unparseable_start_fails(start):
     assert not out.passed and out.failed_days == ["2021-06-01"]
 
 
+def test_day_check_frame_weights_missing_parsed_or_unparseable():
+    import numpy as np
+
+    frame, day_of_row = checks.day_check_frame({
+        "2021-06-01": day(["a", "b", "c"], ["2021-06-01 01:00:00"] * 3, [None, "1.5", "heavy"]),
+        "2021-06-02": day(["d"], ["2021-06-02 01:00:00"]),  # a study without weights
+    })  # fmt: skip
+    assert np.isnan(frame["_weight"][0]) and np.isnan(frame["_weight"][3])
+    assert frame["_weight"][1:3].tolist() == [1.5, -1.0]
+    assert day_of_row.tolist() == ["2021-06-01"] * 3 + ["2021-06-02"]
+
+
 @pytest.mark.parametrize("weight", ["0", "-1", "heavy"])
 def test_a_weight_that_is_not_positive_fails(weight):
     out = run({"2021-06-02": day(["a", "b"], ["2021-06-02 01:00:00"] * 2, ["1", weight])})
