@@ -82,7 +82,7 @@ UNKNOWN_WAVE_KEY = 1e9
 ON_TIME = "_on_time"
 RENDER_THREADS = 2
 RENDER_ROWS = 50_000  # rows formatted at a time when a day is rendered
-TAKE_GROUP = 4  # columns per memory map when a day's new winners are taken from the batch
+TAKE_GROUP = 4  # columns per memory map when build_days takes new winners from the batch
 
 
 # --- stage 1: fetch ----------------------------------------------------------------------
@@ -245,13 +245,12 @@ def apply_eligibility(ctx: RunContext, norm: NormalizeResult) -> EligibilityResu
 # --- stage 4: collisions -----------------------------------------------------------------
 @dataclass(frozen=True)
 class LedgerDelta:
-    """Changed ledger rows and the content of new winners, staged as Arrow files."""
+    """Changed ledger rows and where the new winners' rows are, staged as Arrow files."""
 
     rows: str | None = None  # changed ledger rows (+ old_day, winner_changed)
-    # New eligible winners: their rows' positions in the normalized batch (``_pos``), by
-    # day and in publication order, with their on-time flags, and the day-store columns
-    # build_days takes from there.
-    # Positions, not the rows: the wide rows are written once, as day stores.
+    # New eligible winners, by day and in publication order: their positions in the
+    # normalized ``batch`` (``_pos``) and on-time flags, and the day-store columns that
+    # build_days takes from there (the wide rows are written once, as day stores).
     winners: str | None = None
     batch: str | None = None
     winner_columns: tuple[str, ...] = ()
@@ -398,7 +397,7 @@ def _merge_into_ledger(ctx: RunContext, elig: EligibilityResult, rebuild: bool) 
     out["winner_slices"] = {
         str(d): (int(o), int(c)) for d, o, c in zip(day_names, offsets, counts, strict=True)
     }
-    target = ctx.run_dir / "winners.arrow"
+    target = ctx.run_dir / "winner-positions.arrow"
     picked = pa.array(fresh[order])
     write_frame(
         pa.table({"_pos": pa.array(positions, pa.int64()),
@@ -755,6 +754,7 @@ def build_days(
                     rerendered.append(day)
     prepared = _DeltaByDay.load(delta)
     _ = ctx.zip_population  # loaded once, before the rendering threads share it
+    due, touched = set(to_render), set(delta.dirty_days)
 
     def build(day: str) -> tuple[DayStore | None, RenderedDay | None]:
         """A day's new store (when the delta touches it), written while it renders from
@@ -768,7 +768,6 @@ def build_days(
         path = store.store if store is not None else day_rows.get(day, {}).get("store")
         return store, renderer.render(day, path, rows)
 
-    due, touched = set(to_render), set(delta.dirty_days)
     work = [*to_render, *(d for d in delta.dirty_days if d not in due)]
     # Days are built two at a time: most of a render is Arrow kernels and zlib, which
     # release the GIL, and a day's store is written while another day renders. Meanwhile
