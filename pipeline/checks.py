@@ -360,7 +360,7 @@ def day_check_frame(days: dict[str, pd.DataFrame | pa.Table]) -> tuple[pd.DataFr
     weight = np.full(len(weight_text), np.nan)
     has = pc.is_valid(weight_text).to_numpy(zero_copy_only=False)
     if has.any():  # a study without weights has none to parse
-        given = weight_text.filter(pc.is_valid(weight_text)).to_numpy(zero_copy_only=False)
+        given = weight_text.drop_null().to_numpy(zero_copy_only=False)
         parsed = pd.to_numeric(pd.Series(given), errors="coerce")
         weight[has] = parsed.to_numpy(dtype="float64", na_value=np.nan)
     weight[has & np.isnan(weight)] = -1.0

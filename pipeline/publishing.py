@@ -97,7 +97,6 @@ class Publisher:
 
     def _upload(self, name: str, data: bytes) -> None:
         """``write_atomic``, in the background where the location allows it."""
-        self._wait(name)
         if self._pool is None:
             self.loc.write_atomic(name, data)
             return

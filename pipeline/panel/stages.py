@@ -249,11 +249,9 @@ class LedgerDelta:
 
     rows: str | None = None  # changed ledger rows (+ old_day, winner_changed)
     # New eligible winners, by day and in publication order: their positions in the
-    # normalized ``batch`` (``_pos``) and on-time flags, and the day-store columns that
-    # build_days takes from there (the wide rows are written once, as day stores).
+    # normalized batch (``_pos``) and on-time flags; build_days takes their rows from the
+    # batch (the wide rows are written once, as day stores).
     winners: str | None = None
-    batch: str | None = None
-    winner_columns: tuple[str, ...] = ()
     winner_slices: Mapping[str, tuple[int, int]] = field(default_factory=dict)  # offset, n
     tokens_seen: int = 0
     new_tokens: int = 0
@@ -391,7 +389,6 @@ def _merge_into_ledger(ctx: RunContext, elig: EligibilityResult, rebuild: bool) 
     sort_keys = [(c, "ascending") for c in order_keys.column_names]
     order = pc.sort_indices(order_keys, sort_keys=sort_keys).to_numpy()
     positions = _numpy(judged.column("_pos"))[cand_pos[won.rows[fresh]]][order]
-    columns = [c for c in table_columns(elig.batch) if not c.startswith("_")]
     counts = np.bincount(day_codes, minlength=len(day_names))
     offsets = np.concatenate([[0], np.cumsum(counts)[:-1]])
     out["winner_slices"] = {
@@ -404,8 +401,7 @@ def _merge_into_ledger(ctx: RunContext, elig: EligibilityResult, rebuild: bool) 
                   ON_TIME: pc.is_valid(on_time_day).take(picked)}),
         target,
     )  # fmt: skip
-    out["winners"], out["batch"] = str(target), elig.batch
-    out["winner_columns"] = tuple(store_columns(columns, ctx.cfg.rules))
+    out["winners"] = str(target)
     return LedgerDelta(**out)
 
 
@@ -752,7 +748,7 @@ def build_days(
                 to_render.append(day)
                 if rekeyed:
                     rerendered.append(day)
-    prepared = _DeltaByDay.load(delta)
+    prepared = _DeltaByDay.load(ctx, delta, norm.batch)
     _ = ctx.zip_population  # loaded once, before the rendering threads share it
     due, touched = set(to_render), set(delta.dirty_days)
 
@@ -946,7 +942,9 @@ class _DeltaByDay:
     slices: Mapping[str, tuple[int, int]]
 
     @classmethod
-    def load(cls, delta: LedgerDelta) -> _DeltaByDay:
+    def load(cls, ctx: RunContext, delta: LedgerDelta, batch: str | None) -> _DeltaByDay:
+        """The delta, with its new winners' rows (day-store columns) taken from ``batch``,
+        the normalized batch the delta was made from."""
         if not delta.rows:
             empty = pa.array([], pa.string())
             return cls(empty, pa.array([], pa.bool_()), empty, None, {})
@@ -956,11 +954,13 @@ class _DeltaByDay:
         same = pc.and_(pc.invert(changes.column("winner_changed")), changes.column("eligible"))
         same_tokens = tokens.filter(same.combine_chunks())
         out = cls(tokens, on_time, same_tokens, None, delta.winner_slices)
-        if delta.winners and delta.batch:
+        if delta.winners and batch:
             # One take of the wide rows for all days (a take from the chunked batch joins
             # each column's chunks first: once per day cost more than writing them out).
             staged = read_table(delta.winners)
-            rows = _take_rows(delta.batch, list(delta.winner_columns), _numpy(staged["_pos"]))
+            names = [c for c in table_columns(batch) if not c.startswith("_")]
+            columns = store_columns(names, ctx.cfg.rules)
+            rows = _take_rows(batch, columns, _numpy(staged["_pos"]))
             out.winners = _with_on_time(rows, staged.column(ON_TIME).combine_chunks())
         return out
 
