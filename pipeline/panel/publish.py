@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import tarfile
+from collections.abc import Callable
 from contextlib import closing
 from datetime import date, timedelta
 from typing import Any
@@ -41,10 +42,16 @@ def publish_and_commit(
     lag: LagResult,
     build: DayBuild,
     held_days: set[str] | None = None,
+    published: Callable[[PublishResult], None] | None = None,
 ) -> PublishResult:
     """Publish daily, cumulative, codebook, CID lists, OUTAGES, SHA256SUMS, run manifest; commit.
 
     A backfill (``ctx.forced_days``) publishes those days only; the others keep theirs.
+    ``published`` is called with the result once every file is on the publish location,
+    while the state commit completes (the Dagster step records its day partitions there:
+    with ``reissue: all`` that is one event per published day, Python work that overlaps
+    the commit's wait for the disk). Should the commit then fail, what it recorded is
+    still true of the publish location; the next run converges the state.
     """
     cfg, held_days = ctx.cfg, set(held_days or ())
     res = PublishResult()
@@ -124,7 +131,7 @@ def publish_and_commit(
     except BaseException:
         pending.abort()
         raise
-    pending.finish()
+    pending.finish(meanwhile=(lambda: published(res)) if published else None)
     pub.journal.committed()
     ctx.clean_run_dirs()
     return res
