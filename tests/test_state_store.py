@@ -80,6 +80,10 @@ def test_commit_from_a_stale_base_is_refused(state_url):
     store.dispose()
 
 
+def _recording_fails() -> None:
+    raise ValueError("recording failed")
+
+
 def test_work_done_while_the_commit_completes(state_url):
     store = StateStore(state_url)
     calls: list[int] = []
@@ -91,12 +95,12 @@ def test_work_done_while_the_commit_completes(state_url):
     # its error is raised once the commit has ended; the commit still stands
     pending = store.begin_commit(_changes("r2", 1, ledger_rows=_ledger(["b"])))
     with pytest.raises(ValueError, match="recording failed"):
-        pending.finish(meanwhile=lambda: (_ for _ in ()).throw(ValueError("recording failed")))
+        pending.finish(meanwhile=_recording_fails)
     assert store.last_seq() == 2 and list(store.ledger_rows(["b"])["token"]) == ["b"]
     # a failed commit is the error that surfaces: the state was not saved
     pending = store.begin_commit(_changes("r3", 0, ledger_rows=_ledger(["c"])))
     with pytest.raises(RunInProgressError) as raised:
-        pending.finish(meanwhile=lambda: (_ for _ in ()).throw(ValueError("recording failed")))
+        pending.finish(meanwhile=_recording_fails)
     assert isinstance(raised.value.__cause__, ValueError)
     assert store.last_seq() == 2 and store.ledger_rows(["c"]).empty
     store.dispose()
