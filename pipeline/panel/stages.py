@@ -416,9 +416,8 @@ def _take_rows(path: str, columns: list[str], rows: np.ndarray) -> pa.Table:
     groups = [columns[i : i + TAKE_GROUP] for i in range(0, len(columns), TAKE_GROUP)]
 
     def take(group: list[str]) -> list[pa.ChunkedArray]:
-        with pa.memory_map(path) as source:  # feather.read_table(columns=) copies: 2x slower
-            part = pa.ipc.open_file(source).read_all().select(group)
-            return [part.column(c).take(picked) for c in group]
+        part = read_table(path, group)
+        return [part.column(c).take(picked) for c in group]
 
     with ThreadPoolExecutor(max_workers=2, thread_name_prefix="take") as pool:
         taken = [col for cols in pool.map(take, groups) for col in cols]
