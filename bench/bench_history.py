@@ -34,8 +34,8 @@ ledger's winner, recorded during the night (they swap the token into an earlier 
 history and policy (Dagster start-up included) on a fresh copy of the history; the stages
 are also timed in-process (``pipeline.panel.stages``, no Dagster, no GE checks) and, unless
 ``--no-profile``, profiled with cProfile to list what grows from A to B. CLI runs of A and B
-alternate (``--repeat`` each, median reported, after the machine settles from building the
-histories and one run per history that is not counted); every run gets its own copy of the history,
+alternate (``--repeat`` each, median reported), after the machine has settled from building
+the histories and one uncounted run per history; every run gets its own copy of the history,
 flushed to disk (``os.sync``) before the clock starts, and finds the database in the page
 cache (warm), as a nightly on a machine with enough memory would; ``--cold`` evicts the
 copy's state.db from the page cache first (B-tree lookups then read the disk).

@@ -10,8 +10,7 @@ the command line without ``DAGSTER_HOME``, and a SQLite ``DAGSTER_HOME`` (Dagste
 storage). The floor: the same events' metadata written as CSV and gzipped (measure.py).
 """
 
-from __future__ import annotations
-
+# No `from __future__ import annotations`: Dagster reads the asset's context annotation.
 import argparse
 import json
 import os
@@ -23,7 +22,7 @@ from datetime import date, timedelta
 from pathlib import Path
 
 from calibrate import machine_line  # bench/, the script folder, is on sys.path
-from dagster import DagsterInstance, asset, materialize
+from dagster import AssetExecutionContext, DagsterInstance, asset, materialize
 from measure import Measured, floor_seconds, report, run_child, study_config  # puts ROOT first
 
 from assets.panel import record_day_files
@@ -43,7 +42,7 @@ def child(config: str, days: int) -> None:
     seconds: list[float] = []
 
     @asset(name="publish_step")
-    def publish_step(context) -> None:  # type: ignore[no-untyped-def]  # noqa: ANN001
+    def publish_step(context: AssetExecutionContext) -> None:
         t = time.perf_counter()
         record_day_files(context, study, res, first.isoformat())
         seconds.append(time.perf_counter() - t)
