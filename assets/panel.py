@@ -37,9 +37,10 @@ from assets.study import Study
 from pipeline import checks
 from pipeline.context import RunContext
 from pipeline.fetching import FetchResult
-from pipeline.panel import stages
 from pipeline.panel.eligibility import REASONS
-from pipeline.panel.publish import publish_and_commit
+from pipeline.panel.settings import rebuilding
+from pipeline.panel.stages import days, eligibility, fetch, lag, ledger, normalize
+from pipeline.panel.stages.publish import publish_and_commit
 from pipeline.publishing import PublishResult
 
 SFTP_POOL = "sftp"  # steps that talk to SFTP servers share this concurrency pool
@@ -92,12 +93,7 @@ def panel_assets(study: Study, first_partition: str) -> list[AssetsDefinition]:
     @retry_transient(rkey)
     def raw_exports(context: AssetExecutionContext) -> Output[FetchResult]:
         ctx = ctx_of(context)
-        res = stages.fetch_exports(
-            # new files mean rows to check: the checker process imports GE meanwhile
-            ctx,
-            on_new=lambda _new: checks.warm_up(),
-            rebuild=stages.rebuilding(ctx),
-        )
+        res = fetch.fetch_exports(ctx, rebuild=rebuilding(ctx))
         md = fetch_metadata(res.listed, len(res.to_parse), res.duplicates, res.bytes_fetched)
         return Output(res, metadata=md)
 
@@ -120,9 +116,7 @@ def panel_assets(study: Study, first_partition: str) -> list[AssetsDefinition]:
     )  # fmt: skip
     def normalized_responses(context: AssetExecutionContext, raw_exports: FetchResult) -> Iterator:
         ctx = ctx_of(context)
-        if raw_exports.to_parse:
-            checks.warm_up()
-        res = stages.normalize_exports(ctx, raw_exports)
+        res = normalize.normalize_exports(ctx, raw_exports)
         warn_quarantined(context, res.quarantined)
         yield Output(
             res,
@@ -161,9 +155,9 @@ def panel_assets(study: Study, first_partition: str) -> list[AssetsDefinition]:
         ),
     )  # fmt: skip
     def eligible_responses(
-        context: AssetExecutionContext, normalized_responses: stages.NormalizeResult
-    ) -> Output[stages.EligibilityResult]:
-        res = stages.apply_eligibility(ctx_of(context), normalized_responses)
+        context: AssetExecutionContext, normalized_responses: normalize.NormalizeResult
+    ) -> Output[eligibility.EligibilityResult]:
+        res = eligibility.apply_eligibility(ctx_of(context), normalized_responses)
         md = {f"excluded_{k}": res.excluded.get(k, 0) for k in REASONS}
         return Output(res, metadata={"responses": res.responses, "eligible": res.eligible, **md})
 
@@ -176,9 +170,9 @@ def panel_assets(study: Study, first_partition: str) -> list[AssetsDefinition]:
         ),
     )  # fmt: skip
     def response_ledger(
-        context: AssetExecutionContext, eligible_responses: stages.EligibilityResult
-    ) -> Output[stages.LedgerDelta]:
-        res = stages.resolve_collisions(ctx_of(context), eligible_responses)
+        context: AssetExecutionContext, eligible_responses: eligibility.EligibilityResult
+    ) -> Output[ledger.LedgerDelta]:
+        res = ledger.resolve_collisions(ctx_of(context), eligible_responses)
         return Output(
             res,
             metadata={
@@ -200,9 +194,9 @@ def panel_assets(study: Study, first_partition: str) -> list[AssetsDefinition]:
     )  # fmt: skip
     @retry_transient(rkey)
     def lag_policy(
-        context: AssetExecutionContext, response_ledger: stages.LedgerDelta
-    ) -> Output[stages.LagResult]:
-        res = stages.apply_lag_policy(ctx_of(context), response_ledger)
+        context: AssetExecutionContext, response_ledger: ledger.LedgerDelta
+    ) -> Output[lag.LagResult]:
+        res = lag.apply_lag_policy(ctx_of(context), response_ledger)
         warn_quarantined(context, res.quarantined, "weights file")
         return Output(
             res,
@@ -232,12 +226,12 @@ def panel_assets(study: Study, first_partition: str) -> list[AssetsDefinition]:
     )  # fmt: skip
     def day_partitions(
         context: AssetExecutionContext,
-        normalized_responses: stages.NormalizeResult,
-        response_ledger: stages.LedgerDelta,
-        lag_policy: stages.LagResult,
+        normalized_responses: normalize.NormalizeResult,
+        response_ledger: ledger.LedgerDelta,
+        lag_policy: lag.LagResult,
     ) -> Iterator:
         ctx = ctx_of(context)
-        res = stages.build_days(ctx, normalized_responses, response_ledger, lag_policy)
+        res = days.build_days(ctx, normalized_responses, response_ledger, lag_policy)
         if res.withheld:
             warn(context, f"{res.withheld} eligible winner(s) withheld (no weight yet, or late)")
         if res.rerendered:
@@ -283,17 +277,17 @@ def panel_assets(study: Study, first_partition: str) -> list[AssetsDefinition]:
     def published_files(
         context: AssetExecutionContext,
         raw_exports: FetchResult,
-        normalized_responses: stages.NormalizeResult,
-        eligible_responses: stages.EligibilityResult,
-        response_ledger: stages.LedgerDelta,
-        lag_policy: stages.LagResult,
-        day_partitions: stages.DayBuild,
+        normalized_responses: normalize.NormalizeResult,
+        eligible_responses: eligibility.EligibilityResult,
+        response_ledger: ledger.LedgerDelta,
+        lag_policy: lag.LagResult,
+        day_partitions: days.DayBuild,
     ) -> Iterator:
         res = publish_and_commit(
             ctx_of(context), raw_exports, normalized_responses, eligible_responses,
             response_ledger, lag_policy, day_partitions,
-            published=lambda r: record_day_files(context, study, r, first_partition),
         )  # fmt: skip
+        record_day_files(context, study, res, first_partition)  # committed: now they are true
         if res.corrections or res.rerendered_days:
             warn(context, f"CORRECTION entries for {sorted(res.corrections + res.rerendered_days)}")
         if res.held_days:

@@ -11,7 +11,7 @@ ledger) must take <= 1.3x the same run on 30 days and 300,000 tokens of history 
 
 How the histories are built (both end on the same day L, so the nights are alike):
 
-1. the real pipeline (``run_panel_stages``, reissue: changed) runs over a generated drop
+1. the real pipeline (``run_night``, reissue: changed) runs over a generated drop
    (``generate_panel``, ``--per-day`` responses on every day of the history, only the export
    files already delivered by the history's clock) -- this writes every table of the state
    database (ledger, days, published_files, cid_lists, ingested_files with layouts, runs,
@@ -85,9 +85,10 @@ sys.path.insert(0, str(ROOT))
 
 from pipeline.config import load_config  # noqa: E402
 from pipeline.context import RunContext  # noqa: E402
-from pipeline.panel import names, stages  # noqa: E402
-from pipeline.panel.publish import publish_and_commit  # noqa: E402
-from pipeline.panel.run import run_panel_stages  # noqa: E402
+from pipeline.panel import names  # noqa: E402
+from pipeline.panel.run import run_night  # noqa: E402
+from pipeline.panel.stages import days, eligibility, fetch, lag, ledger, normalize  # noqa: E402
+from pipeline.panel.stages.publish import publish_and_commit  # noqa: E402
 from pipeline.panel.synth import Rates, generate_panel  # noqa: E402
 from pipeline.state.store import StateStore  # noqa: E402
 
@@ -170,7 +171,7 @@ def build_history(h: History, per_day: int, seed: int) -> None:
     cfg = load_config(config)
     store = StateStore(cfg.state)
     ctx = RunContext(cfg, clock, store, base_seq=store.last_seq())
-    res = run_panel_stages(ctx)
+    res = run_night(ctx)
     store.dispose()
     t2 = time.perf_counter()
     h.timings["real pipeline run"] = t2 - t1
@@ -501,13 +502,13 @@ def staged_run(config: Path, as_of: datetime, profile: Path | None = None) -> di
     cfg = load_config(config)
     store = step("setup", StateStore, cfg.state)
     ctx = RunContext(cfg, as_of, store, base_seq=store.last_seq())
-    fetch = step("fetch", stages.fetch_exports, ctx)
-    norm = step("normalize", stages.normalize_exports, ctx, fetch)
-    elig = step("eligibility", stages.apply_eligibility, ctx, norm)
-    delta = step("collisions", stages.resolve_collisions, ctx, elig)
-    lag = step("lag policy", stages.apply_lag_policy, ctx, delta)
-    build = step("build days", stages.build_days, ctx, norm, delta, lag)
-    step("publish + commit", publish_and_commit, ctx, fetch, norm, elig, delta, lag, build)
+    got = step("fetch", fetch.fetch_exports, ctx)
+    norm = step("normalize", normalize.normalize_exports, ctx, got)
+    elig = step("eligibility", eligibility.apply_eligibility, ctx, norm)
+    delta = step("collisions", ledger.resolve_collisions, ctx, elig)
+    policy = step("lag policy", lag.apply_lag_policy, ctx, delta)
+    build = step("build days", days.build_days, ctx, norm, delta, policy)
+    step("publish + commit", publish_and_commit, ctx, got, norm, elig, delta, policy, build)
     store.dispose()
     times["total"] = sum(times.values())
     if prof and profile:

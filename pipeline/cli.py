@@ -19,7 +19,6 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from pipeline.config import ConfigError, load_config
-from pipeline.gcpause import gc_paused
 
 OVERRIDES = ("source", "publish", "weights", "cid_out", "state", "archive")
 EXIT_RUN_IN_PROGRESS = 75  # sysexits.h EX_TEMPFAIL: another run holds the study's lock
@@ -133,24 +132,9 @@ def _run_job(args: argparse.Namespace, extra: dict[str, Any] | None = None) -> i
         resource_cfg["as_of"] = args.as_of
     days = extra.pop("days", None) if extra else None
     resource_cfg.update(extra or {})
-    with gc_paused():  # the imports below take seconds, a third of it collecting nothing
-        if cfg.kind == "panel":
-            from pipeline import checks
-
-            # The checker starts first: its import of Great Expectations (seconds of CPU)
-            # then runs on the other core while this one imports Dagster and starts the run,
-            # which use one core. On a night there is almost always data to check (new
-            # exports, a newly closed day); a run that will check nothing (asking costs a
-            # look at the drop, an SFTP login for a remote one) stops it again.
-            checks.warm_up()
-            from pipeline.days import parse_as_of
-            from pipeline.panel.stages import will_check
-
-            if not (extra or will_check(cfg, parse_as_of(args.as_of))):
-                checks.stop_checker()
-        # The Dagster layer is loaded by name: this command line is where the plain-Python
-        # domain hands over to it (pipeline/ itself never imports Dagster).
-        launch = importlib.import_module("assets.launch")  # seconds: once the config is valid
+    # The Dagster layer is loaded by name: this command line is where the plain-Python
+    # domain hands over to it (pipeline/ itself never imports Dagster).
+    launch = importlib.import_module("assets.launch")  # seconds: once the config is valid
     out = launch.run_study(resource_cfg["config_path"], resource_cfg, days)
     print(f"published {len(out.written)} file(s), re-issued {out.linked} by link, "
           f"{out.rows} rows over {out.days} day(s) -> {cfg.publish}")  # fmt: skip

@@ -16,8 +16,8 @@ from typing import Any
 import pandas as pd
 
 from pipeline.archive import Archive
+from pipeline.clock import last_closed_day, local_date
 from pipeline.config import Config
-from pipeline.days import last_closed_day, local_date
 from pipeline.locations import Location, open_location
 from pipeline.state.store import StateStore
 

@@ -3,16 +3,14 @@
 A cumulative file and a monthly rollup are the concatenation of one header member and
 one member per day (RFC 1952 allows several members), so a day that did not change is
 never compressed again. A run compresses a day's member as soon as the day is rendered
-(``DayRenderer.render``, in parallel with the other days: zlib releases the GIL), so
-publishing finds them cached; :func:`members` compresses any still missing in parallel.
+(``DayRenderer.render``), so publishing finds them cached; :func:`members` compresses any
+still missing.
 """
 
 from __future__ import annotations
 
 import gzip
-import os
 import uuid
-from concurrent.futures import ThreadPoolExecutor
 
 from pipeline.context import RunContext
 
@@ -34,15 +32,15 @@ def member(ctx: RunContext, csv_sha: str, data: bytes | None = None) -> bytes:
         data = ctx.csv_cache(csv_sha).read_bytes()
     out = gz(data[data.index(b"\n") + 1 :])
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")  # unique: threads share days
+    tmp = path.with_name(
+        f".{path.name}.{uuid.uuid4().hex}.tmp"
+    )  # unique: runs may share a work folder
     tmp.write_bytes(out)
     tmp.replace(path)
     return out
 
 
 def members(ctx: RunContext, shas: list[str]) -> list[bytes]:
-    """Members of many days; new ones compress in parallel."""
-    with ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:
-        unique = sorted(set(shas))
-        done = dict(zip(unique, pool.map(lambda sha: member(ctx, sha), unique), strict=True))
+    """Members of many days (each distinct day compressed at most once)."""
+    done = {sha: member(ctx, sha) for sha in sorted(set(shas))}
     return [done[sha] for sha in shas]

@@ -6,15 +6,13 @@ OUTAGES.txt, its manifest ``runs/{recorded}_{run_id}.json`` and SHA256SUMS (SPEC
 from __future__ import annotations
 
 import hashlib
-import threading
 from collections.abc import Callable, Iterable
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
 from pipeline import outages
+from pipeline.clock import fmt
 from pipeline.context import RunContext
-from pipeline.days import fmt
 from pipeline.locations import Location
 from pipeline.recovery import PublishJournal
 from pipeline.state.store import RunChanges
@@ -52,21 +50,9 @@ class PublishResult:
     day_files: dict[str, DayFile] = field(default_factory=dict)  # day -> file written/linked
 
 
-# Files written at once, and files waiting to be written at most (their bytes are held),
-# where the location allows concurrent writes: a local folder's writes are mostly the
-# kernel copying into the page cache, which two threads do side by side while the run
-# prepares the next file.
-WRITE_THREADS = 2
-MAX_WAITING = 4
-
-
 class Publisher:
-    """Writes files to the publish location and records them for the commit.
-
-    Where the location allows it (``concurrent_writes``), files are written in background
-    threads; :meth:`finish` waits for all of them before SHA256SUMS, and :meth:`close` (on
-    leaving a ``with`` block) for those being written when the run fails.
-    """
+    """Writes files to the publish location (each atomically) and records them for the
+    commit. Usable as a ``with`` block (nothing to release; kept for the callers' shape)."""
 
     def __init__(
         self,
@@ -87,65 +73,12 @@ class Publisher:
         self.journal = PublishJournal(ctx.work, loc.url, ctx.run_id)
         self.orphans = self.journal.recover(loc, ctx.store.published) if recover else set()
         self.removals: list[str] = []  # removed once SHA256SUMS no longer lists them
-        self._pool = (
-            ThreadPoolExecutor(WRITE_THREADS, thread_name_prefix="publish")
-            if loc.concurrent_writes
-            else None
-        )
-        self._writing: dict[str, Future[None]] = {}
-        self._room = threading.BoundedSemaphore(MAX_WAITING)
-
-    def _upload(self, name: str, data: bytes) -> None:
-        """``write_atomic``, in the background where the location allows it."""
-        if self._pool is None:
-            self.loc.write_atomic(name, data)
-            return
-        self._raise_failed()  # stop at the first failed write
-        self._room.acquire()
-        try:
-            future = self._pool.submit(self.loc.write_atomic, name, data)
-        except BaseException:
-            self._room.release()
-            raise
-        future.add_done_callback(lambda _: self._room.release())
-        self._writing[name] = future
-
-    def _wait(self, *names: str) -> None:
-        for name in names:
-            future = self._writing.pop(name, None)
-            if future is not None:
-                future.result()
-
-    def _raise_failed(self) -> None:
-        for name, future in list(self._writing.items()):
-            if future.done():
-                del self._writing[name]
-                future.result()
-
-    def drain(self) -> None:
-        """Wait for every file still being written; raise the first failure."""
-        writing, self._writing = self._writing, {}
-        failures = [f.exception() for f in writing.values()]
-        for exc in failures:
-            if exc is not None:
-                raise exc
 
     def __enter__(self) -> Publisher:
         return self
 
-    def __exit__(self, exc_type: type[BaseException] | None, *exc: object) -> None:
-        try:
-            if exc_type is None:
-                self.drain()  # a write that failed fails the run
-        finally:
-            self.close()
-
-    def close(self) -> None:
-        """Stop writing: files not started are dropped, those being written finish (a
-        failed run's files are named in the journal, for the next run to clean up)."""
-        if self._pool is not None:
-            self._pool.shutdown(wait=True, cancel_futures=True)
-            self._pool = None
+    def __exit__(self, *exc: object) -> None:
+        return None
 
     def _record(self, name: str, kind: str, sha: str, size: int, day: str | None) -> None:
         row = {
@@ -159,12 +92,11 @@ class Publisher:
     def write(self, name: str, data: bytes, kind: str, day: str | None = None) -> bool:
         """Upload ``data`` unless the same bytes are already published under ``name``."""
         sha = hashlib.sha256(data).hexdigest()
-        self._wait(name)  # the same name again: after the write before
         same = self.current.get(name, {}).get("sha256") == sha
         if same and name not in self.journal.leftovers and self.loc.stat(name) is not None:
             return False
         self.journal.note(name)
-        self._upload(name, data)
+        self.loc.write_atomic(name, data)
         self.res.written.append(name)
         self.res.bytes_uploaded += len(data)
         self._record(name, kind, sha, len(data), day)
@@ -181,7 +113,6 @@ class Publisher:
             if prev is None:
                 raise FileNotFoundError(src)
             self.journal.note(dst)
-            self._wait(src, dst)
             how = self.loc.link_or_copy(src, dst)
         except FileNotFoundError:
             self.write(dst, data(), kind, day)
@@ -201,9 +132,7 @@ class Publisher:
         self.write(self.res.manifest, manifest(), "run")
         sums = self.ctx.store.checksums()
         sums.update(self.sums)
-        self.drain()  # SHA256SUMS never names a file not written yet
         self.write("SHA256SUMS", sha256sums(sums), "sums")
-        self.drain()
         # Only now that SHA256SUMS no longer lists them: it never names a missing file.
         for name in [*self.removals, *sorted(self.orphans - set(self.sums))]:
             self.loc.remove(name)

@@ -5,9 +5,9 @@ import contextlib
 from dagster import ConfigurableResource, InitResourceContext
 from pydantic import PrivateAttr
 
+from pipeline.clock import parse_as_of
 from pipeline.config import Config, load_config
 from pipeline.context import RunContext
-from pipeline.days import parse_as_of
 from pipeline.state.store import StateStore
 
 
@@ -57,7 +57,6 @@ class StudyResource(ConfigurableResource):
         self._stack = contextlib.ExitStack()
         self._stack.callback(store.dispose)
         self._stack.enter_context(store.run_lock())
-        store.checkpoint_in_background()  # the last run's pages, copied while this one works
         run_id = context.run.run_id if context.run else ""
         as_of = self.as_of
         if self.rebuild and not as_of:  # a rebuild reproduces the newest run's state

@@ -191,7 +191,7 @@ def test_schedule_runs_after_cutoff_on_dst_days(tmp_path):
     from datetime import date, datetime
     from zoneinfo import ZoneInfo
 
-    from pipeline.days import last_closed_day, parse_as_of
+    from pipeline.clock import last_closed_day, parse_as_of
 
     study = Study(tmp_path)
     schedule = _defs(study.config).resolve_schedule_def("config_nightly_schedule")
@@ -210,12 +210,12 @@ def test_schedule_runs_after_cutoff_on_dst_days(tmp_path):
 def test_transient_transport_error_retries_the_step(tmp_path, monkeypatch):
     from assets import retries
     from pipeline.locations.sftp import SftpRetryError
-    from pipeline.panel import stages
+    from pipeline.panel.stages import fetch
 
     study = Study(tmp_path)
     write_export(study.drop, "e.csv", [response("R1", "a", "2021-06-01 10:00:00")])
     calls = []
-    real = stages.fetch_exports
+    real = fetch.fetch_exports
 
     def flaky(ctx, **kwargs):
         calls.append(1)
@@ -223,7 +223,7 @@ def test_transient_transport_error_retries_the_step(tmp_path, monkeypatch):
             raise SftpRetryError("connection reset (simulated)")
         return real(ctx, **kwargs)
 
-    monkeypatch.setattr(stages, "fetch_exports", flaky)
+    monkeypatch.setattr(fetch, "fetch_exports", flaky)
     monkeypatch.setattr(retries, "STEP_RETRY_WAIT", 0)
     result = _run(study, "2021-06-02T12:00:00Z", step_retries=1)
     assert result.success and len(calls) == 2

@@ -1,10 +1,10 @@
-"""pipeline.fetching (and the panel's will_check): which source files are new to the state."""
+"""pipeline.fetching: which source files are new to the state, and their archiving."""
 
 from __future__ import annotations
 
 from pipeline.config import load_config
 from pipeline.fetching import source_has_new
-from pipeline.panel.stages import is_export
+from pipeline.panel.stages.fetch import is_export
 from tests.exports import response, write_export
 from tests.study import Study
 
@@ -33,39 +33,20 @@ def test_source_has_new_is_false_for_a_source_that_cannot_be_listed(tmp_path):
     assert not source_has_new(load_config(study.config), is_export)
 
 
-def test_will_check_follows_new_exports_and_the_clock(tmp_path):
-    """The command line keeps the checker it started early exactly when the run will check
-    data."""
-    from pipeline.days import parse_as_of
-    from pipeline.panel.stages import will_check
-
-    study = Study(tmp_path)
-    cfg = load_config(study.config)
-    assert not will_check(cfg, parse_as_of("2021-06-02T12:00:00Z"))  # nothing at all yet
-    write_export(study.drop, "export_2021_06_02.csv", [
-        response("K1", "ok1", "2021-06-01 09:00:00", "2021-06-01 09:20:00"),
-    ])  # fmt: skip
-    assert will_check(cfg, parse_as_of("2021-06-02T12:00:00Z"))  # a new export
-    assert study.run("2021-06-02T12:00:00Z") == 0
-    assert not will_check(cfg, parse_as_of("2021-06-02T13:00:00Z"))  # the same day again
-    # the next night closes 06-02, not rendered yet: its (empty) day file is checked
-    assert will_check(cfg, parse_as_of("2021-06-03T12:00:00Z"))
-
-
 def test_fetch_archives_every_new_file_in_listing_order(tmp_path):
-    """Files are archived a few at a time: every file is in the archive when the fetch
+    """Every file is in the archive when the fetch
     returns, listed in the source's order, and the same bytes under two names (fetched
     at once) are archived once and parsed once."""
     import hashlib
 
+    from pipeline.clock import parse_as_of
     from pipeline.context import RunContext
-    from pipeline.days import parse_as_of
-    from pipeline.fetching import ARCHIVE_WRITES, fetch_inputs
+    from pipeline.fetching import fetch_inputs
     from pipeline.state.store import StateStore
 
     study = Study(tmp_path)
     cfg = load_config(study.config)
-    names = [f"export_2021_06_{d:02d}.csv" for d in range(2, 4 + 2 * ARCHIVE_WRITES)]
+    names = [f"export_2021_06_{d:02d}.csv" for d in range(2, 8)]
     for i, name in enumerate(names):
         start = f"2021-06-01 {9 + i:02d}:00:00"
         write_export(study.drop, name, [response(f"K{i}", f"t{i}", start, start)])

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from pipeline.config import Config
 from pipeline.context import RunContext
-from pipeline.panel.run import run_panel_stages
+from pipeline.panel.run import run_night
 from pipeline.state.store import StateStore
 from tests.exports import BASE_COLUMNS, export_bytes, response
 
@@ -52,7 +52,7 @@ def _publish(root: Path, files: list[list[int]]) -> dict[str, str]:
                  state=f"sqlite:///{root / 'state.db'}").validate()  # fmt: skip
     store = StateStore(cfg.state)
     ctx = RunContext(cfg, datetime(2021, 6, 8, 12, tzinfo=UTC), store, base_seq=store.last_seq())
-    run_panel_stages(ctx)
+    run_night(ctx)
     store.dispose()
     pub = root / "pub"
     return {

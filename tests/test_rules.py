@@ -7,8 +7,8 @@ from datetime import UTC, date, datetime
 import numpy as np
 import pandas as pd
 
+from pipeline.clock import cutoff_epoch, for_dates, last_closed_day
 from pipeline.config import DEFAULT_WAVES, PanelRules
-from pipeline.days import cutoff_epoch, for_dates, last_closed_day
 from pipeline.panel import collisions as coll
 from pipeline.panel.columns import is_metadata, merge_layouts
 from pipeline.panel.eligibility import answered_counts, count_reasons, exclusion_reasons

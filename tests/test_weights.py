@@ -7,9 +7,9 @@ import json
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from pipeline.panel import stages
+from pipeline.panel.lag import ON_TIME, publishable
 from pipeline.panel.qualtrics import TOKEN
-from pipeline.panel.stages import ON_TIME, publishable
+from pipeline.panel.stages import render
 from tests.exports import response, write_export
 from tests.study import Study
 
@@ -138,7 +138,7 @@ def test_a_day_rendered_in_parallel_chunks_has_the_bytes_of_one_chunk(tmp_path, 
     weights = "cid,weight\n" + "".join(f"t{i:03d},{(i + 1) / 7:.4f}\n" for i in range(0, 240, 9))
 
     def published(folder: str, chunk_rows: int) -> dict[str, bytes]:
-        monkeypatch.setattr(stages, "RENDER_ROWS", chunk_rows)
+        monkeypatch.setattr(render, "RENDER_ROWS", chunk_rows)
         (tmp_path / folder / "weights").mkdir(parents=True)
         study = Study(tmp_path / folder, options={"weights": str(tmp_path / folder / "weights")})
         write_export(study.drop, "e.csv", rows[::-1])  # not in publication order

@@ -71,9 +71,6 @@ class Location(Protocol):
     """
 
     url: str
-    # Whether write_atomic may run in several threads at once (a local folder: yes; an
-    # SFTP session: its operations are serialised anyway).
-    concurrent_writes: bool
 
     def list_files(self) -> list[RemoteFile]:
         """All regular files below the root, recursively, sorted by path.

@@ -29,8 +29,6 @@ class LocalLocation:
     special files (FIFOs, sockets, devices) are skipped with a warning and never opened.
     """
 
-    concurrent_writes = True
-
     def __init__(self, root: str | os.PathLike[str]) -> None:
         self.root = Path(root).expanduser().resolve()
         self.url = str(self.root)

@@ -1,4 +1,5 @@
-"""Earliest-start collision resolution per token (SPEC §3.4) and weight eligibility (§3.5).
+"""Earliest-start collision resolution per token (SPEC §3.4), and each token's first on-time
+day (§3.5, the rule itself in :func:`pipeline.clock.on_time`).
 
 The rules work on Arrow arrays and NumPy (a night can bring a million responses); the
 small pandas helpers at the end apply the same functions to a DataFrame.
@@ -13,7 +14,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from pipeline.days import cutoff_epochs, for_dates
+from pipeline.clock import for_dates, on_time
 from pipeline.panel.qualtrics import RECORDED, START, SURVEY, TOKEN
 
 Strings = pa.Array | pa.ChunkedArray
@@ -105,11 +106,11 @@ def token_winners(
     keys = [(start, "ascending"), (recorded, "ascending"), (response_id, "ascending")]
     order, starts = _first_of_groups(token, keys)
     days = for_dates(start, timezone)
-    on_time = recorded <= cutoff_epochs(days, timezone, cutoff_hour)
+    timely = on_time(recorded, days, timezone, cutoff_hour)
     # Within a token, rows are sorted by start, and the `for` day grows with the start:
     # the first on-time row of a token has its earliest on-time day.
     group = np.cumsum(starts) - 1
-    hits = np.flatnonzero(on_time[order])
+    hits = np.flatnonzero(timely[order])
     first_hit = np.ones(len(hits), dtype=bool)
     first_hit[1:] = group[hits[1:]] != group[hits[:-1]]
     on_time_day = np.full(int(starts.sum()), np.datetime64("NaT"), dtype="datetime64[D]")

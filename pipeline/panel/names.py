@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from datetime import date, datetime
 
-from pipeline.days import fmt
+from pipeline.clock import fmt
 
 DAILY_RE = re.compile(
     r"^cvid_responses_(\d{4}_\d{2}_\d{2})_recordedby_(\d{4}_\d{2}_\d{2})\.csv(\.gz)?$"

@@ -6,7 +6,6 @@ rendered (SPEC §3.6 "Rules reach every day"), column by column with Arrow kerne
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 
 import numpy as np
@@ -153,9 +152,8 @@ def format_values(
 
     parts = [times, *[partial(question, c) for c in questions if c in names], trailing]
     out: dict[str, pa.Array] = {}
-    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="values") as pool:
-        for part in pool.map(lambda make: make(), parts):
-            out.update(part)
+    for make in parts:
+        out.update(make())
     return out
 
 

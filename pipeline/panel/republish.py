@@ -14,16 +14,13 @@ from pipeline.checks import CheckOutcome, check_day_files
 from pipeline.context import RunContext
 from pipeline.fetching import FetchResult, Layout
 from pipeline.panel.columns import merge_layouts
-from pipeline.panel.publish import publish_and_commit
-from pipeline.panel.stages import (
-    DayBuild,
-    DayRenderer,
-    EligibilityResult,
-    LagResult,
-    LedgerDelta,
-    NormalizeResult,
-    check_clock_gap,
-)
+from pipeline.panel.stages.days import DayBuild
+from pipeline.panel.stages.eligibility import EligibilityResult
+from pipeline.panel.stages.lag import LagResult, check_clock_gap
+from pipeline.panel.stages.ledger import LedgerDelta
+from pipeline.panel.stages.normalize import NormalizeResult
+from pipeline.panel.stages.publish import publish_and_commit
+from pipeline.panel.stages.render import DayRenderer
 from pipeline.publishing import PublishResult
 
 

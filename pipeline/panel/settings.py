@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.config import Config
+from pipeline.context import RunContext
 from pipeline.panel.output import MIN_ZIP_POPULATION, WHOLE_NUMBER_COLUMNS, published_columns
 
 # Bump when the code formats a published value differently: every day is re-rendered.
@@ -107,3 +108,15 @@ def describe_change(old: dict[str, Any] | None, new: dict[str, Any], parts: tupl
         if text not in said:
             said.append(text)
     return "; ".join(said) or "rendering rules changed"
+
+
+def rebuilding(ctx: RunContext) -> bool:
+    """Whether this run rebuilds the ledger and the day stores from the raw archive: asked
+    for (``python -m pipeline rebuild``), or the settings they were built with changed (a
+    rule, the wave table, a new store layout; see :mod:`pipeline.panel.settings`)."""
+    if ctx.rebuild:
+        return True
+    built = ctx.store.settings()
+    if key(built, LEDGER_PARTS) == key(ledger_settings(ctx.cfg), LEDGER_PARTS):
+        return False
+    return ctx.store.has_ledger()  # a new study has nothing to rebuild

@@ -5,10 +5,8 @@ from __future__ import annotations
 import shutil
 import sqlite3
 import tempfile
-import threading
-from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import ThreadPoolExecutor
-from contextlib import closing, contextmanager
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,65 +22,9 @@ from pipeline.state.lock import RunInProgressError, advisory_lock, file_lock
 CHUNK = 5000
 WEIGHT_COLUMNS = ("cid", "weight", "file")
 STAGED_KEYS = {"ledger": "token", "weights": "cid"}  # tables a run may stage, by key
-WAL_AUTOCHECKPOINT = 1000  # SQLite's default, in pages
-# Upserts this large go through COPY or a staged file (state/bulk.py). Bound row by row
-# next to the publishing thread, a night's 50,000 ledger rows took 3.1 s (each row hands
-# the GIL back and forth) against 0.6 s staged (bench/bench_history.py, 10M-token ledger).
+# Upserts this large go through COPY or a staged file (state/bulk.py): bound row by row
+# they took several times as long (bench_ledger_write.py; figures in bench/README.md).
 BULK_MIN_ROWS = 10_000
-
-
-class _Aborted(Exception):
-    """The caller gave up a pending commit: its transaction rolls back."""
-
-
-class PendingCommit:
-    """A run's commit in progress in a worker thread (see :meth:`StateStore.begin_commit`).
-
-    The first run of a large study writes a million ledger rows; SQLite and PostgreSQL do
-    that work outside the GIL, so it overlaps with the gzip and file writes of publishing.
-    All database work of the commit happens in the worker, in one transaction.
-    """
-
-    def __init__(self, store: StateStore, ch: RunChanges) -> None:
-        self.changes = ch
-        self._done = False
-        self._ready, self._aborted = threading.Event(), threading.Event()
-        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="commit")
-        self._future = self._pool.submit(store._commit_run, ch, self._ready, self._aborted)
-
-    def finish(self, meanwhile: Callable[[], None] | None = None) -> int:
-        """Write the rest of the changes and commit; returns the run's sequence number.
-
-        ``meanwhile`` runs on the caller's thread while the worker writes and syncs the
-        commit (mostly waiting for the disk); its error is raised after the commit ends."""
-        self._done = True
-        self._ready.set()
-        try:
-            if meanwhile is not None:
-                try:
-                    meanwhile()
-                except BaseException as exc:
-                    failed = self._future.exception()  # the commit goes on: wait for it
-                    if failed is not None:
-                        raise failed from exc  # the state was not saved: that matters more
-                    raise
-            return self._future.result()
-        finally:
-            self._pool.shutdown()
-
-    def abort(self) -> None:
-        """Roll the transaction back (the caller failed before finishing); idempotent."""
-        if self._done:
-            return
-        self._done = True
-        self._aborted.set()
-        self._ready.set()
-        try:
-            self._future.result()
-        except Exception:  # noqa: BLE001 - the caller's own error is the one that matters
-            pass
-        finally:
-            self._pool.shutdown()
 
 
 @dataclass
@@ -381,7 +323,9 @@ class StateStore:
         and records no run.
         """
         if not partial:
-            return self.begin_commit(ch).finish()
+            with self.engine.connect() as conn, self._staged(conn, ch) as staged:
+                with conn.begin():
+                    return self._commit_in(conn, ch, staged)
         with self.engine.begin() as conn:
             seq = int(conn.execute(sa.select(sa.func.max(schema.runs.c.seq))).scalar() or 0)
             self._upsert(conn, schema.days, "day", ch.days)
@@ -389,17 +333,6 @@ class StateStore:
             if ch.outages:
                 conn.execute(schema.outages.insert(), ch.outages)
             return seq
-
-    def begin_commit(self, ch: RunChanges) -> PendingCommit:
-        """Start a run's commit: its transaction opens and takes ``ch.ledger_rows`` at once,
-        in a worker thread, while the caller goes on (publishing files); the rest of ``ch``
-        is read when the caller calls :meth:`PendingCommit.finish`."""
-        return PendingCommit(self, ch)
-
-    def _commit_run(self, ch: RunChanges, ready: threading.Event, aborted: threading.Event) -> int:
-        with self.engine.connect() as conn, self._staged(conn, ch) as staged:
-            with self._checkpoint_after(conn), conn.begin():
-                return self._commit_in(conn, ch, staged, ready, aborted)
 
     def stage(self, tables: dict[str, Any], folder: str | Path | None) -> str | None:
         """SQLite: write the large ones of ``tables`` (``ledger``, ``weights``: at least
@@ -445,52 +378,11 @@ class StateStore:
             if made:
                 shutil.rmtree(Path(path).parent, ignore_errors=True)
 
-    @contextmanager
-    def _checkpoint_after(self, conn: Connection) -> Iterator[None]:
-        """SQLite: the run's COMMIT is made durable by itself (``synchronous=FULL``: the WAL
-        is synced) and runs no automatic checkpoint; a checkpoint starts in the background
-        right after it instead (:meth:`checkpoint_in_background`).
-
-        A night's new tokens land on random pages of a large ledger, so a checkpoint copies
-        tens of thousands of pages into the database file and syncs it: 1-2 s after a night
-        of 50,000 responses on a 10M-token ledger, most of it waiting for the disk. Nothing
-        waits for it: the next run starts one too, which copies what is left while it parses.
-        """
-        db = self.sqlite_file()
-        if db is None:
-            yield
-            return
-        conn.exec_driver_sql("PRAGMA wal_autocheckpoint=0")
-        conn.exec_driver_sql("PRAGMA synchronous=FULL")
-        conn.commit()
-        try:
-            yield
-        finally:
-            conn.exec_driver_sql(f"PRAGMA wal_autocheckpoint={WAL_AUTOCHECKPOINT}")
-            conn.exec_driver_sql("PRAGMA synchronous=NORMAL")
-            conn.commit()
-        self.checkpoint_in_background()
-
-    def checkpoint_in_background(self) -> None:
-        """SQLite: copy the pages the write-ahead log holds into the database file, in a
-        daemon thread. An exit does not wait for it: the log is durable (a run's commit syncs
-        it), and SQLite resumes an interrupted checkpoint at the next one. A run calls this
-        when it starts, so the previous run's pages are copied while this one works."""
-        db = self.sqlite_file()
-        if db is None:
-            return
-        wal = Path(f"{db}-wal")
-        if not wal.exists() or not wal.stat().st_size:
-            return
-        threading.Thread(target=_checkpoint, args=(db,), name="wal-checkpoint", daemon=True).start()
-
     def _commit_in(
         self,
         conn: Connection,
         ch: RunChanges,
         staged: dict[str, list[str]],
-        ready: threading.Event,
-        aborted: threading.Event,
     ) -> int:
         seq = int(conn.execute(sa.select(sa.func.max(schema.runs.c.seq))).scalar() or 0)
         if seq != ch.base_seq:
@@ -508,9 +400,6 @@ class StateStore:
                 conn.exec_driver_sql(bulk.copy_sqlite_sql(name, "staged", staged[name], name))
             elif rows is not None and len(rows):
                 self._upsert(conn, schema.metadata.tables[name], key, rows)
-        ready.wait()
-        if aborted.is_set():
-            raise _Aborted
         self._write_files(conn, ch.files)
         for day, tokens in ch.cid_listed.items():
             t = schema.ledger
@@ -632,14 +521,6 @@ def _migrate(engine: Engine) -> None:
             conn.exec_driver_sql("ALTER TABLE ledger RENAME COLUMN eligible_day TO on_time_day")
         if "render_key" not in day_cols:
             conn.exec_driver_sql("ALTER TABLE days ADD COLUMN render_key VARCHAR(64)")
-
-
-def _checkpoint(path: str) -> None:
-    try:
-        with closing(sqlite3.connect(path, timeout=30)) as con:
-            con.execute("PRAGMA wal_checkpoint(PASSIVE)")
-    except sqlite3.Error:  # busy or gone (a test's folder): the next commit checkpoints
-        pass
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:

@@ -1,4 +1,5 @@
-"""Calendar days in the study's time zone: `for` dates, cut-offs, `recorded` dates (SPEC §3.2, §3.5)."""
+"""The clock of a study (SPEC §3.2, §3.5): `for` dates, cut-offs, the `recorded` date, the
+last closed day, and the on-time rule. Every other module asks these questions here."""
 
 from __future__ import annotations
 
@@ -59,3 +60,14 @@ def parse_as_of(text: str | None) -> datetime:
         return datetime.now(UTC)
     moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def day_range(first: date, last: date) -> list[date]:
+    """Every date from ``first`` to ``last``, both included."""
+    return [first + timedelta(days=i) for i in range((last - first).days + 1)]
+
+
+def on_time(recorded: np.ndarray, days: np.ndarray, timezone: str, hour: int = 4) -> np.ndarray:
+    """Whether each response (recorded at epoch second ``recorded``, started on ``for`` day
+    ``days``, datetime64[D]) was recorded by its day's cut-off: *on time* (SPEC §3.5)."""
+    return recorded <= cutoff_epochs(days, timezone, hour)

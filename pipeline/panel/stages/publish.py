@@ -5,32 +5,31 @@ from __future__ import annotations
 import io
 import json
 import tarfile
-from collections.abc import Callable
 from contextlib import closing
 from datetime import date, timedelta
 from typing import Any
 
+import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from pipeline import gzmembers, outages
+from pipeline.clock import day_range
 from pipeline.context import RunContext
 from pipeline.csvfmt import to_csv_bytes
 from pipeline.fetching import FetchResult, InputFile, with_outcomes
 from pipeline.panel import codebook, names
 from pipeline.panel.output import published_columns
-from pipeline.panel.stages import (
-    DayBuild,
-    EligibilityResult,
-    LagResult,
-    LedgerDelta,
-    NormalizeResult,
-    day_range,
-    prepare_run_rows,
-)
+from pipeline.panel.stages.days import DayBuild
+from pipeline.panel.stages.eligibility import EligibilityResult
+from pipeline.panel.stages.lag import LagResult
+from pipeline.panel.stages.ledger import LEDGER_TYPES, LedgerDelta
+from pipeline.panel.stages.normalize import NormalizeResult
 from pipeline.provenance import code_version
 from pipeline.publishing import DayFile, Publisher, PublishResult
 from pipeline.staging import read_table
-from pipeline.state.store import PendingCommit, RunChanges
+from pipeline.state.store import RunChanges
 
 
 def publish_and_commit(
@@ -42,23 +41,26 @@ def publish_and_commit(
     lag: LagResult,
     build: DayBuild,
     held_days: set[str] | None = None,
-    published: Callable[[PublishResult], None] | None = None,
 ) -> PublishResult:
-    """Publish daily, cumulative, codebook, CID lists, OUTAGES, SHA256SUMS, run manifest; commit.
+    """Publish daily, cumulative, codebook, CID lists, OUTAGES, SHA256SUMS, run manifest;
+    then commit the run's state in one transaction.
 
     A backfill (``ctx.forced_days``) publishes those days only; the others keep theirs.
-    ``published`` is called with the result once every file is on the publish location,
-    while the state commit completes (the Dagster step records its day partitions there:
-    with ``reissue: all`` that is one event per published day, Python work that overlaps
-    the commit's wait for the disk). Should the commit then fail, what it recorded is
-    still true of the publish location; the next run converges the state.
+    Should the commit fail, the files published are named in the run's journal and the
+    next run converges (:mod:`pipeline.recovery`).
     """
     cfg, held_days = ctx.cfg, set(held_days or ())
     res = PublishResult()
     # the state this run read is the state its first step saw (fetch.base_seq): a run
     # committed since, between this run's steps, makes this commit fail (rerun)
-    pending = begin_run_commit(ctx, delta, lag, build, fetch.base_seq)
-    changes = pending.changes
+    changes = RunChanges(
+        run_id=ctx.run_id, as_of=ctx.as_of.isoformat(), recorded=ctx.recorded.isoformat(),
+        base_seq=fetch.base_seq, scratch=str(ctx.run_dir),
+    )  # fmt: skip
+    ledger, cid_listed = ledger_changes(delta, lag)
+    changes.ledger_rows = ledger
+    changes.cid_listed = {day: list(tokens) for day, tokens in cid_listed.items()}
+    changes.weights = read_table(lag.weights) if lag.weights else []
     new_entries: list[dict[str, Any]] = changes.outages  # OUTAGES entries of this run
 
     def note(kind: str, message: str, days: list[str] | tuple[str, ...] = ()) -> None:
@@ -71,67 +73,61 @@ def publish_and_commit(
     for q in norm.quarantined + lag.quarantined:
         note("NOTICE", f"Input file {q.path} was quarantined and not used: {q.error}")
 
-    try:  # the ledger is being written (in the commit's thread) while the files publish
-        day_rows = ctx.store.days()
-        versions = daily_names(ctx, day_rows)
-        with (
-            closing(ctx.open(cfg.publish)) as loc,
-            Publisher(ctx, loc, changes, res, versions, recover=True) as pub,
-        ):
-            new_days: dict[str, dict[str, Any]] = {}
-            for day, st in build.stores.items():
-                new_days[day] = {**day_rows.get(day, {"day": day}), "store": st.store,
-                                 "rows": st.rows}  # fmt: skip
-            first = ctx.first_day(delta)
-            members: dict[str, str] = {}
-            if first is not None and first <= lag.last_closed:
-                for d in day_range(date.fromisoformat(first), date.fromisoformat(lag.last_closed)):
-                    if ctx.forced_days and d.isoformat() not in ctx.forced_days:
-                        sha = day_rows.get(d.isoformat(), {}).get("csv_sha")
-                        if sha and day_rows[d.isoformat()].get("published_name"):
-                            members[d.isoformat()] = sha
-                        continue
-                    sha = _publish_day(ctx, pub, d, day_rows, new_days, build, held_days, note, res)
-                    if sha:
+    day_rows = ctx.store.days()
+    versions = daily_names(ctx, day_rows)
+    with (
+        closing(ctx.open(cfg.publish)) as loc,
+        Publisher(ctx, loc, changes, res, versions, recover=True) as pub,
+    ):
+        new_days: dict[str, dict[str, Any]] = {}
+        for day, st in build.stores.items():
+            new_days[day] = {**day_rows.get(day, {"day": day}), "store": st.store,
+                             "rows": st.rows}  # fmt: skip
+        first = ctx.first_day(delta)
+        members: dict[str, str] = {}
+        if first is not None and first <= lag.last_closed:
+            for d in day_range(date.fromisoformat(first), date.fromisoformat(lag.last_closed)):
+                if ctx.forced_days and d.isoformat() not in ctx.forced_days:
+                    sha = day_rows.get(d.isoformat(), {}).get("csv_sha")
+                    if sha and day_rows[d.isoformat()].get("published_name"):
                         members[d.isoformat()] = sha
-                _publish_cumulative(
-                    ctx, pub, build, list(members.values()), date.fromisoformat(first), lag
-                )
-                names_now = {
-                    d: r.get("published_name") for d, r in {**day_rows, **new_days}.items()
-                }
-                _publish_rollups(ctx, pub, build, members, names_now, note)
-            if res.rerendered_days:
-                note(
-                    "CORRECTION",
-                    f"{len(res.rerendered_days)} day file(s) re-issued: {build.change}. "
-                    "The values of these days now follow the current rules.",
-                    res.rerendered_days,
-                )
-            pub.write(
-                "codebook.csv",
-                codebook.render(list(build.questions), list(build.layouts), cfg.rules),
-                "codebook",
+                    continue
+                sha = _publish_day(ctx, pub, d, day_rows, new_days, build, held_days, note, res)
+                if sha:
+                    members[d.isoformat()] = sha
+            _publish_cumulative(
+                ctx, pub, build, list(members.values()), date.fromisoformat(first), lag
             )
-            _write_cid_lists(ctx, lag, changes, res)
-            res.rows_withheld = build.withheld
-            # a rebuild that changed nothing leaves the publish folder as it was
-            if not (ctx.rebuild and not res.written and not res.removed):
-                pub.finish(new_entries, lambda: _manifest(ctx, fetch, norm, elig, delta, lag, res))
+            names_now = {d: r.get("published_name") for d, r in {**day_rows, **new_days}.items()}
+            _publish_rollups(ctx, pub, build, members, names_now, note)
+        if res.rerendered_days:
+            note(
+                "CORRECTION",
+                f"{len(res.rerendered_days)} day file(s) re-issued: {build.change}. "
+                "The values of these days now follow the current rules.",
+                res.rerendered_days,
+            )
+        pub.write(
+            "codebook.csv",
+            codebook.render(list(build.questions), list(build.layouts), cfg.rules),
+            "codebook",
+        )
+        _write_cid_lists(ctx, lag, changes, res)
+        res.rows_withheld = build.withheld
+        # a rebuild that changed nothing leaves the publish folder as it was
+        if not (ctx.rebuild and not res.written and not res.removed):
+            pub.finish(new_entries, lambda: _manifest(ctx, fetch, norm, elig, delta, lag, res))
 
-        changes.files = [f.row() for f in _file_rows(fetch, norm, lag)]
-        changes.days = list(new_days.values())
-        changes.replace_derived = lag.rebuild
-        changes.settings = dict(build.settings) or None
-        changes.summary = {
-            "excluded": elig.excluded, "rows_in": norm.rows_in, "responses": elig.responses,
-            "collisions": delta.collisions, "swaps": delta.swaps, "published": res.written,
-            "linked": res.linked, "bytes_uploaded": res.bytes_uploaded,
-        }  # fmt: skip
-    except BaseException:
-        pending.abort()
-        raise
-    pending.finish(meanwhile=(lambda: published(res)) if published else None)
+    changes.files = [f.row() for f in _file_rows(fetch, norm, lag)]
+    changes.days = list(new_days.values())
+    changes.replace_derived = lag.rebuild
+    changes.settings = dict(build.settings) or None
+    changes.summary = {
+        "excluded": elig.excluded, "rows_in": norm.rows_in, "responses": elig.responses,
+        "collisions": delta.collisions, "swaps": delta.swaps, "published": res.written,
+        "linked": res.linked, "bytes_uploaded": res.bytes_uploaded,
+    }  # fmt: skip
+    ctx.store.commit(changes)
     pub.journal.committed()
     ctx.clean_run_dirs()
     return res
@@ -145,24 +141,37 @@ def daily_names(ctx: RunContext, day_rows: dict[str, dict[str, Any]]) -> list[st
     return out
 
 
-def begin_run_commit(
-    ctx: RunContext, delta: LedgerDelta, lag: LagResult, build: DayBuild, base_seq: int
-) -> PendingCommit:
-    """Open the run's transaction and start writing its ledger rows (prepared, and staged
-    when large, by the day step: ``build.run_rows``), in a worker thread, while the caller
-    publishes the files; :func:`publish_and_commit` adds the rest and commits, or aborts it
-    when publishing fails. ``base_seq``: the newest committed run when this run read the
-    state (the commit is refused if another run committed since)."""
-    changes = RunChanges(
-        run_id=ctx.run_id, as_of=ctx.as_of.isoformat(), recorded=ctx.recorded.isoformat(),
-        base_seq=base_seq, scratch=str(ctx.run_dir),
-    )  # fmt: skip
-    rows = build.run_rows or prepare_run_rows(ctx, delta, lag, stage=False)
-    changes.ledger_rows = read_table(rows.ledger) if rows.ledger else None
-    changes.cid_listed = {day: list(tokens) for day, tokens in rows.cid_listed.items()}
-    changes.weights = read_table(rows.weights) if rows.weights else []
-    changes.staged = rows.staged
-    return ctx.store.begin_commit(changes)
+LEDGER_COLUMNS = list(LEDGER_TYPES)  # in table order
+
+
+def ledger_changes(
+    delta: LedgerDelta, lag: LagResult
+) -> tuple[pa.Table | None, dict[str, tuple[str, ...]]]:
+    """The delta's ledger rows with this run's CID lists applied, and the other tokens (not
+    in the delta) that went on a CID list, by day."""
+    empty = pa.table({"day": pa.array([], pa.string()), "token": pa.array([], pa.string())})
+    listed = read_table(lag.cid_lists) if lag.cid_lists else empty
+    ledger = None
+    if delta.rows:
+        ledger = read_table(delta.rows, columns=LEDGER_COLUMNS)
+        # tokens of this run's delta go on their CID list inside the upsert itself
+        idx = pc.index_in(ledger.column("token"), value_set=listed.column("token"))
+        hit = pc.is_valid(idx)
+        if pc.any(hit).as_py():
+            cid_day = pc.if_else(hit, listed.column("day").take(idx), ledger.column("cid_day"))
+            pending = pc.and_(ledger.column("cid_pending"), pc.invert(hit))
+            ledger = ledger.set_column(LEDGER_COLUMNS.index("cid_day"), "cid_day", cid_day)
+            ledger = ledger.set_column(LEDGER_COLUMNS.index("cid_pending"), "cid_pending", pending)
+            # the listed tokens the delta took care of (each listed once: positions suffice)
+            taken = np.zeros(listed.num_rows, dtype=bool)
+            taken[idx.filter(hit).to_numpy()] = True
+            listed = listed.filter(pa.array(~taken))
+    by_day: dict[str, list[str]] = {}
+    for t, day in zip(
+        listed.column("token").to_pylist(), listed.column("day").to_pylist(), strict=True
+    ):
+        by_day.setdefault(day, []).append(t)
+    return ledger, {day: tuple(tokens) for day, tokens in by_day.items()}
 
 
 def _daily_bytes(ctx: RunContext, sha: str) -> bytes:

@@ -1,0 +1,212 @@
+"""Stage 6: the day stores the delta touches, rebuilt, and the closed days due rendered."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from pipeline.arrays import to_numpy
+from pipeline.clock import day_range
+from pipeline.context import RunContext
+from pipeline.fetching import (
+    Layout,
+)
+from pipeline.panel.columns import merge_layouts
+from pipeline.panel.lag import ON_TIME
+from pipeline.panel.output import store_columns
+from pipeline.panel.qualtrics import (
+    TOKEN,
+)
+from pipeline.panel.settings import (
+    LEDGER_PARTS,
+    RENDER_PARTS,
+    describe_change,
+)
+from pipeline.panel.stages.lag import LagResult
+from pipeline.panel.stages.ledger import LedgerDelta
+from pipeline.panel.stages.normalize import NormalizeResult
+from pipeline.panel.stages.render import DayRenderer, RenderedDay, read_store
+from pipeline.staging import read_table, table_columns, write_frame
+
+TAKE_GROUP = 4  # columns per memory map when new winners are taken from the batch
+
+
+@dataclass(frozen=True)
+class DayStore:
+    """A day's stored winners (as parsed), a file under the work folder (None: no winners)."""
+
+    store: str | None
+    rows: int
+
+
+@dataclass(frozen=True)
+class DayBuild:
+    """New day-store files and rendered daily CSVs (cached by content hash)."""
+
+    questions: tuple[str, ...] = ()
+    schema_changed: bool = False
+    stores: Mapping[str, DayStore] = field(default_factory=dict)  # by day
+    rendered: Mapping[str, RenderedDay] = field(default_factory=dict)  # by day
+    layouts: tuple[Layout, ...] = ()
+    # what this run's derived state is built with (a JSON document: pipeline.panel.settings)
+    settings: Mapping[str, Any] = field(default_factory=dict)
+    # Days rendered again because what shapes their values changed, and that change in words
+    rerendered: tuple[str, ...] = ()
+    change: str = ""
+    withheld: int = 0  # eligible winners of rendered days not published (no weight / late)
+
+
+def build_days(
+    ctx: RunContext, norm: NormalizeResult, delta: LedgerDelta, lag: LagResult
+) -> DayBuild:
+    """Rebuild the days the delta touches; render every closed day that must be (re)published:
+    a day whose content changed, a day never rendered, and every day rendered under other
+    settings (its render key differs) or rebuilt from the archive."""
+    old_layouts = [Layout.from_json(doc) for doc in ctx.store.layouts()]
+    layouts = (*old_layouts, *(s.layout for s in norm.file_status.values() if s.layout))
+    old_q = merge_layouts([(lay.key, list(lay.columns)) for lay in old_layouts])
+    questions = merge_layouts([(lay.key, list(lay.columns)) for lay in layouts])
+    weights = read_table(lag.weights, columns=["cid", "weight"]) if lag.weights else None
+    renderer = DayRenderer.for_run(ctx, questions, weights, lag.rebuild)
+    day_rows = ctx.store.days()
+    to_render: list[str] = []
+    rerendered: list[str] = []
+    first = ctx.first_day(delta)
+    if first is not None and first <= lag.last_closed:
+        dirty = set(delta.dirty_days) | set(lag.weight_days)
+        for d in day_range(date.fromisoformat(first), date.fromisoformat(lag.last_closed)):
+            day = d.isoformat()
+            known = day_rows.get(day, {})
+            rekeyed = bool(known.get("csv_sha")) and (
+                lag.rebuild or known.get("render_key") != renderer.render_key
+            )
+            if day in dirty or rekeyed or not known.get("csv_sha") or day in ctx.forced_days:
+                to_render.append(day)
+                if rekeyed:
+                    rerendered.append(day)
+    prepared = _DeltaByDay.load(ctx, delta, norm.batch)
+    due, touched = set(to_render), set(delta.dirty_days)
+
+    def build(day: str) -> tuple[DayStore | None, RenderedDay | None]:
+        """A day's new store (when the delta touches it), written while it renders from
+        the table in memory, and its rendering (when it is due)."""
+        store, rows = None, None
+        if day in touched:
+            known = None if lag.rebuild else day_rows.get(day)
+            store, rows = _rebuild_store(ctx, day, known, prepared)
+        if day not in due:
+            return store, None
+        path = store.store if store is not None else day_rows.get(day, {}).get("store")
+        return store, renderer.render(day, path, rows)
+
+    work = [*to_render, *(d for d in delta.dirty_days if d not in due)]
+    built = {day: build(day) for day in work}
+    stores = {day: built[day][0] for day in delta.dirty_days}
+    rendered = {day: built[day][1] for day in to_render}
+    return DayBuild(
+        questions=tuple(questions), schema_changed=bool(old_layouts) and old_q != questions,
+        stores=stores, rendered=rendered, layouts=layouts, settings=renderer.settings,
+        rerendered=tuple(rerendered),
+        change=describe_change(ctx.store.settings(), renderer.settings,
+                               (*LEDGER_PARTS, *RENDER_PARTS)),
+        withheld=sum(r.withheld for r in rendered.values()),
+    )  # fmt: skip
+
+
+def _take_rows(path: str, columns: list[str], rows: np.ndarray) -> pa.Table:
+    """``columns`` of the staged table at ``path``, rows ``rows``.
+
+    A few columns at a time, each group mapped and unmapped on its own: one map of the
+    whole batch kept every page of it resident while the (almost as large) result was built.
+    """
+    picked = pa.array(np.asarray(rows, dtype="int64"))
+    taken: list[pa.ChunkedArray] = []
+    for i in range(0, len(columns), TAKE_GROUP):
+        part = read_table(path, columns[i : i + TAKE_GROUP])
+        taken += [part.column(c).take(picked) for c in part.column_names]
+    return pa.table(taken, names=columns)
+
+
+@dataclass
+class _DeltaByDay:
+    """The ledger delta indexed once for all days (Arrow hash lookups, no Python loops)."""
+
+    tokens: pa.Array  # every changed token
+    on_time: pa.Array  # bool per token: on time (weight-eligible)
+    same_winner: pa.Array  # tokens whose (eligible) winner did not change
+    winners: pa.Table | None  # new winners as parsed, grouped by day, flagged
+    slices: Mapping[str, tuple[int, int]]
+
+    @classmethod
+    def load(cls, ctx: RunContext, delta: LedgerDelta, batch: str | None) -> _DeltaByDay:
+        """The delta, with its new winners' rows (day-store columns) taken from ``batch``,
+        the normalized batch the delta was made from."""
+        if not delta.rows:
+            empty = pa.array([], pa.string())
+            return cls(empty, pa.array([], pa.bool_()), empty, None, {})
+        changes = read_table(delta.rows)
+        tokens = changes.column("token").combine_chunks().cast(pa.string())
+        on_time = pc.is_valid(changes.column("on_time_day")).combine_chunks()
+        same = pc.and_(pc.invert(changes.column("winner_changed")), changes.column("eligible"))
+        same_tokens = tokens.filter(same.combine_chunks())
+        out = cls(tokens, on_time, same_tokens, None, delta.winner_slices)
+        if delta.winners and batch:
+            # One take of the wide rows for all days (a take from the chunked batch joins
+            # each column's chunks first: once per day cost more than writing them out).
+            staged = read_table(delta.winners)
+            names = [c for c in table_columns(batch) if not c.startswith("_")]
+            columns = store_columns(names, ctx.cfg.rules)
+            rows = _take_rows(batch, columns, to_numpy(staged["_pos"]))
+            out.winners = _with_on_time(rows, staged.column(ON_TIME).combine_chunks())
+        return out
+
+    def flags(self, tokens: pa.ChunkedArray | pa.Array) -> pa.Array:
+        """Whether the given tokens are on time (False when unknown)."""
+        idx = pc.index_in(tokens, value_set=self.tokens)
+        return pc.fill_null(pc.take(self.on_time, idx), False)
+
+    def new_rows(self, day: str) -> pa.Table | None:
+        if self.winners is None or day not in self.slices:
+            return None
+        offset, length = self.slices[day]
+        return self.winners.slice(offset, length) if length else None
+
+
+def _with_on_time(table: pa.Table, flags: pa.Array) -> pa.Table:
+    if ON_TIME in table.column_names:
+        table = table.drop_columns([ON_TIME])
+    return table.append_column(ON_TIME, flags)
+
+
+def _rebuild_store(
+    ctx: RunContext, day: str, known: dict[str, Any] | None, delta: _DeltaByDay
+) -> tuple[DayStore, pa.Table | None]:
+    """The day's new winner set: old rows of untouched tokens, old rows whose winner stayed
+    (with a fresh on-time flag), and the new winners of that day, all as parsed; written
+    as the day's new store, and returned too."""
+    old = read_store(ctx, (known or {}).get("store"))
+    parts: list[pa.Table] = []
+    if old.num_rows:
+        tokens = old.column(TOKEN)
+        touched = pc.is_in(tokens, value_set=delta.tokens)
+        parts.append(old.filter(pc.invert(touched)))
+        same = old.filter(pc.and_(touched, pc.is_in(tokens, value_set=delta.same_winner)))
+        if same.num_rows:
+            parts.append(_with_on_time(same, delta.flags(same.column(TOKEN))))
+    add = delta.new_rows(day)  # already flagged
+    if add is not None:
+        parts.append(add)
+    parts = [p for p in parts if p.num_rows]
+    if not parts:  # no winners (left): no store
+        return DayStore(None, 0), None
+    table = pa.concat_tables(parts, promote_options="default")
+    rel = Path("days") / day / f"{ctx.run_id}.arrow"
+    write_frame(table, ctx.work / rel)
+    return DayStore(rel.as_posix(), int(table.num_rows)), table

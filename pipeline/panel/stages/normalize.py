@@ -1,0 +1,97 @@
+"""Stage 2: exports parsed into one Arrow batch; malformed files quarantined."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from pipeline.context import RunContext
+from pipeline.fetching import (
+    FetchResult,
+    FileStatus,
+    Layout,
+    Quarantined,
+)
+from pipeline.panel.columns import question_columns
+from pipeline.panel.qualtrics import (
+    RECORDED,
+    SURVEY,
+    WAVE,
+    ExportError,
+    ParsedExport,
+    decompress,
+    parse_export,
+)
+from pipeline.staging import write_frame
+
+UNKNOWN_WAVE_KEY = 1e9  # layout order of a file whose waves are all unknown
+
+
+@dataclass(frozen=True)
+class NormalizeResult:
+    """Parsed exports staged as one Arrow batch (a file in the run folder)."""
+
+    batch: str | None = None
+    rows_in: int = 0
+    deferred: int = 0
+    quarantined: tuple[Quarantined, ...] = ()
+    file_status: Mapping[str, FileStatus] = field(default_factory=dict)  # by content hash
+    unknown_waves: int = 0
+
+
+def normalize_exports(ctx: RunContext, fetch: FetchResult) -> NormalizeResult:
+    """Parse every file to process; quarantine malformed ones, keep going with the rest."""
+    tables: list[pa.Table] = []
+    quarantined: list[Quarantined] = []
+    status: dict[str, FileStatus] = {}
+    rows_in = deferred = unknown_waves = 0
+    as_of = int(ctx.as_of.timestamp())
+
+    def parse(item: tuple[str, str]) -> ParsedExport | ExportError:
+        sha, path = item
+        data = ctx.archive.get(sha)
+        try:
+            return parse_export(decompress(data, path), path, ctx.cfg.waves, ctx.cfg.max_cell_chars)
+        except ExportError as exc:
+            return exc
+
+    results = [parse(item) for item in fetch.to_parse]
+    for (sha, path), parsed in zip(fetch.to_parse, results, strict=True):
+        if isinstance(parsed, ExportError):
+            exc = parsed
+            kept = ctx.archive.quarantine(sha, path, str(exc))
+            quarantined.append(Quarantined(path, sha, str(exc), str(kept)))
+            status[sha] = FileStatus("quarantined", error=str(exc))
+            continue
+        table = parsed.table
+        if not table.num_rows:  # header rows only: nothing to add (not even its columns)
+            status[sha] = FileStatus("applied", rows=0)
+            continue
+        late = pc.greater(table.column(RECORDED), as_of)
+        n_late = pc.sum(late).as_py() or 0
+        deferred += n_late
+        if n_late:
+            table = table.filter(pc.invert(late))
+        waves = tuple(sorted({w for w in parsed.waves if w is not None}))
+        layout = Layout(
+            key=float(min(waves)) if waves else UNKNOWN_WAVE_KEY,
+            waves=waves,
+            columns=tuple(question_columns(parsed.columns, ctx.cfg.rules.consent_column)),
+            questions=parsed.questions,
+        )
+        status[sha] = FileStatus(
+            "pending" if n_late else "applied", rows=int(parsed.table.num_rows), layout=layout
+        )
+        rows_in += table.num_rows
+        unknown = pc.and_(pc.is_valid(table.column(SURVEY)), pc.is_null(table.column(WAVE)))
+        unknown_waves += pc.sum(unknown).as_py() or 0
+        tables.append(table)
+    batch = None
+    if tables:
+        target = ctx.run_dir / "normalized.arrow"
+        write_frame(pa.concat_tables(tables, promote_options="default"), target)
+        batch = str(target)
+    return NormalizeResult(batch, rows_in, deferred, tuple(quarantined), status, unknown_waves)

@@ -1,0 +1,51 @@
+"""Helpers of the published-file tests: reading CSV and ZIP bytes, accepting responses."""
+
+from __future__ import annotations
+
+import csv
+import io
+import zipfile
+
+from pipeline.session.records import newest_rulings, parse_rulings
+from tests.session.factory import rulings_csv
+
+DEFAULT_NAMES = [
+    "Physics-Study--psychds.zip",
+    "Physics-Study_all-children-dict.csv",
+    "Physics-Study_all-children.csv",
+    "Physics-Study_all-demographic-snapshots-dict.csv",
+    "Physics-Study_all-demographic-snapshots.csv",
+    "Physics-Study_all-demographic-snapshots.json",
+    "Physics-Study_all-frames-dict.csv",
+    "Physics-Study_all-frames.csv.gz",
+    "Physics-Study_all-responses-dict.csv",
+    "Physics-Study_all-responses.csv",
+    "Physics-Study_all-responses.json",
+    "Physics-Study_framedata_per_session.zip",
+    "Physics-Study_videos.csv",
+]
+FRAMES_DICT_HEADER = [
+    "column",
+    "description",
+    "possible_frame_id",
+    "frame_description",
+    "possible_key",
+    "key_description",
+]
+
+
+def csv_rows(data: bytes) -> list[dict[str, str]]:
+    """The rows of CSV bytes, by column name."""
+    return list(csv.DictReader(io.StringIO(data.decode("utf-8"), newline="")))
+
+
+def zip_entries(data: bytes) -> dict[str, bytes]:
+    """The entries of ZIP bytes, name → bytes, in archive order."""
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        return {info.filename: archive.read(info) for info in archive.infolist()}
+
+
+def accept_all(*records: dict) -> dict:
+    """Rulings in force accepting the responses named ``records`` (names for ``uid``)."""
+    rows = [(r, "accepted", "2024-03-03T00:00:00Z") for r in records]
+    return newest_rulings(parse_rulings(rulings_csv(*rows), "c.csv"))
