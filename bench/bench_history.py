@@ -75,7 +75,6 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import numpy as np
-import sqlalchemy as sa
 import yaml
 from calibrate import machine_line  # bench/, the script folder, is on sys.path
 from measure import floor_seconds, report, run_child
@@ -91,6 +90,7 @@ from pipeline.panel.stages import days, eligibility, fetch, lag, ledger, normali
 from pipeline.panel.stages.publish import publish_and_commit  # noqa: E402
 from pipeline.panel.synth import Rates, generate_panel  # noqa: E402
 from pipeline.state.store import StateStore  # noqa: E402
+from pipeline.state.urls import sqlite_file  # noqa: E402
 
 TZ = "America/Los_Angeles"
 ZONE = ZoneInfo(TZ)
@@ -471,7 +471,7 @@ def deferred_checkpoint(config: Path) -> dict[str, float]:
     """What a run leaves to the next one: its write-ahead log, and the seconds a checkpoint
     of it takes (the next run copies it in the background while it parses; see
     ``StateStore.checkpoint_in_background``). Measured once the run has exited."""
-    db = sa.engine.make_url(load_config(config).state).database
+    db = sqlite_file(load_config(config).state)
     wal = Path(f"{db}-wal")
     size = wal.stat().st_size / 1e6 if wal.exists() else 0.0
     t = time.perf_counter()

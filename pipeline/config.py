@@ -1,16 +1,23 @@
-"""Pipeline configuration: the YAML file of SPEC §8, validated; unknown keys are an error."""
+"""Pipeline configuration: the YAML file of SPEC §8, validated; unknown keys are an error.
+
+The sections are pydantic models (strict: YAML's ``4`` is not a string, ``true`` not an
+integer; frozen). A bad file raises :class:`ConfigError` with one line, ``FILE: key ...``,
+naming the first problem and never echoing a value other than an unknown enum or zone name.
+"""
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import types
 import typing
-from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
+from zoneinfo import ZoneInfo
 
 import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from pipeline.state.urls import sqlite_file
 
 # Default SurveyID -> wave table (SPEC §3.1); overridable with `waves:` in the file.
 DEFAULT_WAVES: dict[str, int] = {
@@ -37,8 +44,13 @@ class ConfigError(ValueError):
     """The configuration file or a flag is invalid."""
 
 
-@dataclass
-class SftpConfig:
+class _Section(BaseModel):
+    """A block of the configuration file: typed keys, no others."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+
+class SftpConfig(_Section):
     """How SFTP locations authenticate and verify the server (SPEC §5)."""
 
     known_hosts: str = "~/.ssh/known_hosts"
@@ -50,36 +62,33 @@ class SftpConfig:
     retries: int = 4
 
 
-@dataclass
-class SessionConfig:
+class SessionConfig(_Section):
     """Settings of a session study (SPEC §4)."""
 
     study_uuid: str = ""
     study_name: str = ""
     salt_env: str = "STUDY_SALT"
     hash_digits: int = 6
-    identifying: list[str] = field(default_factory=list)
+    identifying: list[str] = Field(default_factory=list)
     include_preview: bool = False
 
 
-@dataclass
-class PanelRules:
+class PanelRules(_Section):
     """Rule parameters of panel studies (SPEC §3.3); defaults are the seed's."""
 
     consent_column: str = "S1"
     consent_value: str = "1"
     min_answers: int = 2
-    numeric_items: list[str] = field(default_factory=lambda: list(DEFAULT_NUMERIC_ITEMS))
+    numeric_items: list[str] = Field(default_factory=lambda: list(DEFAULT_NUMERIC_ITEMS))
     require_us_state: bool = False
     state_column: str = "QState_A3"
     cutoff_hour: int = 4
 
 
-@dataclass
-class Config:
-    """One study's pipeline configuration (SPEC §8)."""
+class Config(_Section):
+    """One study's pipeline configuration (SPEC §8); checked when built."""
 
-    kind: str = "panel"
+    kind: Literal["panel", "session"] = "panel"
     source: str = "data/drop"
     publish: str = "data/publish"
     weights: str | None = None
@@ -87,38 +96,34 @@ class Config:
     state: str = "sqlite:///data/state.db"
     archive: str = "data/raw-archive"
     timezone: str = "America/Los_Angeles"
-    reissue: str = "all"
-    stabilization_days: int = 4
-    max_gap_days: int = 7  # refuse to publish more empty days than this past the newest input
+    reissue: Literal["all", "changed"] = "all"
+    stabilization_days: int = Field(default=4, ge=0)
+    # refuse to publish more empty days than this past the newest input
+    max_gap_days: int = Field(default=7, ge=0)
     gzip_daily: bool = False
     zip_population: str | None = None
-    sftp: SftpConfig = field(default_factory=SftpConfig)
+    sftp: SftpConfig = Field(default_factory=SftpConfig)
     session: SessionConfig | None = None
-    rules: PanelRules = field(default_factory=PanelRules)
-    waves: dict[str, int] = field(default_factory=lambda: dict(DEFAULT_WAVES))
+    rules: PanelRules = Field(default_factory=PanelRules)
+    waves: dict[str, int] = Field(default_factory=lambda: dict(DEFAULT_WAVES))
     rollup_delay_days: int | None = None  # default: stabilization_days
-    max_cell_chars: int = 32767  # longer input cells quarantine their file (SPEC §6)
+    # longer input cells quarantine their file (SPEC §6)
+    max_cell_chars: int = Field(default=32767, ge=1)
 
-    def validate(self) -> Config:
-        """Check values; returns self so calls chain."""
-        if self.kind not in ("panel", "session"):
-            raise ConfigError(f"kind must be 'panel' or 'session', not {self.kind!r}")
-        if self.reissue not in ("all", "changed"):
-            raise ConfigError(f"reissue must be 'all' or 'changed', not {self.reissue!r}")
-        for name in ("stabilization_days", "max_gap_days"):
-            if getattr(self, name) < 0:
-                raise ConfigError(f"{name} must be >= 0")
-        if self.max_cell_chars < 1:
-            raise ConfigError("max_cell_chars must be >= 1")
+    @model_validator(mode="after")
+    def _zone_and_session(self) -> Config:
+        """Checks run once every key has its type (in this order, as before pydantic)."""
         try:
-            from zoneinfo import ZoneInfo
-
             ZoneInfo(self.timezone)
-        except Exception as exc:  # noqa: BLE001 - any failure means an unknown zone
-            raise ConfigError(f"unknown timezone {self.timezone!r}") from exc
-        if self.kind == "session":
-            if self.session is None or not self.session.study_uuid:
-                raise ConfigError("kind: session needs a session: block with study_uuid")
+        except Exception:  # noqa: BLE001 - any failure means an unknown zone
+            raise ValueError(f"unknown timezone {self.timezone!r}") from None
+        if self.kind == "session" and (self.session is None or not self.session.study_uuid):
+            raise ValueError("kind: session needs a session: block with study_uuid")
+        return self
+
+    def validate(self) -> Config:  # type: ignore[override]  # BaseModel.validate: deprecated
+        """Check the values again (building checked them); returns self so calls chain."""
+        _parse(type(self), self.model_dump())
         return self
 
     @property
@@ -129,10 +134,14 @@ class Config:
     def with_overrides(self, **overrides: Any) -> Config:
         """A copy with the non-None overrides applied (command-line flags win over the file)."""
         changes = {k: v for k, v in overrides.items() if v is not None}
-        return dataclasses.replace(self, **changes).validate()
+        return _parse(type(self), {**self.model_dump(), **changes})
 
+
+# --- error messages: pydantic's errors as the one-line ``[section.]key must be ...`` ---------
 
 _TYPE_NAMES = {str: "a string", int: "an integer", bool: "true or false", float: "a number"}
+
+_M = typing.TypeVar("_M", bound=BaseModel)
 
 
 def _type_name(hint: Any) -> str:
@@ -141,64 +150,86 @@ def _type_name(hint: Any) -> str:
     origin = typing.get_origin(hint)
     if origin in (types.UnionType, typing.Union):
         return " or ".join(_type_name(a) for a in args) + " or null"
+    if origin is Literal:
+        return "a string"
     if origin is list:
         return f"a list of {_type_name(args[0]).removeprefix('a ').removeprefix('an ')}s"
     if origin is dict:
         return "a mapping of " + " to ".join(_type_name(a) for a in args)
+    if isinstance(hint, type) and issubclass(hint, BaseModel):
+        return "a mapping"
     return _TYPE_NAMES.get(hint, getattr(hint, "__name__", str(hint)))
 
 
-def _has_type(value: Any, hint: Any) -> bool:
-    """Whether a YAML value fits a field's type hint (bool is not an integer here)."""
-    origin, args = typing.get_origin(hint), typing.get_args(hint)
-    if origin in (types.UnionType, typing.Union):
-        return any(_has_type(value, a) for a in args)
-    if hint is type(None):
-        return value is None
-    if origin is list:
-        return isinstance(value, list) and all(_has_type(v, args[0]) for v in value)
-    if origin is dict:
-        return isinstance(value, dict) and all(
-            _has_type(k, args[0]) and _has_type(v, args[1]) for k, v in value.items()
-        )
-    if hint is float:
-        return isinstance(value, int | float) and not isinstance(value, bool)
-    if hint is int:
-        return isinstance(value, int) and not isinstance(value, bool)
-    return isinstance(value, hint)
+def _section(hint: Any) -> type[BaseModel] | None:
+    """The model a field holds (``SessionConfig | None`` -> ``SessionConfig``), if any."""
+    for t in (hint, *typing.get_args(hint)):
+        if isinstance(t, type) and issubclass(t, BaseModel):
+            return t
+    return None
 
 
-def _build(cls: type, data: Any, where: str, prefix: str = "") -> Any:
-    """``cls`` from a YAML mapping, every key checked against its type hint.
+def _locate(
+    model: type[BaseModel], data: Any, loc: tuple[int | str, ...]
+) -> tuple[list[str], Any, Any, list[int]]:
+    """For an error's ``loc``: the key path (down to a field, not into its list or mapping),
+    the field's type hint, its value as given, and the keys' places in the given mappings."""
+    names: list[str] = []
+    places: list[int] = []
+    hint: Any = model
+    value = data
+    for part in loc:
+        section = _section(hint)
+        if section is None or not isinstance(value, dict):
+            break
+        names.append(str(part))
+        places.append(list(value).index(part) if part in value else len(value))
+        field = section.model_fields.get(str(part))
+        if field is None:  # an unknown key
+            break
+        hint, value = field.annotation, value.get(part)
+    return names, hint, value, places
 
-    Errors read ``FILE: [section.]key must be ...``.
-    """
-    if data is None:
-        return cls()
-    if not isinstance(data, dict):
-        what = f"{prefix.rstrip('.')} must be" if prefix else "expected"
-        raise ConfigError(f"{where}: {what} a mapping, got {type(data).__name__}")
-    known = {f.name: f for f in fields(cls)}
-    unknown = sorted(set(data) - set(known))
-    if unknown:
-        raise ConfigError(f"{where}: unknown key(s): {', '.join(prefix + k for k in unknown)}")
-    hints = typing.get_type_hints(cls)
-    kwargs: dict[str, Any] = {}
-    nested = {"sftp": SftpConfig, "session": SessionConfig, "rules": PanelRules}
-    for key, value in data.items():
-        if key in nested and cls is Config:
-            kwargs[key] = _build(nested[key], value, where, f"{key}.")
-            continue
-        if not _has_type(value, hints[key]):
-            raise ConfigError(
-                f"{where}: {prefix}{key} must be {_type_name(hints[key])}, "
-                f"got {type(value).__name__}"
-            )
-        kwargs[key] = value
+
+def _describe(model: type[BaseModel], data: Any, exc: ValidationError) -> str:
+    """The first problem, as the hand-written checks reported it: a section's unknown keys,
+    then wrong types, in the order of the file; then the value checks, in field order."""
+    errors = [(err, *_locate(model, data, err["loc"])) for err in exc.errors(include_url=False)]
+    unknown: dict[tuple[str, ...], list[str]] = {}
+    for err, names, *_ in errors:
+        if err["type"] == "extra_forbidden":
+            unknown.setdefault(tuple(names[:-1]), []).append(".".join(names))
+    problems: list[tuple[tuple[int, ...], str]] = []
+    for n, (err, names, hint, value, places) in enumerate(errors):
+        key, kind, got = ".".join(names), err["type"], type(value).__name__
+        if kind == "extra_forbidden":
+            keys = ", ".join(sorted(unknown[tuple(names[:-1])]))
+            problems.append(((0, *places[:-1], -1), f"unknown key(s): {keys}"))
+        elif kind == "model_type":
+            what = f"{key} must be" if key else "expected"
+            problems.append(((0, *places), f"{what} a mapping, got {got}"))
+        elif kind == "literal_error" and isinstance(value, str):
+            problems.append(((1, n), f"{key} must be {err['ctx']['expected']}, not {value!r}"))
+        elif kind.endswith("_type") or kind == "literal_error":
+            problems.append(((0, *places), f"{key} must be {_type_name(hint)}, got {got}"))
+        elif kind == "greater_than_equal":
+            problems.append(((1, n), f"{key} must be >= {err['ctx']['ge']}"))
+        else:  # a validator's own message, or pydantic's (which never holds the value)
+            said = str(err["ctx"]["error"]) if kind == "value_error" else err["msg"]
+            problems.append(((1, n), f"{key}: {said}" if key else said))
+    return min(problems)[1]
+
+
+def _parse(model: type[_M], data: Any, where: str = "") -> _M:
+    """``model`` from ``data``; :class:`ConfigError` ``{where}{first problem}`` otherwise."""
     try:
-        return cls(**kwargs)
-    except TypeError as exc:
-        raise ConfigError(f"{where}: {exc}") from exc
+        return model.model_validate(data)
+    except ValidationError as exc:
+        # from None: pydantic's own message echoes the values given
+        raise ConfigError(where + _describe(model, data, exc)) from None
+
+
+# --- the file ----------------------------------------------------------------------------
 
 
 def _resolve(value: str | None, base: Path) -> str | None:
@@ -210,12 +241,12 @@ def _resolve(value: str | None, base: Path) -> str | None:
 
 
 def _resolve_db(url: str, base: Path) -> str:
-    prefix = "sqlite:///"
-    if url.startswith(prefix) and not url.startswith("sqlite:////") and url != "sqlite://":
-        rest = url[len(prefix) :]
-        if rest and rest != ":memory:":
-            return prefix + str((base / rest).resolve())
-    return url
+    """A SQLite database file named relative to the config file's folder, made absolute."""
+    db = sqlite_file(url)
+    if db is None or Path(db).is_absolute():
+        return url
+    # the first ":///" ends the scheme; the file follows it
+    return url.replace(f":///{db}", f":///{(base / db).resolve()}", 1)
 
 
 def load_config(path: str | os.PathLike[str]) -> Config:
@@ -229,16 +260,20 @@ def load_config(path: str | os.PathLike[str]) -> Config:
         raise ConfigError(f"{p}: not valid YAML: {' '.join(str(exc).split())}") from exc
     if data is None:
         raise ConfigError(f"{p}: the configuration file is empty (it needs at least kind:)")
-    cfg: Config = _build(Config, data, str(p))
+    if isinstance(data, dict):  # an empty section (``sftp:``) means its defaults
+        data = {
+            k: {} if v is None and k in ("sftp", "session", "rules") else v for k, v in data.items()
+        }
+    cfg = _parse(Config, data, f"{p}: ")
     base = p.resolve().parent
-    for name in ("source", "publish", "weights", "cid_out", "archive", "zip_population"):
-        setattr(cfg, name, _resolve(getattr(cfg, name), base))
-    cfg.state = _resolve_db(cfg.state, base)
-    if cfg.sftp.known_hosts:
-        cfg.sftp.known_hosts = _resolve(cfg.sftp.known_hosts, base)
-    if cfg.sftp.key_file:
-        cfg.sftp.key_file = _resolve(cfg.sftp.key_file, base)
-    try:
-        return cfg.validate()
-    except ConfigError as exc:
-        raise ConfigError(f"{p}: {exc}") from exc
+    paths = ("source", "publish", "weights", "cid_out", "archive", "zip_population")
+    sftp = {
+        k: _resolve(v, base) for k in ("known_hosts", "key_file") if (v := getattr(cfg.sftp, k))
+    }
+    return cfg.model_copy(
+        update={
+            **{name: _resolve(getattr(cfg, name), base) for name in paths},
+            "state": _resolve_db(cfg.state, base),
+            "sftp": cfg.sftp.model_copy(update=sftp),
+        }
+    )

@@ -19,9 +19,8 @@ from pathlib import Path
 
 import pytest
 
-import pipeline.locations.sftp as sftp_mod
 from pipeline.locations import RemoteFile, UnsafePathError, open_location
-from pipeline.locations.sftp import SftpLocation
+from pipeline.locations.sftp import SftpLocation, transfer
 from pipeline.panel.synth import generate_panel
 from tests.exports import response, write_export
 from tests.plugins.sshd_server import keygen
@@ -290,7 +289,7 @@ def test_sshd_killed_mid_upload(tmp_path, sshd, clean_run, monkeypatch, capsys, 
     retries = 0 if mode == "fail" else 4
     study = sftp_study(tmp_path, sshd, source=False, cids=False, sftp={"retries": retries})
     generate_panel(study.drop, GEN_START, GEN_DAYS, GEN_PER_DAY, seed=GEN_SEED)
-    monkeypatch.setattr(sftp_mod, "CHUNK", 64 * 1024)  # progress reports every 64 KiB
+    monkeypatch.setattr(transfer, "CHUNK", 64 * 1024)  # progress reports every 64 KiB
     killer = Killer(sshd, path=BIG_DAY, downtime=None if mode == "fail" else 0.5)
     _hook_progress(monkeypatch, "/publish", killer.progress)
     try:

@@ -15,6 +15,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from pipeline.state.urls import sqlite_file
+
 
 class RunInProgressError(RuntimeError):
     """Another run holds the state database's run lock."""
@@ -22,15 +24,6 @@ class RunInProgressError(RuntimeError):
 
 def _what(name: str) -> str:
     return "another run is in progress" if name == "run" else f"{name} is being published"
-
-
-def sqlite_path(url: str) -> str | None:
-    """The database file of a ``sqlite:///`` URL (None: in memory, or not SQLite)."""
-    if not url.startswith("sqlite://"):
-        return None
-    path = url[len("sqlite://") :].split("?", 1)[0]
-    path = path[1:] if path.startswith("/") else path
-    return None if not path or path == ":memory:" else path
 
 
 @contextmanager
@@ -71,16 +64,18 @@ def advisory_lock(engine: Any, url: str, shared: bool = False, name: str = "run"
 
 def probe(url: str) -> None:
     """Raise :class:`RunInProgressError` when a run holds the nightly run lock right now."""
-    if url.startswith("sqlite:"):
-        db = sqlite_path(url)
-        if db is None or not Path(db).expanduser().parent.is_dir():
-            return  # in memory, or no database yet: nothing can hold its lock
+    db = sqlite_file(url)
+    if db is not None:
+        if not Path(db).expanduser().parent.is_dir():
+            return  # no database yet: nothing can hold its lock
         with file_lock(str(Path(db).expanduser())):
             return
     import sqlalchemy as sa
 
     engine = sa.create_engine(url)
     try:
+        if engine.dialect.name != "postgresql":
+            return  # in-memory SQLite: nothing can hold its lock (as in StateStore.run_lock)
         with advisory_lock(engine, url):
             return
     finally:

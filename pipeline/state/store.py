@@ -16,7 +16,7 @@ import pyarrow as pa
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from pipeline.state import bulk, schema
+from pipeline.state import bulk, schema, urls
 from pipeline.state.lock import RunInProgressError, advisory_lock, file_lock
 
 CHUNK = 5000
@@ -62,8 +62,8 @@ class StateStore:
 
     def __init__(self, url: str) -> None:
         self.url = url
-        if url.startswith("sqlite:///") and not url.endswith(":memory:"):
-            Path(url[len("sqlite:///") :]).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        if db := urls.sqlite_file(url):
+            Path(db).expanduser().parent.mkdir(parents=True, exist_ok=True)
         self.engine: Engine = sa.create_engine(url, future=True)
         if self.engine.dialect.name == "sqlite":
             sa.event.listen(self.engine, "connect", _sqlite_pragmas)
@@ -72,10 +72,7 @@ class StateStore:
 
     def sqlite_file(self) -> str | None:
         """The database file of a SQLite store (None for PostgreSQL and in-memory SQLite)."""
-        db = self.engine.url.database
-        if self.engine.dialect.name != "sqlite" or not db or db == ":memory:":
-            return None
-        return db
+        return urls.sqlite_file(self.url)
 
     def dispose(self) -> None:
         """Close pooled connections."""
