@@ -6,7 +6,7 @@ Writes N rows of the ledger (``pipeline/state/schema.py``) into a fresh SQLite s
 database two ways, each in a child process of its own:
 
 * direct: ``INSERT OR REPLACE`` through the driver's ``executemany``, binding Python values
-  (what ``StateStore._upsert`` does for small writes; what a first run did until measured
+  (what ``pipeline.state.upsert.upsert`` does for small writes; what a first run did until measured
   here);
 * staged: ``StateStore.commit``, which stages large Arrow tables with the Arrow ADBC SQLite
   driver into a scratch file and copies them with one ``INSERT OR REPLACE ... SELECT`` from

@@ -19,7 +19,7 @@ from pipeline.archive import Archive
 from pipeline.clock import last_closed_day, local_date
 from pipeline.config import Config
 from pipeline.locations import Location, open_location
-from pipeline.state.store import StateStore
+from pipeline.state.store import RunChanges, StateStore
 
 RUN_DIR_KEEP_DAYS = 7
 
@@ -105,6 +105,15 @@ class RunContext:
             return None
         table = pd.read_csv(self.cfg.zip_population, dtype={"zip5": str})
         return dict(zip(table["zip5"].str.zfill(5), table["population"].astype(int), strict=True))
+
+    def new_changes(self, base_seq: int = 0) -> RunChanges:
+        """An empty record of what this run will commit. ``base_seq``: the newest run
+        committed when this run read the state (its commit is refused if another run
+        committed since)."""
+        return RunChanges(
+            run_id=self.run_id, as_of=self.as_of.isoformat(), recorded=self.recorded.isoformat(),
+            base_seq=base_seq, scratch=str(self.run_dir),
+        )  # fmt: skip
 
     def cache_csv(self, data: bytes) -> str:
         """Keep rendered CSV bytes by content hash (for links, cumulative files, rollups)."""

@@ -12,6 +12,7 @@ from dataclasses import asdict, dataclass, fields, replace
 from datetime import UTC
 from typing import Any
 
+from pipeline import outages
 from pipeline.config import Config
 from pipeline.context import RunContext
 from pipeline.locations import Location, RemoteFile, open_location
@@ -210,4 +211,25 @@ def with_outcomes(
     return [
         outcomes[f.sha256].applied_to(f) if f.status != "duplicate" and f.sha256 in outcomes else f
         for f in files
+    ]
+
+
+def set_aside(ctx: RunContext, sha: str, path: str, error: Exception | str) -> Quarantined:
+    """Quarantine a malformed input file: its bytes and its one-line error stay in the
+    archive (never deleted); the run goes on with the other files."""
+    kept = ctx.archive.quarantine(sha, path, str(error))
+    return Quarantined(path, sha, str(error), str(kept))
+
+
+def quarantine_notices(ctx: RunContext, quarantined: Iterable[Quarantined]) -> list[dict[str, Any]]:
+    """The OUTAGES.txt NOTICE entries naming the files a run quarantined."""
+    return [
+        outages.entry(
+            "NOTICE",
+            f"Input file {q.path} was quarantined and not used: {q.error}",
+            at=ctx.as_of,
+            timezone=ctx.cfg.timezone,
+            run_id=ctx.run_id,
+        )  # fmt: skip
+        for q in quarantined
     ]

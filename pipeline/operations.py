@@ -8,7 +8,6 @@ from collections.abc import Iterable
 from pipeline import outages
 from pipeline.context import RunContext
 from pipeline.publishing import sha256sums
-from pipeline.state.store import RunChanges
 
 
 def add_outage(ctx: RunContext, kind: str, message: str, days: Iterable[str] = ()) -> str:
@@ -24,8 +23,7 @@ def add_outage(ctx: RunContext, kind: str, message: str, days: Iterable[str] = (
         ctx.store.add_outage(entry)
     data = outages.render(ctx.store.outages())
     checksums: dict[str, str | None] = dict(ctx.store.checksums())
-    changes = RunChanges(run_id=ctx.run_id, as_of=ctx.as_of.isoformat(),
-                         recorded=ctx.recorded.isoformat())  # fmt: skip
+    changes = ctx.new_changes()
     row = {"name": "OUTAGES.txt", "kind": "outages", "sha256": hashlib.sha256(data).hexdigest(),
            "size": len(data), "day": None, "recorded": ctx.recorded.isoformat(),
            "run_id": ctx.run_id, "removed": False}  # fmt: skip

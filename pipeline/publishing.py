@@ -6,6 +6,7 @@ OUTAGES.txt, its manifest ``runs/{recorded}_{run_id}.json`` and SHA256SUMS (SPEC
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -13,7 +14,9 @@ from typing import Any
 from pipeline import outages
 from pipeline.clock import fmt
 from pipeline.context import RunContext
+from pipeline.fetching import InputFile
 from pipeline.locations import Location
+from pipeline.provenance import code_version
 from pipeline.recovery import PublishJournal
 from pipeline.state.store import RunChanges
 
@@ -153,3 +156,20 @@ def sha256sums(checksums: dict[str, str | None]) -> bytes:
         f"{sha}  {name}\n" for name, sha in sorted(checksums.items())
         if sha is not None and name != "SHA256SUMS"
     ).encode()  # fmt: skip
+
+
+def manifest(ctx: RunContext, inputs: Iterable[InputFile], facts: dict[str, Any]) -> bytes:
+    """A run manifest (``runs/{recorded}_{run_id}.json``): the run's clock, the code
+    version, every input file with its SHA-256 and what became of it, and ``facts``
+    (counts by exclusion reason, files published, ...)."""
+    doc = {
+        "run_id": ctx.run_id,
+        "as_of": ctx.as_of.isoformat(),
+        "recorded": ctx.recorded.isoformat(),
+        "code_version": code_version(),
+        "inputs": [
+            {"path": f.path, "sha256": f.sha256, "size": f.size, "status": f.status} for f in inputs
+        ],
+        **facts,
+    }
+    return (json.dumps(doc, indent=2, sort_keys=True) + "\n").encode()

@@ -24,7 +24,7 @@ from typing import Any
 
 from pipeline.cli import main
 from pipeline.locations.local import LocalLocation
-from pipeline.locations.sftp import SftpLocation
+from pipeline.locations.sftp import SftpLocation, transfer
 
 
 def _killer(nth: int) -> Callable[[], None]:
@@ -38,7 +38,7 @@ def _killer(nth: int) -> Callable[[], None]:
     return reached
 
 
-def _after(cls: type, method: str, reached: Callable[[], None], match=lambda *a: True) -> None:
+def _after(cls: Any, method: str, reached: Callable[[], None], match=lambda *a: True) -> None:
     original = getattr(cls, method)
 
     @functools.wraps(original)
@@ -68,10 +68,10 @@ def install(point: str, nth: int) -> None:
             real_replace(src, dst, *args, **kwargs)
 
         os.replace = replace  # the local location's rename
-        if kind == "link-tmp":
-            _after(SftpLocation, "_link_or_copy_to", reached)
+        if kind == "link-tmp":  # the SFTP location's temp link, filled before its rename
+            _after(transfer, "fill_temp", reached)
         else:
-            _after(SftpLocation, "_upload", reached, lambda sftp, tmp, data, path: text in path)
+            _after(transfer, "upload", reached, lambda sftp, tmp, data, path, _p: text in path)
     elif kind == "after-link":
         for cls in (LocalLocation, SftpLocation):
             _after(cls, "link_or_copy", reached)

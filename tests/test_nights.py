@@ -337,7 +337,7 @@ def _state_dump(study: Study) -> dict[str, list[tuple]]:
 
 
 def test_rows_staged_for_the_commit_land_as_committed_directly(tmp_path, monkeypatch):
-    """Large ledger writes are staged while days render and their Arrow file is skipped:
+    """Large ledger writes are staged (a SQLite file the commit copies from):
     three nights with every write staged leave the state and files of direct commits."""
     import pipeline.state.store as store_module
 

@@ -80,7 +80,8 @@ def format_zip(values: pd.Series | pa.Array, populations: dict[str, int] | None)
     text = format_text(values)
     out = pc.if_else(_over_five_digits(text), NULL, text)
     if populations:
-        sparse = pa.array(sorted(z for z, n in populations.items() if n < MIN_ZIP_POPULATION))
+        small = sorted(z for z, n in populations.items() if n < MIN_ZIP_POPULATION)
+        sparse = pa.array(small, pa.string())  # typed: the table may have no small area
         hit = pc.fill_null(pc.is_in(pc.utf8_slice_codeunits(out, 0, 5), value_set=sparse), False)
         out = pc.if_else(hit, NULL, out)
     return out

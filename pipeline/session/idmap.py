@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
 
 from pipeline.config import Config, ConfigError
 from pipeline.locations import open_location
-from pipeline.session.outputs import idmap
+from pipeline.session.formats import to_csv
+from pipeline.session.outputs import StudySettings
 from pipeline.session.process import process_drop
-from pipeline.session.records import input_kind
+from pipeline.session.records import Record, input_kind
 from pipeline.session.run import settings_for
 
 
@@ -28,6 +30,20 @@ def _published(cfg: Config):
     settings = settings_for(cfg)
     result = process_drop(files, settings, cfg.session.include_preview, cfg.timezone)
     return result.published, settings
+
+
+def idmap(
+    records_a: Iterable[Record],
+    settings_a: StudySettings,
+    records_b: Iterable[Record],
+    settings_b: StudySettings,
+) -> bytes:
+    """CSV ``Study_1_ID,Study_2_ID``: hashed child IDs (study A, study B) of the children
+    present in both record sets, matched by child global ID; sorted, unique."""
+    children_a = {r["child"]["global_id"] for r in records_a}
+    children_b = {r["child"]["global_id"] for r in records_b}
+    pairs = sorted({(settings_a.hashed(g), settings_b.hashed(g)) for g in children_a & children_b})
+    return to_csv(["Study_1_ID", "Study_2_ID"], pairs)
 
 
 def write_idmap(cfg_a: Config, cfg_b: Config, out: Path) -> int:

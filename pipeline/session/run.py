@@ -8,13 +8,11 @@ arrives days later changes its response's `for` day: the run reports which days 
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 from collections.abc import Mapping
 from contextlib import closing
 from dataclasses import dataclass, field
 
-from pipeline import outages
 from pipeline.config import Config, ConfigError
 from pipeline.context import RunContext
 from pipeline.fetching import (
@@ -23,14 +21,14 @@ from pipeline.fetching import (
     InputFile,
     Quarantined,
     fetch_inputs,
+    quarantine_notices,
+    set_aside,
     with_outcomes,
 )
-from pipeline.provenance import code_version
-from pipeline.publishing import Publisher, PublishResult
+from pipeline.publishing import Publisher, PublishResult, manifest
 from pipeline.session.outputs import StudySettings
 from pipeline.session.process import SessionResult, load_drop, process_drop
 from pipeline.session.records import input_kind
-from pipeline.state.store import RunChanges
 
 KIND = "session"
 
@@ -47,6 +45,13 @@ def settings_for(cfg: Config) -> StudySettings:
         return StudySettings.from_config(block, salt)
     except ValueError as exc:
         raise ConfigError(str(exc)) from exc
+
+
+def run_night(ctx: RunContext) -> PublishResult:
+    """A session study's night, start to end (the Dagster assets call the same stages)."""
+    fetched = fetch_session_files(ctx)  # raw bytes archived before parsing
+    built = build_session(ctx, fetched)  # every record judged; bad files set aside
+    return publish_session(ctx, fetched, built)  # changed files published, then the commit
 
 
 def fetch_session_files(ctx: RunContext) -> FetchResult:
@@ -107,8 +112,7 @@ def build_session(ctx: RunContext, fetch: FetchResult) -> SessionBuild:
     status: dict[str, FileStatus] = {}
     for path, error in sorted(bad.items()):
         sha = bad_shas[path]
-        kept = ctx.archive.quarantine(sha, path, str(error))
-        quarantined.append(Quarantined(path, sha, str(error), str(kept)))
+        quarantined.append(set_aside(ctx, sha, path, error))
         status[sha] = FileStatus("quarantined", error=str(error))
     for _path, (sha, _data) in inputs.items():
         status.setdefault(sha, FileStatus("applied"))
@@ -130,20 +134,8 @@ def build_session(ctx: RunContext, fetch: FetchResult) -> SessionBuild:
 def publish_session(ctx: RunContext, fetch: FetchResult, build: SessionBuild) -> PublishResult:
     """Upload changed files, OUTAGES, SHA256SUMS and the manifest; commit the run at once."""
     res = PublishResult()
-    changes = RunChanges(
-        run_id=ctx.run_id, as_of=ctx.as_of.isoformat(), recorded=ctx.recorded.isoformat(),
-        base_seq=fetch.base_seq,
-    )  # fmt: skip
-    for q in build.quarantined:
-        changes.outages.append(
-            outages.entry(
-                "NOTICE",
-                f"Input file {q.path} was quarantined and not used: {q.error}",
-                at=ctx.as_of,
-                timezone=ctx.cfg.timezone,
-                run_id=ctx.run_id,
-            )  # fmt: skip
-        )
+    changes = ctx.new_changes(fetch.base_seq)
+    changes.outages += quarantine_notices(ctx, build.quarantined)
     known_days = ctx.store.days()
     changed_days = sorted(
         d for d in set(build.day_hashes) | set(known_days)
@@ -177,14 +169,7 @@ def publish_session(ctx: RunContext, fetch: FetchResult, build: SessionBuild) ->
 def _manifest(
     ctx: RunContext, inputs: list[InputFile], build: SessionBuild, res: PublishResult
 ) -> bytes:
-    doc = {
-        "run_id": ctx.run_id,
-        "as_of": ctx.as_of.isoformat(),
-        "recorded": ctx.recorded.isoformat(),
-        "code_version": code_version(),
-        "inputs": [
-            {"path": f.path, "sha256": f.sha256, "size": f.size, "status": f.status} for f in inputs
-        ],
+    return manifest(ctx, inputs, {
         "responses": build.responses,
         "published_responses": build.published,
         "excluded_by_reason": build.excluded,
@@ -193,5 +178,4 @@ def _manifest(
         "quarantined": [q.path for q in build.quarantined],
         "published": res.written,
         "bytes_uploaded": res.bytes_uploaded,
-    }
-    return (json.dumps(doc, indent=2, sort_keys=True) + "\n").encode()
+    })  # fmt: skip

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import shutil
-import sqlite3
 import tempfile
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -18,13 +17,10 @@ from sqlalchemy.engine import Connection, Engine
 
 from pipeline.state import bulk, schema, urls
 from pipeline.state.lock import RunInProgressError, advisory_lock, file_lock
+from pipeline.state.upsert import BULK_MIN_ROWS, chunks, upsert, write_ingested
 
-CHUNK = 5000
 WEIGHT_COLUMNS = ("cid", "weight", "file")
 STAGED_KEYS = {"ledger": "token", "weights": "cid"}  # tables a run may stage, by key
-# Upserts this large go through COPY or a staged file (state/bulk.py): bound row by row
-# they took several times as long (bench_ledger_write.py; figures in bench/README.md).
-BULK_MIN_ROWS = 10_000
 
 
 @dataclass
@@ -50,11 +46,6 @@ class RunChanges:
     settings: dict[str, Any] | None = None  # the settings the derived state is built with
     scratch: str | None = None  # a folder for large writes' staging files (default: temp)
     staged: str | None = None  # large rows staged already (StateStore.stage; kept)
-
-
-def _chunks(items: list[Any], size: int = CHUNK) -> Iterator[list[Any]]:
-    for i in range(0, len(items), size):
-        yield items[i : i + size]
 
 
 class StateStore:
@@ -120,7 +111,7 @@ class StateStore:
         t = schema.ingested_files
         out: dict[str, str] = {}
         with self.engine.connect() as conn:
-            for chunk in _chunks(sorted(set(shas))):
+            for chunk in chunks(sorted(set(shas))):
                 rows = conn.execute(sa.select(t.c.sha256, t.c.status).where(t.c.sha256.in_(chunk)))
                 for r in rows:
                     if r.status in ("applied", "quarantined") or r.sha256 not in out:
@@ -206,7 +197,7 @@ class StateStore:
             keys = list(dict.fromkeys(tokens))
             # Plain driver SQL: compiling 5,000-parameter IN clauses per chunk is slow.
             cols = ", ".join(f'"{c}"' for c in names)
-            for chunk in _chunks(keys):
+            for chunk in chunks(keys):
                 sql = f"SELECT {cols} FROM ledger WHERE token IN ({self._marks(len(chunk))})"
                 rows.extend(conn.exec_driver_sql(sql, tuple(chunk)).all())
         return pd.DataFrame(rows, columns=names)
@@ -238,7 +229,7 @@ class StateStore:
             # with no weight stored yet there is nothing to look up
             if conn.execute(sa.select(schema.weights.c.cid).limit(1)).first() is not None:
                 # Plain driver SQL: compiling 5,000-parameter IN clauses per chunk is slow.
-                for chunk in _chunks(sorted(set(tokens))):
+                for chunk in chunks(sorted(set(tokens))):
                     sql = (
                         "SELECT cid, weight, file FROM weights "
                         f"WHERE cid IN ({self._marks(len(chunk))})"
@@ -270,7 +261,7 @@ class StateStore:
             rows = self._driver_rows(sql)
         else:
             rows = self._driver_rows(sql + " AND kind NOT IN ('daily', 'run')")
-            for chunk in _chunks(sorted(set(names))):
+            for chunk in chunks(sorted(set(names))):
                 rows += self._driver_rows(
                     sql + f" AND kind IN ('daily', 'run') AND name IN ({self._marks(len(chunk))})",
                     tuple(chunk),
@@ -325,8 +316,8 @@ class StateStore:
                     return self._commit_in(conn, ch, staged)
         with self.engine.begin() as conn:
             seq = int(conn.execute(sa.select(sa.func.max(schema.runs.c.seq))).scalar() or 0)
-            self._upsert(conn, schema.days, "day", ch.days)
-            self._upsert(conn, schema.published_files, "name", ch.published)
+            upsert(conn, schema.days, "day", ch.days)
+            upsert(conn, schema.published_files, "name", ch.published)
             if ch.outages:
                 conn.execute(schema.outages.insert(), ch.outages)
             return seq
@@ -396,17 +387,17 @@ class StateStore:
             if name in staged:
                 conn.exec_driver_sql(bulk.copy_sqlite_sql(name, "staged", staged[name], name))
             elif rows is not None and len(rows):
-                self._upsert(conn, schema.metadata.tables[name], key, rows)
-        self._write_files(conn, ch.files)
+                upsert(conn, schema.metadata.tables[name], key, rows)
+        write_ingested(conn, ch.files)
         for day, tokens in ch.cid_listed.items():
             t = schema.ledger
-            for chunk in _chunks(tokens):
+            for chunk in chunks(tokens):
                 conn.execute(
                     t.update().where(t.c.token.in_(chunk)).values(cid_day=day, cid_pending=False)
                 )
-        self._upsert(conn, schema.cid_lists, "day", ch.cid_lists)
-        self._upsert(conn, schema.days, "day", ch.days)
-        self._upsert(conn, schema.published_files, "name", ch.published)
+        upsert(conn, schema.cid_lists, "day", ch.cid_lists)
+        upsert(conn, schema.days, "day", ch.days)
+        upsert(conn, schema.published_files, "name", ch.published)
         if ch.removed:
             t = schema.published_files
             conn.execute(t.update().where(t.c.name.in_(ch.removed)).values(removed=True))
@@ -420,87 +411,6 @@ class StateStore:
                "recorded": ch.recorded, "summary": ch.summary}  # fmt: skip
         conn.execute(schema.runs.insert(), [run])
         return seq + 1
-
-    @staticmethod
-    def _write_files(conn: Connection, files: list[dict[str, Any]]) -> None:
-        t = schema.ingested_files
-        for f in files:
-            conn.execute(
-                t.delete().where(
-                    t.c.source == f["source"],
-                    t.c.path == f["path"],
-                    t.c.size == f["size"],
-                    t.c.mtime == f["mtime"],
-                    t.c.sha256 == f["sha256"],
-                )
-            )
-        if files:
-            conn.execute(t.insert(), files)
-
-    @staticmethod
-    def _upsert(
-        conn: Connection,
-        table: sa.Table,
-        key: str,
-        rows: list[dict[str, Any]] | pd.DataFrame | pa.Table,
-    ) -> None:
-        """Insert or replace whole rows by primary key, inside the caller's transaction.
-
-        SQLite: ``INSERT OR REPLACE`` through the driver's executemany (a run's large ledger
-        write is staged instead: :meth:`_staged`).
-        PostgreSQL: ``INSERT ... ON CONFLICT DO UPDATE``, through ``COPY`` for large Arrow
-        tables (see :mod:`pipeline.state.bulk`).
-        """
-        if isinstance(rows, pd.DataFrame):
-            rows = pa.Table.from_pandas(rows, preserve_index=False)
-        if isinstance(rows, pa.Table):
-            rows = bulk.key_sorted(rows, key)
-            if conn.dialect.name == "postgresql" and rows.num_rows >= BULK_MIN_ROWS:
-                bulk.copy_postgres(conn.connection.dbapi_connection, table.name, key, rows)
-                return
-            names = list(rows.column_names)
-            tuples = list(zip(*(bulk.python_values(rows.column(c)) for c in names), strict=True))
-        else:
-            if not rows:
-                return
-            names = sorted(set().union(*rows))
-            tuples = [tuple(r.get(c) for c in names) for r in rows]
-        if not tuples:
-            return
-        dialect = conn.dialect.name
-        if dialect == "sqlite":
-            cols = ", ".join(f'"{c}"' for c in names)
-            marks = ", ".join("?" for _ in names)
-            sql = f'INSERT OR REPLACE INTO "{table.name}" ({cols}) VALUES ({marks})'
-            # the driver's own cursor: SQLAlchemy's executemany costs ~a third more per row
-            cur = conn.connection.dbapi_connection.cursor()
-            try:
-                cur.executemany(sql, tuples)
-            except sqlite3.Error as exc:
-                raise sa.exc.DBAPIError.instance(sql, None, exc, sqlite3.Error) from exc
-            finally:
-                cur.close()
-            return
-        if dialect == "postgresql":
-            import psycopg2
-            from psycopg2.extras import execute_values
-
-            cols = ", ".join(f'"{c}"' for c in names)
-            update = ", ".join(f'"{c}" = excluded."{c}"' for c in names if c != key)
-            action = f"DO UPDATE SET {update}" if update else "DO NOTHING"
-            sql = f'INSERT INTO "{table.name}" ({cols}) VALUES %s ON CONFLICT ("{key}") {action}'
-            with conn.connection.dbapi_connection.cursor() as cur:
-                try:
-                    execute_values(cur, sql, tuples, page_size=5000)
-                except psycopg2.IntegrityError as exc:
-                    raise sa.exc.IntegrityError(sql, None, exc) from exc
-            return
-        dicts = [dict(zip(names, t, strict=True)) for t in tuples]
-        col = table.c[key]
-        for chunk in _chunks([d[key] for d in dicts]):
-            conn.execute(table.delete().where(col.in_(chunk)))
-        for chunk in _chunks(dicts, 20000):
-            conn.execute(table.insert(), chunk)
 
 
 def _migrate(engine: Engine) -> None:

@@ -169,7 +169,7 @@ def link_or_copy(
     mkdirs(conn, sftp, posixpath.dirname(target))
     tmp = temp_path(target)
     try:
-        how = _link_or_copy_to(conn, sftp, source, tmp, st, src, data, progress)
+        how = fill_temp(conn, sftp, source, tmp, st, src, data, progress)
         rename_over(conn, sftp, tmp, target)
     except BaseException:
         conn.discard(sftp, tmp)
@@ -183,7 +183,7 @@ def link_or_copy(
     return how
 
 
-def _link_or_copy_to(
+def fill_temp(
     conn: SftpConnection,
     sftp: paramiko.SFTPClient,
     source: str,
@@ -193,6 +193,8 @@ def _link_or_copy_to(
     data: bytes | None,
     progress: Progress | None,
 ) -> str:
+    """Give the new name ``tmp`` ``source``'s bytes (``st``: its attributes, None when it is
+    gone): a server hardlink, else a server copy, else an upload; returns which."""
     if st is not None:
         try:
             if extensions.hardlink(conn, sftp, source, tmp):

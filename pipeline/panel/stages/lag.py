@@ -17,6 +17,7 @@ from pipeline.fetching import (
     InputFile,
     Quarantined,
     new_input,
+    set_aside,
 )
 from pipeline.panel.lag import cid_list_days, first_weights, improves
 from pipeline.panel.names import WEIGHTS_RE
@@ -138,8 +139,7 @@ def _load_weights(ctx: RunContext, rebuild: bool) -> WeightsFound:
             rows = read_weights(data, path)
         except ExportError as exc:
             sha = hashlib.sha256(data).hexdigest()
-            ctx.archive.quarantine(sha, path, str(exc))
-            quarantined.append(Quarantined(path, sha, str(exc)))
+            quarantined.append(set_aside(ctx, sha, path, exc))
             if row is not None:
                 files.append(replace(row, status="quarantined", error=str(exc)))
             continue

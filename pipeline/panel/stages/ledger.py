@@ -176,7 +176,7 @@ def _merge_into_ledger(ctx: RunContext, elig: EligibilityResult, rebuild: bool) 
     order = pc.sort_indices(order_keys, sort_keys=sort_keys).to_numpy()
     positions = to_numpy(judged.column("_pos"))[cand_pos[won.rows[fresh]]][order]
     counts = np.bincount(day_codes, minlength=len(day_names))
-    offsets = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    offsets = np.cumsum(counts) - counts  # each day's first position (none: no days)
     out["winner_slices"] = {
         str(d): (int(o), int(c)) for d, o, c in zip(day_names, offsets, counts, strict=True)
     }

@@ -14,6 +14,7 @@ from pipeline.fetching import (
     FileStatus,
     Layout,
     Quarantined,
+    set_aside,
 )
 from pipeline.panel.columns import question_columns
 from pipeline.panel.qualtrics import (
@@ -62,8 +63,7 @@ def normalize_exports(ctx: RunContext, fetch: FetchResult) -> NormalizeResult:
     for (sha, path), parsed in zip(fetch.to_parse, results, strict=True):
         if isinstance(parsed, ExportError):
             exc = parsed
-            kept = ctx.archive.quarantine(sha, path, str(exc))
-            quarantined.append(Quarantined(path, sha, str(exc), str(kept)))
+            quarantined.append(set_aside(ctx, sha, path, exc))
             status[sha] = FileStatus("quarantined", error=str(exc))
             continue
         table = parsed.table

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import json
 import tarfile
 from contextlib import closing
 from datetime import date, timedelta
@@ -18,7 +17,7 @@ from pipeline import gzmembers, outages
 from pipeline.clock import day_range
 from pipeline.context import RunContext
 from pipeline.csvfmt import to_csv_bytes
-from pipeline.fetching import FetchResult, InputFile, with_outcomes
+from pipeline.fetching import FetchResult, InputFile, quarantine_notices, with_outcomes
 from pipeline.panel import codebook, names
 from pipeline.panel.output import published_columns
 from pipeline.panel.stages.days import DayBuild
@@ -26,8 +25,7 @@ from pipeline.panel.stages.eligibility import EligibilityResult
 from pipeline.panel.stages.lag import LagResult
 from pipeline.panel.stages.ledger import LEDGER_TYPES, LedgerDelta
 from pipeline.panel.stages.normalize import NormalizeResult
-from pipeline.provenance import code_version
-from pipeline.publishing import DayFile, Publisher, PublishResult
+from pipeline.publishing import DayFile, Publisher, PublishResult, manifest
 from pipeline.staging import read_table
 from pipeline.state.store import RunChanges
 
@@ -53,10 +51,7 @@ def publish_and_commit(
     res = PublishResult()
     # the state this run read is the state its first step saw (fetch.base_seq): a run
     # committed since, between this run's steps, makes this commit fail (rerun)
-    changes = RunChanges(
-        run_id=ctx.run_id, as_of=ctx.as_of.isoformat(), recorded=ctx.recorded.isoformat(),
-        base_seq=fetch.base_seq, scratch=str(ctx.run_dir),
-    )  # fmt: skip
+    changes = ctx.new_changes(fetch.base_seq)
     ledger, cid_listed = ledger_changes(delta, lag)
     changes.ledger_rows = ledger
     changes.cid_listed = {day: list(tokens) for day, tokens in cid_listed.items()}
@@ -70,8 +65,7 @@ def publish_and_commit(
             )
         )
 
-    for q in norm.quarantined + lag.quarantined:
-        note("NOTICE", f"Input file {q.path} was quarantined and not used: {q.error}")
+    new_entries += quarantine_notices(ctx, norm.quarantined + lag.quarantined)
 
     day_rows = ctx.store.days()
     versions = daily_names(ctx, day_rows)
@@ -363,16 +357,8 @@ def _manifest(
     lag: LagResult,
     res: PublishResult,
 ) -> bytes:
-    doc = {
-        "run_id": ctx.run_id,
-        "as_of": ctx.as_of.isoformat(),
-        "recorded": ctx.recorded.isoformat(),
+    return manifest(ctx, _file_rows(fetch, norm, lag), {
         "timezone": ctx.cfg.timezone,
-        "code_version": code_version(),
-        "inputs": [
-            {"path": f.path, "sha256": f.sha256, "size": f.size, "status": f.status}
-            for f in _file_rows(fetch, norm, lag)
-        ],
         "rows_in": norm.rows_in,
         "responses": elig.responses,
         "eligible": elig.eligible,
@@ -391,5 +377,4 @@ def _manifest(
         "held_days": res.held_days,
         "removed": res.removed,
         "bytes_uploaded": res.bytes_uploaded,
-    }
-    return (json.dumps(doc, indent=2, sort_keys=True) + "\n").encode()
+    })  # fmt: skip

@@ -1,4 +1,4 @@
-"""The published files of a session study (SPEC §4.3) and the cross-study ID map.
+"""The published files of a session study (SPEC §4.3).
 
 Compatibility is the rule: column names, their order, value formats
 (:mod:`pipeline.session.formats`) and dictionary layouts (:mod:`pipeline.session.dictionaries`)
@@ -42,14 +42,14 @@ Modules, one per published file or family of files:
 - :mod:`.demographics`    -- ``all-demographic-snapshots`` CSV, JSON and dictionary
 - :mod:`.videos`          -- ``videos.csv``
 - :mod:`.psychds_dataset` -- ``--psychds.zip``
-- :mod:`.hashed_ids`      -- the hashed-ID collision check and the cross-study ID map
+- :mod:`.hashed_ids`      -- the hashed-ID collision check (the ID map: pipeline.session.idmap)
 - :mod:`.build`           -- all of a study's files at once (:func:`build_outputs`)
 """
 
 from pipeline.session.outputs.build import build_outputs
 from pipeline.session.outputs.common import flatten
 from pipeline.session.outputs.frames import frame_rows
-from pipeline.session.outputs.hashed_ids import collisions, idmap
+from pipeline.session.outputs.hashed_ids import collisions
 from pipeline.session.outputs.settings import IDENTIFYING, StudySettings, output_names, study_slug
 
 __all__ = [
@@ -59,7 +59,6 @@ __all__ = [
     "collisions",
     "flatten",
     "frame_rows",
-    "idmap",
     "output_names",
     "study_slug",
 ]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import io
 
-from pipeline.session.outputs.hashed_ids import idmap
+from pipeline.session.idmap import idmap
 from tests.session.factory import make_record, settings, uid
 
 
