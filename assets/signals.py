@@ -93,9 +93,9 @@ def publish_metadata(res: PublishResult) -> dict[str, Any]:
 def warn_quarantined(
     context: AssetExecutionContext, quarantined: Iterable[Quarantined], what: str = "file"
 ) -> None:
-    """A WARNING event for each file quarantined by this step."""
+    """A WARNING event for each file quarantined (or skipped, not read) by this step."""
     for q in quarantined:
-        warn(context, f"quarantined {what}: {q.error}")
+        warn(context, f"{'skipped' if q.skipped else 'quarantined'} {what}: {q.error}")
 
 
 def describe(summary: str, keys: Iterable[str]) -> str:

@@ -14,6 +14,10 @@ def sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
+class ArchiveCorruptError(RuntimeError):
+    """An archived file's bytes do not match the SHA-256 they are stored under."""
+
+
 class Archive:
     """Raw bytes stored once under ``{root}/{sha[:2]}/{sha}``; never modified or deleted."""
 
@@ -33,8 +37,16 @@ class Archive:
         return digest
 
     def get(self, digest: str) -> bytes:
-        """The archived bytes of ``digest``."""
-        return self.path(digest).read_bytes()
+        """The archived bytes of ``digest``, checked against it: bytes changed on disk stop
+        the run with :class:`ArchiveCorruptError` rather than reach a published file."""
+        path = self.path(digest)
+        data = path.read_bytes()
+        if sha256(data) != digest:
+            raise ArchiveCorruptError(
+                f"{path}: the archived bytes no longer match their SHA-256 (changed on disk); "
+                "restore the file from a backup of the archive"
+            )
+        return data
 
     def quarantine(self, digest: str, name: str, error: str) -> Path:
         """Keep a bad file's bytes and its error side by side under ``quarantine/``.

@@ -9,6 +9,8 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import pandas as pd
 
+from pipeline.config import ConfigError
+
 
 def for_dates(epoch_seconds: np.ndarray, timezone: str) -> np.ndarray:
     """Calendar date (datetime64[D]) in ``timezone`` of each UTC epoch second (DST aware)."""
@@ -71,3 +73,22 @@ def on_time(recorded: np.ndarray, days: np.ndarray, timezone: str, hour: int = 4
     """Whether each response (recorded at epoch second ``recorded``, started on ``for`` day
     ``days``, datetime64[D]) was recorded by its day's cut-off: *on time* (SPEC §3.5)."""
     return recorded <= cutoff_epochs(days, timezone, hour)
+
+
+class ClockOrderError(ConfigError):
+    """A run's clock is earlier than the newest committed run's."""
+
+
+def check_clock_order(as_of: datetime, last_as_of: str | None) -> None:
+    """Refuse a clock earlier than the newest committed run's (``last_as_of``, ISO 8601):
+    replaying an earlier night would publish other bytes under names already published.
+    The same clock again (a re-run) is fine."""
+    if last_as_of is None:
+        return
+    last = parse_as_of(last_as_of)
+    if as_of < last:
+        raise ClockOrderError(
+            f"the run's clock ({as_of.isoformat()}) is earlier than the last committed run's "
+            f"({last.isoformat()}); published history is never rewritten: run with that clock "
+            "or a later one"
+        )

@@ -17,6 +17,11 @@ from zoneinfo import ZoneInfo
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from pipeline.limits import (
+    DEFAULT_MAX_COLUMNS,
+    DEFAULT_MAX_COMPRESSION_RATIO,
+    DEFAULT_MAX_EXPORT_BYTES,
+)
 from pipeline.state.urls import sqlite_file
 
 # Default SurveyID -> wave table (SPEC §3.1); overridable with `waves:` in the file.
@@ -83,6 +88,8 @@ class PanelRules(_Section):
     require_us_state: bool = False
     state_column: str = "QState_A3"
     cutoff_hour: int = 4
+    # free text a spreadsheet would run as a formula (= + - @, not a number) gets a leading '
+    guard_formulas: bool = True
 
 
 class Config(_Section):
@@ -109,6 +116,10 @@ class Config(_Section):
     rollup_delay_days: int | None = None  # default: stabilization_days
     # longer input cells quarantine their file (SPEC §6)
     max_cell_chars: int = Field(default=32767, ge=1)
+    # bounds of one export (pipeline.limits): a file over one is quarantined
+    max_columns: int = Field(default=DEFAULT_MAX_COLUMNS, ge=1)
+    max_export_bytes: int = Field(default=DEFAULT_MAX_EXPORT_BYTES, ge=1)
+    max_compression_ratio: int = Field(default=DEFAULT_MAX_COMPRESSION_RATIO, ge=1)
 
     @model_validator(mode="after")
     def _zone_and_session(self) -> Config:

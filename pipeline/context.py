@@ -19,9 +19,26 @@ from pipeline.archive import Archive
 from pipeline.clock import last_closed_day, local_date
 from pipeline.config import Config
 from pipeline.locations import Location, open_location
+from pipeline.staging import sweep_stale_temps, write_bytes_atomic
 from pipeline.state.store import RunChanges, StateStore
 
 RUN_DIR_KEEP_DAYS = 7
+
+
+class WorkFolderLostError(RuntimeError):
+    """A file the state refers to is missing from the work folder."""
+
+
+def read_work_file(path: Path) -> bytes:
+    """A file of the work folder that the state refers to; its loss (a deleted ``_work/``)
+    is reported with the way out instead of a bare FileNotFoundError."""
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        raise WorkFolderLostError(
+            f"{path} is missing: the work folder was removed or moved; rebuild it with "
+            "`python -m pipeline rebuild --config FILE`"
+        ) from None
 
 
 def new_run_id(as_of: datetime) -> str:
@@ -78,8 +95,11 @@ class RunContext:
     def clean_run_dirs(self, keep_days: float = RUN_DIR_KEEP_DAYS) -> None:
         """After a committed run: drop its staging folder (its outputs are in the state and
         the day stores now) and those of runs older than ``keep_days`` (failed runs keep
-        theirs that long, so Dagster can re-execute them from the failed step)."""
+        theirs that long, so Dagster can re-execute them from the failed step). Temp files
+        that killed processes left in the work folder go too (the publishing journal is
+        :mod:`pipeline.recovery`'s)."""
         shutil.rmtree(self.run_dir, ignore_errors=True)
+        sweep_stale_temps(self.work, skip=("publishing",))
         cutoff = time.time() - keep_days * 86400
         for old in (self.work / "runs").glob("*"):
             try:
@@ -120,14 +140,15 @@ class RunContext:
         digest = hashlib.sha256(data).hexdigest()
         path = self.csv_cache(digest)
         if not path.exists():
-            path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
-            tmp.write_bytes(data)
-            tmp.replace(path)
+            write_bytes_atomic(path, data)
         return digest
 
     def csv_cache(self, digest: str) -> Path:
         return self.work / "csv" / digest[:2] / f"{digest}.csv"
+
+    def cached_csv(self, digest: str) -> bytes:
+        """The rendered CSV bytes kept under ``digest`` (see :meth:`cache_csv`)."""
+        return read_work_file(self.csv_cache(digest))
 
     def first_day(self, delta: Any) -> str | None:
         """The first `for` day with any data (stored days and this run's delta)."""

@@ -13,10 +13,14 @@ from datetime import UTC
 from typing import Any
 
 from pipeline import outages
+from pipeline.clock import check_clock_order
 from pipeline.config import Config
 from pipeline.context import RunContext
+from pipeline.history import check_history
+from pipeline.limits import shown
 from pipeline.locations import Location, RemoteFile, open_location
 from pipeline.state.store import StateStore
+from pipeline.unread import listing_skips, read_or_reason
 
 
 @dataclass(frozen=True)
@@ -78,12 +82,19 @@ class InputFile:
 
 @dataclass(frozen=True)
 class Quarantined:
-    """A malformed input file, kept aside with its one-line error (file, line, column)."""
+    """A malformed input file, kept aside with its one-line error (file, line, column); or,
+    with no ``sha256``, a listed file the run did not read (:attr:`skipped`)."""
 
     path: str
     sha256: str
     error: str
     kept: str = ""  # where the archive keeps its bytes and error
+
+    @property
+    def skipped(self) -> bool:
+        """Not read at all (:mod:`pipeline.unread`): nothing archived or recorded as seen,
+        so the next run tries the file again."""
+        return not self.sha256
 
 
 @dataclass(frozen=True)
@@ -110,6 +121,7 @@ class FetchResult:
     duplicates: int = 0
     bytes_fetched: int = 0
     base_seq: int = 0  # the newest committed run when this run read the state
+    skipped: tuple[Quarantined, ...] = ()  # wanted files not read (Quarantined.skipped)
 
 
 def new_input(ctx: RunContext, source: str, f: RemoteFile, sha: str, kind: str) -> InputFile:
@@ -165,16 +177,23 @@ def fetch_inputs(
     every archived file of ``kind`` whose rows count is. The source is not read when the
     run is a rebuild from the archive alone (``ctx.fetch_source`` false).
     """
+    check_clock_order(ctx.as_of, ctx.store.last_as_of())
+    check_history(ctx)
     fetched: list[tuple[RemoteFile, str]] = []
+    skipped: list[Quarantined] = []
     listed = bytes_fetched = 0
     if ctx.fetch_source:
         loc = ctx.open(ctx.cfg.source)
         try:
             new, listed = unknown_files(loc, ctx.store, ctx.cfg.source, wanted)
+            skipped += [Quarantined(p, "", why) for p, why in listing_skips(loc, wanted)]
             if new and on_new is not None:
                 on_new(new)
             for f in new:  # raw bytes archived before anything parses them
-                data = loc.read_bytes(f.path)
+                data, why = read_or_reason(loc, f.path)
+                if data is None:  # this file alone: skipped, tried again next run
+                    skipped.append(Quarantined(f.path, "", why))
+                    continue
                 bytes_fetched += len(data)
                 fetched.append((f, ctx.archive.put(data)))
         finally:
@@ -200,8 +219,9 @@ def fetch_inputs(
             to_parse.append((p["sha256"], p["path"]))
             files.append(InputFile.from_row(p, ctx.run_id))
     return FetchResult(
-        tuple(files), tuple(to_parse), listed, duplicates, bytes_fetched, ctx.base_seq
-    )
+        tuple(files), tuple(to_parse), listed, duplicates, bytes_fetched, ctx.base_seq,
+        tuple(skipped),
+    )  # fmt: skip
 
 
 def with_outcomes(
@@ -222,14 +242,22 @@ def set_aside(ctx: RunContext, sha: str, path: str, error: Exception | str) -> Q
 
 
 def quarantine_notices(ctx: RunContext, quarantined: Iterable[Quarantined]) -> list[dict[str, Any]]:
-    """The OUTAGES.txt NOTICE entries naming the files a run quarantined."""
-    return [
-        outages.entry(
-            "NOTICE",
-            f"Input file {q.path} was quarantined and not used: {q.error}",
-            at=ctx.as_of,
-            timezone=ctx.cfg.timezone,
-            run_id=ctx.run_id,
+    """The OUTAGES.txt NOTICE entries naming the files a run quarantined or skipped (names
+    shown escaped: one line each). A skipped file is named once, not every night it stays:
+    a NOTICE with the same message already in the state is not repeated."""
+    entries = []
+    said: set[str] | None = None
+    for q in quarantined:
+        what = "skipped" if q.skipped else "quarantined"
+        entry = outages.entry(
+            "NOTICE", f"Input file {shown(q.path)} was {what} and not used: {q.error}",
+            at=ctx.as_of, timezone=ctx.cfg.timezone, run_id=ctx.run_id,
         )  # fmt: skip
-        for q in quarantined
-    ]
+        if q.skipped:
+            if said is None:
+                said = {e["message"] for e in ctx.store.outages() if e.get("kind") == "NOTICE"}
+            if entry["message"] in said:
+                continue
+            said.add(entry["message"])
+        entries.append(entry)
+    return entries

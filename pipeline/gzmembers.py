@@ -10,9 +10,9 @@ still missing.
 from __future__ import annotations
 
 import gzip
-import uuid
 
 from pipeline.context import RunContext
+from pipeline.staging import write_bytes_atomic
 
 GZIP_LEVEL = 4  # about 3x faster than 6 for a few percent larger files
 
@@ -29,14 +29,9 @@ def member(ctx: RunContext, csv_sha: str, data: bytes | None = None) -> bytes:
     if path.exists():
         return path.read_bytes()
     if data is None:
-        data = ctx.csv_cache(csv_sha).read_bytes()
+        data = ctx.cached_csv(csv_sha)
     out = gz(data[data.index(b"\n") + 1 :])
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(
-        f".{path.name}.{uuid.uuid4().hex}.tmp"
-    )  # unique: runs may share a work folder
-    tmp.write_bytes(out)
-    tmp.replace(path)
+    write_bytes_atomic(path, out)  # a unique temp name: runs may share a work folder
     return out
 
 

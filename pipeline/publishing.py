@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -19,6 +20,17 @@ from pipeline.locations import Location
 from pipeline.provenance import code_version
 from pipeline.recovery import PublishJournal
 from pipeline.state.store import RunChanges
+
+log = logging.getLogger(__name__)
+
+# Kinds of published files whose names are history: once out, a name keeps its bytes. The
+# current files (OUTAGES.txt, SHA256SUMS, the codebook, the cumulative file and rollups,
+# session study files) are rewritten under their names by design.
+VERSIONED = frozenset({"daily", "run"})
+
+
+class PublishedHistoryError(RuntimeError):
+    """A run would give a published versioned name other bytes."""
 
 
 @dataclass(frozen=True)
@@ -43,6 +55,8 @@ class PublishResult:
     first_published: list[str] = field(default_factory=list)
     corrections: list[str] = field(default_factory=list)
     held_days: list[str] = field(default_factory=list)
+    # changed after today's version of the day was published: re-issued by the next run
+    deferred_days: list[str] = field(default_factory=list)
     bytes_uploaded: int = 0
     rows_published: int = 0
     rows_withheld: int = 0
@@ -55,7 +69,10 @@ class PublishResult:
 
 class Publisher:
     """Writes files to the publish location (each atomically) and records them for the
-    commit. Usable as a ``with`` block (nothing to release; kept for the callers' shape)."""
+    commit. The caller commits the run's state after :meth:`finish`, then calls
+    :meth:`complete`; when anything fails before the commit, :meth:`roll_back` puts the
+    folder back to what the state says (a killed run leaves that to the next run's journal
+    recovery, :mod:`pipeline.recovery`)."""
 
     def __init__(
         self,
@@ -76,12 +93,11 @@ class Publisher:
         self.journal = PublishJournal(ctx.work, loc.url, ctx.run_id)
         self.orphans = self.journal.recover(loc, ctx.store.published) if recover else set()
         self.removals: list[str] = []  # removed once SHA256SUMS no longer lists them
-
-    def __enter__(self) -> Publisher:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        return None
+        self.before = dict(self.current)  # what was published when the run started
+        # The state's SHA256SUMS and OUTAGES entries as the run found them (it holds the
+        # study's lock: they do not change under it); a roll-back needs no database.
+        self.checksums = ctx.store.checksums()
+        self.outages = ctx.store.outages()
 
     def _record(self, name: str, kind: str, sha: str, size: int, day: str | None) -> None:
         row = {
@@ -93,9 +109,18 @@ class Publisher:
         self.changes.published.append(row)
 
     def write(self, name: str, data: bytes, kind: str, day: str | None = None) -> bool:
-        """Upload ``data`` unless the same bytes are already published under ``name``."""
+        """Upload ``data`` unless the same bytes are already published under ``name``.
+
+        Versioned files (:data:`VERSIONED`: daily files, session days' files and run
+        manifests) are history: a name published with other bytes is refused."""
         sha = hashlib.sha256(data).hexdigest()
-        same = self.current.get(name, {}).get("sha256") == sha
+        published = self.current.get(name, {}).get("sha256")
+        if kind in VERSIONED and published not in (None, sha):
+            raise PublishedHistoryError(
+                f"{self.loc.url}: {name} is published already with other bytes; published "
+                "history is never rewritten"
+            )
+        same = published == sha
         if same and name not in self.journal.leftovers and self.loc.stat(name) is not None:
             return False
         self.journal.note(name)
@@ -128,20 +153,54 @@ class Publisher:
     def finish(self, new_entries: list[dict[str, Any]], manifest: Callable[[], bytes]) -> None:
         """The files every run ends with: OUTAGES.txt (new entries on top), the run manifest
         ``runs/{recorded}_{run_id}.json`` and SHA256SUMS of everything published."""
-        entries = list(reversed(new_entries)) + self.ctx.store.outages()
+        entries = list(reversed(new_entries)) + self.outages
         self.res.outages_added = len(new_entries)
         self.write("OUTAGES.txt", outages.render(entries), "outages")
         self.res.manifest = f"runs/{fmt(self.ctx.recorded)}_{self.ctx.run_id}.json"
         self.write(self.res.manifest, manifest(), "run")
-        sums = self.ctx.store.checksums()
-        sums.update(self.sums)
-        self.write("SHA256SUMS", sha256sums(sums), "sums")
-        # Only now that SHA256SUMS no longer lists them: it never names a missing file.
+        self.write("SHA256SUMS", sha256sums({**self.checksums, **self.sums}), "sums")
+
+    def complete(self) -> None:
+        """After the run's commit: remove what SHA256SUMS no longer lists (withdrawn files,
+        names a dead run left), and drop the journal."""
         for name in [*self.removals, *sorted(self.orphans - set(self.sums))]:
             self.loc.remove(name)
+        self.journal.committed()
+
+    def roll_back(self) -> None:
+        """The run failed before its commit: remove the names it added, and write OUTAGES.txt
+        and SHA256SUMS as the (unchanged) state has them, so the folder passes
+        ``sha256sum -c`` and shows no publication the state does not know. A current file
+        the run rewrote (the codebook, say) keeps its new bytes and is listed with them.
+        Errors here are logged: the journal stays for the next run to finish the job."""
+        try:
+            kept: dict[str, str | None] = {}
+            for name, sha in self.sums.items():
+                if sha is None or name in ("OUTAGES.txt", "SHA256SUMS"):
+                    continue
+                if name in self.before:
+                    kept[name] = sha
+                elif self.loc.stat(name) is not None:
+                    self.loc.remove(name)
+            self.loc.remove_temp_files()
+            sums: dict[str, str | None] = {**self.checksums, **kept}
+            if not sums:  # nothing was published before this run: nothing to list
+                for name in ("OUTAGES.txt", "SHA256SUMS"):
+                    if name in self.sums and self.loc.stat(name) is not None:
+                        self.loc.remove(name)
+                return
+            if not self.sums:
+                return
+            if "OUTAGES.txt" in self.sums:
+                data = outages.render(self.outages)
+                self.loc.write_atomic("OUTAGES.txt", data)
+                sums["OUTAGES.txt"] = hashlib.sha256(data).hexdigest()
+            self.loc.write_atomic("SHA256SUMS", sha256sums(sums))
+        except Exception as exc:  # noqa: BLE001 - the run's own error is the one raised
+            log.warning("%s: rolling back the failed run's files stopped: %s", self.loc.url, exc)
 
     def remove(self, name: str) -> None:
-        """Withdraw ``name``; the file goes in :meth:`finish`, after SHA256SUMS."""
+        """Withdraw ``name``; the file goes in :meth:`complete`, after the commit."""
         self.removals.append(name)
         self.current.pop(name, None)
         self.sums[name] = None

@@ -7,6 +7,8 @@ these files are derived data (rebuildable from the raw archive), not an intercha
 from __future__ import annotations
 
 import os
+import time
+import uuid
 from pathlib import Path
 
 import pandas as pd
@@ -24,9 +26,60 @@ def write_frame(frame: pd.DataFrame | pa.Table, path: str | os.PathLike[str]) ->
     table = (
         frame if isinstance(frame, pa.Table) else pa.Table.from_pandas(frame, preserve_index=False)
     )
-    feather.write_feather(table, tmp, compression="uncompressed")
-    tmp.replace(target)
+    try:
+        feather.write_feather(table, tmp, compression="uncompressed")
+        tmp.replace(target)
+    except BaseException:
+        tmp.unlink(missing_ok=True)  # a full disk, an interrupt: no temp file stays
+        raise
     return str(target)
+
+
+def write_bytes_atomic(path: str | os.PathLike[str], data: bytes) -> None:
+    """Write ``data`` to ``path`` through a unique temp name in the same folder (runs may
+    share a work folder); the temp file is removed if the write fails."""
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(f".{target.name}.{uuid.uuid4().hex}.tmp")
+    try:
+        tmp.write_bytes(data)
+        tmp.replace(target)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+# A temp file this old is no write in progress (a write takes seconds) but one that a
+# killed process left behind.
+STALE_TEMP_SECONDS = 3600
+
+
+def sweep_stale_temps(
+    folder: str | os.PathLike[str], older_than: float = STALE_TEMP_SECONDS,
+    skip: tuple[str, ...] = (),
+) -> list[str]:  # fmt: skip
+    """Remove the temp files (``.*.tmp``) below ``folder`` last written more than
+    ``older_than`` seconds ago, except under the top-level folders ``skip``; symlinks are
+    not followed. Returns the removed paths (relative)."""
+    root = Path(folder)
+    cutoff = time.time() - older_than
+    removed: list[str] = []
+    for dirpath, dirnames, filenames in os.walk(root):
+        if Path(dirpath) == root:
+            dirnames[:] = [d for d in dirnames if d not in skip]
+        for name in filenames:
+            if not (name.startswith(".") and name.endswith(".tmp")):
+                continue
+            full = Path(dirpath) / name
+            try:
+                st = full.lstat()
+                if full.is_symlink() or st.st_mtime >= cutoff:
+                    continue
+                full.unlink()
+            except FileNotFoundError:  # removed meanwhile (another run's sweep)
+                continue
+            removed.append(full.relative_to(root).as_posix())
+    return removed
 
 
 def read_table(path: str | os.PathLike[str], columns: list[str] | None = None) -> pa.Table:

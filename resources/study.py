@@ -8,6 +8,7 @@ from pydantic import PrivateAttr
 from pipeline.clock import parse_as_of
 from pipeline.config import Config, load_config
 from pipeline.context import RunContext
+from pipeline.history import last_published_clock
 from pipeline.state.store import StateStore
 
 
@@ -60,7 +61,7 @@ class StudyResource(ConfigurableResource):
         run_id = context.run.run_id if context.run else ""
         as_of = self.as_of
         if self.rebuild and not as_of:  # a rebuild reproduces the newest run's state
-            as_of = store.last_as_of()
+            as_of = store.last_as_of() or last_published_clock(cfg)
         if not as_of and context.run is not None and context.instance is not None:
             as_of = run_clock(context)
         self._ctx = RunContext(

@@ -17,7 +17,13 @@ from pipeline.config import Config, load_config
 from pipeline.context import RunContext
 from pipeline.fetching import InputFile
 from pipeline.locations.local import LocalLocation
-from pipeline.publishing import Publisher, PublishResult, manifest, sha256sums
+from pipeline.publishing import (
+    PublishedHistoryError,
+    Publisher,
+    PublishResult,
+    manifest,
+    sha256sums,
+)
 from pipeline.state.store import StateStore
 from tests.study import Study
 
@@ -53,10 +59,9 @@ def test_sha256sums_is_written_after_every_file_and_lists_them(tmp_path):
     loc = SlowFolder(tmp_path / "publish", slow={"day_4.csv": 0.1, "day_5.csv": 0.2})
     pub, store = _publisher(tmp_path, loc)
     try:
-        with pub:
-            for name, data in files.items():
-                assert pub.write(name, data, "daily")
-            pub.finish([], lambda: b"{}")
+        for name, data in files.items():
+            assert pub.write(name, data, "daily")
+        pub.finish([], lambda: b"{}")
     finally:
         store.dispose()
     assert loc.seen_at_sums is not None and set(files) <= loc.seen_at_sums
@@ -68,34 +73,38 @@ def test_sha256sums_is_written_after_every_file_and_lists_them(tmp_path):
         assert sums[name] == hashlib.sha256(data).hexdigest()
 
 
-def test_a_failed_write_fails_the_run_before_sha256sums(tmp_path):
+def test_a_failed_write_is_rolled_back_to_what_the_state_has(tmp_path):
+    """A write fails half-way through a run: the names it added go, and SHA256SUMS lists
+    what the (unchanged) state has: here, nothing."""
     files = {f"day_{i}.csv": f"rows {i}\n".encode() for i in range(6)}
-    loc = SlowFolder(tmp_path / "publish", slow={"day_0.csv": 0.2}, broken="day_1.csv")
+    loc = SlowFolder(tmp_path / "publish", slow={}, broken="day_1.csv")
     pub, store = _publisher(tmp_path, loc)
     try:
         with pytest.raises(OSError, match="No space left"):
-            with pub:
+            try:
                 for name, data in files.items():
                     pub.write(name, data, "daily")
                 pub.finish([], lambda: b"{}")
+            except OSError:
+                pub.roll_back()
+                raise
     finally:
         store.dispose()
-    assert not (loc.root / "SHA256SUMS").exists()
-    assert (loc.root / "day_0.csv").read_bytes() == files["day_0.csv"]  # finished, not cut
+    assert not (loc.root / "day_0.csv").exists()  # written, then rolled back
+    assert not (loc.root / "SHA256SUMS").exists()  # the state had nothing published
     assert not [p for p in loc.root.iterdir() if p.name.startswith(".")]  # no temp file left
 
 
-def test_a_failed_write_fails_the_block_without_finish(tmp_path):
-    """A run that publishes files but no SHA256SUMS (a rebuild that changed nothing does
-    not call finish) still fails on a file that could not be written."""
+def test_a_failed_write_raises_at_once(tmp_path):
+    """A file that could not be written fails the run (no later write hides it)."""
     loc = SlowFolder(tmp_path / "publish", slow={}, broken="codebook.csv")
     pub, store = _publisher(tmp_path, loc)
     try:
         with pytest.raises(OSError, match="No space left"):
-            with pub:
-                pub.write("codebook.csv", b"name\n", "codebook")
+            pub.write("codebook.csv", b"name\n", "codebook")
     finally:
         store.dispose()
+    assert not (loc.root / "codebook.csv").exists()
 
 
 # --- manifest(), write() of unchanged bytes, finish() ---------------------------------------
@@ -171,7 +180,7 @@ def test_write_does_not_resend_identical_bytes(tmp_path, store):
     assert res.written == ["day.csv"] and res.bytes_uploaded == 5
     assert len(changes.published) == 1
     store.commit(changes)
-    pub.journal.committed()
+    pub.complete()
 
     # the next run knows the file from the state: not sent again
     ctx2 = _ctx(tmp_path, store, "2021-06-03T12:00:00+00:00", "run-2")
@@ -181,13 +190,17 @@ def test_write_does_not_resend_identical_bytes(tmp_path, store):
     again = (loc.root / "day.csv").stat()
     assert (again.st_ino, again.st_mtime_ns) == (first.st_ino, first.st_mtime_ns)
     assert res2.written == [] and res2.bytes_uploaded == 0 and changes2.published == []
-    # changed bytes are sent; so are the same bytes when the file went missing
-    assert pub2.write("day.csv", b"rows\nmore\n", "daily", "2021-06-01")
+    # a daily name is history: other bytes under it are refused, the file stays as it was
+    with pytest.raises(PublishedHistoryError, match="published already with other bytes"):
+        pub2.write("day.csv", b"rows\nmore\n", "daily", "2021-06-01")
+    assert (loc.root / "day.csv").read_bytes() == b"rows\n"
+    # a current file's changed bytes are sent; so are the same bytes when it went missing
     assert pub2.write("other.csv", b"o", "codebook")
+    assert pub2.write("other.csv", b"o2", "codebook")
     (loc.root / "other.csv").unlink()
-    assert pub2.write("other.csv", b"o", "codebook")
-    assert (loc.root / "other.csv").read_bytes() == b"o"
-    assert res2.written == ["day.csv", "other.csv", "other.csv"]
+    assert pub2.write("other.csv", b"o2", "codebook")
+    assert (loc.root / "other.csv").read_bytes() == b"o2"
+    assert res2.written == ["other.csv", "other.csv", "other.csv"]
 
 
 def test_finish_writes_outages_manifest_and_sums_that_sha256sum_accepts(tmp_path, store):
@@ -206,7 +219,7 @@ def test_finish_writes_outages_manifest_and_sums_that_sha256sum_accepts(tmp_path
     pub.finish(new, lambda: b'{"run": 1}\n')
     changes.outages = new
     store.commit(changes)
-    pub.journal.committed()
+    pub.complete()
 
     assert res.manifest == "runs/2021_06_02_run-1.json" and res.outages_added == 2
     assert (loc.root / res.manifest).read_bytes() == b'{"run": 1}\n'
@@ -232,9 +245,11 @@ def test_finish_writes_outages_manifest_and_sums_that_sha256sum_accepts(tmp_path
     pub2 = Publisher(ctx2, loc, changes2, res2, recover=True)
     pub2.write("cvid_responses_2021_06_02_recordedby_2021_06_03.csv", b"a,b\n3,4\n", "daily")
     pub2.remove("cumulative/all.csv.gz")
-    assert (loc.root / "cumulative/all.csv.gz").exists()  # until SHA256SUMS is rewritten
+    assert (loc.root / "cumulative/all.csv.gz").exists()  # until the run has committed
     pub2.finish([], lambda: b'{"run": 2}\n')
     store.commit(changes2)
+    assert (loc.root / "cumulative/all.csv.gz").exists()
+    pub2.complete()
     assert not (loc.root / "cumulative/all.csv.gz").exists()
     assert "OUTAGES.txt" not in res2.written  # no new entry: the same bytes, not re-sent
     sums2 = (loc.root / "SHA256SUMS").read_text()

@@ -222,18 +222,19 @@ def test_cells_longer_than_the_limit_are_refused_with_line_and_column():
     with pytest.raises(ExportError) as err:
         parse_export(data, "big.csv", DEFAULT_WAVES)
     assert str(err.value) == (
-        f"big.csv, line {FIRST_DATA_LINE + 1}, column B2_14_TEXT: cell longer than 32767 characters"
+        f"big.csv, line {FIRST_DATA_LINE + 1}, column B2_14_TEXT: cell too long: more than "
+        "32767 characters (max_cell_chars)"
     )
     assert parse_export(data, "big.csv", DEFAULT_WAVES, max_cell_chars=50_000).table.num_rows == 2
     # multi-byte characters count as characters, not bytes
     wide = export_bytes([_private_row(B2_14_TEXT="é" * 20_000)], columns=PRIVATE_COLUMNS)
     assert parse_export(wide, "wide.csv", DEFAULT_WAVES, max_cell_chars=20_000).table.num_rows == 1
-    with pytest.raises(ExportError, match="column B2_14_TEXT: cell longer than 19999"):
+    with pytest.raises(ExportError, match="column B2_14_TEXT: cell too long: more than 19999"):
         parse_export(wide, "wide.csv", DEFAULT_WAVES, max_cell_chars=19_999)
     question = export_bytes([_private_row()], columns=PRIVATE_COLUMNS).replace(
         b"Question A2,", b"Question A2 " + b"q" * 40_000 + b","
     )
-    with pytest.raises(ExportError, match=r"^q\.csv, line 2, column A2: header cell longer"):
+    with pytest.raises(ExportError, match=r"^q\.csv, line 2, column A2: header cell too long"):
         parse_export(question, "q.csv", DEFAULT_WAVES)
 
 

@@ -46,7 +46,7 @@ def _commit_files(tmp_path: Path, store: StateStore, loc: LocalLocation, run_id:
         pub.write(name, data, "codebook")
     pub.finish([], lambda: b"{}\n")
     store.commit(changes)
-    pub.journal.committed()
+    pub.complete()
 
 
 def _files(root: Path) -> dict[str, bytes]:
@@ -154,7 +154,7 @@ def test_next_run_converges_after_a_run_died_publishing(tmp_path, store):
     assert not pub3.write("old.csv", b"old\n", "codebook")  # untouched by run 2
     pub3.finish([], lambda: b"{}\n")
     store.commit(changes)
-    pub3.journal.committed()
+    pub3.complete()
 
     files = _files(loc.root)
     assert set(files) == {"codebook.csv", "old.csv", "OUTAGES.txt", "SHA256SUMS",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pandas as pd
 import pyarrow as pa
@@ -9,6 +11,7 @@ import pytest
 import sqlalchemy as sa
 
 from pipeline.state import schema
+from pipeline.state.errors import StateError
 from pipeline.state.store import RunChanges, RunInProgressError, StateStore
 
 
@@ -59,8 +62,13 @@ def test_failed_commit_changes_nothing(state_url):
         ledger_rows=_ledger(["b"]),
         published=[{"name": "x.csv", "kind": "daily", "sha256": None, "size": 1, "run_id": "r2"}],
     )  # fmt: skip  (sha256 is NOT NULL: the commit must fail after the ledger rows went in)
-    with pytest.raises(sa.exc.IntegrityError):
+    with pytest.raises(StateError, match="commit: upsert into published_files failed") as err:
         store.commit(bad)
+    # the error names the statement's kind and code, never its values (SPEC §6)
+    assert re.search(
+        r"\(INSERT statement, (SQLSTATE 23502|SQLITE_CONSTRAINT_NOTNULL)", str(err.value)
+    )
+    assert "x.csv" not in str(err.value) and err.value.__suppress_context__
     assert store.ledger_rows(["b"]).empty
     assert store.last_seq() == 1
     with store.engine.connect() as conn:

@@ -34,6 +34,11 @@ class RemoteFile:
 # 8 characters; those are recognised too, so leftovers of any version can be swept.
 TEMP_NAME_RE = re.compile(r"^\..+\.(?:link|[0-9a-f]{12}|[0-9a-z_]{8})\.tmp$")
 
+# Why a listing leaves out a name that starts with ``.`` (other than a temp name): it is
+# recorded in a location's ``skipped`` without a warning; callers warn for the names they
+# would have read (:mod:`pipeline.fetching`).
+HIDDEN_NAME = "name starts with '.' (hidden, or an upload in progress)"
+
 
 def temp_name(name: str, tag: str | None = None) -> str:
     """The temporary name (same folder) that a write of ``name`` goes through."""
@@ -75,10 +80,12 @@ class Location(Protocol):
     def list_files(self) -> list[RemoteFile]:
         """All regular files below the root, recursively, sorted by path.
 
-        Names that start with ``.`` are skipped; so are, with a warning, names that
-        :func:`safe_relpath` refuses, symlinks that lead outside the root or nowhere,
-        symlinked folders and special files (FIFOs, sockets, devices): they are never
-        read. Raises :class:`LocationUnavailable` when the root cannot be listed.
+        Names that start with ``.`` are skipped (those that are not temp names are kept
+        in ``skipped`` with :data:`HIDDEN_NAME`, without a warning); so are, with a
+        warning, names that :func:`safe_relpath` refuses, symlinks that lead outside the
+        root or nowhere, symlinked folders and special files (FIFOs, sockets, devices):
+        they are never read. ``skipped`` maps each skipped name (relative path) to its
+        reason. Raises :class:`LocationUnavailable` when the root cannot be listed.
         """
         ...
 

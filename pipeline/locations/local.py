@@ -10,6 +10,7 @@ import stat as stat_mod
 from pathlib import Path
 
 from pipeline.locations.base import (
+    HIDDEN_NAME,
     LocationUnavailable,
     RemoteFile,
     UnsafePathError,
@@ -70,9 +71,11 @@ class LocalLocation:
                 self._skip(rel_dir, f"folder cannot be listed ({exc.strerror})")
                 continue
             for entry in entries:
-                if entry.name.startswith("."):  # temp names of in-progress writes
-                    continue
                 rel = f"{rel_dir}/{entry.name}" if rel_dir else entry.name
+                if entry.name.startswith("."):  # temp names of in-progress writes, hidden
+                    if not is_temp_name(entry.name):
+                        self.skipped[rel] = HIDDEN_NAME
+                    continue
                 try:
                     if safe_relpath(rel) != rel:
                         raise UnsafePathError(rel)
@@ -143,6 +146,10 @@ class LocalLocation:
                 os.fsync(fh.fileno())
             os.chmod(tmp, 0o644)
             os.replace(tmp, target)
+        except OSError as exc:
+            tmp.unlink(missing_ok=True)
+            # ENOSPC and the like carry no file name: say which location and file
+            raise OSError(exc.errno, f"{self.url}: writing {path}: {exc.strerror}") from None
         except BaseException:
             tmp.unlink(missing_ok=True)
             raise

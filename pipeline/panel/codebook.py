@@ -8,7 +8,7 @@ from pipeline.config import PanelRules
 from pipeline.csvfmt import to_csv_bytes
 from pipeline.fetching import Layout
 from pipeline.panel.columns import LEADING, TRAILING
-from pipeline.panel.output import WHOLE_NUMBER_COLUMNS, ZIP_COLUMN
+from pipeline.panel.output import WHOLE_NUMBER_COLUMNS, ZIP_COLUMN, is_free_text
 
 FIXED = {
     "StartDatetime": ("Start of the response (study time zone, YYYY-MM-DD HH:MM:SS)", "datetime"),
@@ -17,9 +17,21 @@ FIXED = {
     "UserLanguage": ("Language the survey was taken in", "text"),
     "weight": ("Survey weight of the respondent (NA when no weights are configured)", "numeric"),
 }
+# Said of free text when rules.guard_formulas is on (pipeline.panel.output.guard_formulas).
+FORMULA_NOTE = (
+    "; a value a spreadsheet would run as a formula (starting with = + - or @; not a number)"
+    " is published with a leading ' (apostrophe)"
+)
 
 
 def _type(col: str, question: str, rules: PanelRules) -> str:
+    kind = _kind(col, question, rules)
+    if rules.guard_formulas and is_free_text(col, rules) and not kind.startswith("multi-select"):
+        kind += FORMULA_NOTE
+    return kind
+
+
+def _kind(col: str, question: str, rules: PanelRules) -> str:
     if col in WHOLE_NUMBER_COLUMNS:
         return "integer"
     if col in rules.numeric_items:

@@ -14,7 +14,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from pipeline.config import PanelRules
-from pipeline.numbers import numeric_values
+from pipeline.numbers import NUMBER, numeric_values
 from pipeline.panel.columns import LEADING, TRAILING, question_columns
 from pipeline.panel.qualtrics import END, RECORDED, START, TOKEN, WAVE
 from pipeline.textbytes import byte_set, may_contain
@@ -23,6 +23,7 @@ ZIP_COLUMN = "A3"
 WHOLE_NUMBER_COLUMNS = ("A2",)
 MIN_ZIP_POPULATION = 100
 NULL = pa.scalar(None, pa.string())
+_GUARDED = b"cells_guarded_formula"  # day_table's schema metadata: see guarded_cells
 
 
 def _arrow(values: pd.Series | pa.Array | pa.ChunkedArray) -> pa.Array:
@@ -73,6 +74,44 @@ def format_text(values: pd.Series | pa.Array) -> pa.Array:
         arr = pc.utf8_trim_whitespace(pc.replace_substring_regex(arr, r"\s+", " "))
         arr = pc.if_else(pc.equal(arr, ""), NULL, arr)
     return arr
+
+
+# A text cell a spreadsheet would run as a formula (OWASP, "CSV Injection"): one starting with
+# = + - or @, also behind leading invisible characters that trimming keeps (a no-break or a
+# zero-width space, a vertical tab), and one starting with a tab or a carriage return (none
+# does once format_text trimmed and squashed it: listed by OWASP, matched for safety).
+FORMULA_START = r"^[\pZ\pC]*[=+\-@]|^[\t\r]"
+_FORMULA_BYTES = byte_set(b"=+-@\t\r")
+FORMULA_GUARD = "'"
+
+
+def guard_formulas(values: pa.Array) -> tuple[pa.Array, int]:
+    """Formatted text with every cell a spreadsheet would run as a formula prefixed with an
+    apostrophe (OWASP's advice), and how many were. A number (``-1``, ``+2.5``, ``-.5``,
+    :data:`pipeline.numbers.NUMBER`) stays as it is; so does a cell that already starts with
+    an apostrophe: a guard is never removed, nor doubled. Null stays null."""
+    if not may_contain(values, _FORMULA_BYTES):  # most columns: codes, plain text
+        return values, 0
+    live = pc.and_not(
+        pc.match_substring_regex(values, FORMULA_START), pc.match_substring_regex(values, NUMBER)
+    )
+    live = pc.fill_null(live, False)
+    count = int(pc.sum(live).as_py() or 0)
+    if not count:
+        return values, 0
+    return pc.if_else(live, pc.utf8_replace_slice(values, 0, 0, FORMULA_GUARD), values), count
+
+
+def guarded_cells(table: pa.Table) -> int:
+    """How many cells of a :func:`day_table` :func:`guard_formulas` prefixed."""
+    return int((table.schema.metadata or {}).get(_GUARDED, b"0"))
+
+
+def is_free_text(column: str, rules: PanelRules) -> bool:
+    """Whether a question column is published as text that may hold a formula, so guarded
+    (not a numeric item, not the ZIP code). Code lists (``4,5``) hold digits and commas: a
+    spreadsheet never runs them, the guard never changes them."""
+    return column not in rules.numeric_items and column != ZIP_COLUMN
 
 
 def format_zip(values: pd.Series | pa.Array, populations: dict[str, int] | None) -> pa.Array:
@@ -144,7 +183,7 @@ def format_values(
             return {col: format_number(raw(col), whole_only=col in WHOLE_NUMBER_COLUMNS)}
         if col == ZIP_COLUMN:
             return {col: format_zip(raw(col), zip_population)}
-        return {col: format_text(raw(col))}
+        return {col: format_text(raw(col))}  # is_free_text(col): guarded by day_table
 
     def trailing() -> dict[str, pa.Array]:
         lang = format_text(raw("UserLanguage")) if "UserLanguage" in names else None
@@ -194,13 +233,20 @@ def day_table(
     zip_population: dict[str, int] | None = None,
 ) -> pa.Table:
     """A day's published table from its stored responses: every value formatted, union
-    columns (null where absent), ``weight`` joined by token.
+    columns (null where absent), ``weight`` joined by token; with ``rules.guard_formulas``,
+    free text a spreadsheet would run as a formula prefixed (:func:`guard_formulas`; how
+    many cells: :func:`guarded_cells`).
 
     Rows are sorted by start (then recorded, then ResponseId). The last column, ``_token``,
     is not published: it lets checks see respondents."""
     rows = in_publication_order(rows)
     n = rows.num_rows
     values = format_values(rows, questions, rules, timezone, zip_population)
+    guarded = 0
+    if rules.guard_formulas:
+        for name in [q for q in questions if q in values and is_free_text(q, rules)]:
+            values[name], count = guard_formulas(values[name])
+            guarded += count
     cols: dict[str, pa.Array] = {}
     for name in published_columns(questions):
         cols[name] = values[name] if name in values else pa.nulls(n, pa.string())
@@ -209,4 +255,5 @@ def day_table(
         idx = pc.index_in(tokens, value_set=weights.column("cid").combine_chunks())
         cols["weight"] = pc.take(weights.column("weight"), idx)
     cols["_token"] = tokens
-    return pa.table(cols)
+    table = pa.table(cols)
+    return table.replace_schema_metadata({_GUARDED: str(guarded)}) if guarded else table

@@ -13,11 +13,10 @@ row) are passed on.
 from __future__ import annotations
 
 import csv
-import gzip
 import io
 import json
 import re
-import zlib
+from collections import Counter
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -26,6 +25,15 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
+from pipeline.limits import (
+    DEFAULT_MAX_COLUMNS,
+    DEFAULT_MAX_COMPRESSION_RATIO,
+    DEFAULT_MAX_EXPORT_BYTES,
+    InflateError,
+    gunzip,
+    shown,
+)
+
 TIMESTAMP_COLUMNS = ("StartDate", "EndDate", "RecordedDate")
 REQUIRED_COLUMNS = ("StartDate", "RecordedDate", "ResponseId")
 TIMESTAMP_FORMAT = "%Y-%m-%d %H:%M:%S"
@@ -33,6 +41,10 @@ NULL_TOKENS = ["", "NA"]
 # Default limit of one cell (header or data) in characters: the most a spreadsheet cell
 # holds, far above any Qualtrics answer; a larger cell quarantines its file.
 DEFAULT_MAX_CELL_CHARS = 32767
+# The csv module (header rows, error paths) reads cells of any length: the limits above
+# decide, and its own 128 KiB limit ("field larger than field limit") would otherwise end
+# a parse with an error that names no line. Memory is bounded by max_export_bytes.
+csv.field_size_limit(max(csv.field_size_limit(), (1 << 31) - 1))
 _STRING_TYPES = {
     pa.string(): pd.StringDtype("pyarrow"),
     pa.large_string(): pd.StringDtype("pyarrow"),
@@ -52,16 +64,17 @@ START, END, RECORDED, TOKEN, WAVE, SURVEY = (
 class ExportError(ValueError):
     """A malformed export; the message names the file, the line and the column if known.
 
-    ``message`` must never quote the file's content (cell values, rows).
+    ``message`` must never quote the file's content (cell values, rows). A file or column
+    name that is not printable (a newline in it) is shown escaped: one line.
     """
 
     def __init__(
         self, name: str, line: int | None, message: str, column: str | None = None
     ) -> None:
         self.name, self.line, self.column = name, line, column
-        where = f"{name}, line {line}" if line else name
+        where = f"{shown(name)}, line {line}" if line else shown(name)
         if column is not None:
-            where += f", column {column}"
+            where += f", column {shown(column)}"
         super().__init__(f"{where}: {message}")
 
 
@@ -152,36 +165,36 @@ def _check_bytes(data: bytes, name: str, utf8: bool = False) -> None:
     raise ExportError(name, line, f"{what} in a cell", _column(names, fld))
 
 
-def decompress(data: bytes, name: str) -> bytes:
+def decompress(
+    data: bytes,
+    name: str,
+    max_bytes: int = DEFAULT_MAX_EXPORT_BYTES,
+    max_ratio: float = DEFAULT_MAX_COMPRESSION_RATIO,
+) -> bytes:
     """The bytes of an export, gunzipped when ``name`` ends in ``.gz``.
 
-    A truncated or corrupt gzip file raises :class:`ExportError` naming the line in
-    which its readable data stops.
+    Inflation is bounded as it goes (:func:`pipeline.limits.gunzip`): output past
+    ``max_bytes`` (or ``max_ratio`` times the compressed size) stops it with an
+    :class:`ExportError` naming the setting; a plain file larger than ``max_bytes`` is
+    refused too. A truncated or corrupt gzip file raises :class:`ExportError` naming the
+    line in which its readable data stops.
     """
     if not name.lower().endswith(".gz"):
+        if len(data) > max_bytes:
+            raise ExportError(
+                name, None, f"too large: {len(data)} bytes, more than {max_bytes} "
+                "(max_export_bytes)",
+            )  # fmt: skip
         return data
     try:
-        return gzip.decompress(data)
-    except (OSError, EOFError, zlib.error):
-        pass
-    readable: list[bytes] = []  # what decompresses, member by member, up to the damage
-    pos = 0
-    try:
-        while pos < len(data):
-            member = zlib.decompressobj(wbits=31)
-            while pos < len(data) and not member.eof:
-                chunk = data[pos : pos + 65536]
-                pos += len(chunk)
-                readable.append(member.decompress(chunk))
-            if not member.eof:
-                break
-            pos -= len(member.unused_data)
-    except zlib.error:
-        pass
-    line = 1 + sum(c.count(b"\n") for c in readable)
-    raise ExportError(
-        name, line, "truncated or corrupt gzip file: the readable data stops in this line"
-    )
+        return gunzip(data, max_bytes, max_ratio)
+    except InflateError as exc:
+        if exc.limit is not None:
+            raise ExportError(name, None, f"too large: {exc}") from None
+        raise ExportError(
+            name, exc.lines + 1, "truncated or corrupt gzip file: the readable data stops in "
+            "this line",
+        ) from None  # fmt: skip
 
 
 def _line_of_record(data: bytes, name: str, record_index: int) -> int:
@@ -198,14 +211,30 @@ def _line_of_record(data: bytes, name: str, record_index: int) -> int:
     return line
 
 
-def _ragged_row_error(data: bytes, name: str, names: list[str]) -> ExportError:
-    """The error for the first row whose field count differs from the header's (error
-    path only; says nothing of the row's content)."""
+def _too_long(name: str, line: int, max_cell: int, column: str | None) -> ExportError:
+    return ExportError(
+        name, line, f"cell too long: more than {max_cell} characters (max_cell_chars)", column
+    )
+
+
+def _row_error(data: bytes, name: str, names: list[str], max_cell: int) -> ExportError:
+    """The error for the first row with a cell longer than ``max_cell`` characters or a
+    field count other than the header's (error path only: Arrow's reader failed, also when
+    a huge cell straddles its blocks; says nothing of the row's content)."""
     width = len(names)
+    odd_quotes = data.count(b'"') % 2 == 1  # a quote is never closed somewhere
     reader = csv.reader(io.StringIO(_decode(data, name), newline=""))
     start = 1
     try:
         for row in reader:
+            long = next((i for i, cell in enumerate(row) if len(cell) > max_cell), None)
+            if long is not None:
+                if odd_quotes and next(reader, None) is None:  # the cell runs to the end
+                    return ExportError(
+                        name, start, "unterminated quote: the cell runs to the end of the file",
+                        _column(names, long),
+                    )  # fmt: skip
+                return _too_long(name, start, max_cell, _column(names, long))
             if len(row) != width and row:
                 if len(row) > width:
                     return ExportError(
@@ -231,7 +260,7 @@ def _decode(data: bytes, name: str) -> str:
 
 
 def _header(
-    data: bytes, name: str, max_cell: int
+    data: bytes, name: str, max_cell: int, max_columns: int
 ) -> tuple[list[str], list[str], list[dict], int, int]:
     if _blank(data):
         raise ExportError(name, 1, "empty file: expected three header rows")
@@ -247,13 +276,17 @@ def _header(
     rows = list(csv.reader(io.StringIO(_decode(data[: ends[2]], name), newline="")))
     if len(rows) != 3:
         raise ExportError(name, None, "could not read the three header rows")
+    if len(rows[0]) > max_columns:  # checked first: wide files cost far more downstream
+        raise ExportError(
+            name, 1, f"too many columns: {len(rows[0])}, more than {max_columns} (max_columns)"
+        )
     for i, row in enumerate(rows):
         too_long = [c for c, cell in enumerate(row) if len(cell) > max_cell]
         if too_long:
             line = 1 + data[: ends[i - 1]].count(b"\n") if i else 1
             raise ExportError(
-                name, line, f"header cell longer than {max_cell} characters",
-                _column(rows[0], too_long[0]),
+                name, line, f"header cell too long: more than {max_cell} characters "
+                "(max_cell_chars)", _column(rows[0], too_long[0]),
             )  # fmt: skip
     names, texts, meta_raw = rows
     if len(texts) != len(names) or len(meta_raw) != len(names):
@@ -261,7 +294,7 @@ def _header(
         raise ExportError(
             name, line, f"header rows have {len(names)}, {len(texts)}, {len(meta_raw)} columns"
         )
-    dupes = sorted({n for n in names if names.count(n) > 1})
+    dupes = sorted(n for n, count in Counter(names).items() if count > 1)
     if dupes:
         raise ExportError(name, 1, f"duplicate column names: {', '.join(dupes)}")
     missing = [c for c in REQUIRED_COLUMNS if c not in names]
@@ -344,17 +377,21 @@ def _check_cells(
         if pc.any(over).as_py():
             idx = int(np.flatnonzero(over.to_numpy(zero_copy_only=False))[0])
             line = _line_of_record(data, name, idx)
-            raise ExportError(name, line, f"cell longer than {max_cell} characters", c)
+            raise _too_long(name, line, max_cell, c)
 
 
 def parse_export(
-    data: bytes, name: str, waves: dict[str, int], max_cell_chars: int = DEFAULT_MAX_CELL_CHARS
+    data: bytes,
+    name: str,
+    waves: dict[str, int],
+    max_cell_chars: int = DEFAULT_MAX_CELL_CHARS,
+    max_columns: int = DEFAULT_MAX_COLUMNS,
 ) -> ParsedExport:
     """Parse one export; raise :class:`ExportError` naming the file, line and column on
-    bad input (NUL or undecodable bytes, bad header rows, ragged rows, cells longer than
-    ``max_cell_chars``, unparseable timestamps)."""
+    bad input (NUL or undecodable bytes, bad header rows, more than ``max_columns``
+    columns, ragged rows, cells longer than ``max_cell_chars``, unparseable timestamps)."""
     _check_bytes(data, name)
-    names, texts, meta, offset, meta_line = _header(data, name, max_cell_chars)
+    names, texts, meta, offset, meta_line = _header(data, name, max_cell_chars, max_columns)
     types = {c: pa.string() for c in names}
     if _blank(data, offset):  # the three header rows and no data: a valid, empty export
         table = pa.table({c: pa.array([], pa.string()) for c in names})
@@ -374,7 +411,7 @@ def parse_export(
         except (pa.ArrowInvalid, pa.ArrowTypeError):
             # Arrow's message quotes the row (IP address, ResponseId): never pass it on.
             _check_bytes(data, name, utf8=True)
-            raise _ragged_row_error(data, name, names) from None
+            raise _row_error(data, name, names, max_cell_chars) from None
     lengths = _byte_lengths(table)
     _check_cells(table, lengths, data, name, max_cell_chars)
     zones = {c: m.get("timeZone", "UTC") for c, m in zip(names, meta, strict=True)}

@@ -11,6 +11,7 @@ from __future__ import annotations
 from datetime import date
 
 from pipeline.checks import CheckOutcome, check_day_files
+from pipeline.clock import check_clock_order
 from pipeline.context import RunContext
 from pipeline.fetching import FetchResult, Layout
 from pipeline.panel.columns import merge_layouts
@@ -27,6 +28,7 @@ from pipeline.publishing import PublishResult
 def republish_days(ctx: RunContext, days: list[str]) -> tuple[PublishResult, CheckOutcome]:
     """Re-render, check and re-publish ``days`` (closed days only); days whose check fails
     are held (a DELAY entry) and the others published."""
+    check_clock_order(ctx.as_of, ctx.store.last_as_of())
     last_closed = ctx.last_closed
     for day in days:
         if date.fromisoformat(day) > last_closed:

@@ -8,8 +8,9 @@ Two keys are derived from the study's settings:
   changes (a rule setting, the wave table, the store layout of a new version), the next run
   rebuilds the ledger and the day stores from the raw archive.
 - the **render key**: everything that shapes a published value: the header, the value
-  rules, the ZIP population table's content and :data:`FORMAT_VERSION`. When it changes,
-  every published day is rendered again once; days whose bytes change are re-issued.
+  rules (the spreadsheet formula guard among them), the ZIP population table's content and
+  :data:`FORMAT_VERSION`. When it changes, every published day is rendered again once; days
+  whose bytes change are re-issued.
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ LEDGER_PARTS = (
 )  # fmt: skip
 RENDER_PARTS = (
     "format_version", "timezone", "numeric_items", "whole_number_items", "zip_min_population",
-    "header", "zip_population",
+    "header", "zip_population", "guard_formulas",
 )  # fmt: skip
 
 # How a change of each part is named in OUTAGES.txt (CORRECTION entries).
@@ -53,6 +54,7 @@ CHANGE_NAMES = {
     "zip_min_population": "ZIP population threshold changed",
     "header": "published columns changed",
     "zip_population": "ZIP population table changed",
+    "guard_formulas": "spreadsheet formula guard (a leading ' before = + - @) turned",  # on/off
 }
 
 
@@ -84,6 +86,7 @@ def render_settings(cfg: Config, questions: list[str], zip_sha: str | None) -> d
         "whole_number_items": list(WHOLE_NUMBER_COLUMNS),
         "zip_min_population": MIN_ZIP_POPULATION,
         "header": hashlib.sha256(header.encode()).hexdigest(), "zip_population": zip_sha,
+        "guard_formulas": cfg.rules.guard_formulas,
     }  # fmt: skip
 
 
@@ -101,10 +104,17 @@ def describe_change(old: dict[str, Any] | None, new: dict[str, Any], parts: tupl
     if old is None:
         return CHANGE_NAMES["store_version"]
     said: list[str] = []
+    # the formula guard absent (settings of an older version): there was none
+    old, new = ({**d, "guard_formulas": bool(d.get("guard_formulas"))} for d in (old, new))
     for part in parts:
         if old.get(part) == new.get(part):
             continue
-        text = f"formatting version {new[part]}" if part == "format_version" else CHANGE_NAMES[part]
+        if part == "format_version":
+            text = f"formatting version {new[part]}"
+        elif part == "guard_formulas":
+            text = f"{CHANGE_NAMES[part]} {'on' if new[part] else 'off'}"
+        else:
+            text = CHANGE_NAMES[part]
         if text not in said:
             said.append(text)
     return "; ".join(said) or "rendering rules changed"

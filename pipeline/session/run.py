@@ -108,7 +108,7 @@ def build_session(ctx: RunContext, fetch: FetchResult) -> SessionBuild:
     result: SessionResult = process_drop(
         files, settings, ctx.cfg.session.include_preview, ctx.cfg.timezone, as_of=ctx.as_of
     )
-    quarantined: list[Quarantined] = []
+    quarantined: list[Quarantined] = list(fetch.skipped)  # not read: reported alike
     status: dict[str, FileStatus] = {}
     for path, error in sorted(bad.items()):
         sha = bad_shas[path]
@@ -144,25 +144,28 @@ def publish_session(ctx: RunContext, fetch: FetchResult, build: SessionBuild) ->
     changes.days = [
         {"day": d, "store": None, "rows": build.day_counts.get(d, 0),
          "csv_sha": build.day_hashes.get(d), "published_name": None,
-         "published_recorded": ctx.recorded.isoformat(), "changed_recorded": ctx.recorded.isoformat()}
+         "published_recorded": ctx.recorded.isoformat(), "changed_recorded": ctx.recorded.isoformat(),
+         "stale": False}
         for d in changed_days
     ]  # fmt: skip
     inputs = with_outcomes(fetch.files, build.file_status)
-    with (
-        closing(ctx.open(ctx.cfg.publish)) as loc,
-        Publisher(ctx, loc, changes, res, recover=True) as pub,
-    ):
-        for name, data in sorted(build.files.items()):
-            pub.write(name, data, "session")
-        res.reissued_days = changed_days
-        res.daily_counts = dict(build.day_counts)
-        res.days_published = len(build.day_counts)
-        res.rows_published = build.published
-        pub.finish(changes.outages, lambda: _manifest(ctx, inputs, build, res))
     changes.files = [f.row() for f in inputs]
-    changes.summary = {"published": res.written, "responses": build.responses}
-    ctx.store.commit(changes)
-    pub.journal.committed()
+    with closing(ctx.open(ctx.cfg.publish)) as loc:
+        pub = Publisher(ctx, loc, changes, res, recover=True)
+        try:
+            for name, data in sorted(build.files.items()):
+                pub.write(name, data, "session")
+            res.reissued_days = changed_days
+            res.daily_counts = dict(build.day_counts)
+            res.days_published = len(build.day_counts)
+            res.rows_published = build.published
+            pub.finish(changes.outages, lambda: _manifest(ctx, inputs, build, res))
+            changes.summary = {"published": res.written, "responses": build.responses}
+            ctx.store.commit(changes)
+        except BaseException:
+            pub.roll_back()  # the folder as the state has it: no unrecorded publication
+            raise
+        pub.complete()
     return res
 
 

@@ -12,7 +12,6 @@ made by :func:`python_values`.
 
 from __future__ import annotations
 
-import io
 import sqlite3
 from contextlib import closing
 from typing import Any
@@ -22,31 +21,46 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
+from pipeline.state.errors import statement_error
+
+COPY_BLOCK = 1 << 20  # bytes of CSV per write to a COPY
+
 
 def copy_postgres(dbapi_conn: Any, target: str, key: str, rows: pa.Table) -> None:
-    """Upsert many rows into PostgreSQL table ``target`` inside the caller's transaction:
-    ``COPY`` (CSV written by Arrow) into a temporary table, then one
-    ``INSERT ... SELECT ... ON CONFLICT DO UPDATE``."""
+    """Upsert many rows into PostgreSQL table ``target`` inside the caller's transaction
+    (``dbapi_conn``: psycopg 3): ``COPY`` (CSV written by Arrow) into a temporary table,
+    then one ``INSERT ... SELECT ... ON CONFLICT DO UPDATE``. The values travel as COPY
+    data, never in a statement's text."""
+    import psycopg
+
     names = rows.column_names
     cols = ", ".join(_quote(n) for n in names)
     update = ", ".join(f"{_quote(n)} = excluded.{_quote(n)}" for n in names if n != key)
-    data = io.BytesIO()
+    sink = pa.BufferOutputStream()
     # every value quoted, nulls bare: PostgreSQL's CSV reads "" as '' and nothing as NULL
     options = pacsv.WriteOptions(include_header=False, quoting_style="all_valid")
-    pacsv.write_csv(rows, data, options)
-    data.seek(0)
+    pacsv.write_csv(rows, sink, options)
+    data = memoryview(sink.getvalue())
+    copy = f"COPY _bulk_rows ({cols}) FROM STDIN WITH (FORMAT csv)"
+    statements = [
+        "DROP TABLE IF EXISTS _bulk_rows",
+        f"CREATE TEMP TABLE _bulk_rows (LIKE {_quote(target)} INCLUDING DEFAULTS) ON COMMIT DROP",
+        copy,
+        f"INSERT INTO {_quote(target)} ({cols}) SELECT {cols} FROM _bulk_rows "
+        f"ON CONFLICT ({_quote(key)}) DO UPDATE SET {update}",
+        "DROP TABLE _bulk_rows",
+    ]
     with dbapi_conn.cursor() as cur:
-        cur.execute("DROP TABLE IF EXISTS _bulk_rows")
-        cur.execute(
-            f"CREATE TEMP TABLE _bulk_rows (LIKE {_quote(target)} INCLUDING DEFAULTS) "
-            "ON COMMIT DROP"
-        )
-        cur.copy_expert(f"COPY _bulk_rows ({cols}) FROM STDIN WITH (FORMAT csv)", data)
-        cur.execute(
-            f"INSERT INTO {_quote(target)} ({cols}) SELECT {cols} FROM _bulk_rows "
-            f"ON CONFLICT ({_quote(key)}) DO UPDATE SET {update}"
-        )
-        cur.execute("DROP TABLE _bulk_rows")
+        for sql in statements:
+            try:
+                if sql is not copy:
+                    cur.execute(sql)
+                    continue
+                with cur.copy(sql) as out:
+                    for start in range(0, len(data), COPY_BLOCK):
+                        out.write(data[start : start + COPY_BLOCK])
+            except psycopg.Error as exc:
+                raise statement_error(sql, exc, psycopg.Error) from exc
 
 
 def stage_sqlite(rows: pa.Table, path: str, table: str = "rows") -> None:

@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from pipeline.state.urls import sqlite_file
+from pipeline.state.urls import display_url, sqlite_file
 
 
 class RunInProgressError(RuntimeError):
@@ -45,21 +45,43 @@ def file_lock(db: str, shared: bool = False, name: str = "run") -> Iterator[None
 
 
 @contextmanager
-def advisory_lock(engine: Any, url: str, shared: bool = False, name: str = "run") -> Iterator[None]:
-    """A PostgreSQL session advisory lock keyed by the database URL and ``name``."""
+def advisory_lock(
+    engine: Any, url: str, shared: bool = False, name: str = "run", where: str | None = None
+) -> Iterator[None]:
+    """A PostgreSQL session advisory lock keyed by the database URL and ``name``. A database
+    error taking or releasing it is a ``StateError`` naming the state ``where`` (default:
+    ``url`` without its password); one raised by the caller's block goes through as it is."""
     import sqlalchemy as sa
 
+    from pipeline.state.errors import StateError, reporting
+
+    where = where or display_url(url)
     key = int(hashlib.sha256(f"{url}|{name}".encode()).hexdigest()[:15], 16)
     suffix = "_shared" if shared else ""
-    with engine.connect() as conn:
-        got = conn.execute(sa.text(f"select pg_try_advisory_lock{suffix}(:k)"), {"k": key}).scalar()
+    take = f"lock: take the {name} lock"
+    with reporting(where, take):
+        conn = engine.connect()
+    try:
+        with reporting(where, take):
+            got = conn.execute(
+                sa.text(f"select pg_try_advisory_lock{suffix}(:k)"), {"k": key}
+            ).scalar()
         if not got:
             raise RunInProgressError(f"{_what(name)} (PostgreSQL advisory lock held); try later")
+        failed = True
         try:
             yield
+            failed = False
         finally:
-            conn.execute(sa.text(f"select pg_advisory_unlock{suffix}(:k)"), {"k": key})
-            conn.commit()
+            try:
+                with reporting(where, f"lock: release the {name} lock"):
+                    conn.execute(sa.text(f"select pg_advisory_unlock{suffix}(:k)"), {"k": key})
+                    conn.commit()
+            except StateError:
+                if not failed:
+                    raise  # else the block's own error is the one to report
+    finally:
+        conn.close()
 
 
 def probe(url: str) -> None:
@@ -70,9 +92,11 @@ def probe(url: str) -> None:
             return  # no database yet: nothing can hold its lock
         with file_lock(str(Path(db).expanduser())):
             return
-    import sqlalchemy as sa
+    from pipeline.state.engine import open_engine
+    from pipeline.state.errors import reporting
 
-    engine = sa.create_engine(url)
+    with reporting(display_url(url), "lock: open the state"):
+        engine = open_engine(url)
     try:
         if engine.dialect.name != "postgresql":
             return  # in-memory SQLite: nothing can hold its lock (as in StateStore.run_lock)

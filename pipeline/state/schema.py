@@ -67,6 +67,9 @@ days = sa.Table(
     sa.Column("published_name", sa.String),
     sa.Column("published_recorded", sa.String(10)),
     sa.Column("changed_recorded", sa.String(10)),
+    # The day's content changed after today's version was published: a published name never
+    # gets other bytes, so the next run renders and re-issues it under its own date.
+    sa.Column("stale", sa.Boolean, nullable=False, server_default=sa.false()),
 )
 
 published_files = sa.Table(

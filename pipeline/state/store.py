@@ -16,6 +16,8 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from pipeline.state import bulk, schema, urls
+from pipeline.state.engine import open_engine
+from pipeline.state.errors import Steps, reported, reporting, statement_error
 from pipeline.state.lock import RunInProgressError, advisory_lock, file_lock
 from pipeline.state.upsert import BULK_MIN_ROWS, chunks, upsert, write_ingested
 
@@ -49,17 +51,18 @@ class RunChanges:
 
 
 class StateStore:
-    """Access to the state database at ``url`` (created on first use)."""
+    """Access to the state database at ``url`` (created on first use). A database error
+    leaves it as a :class:`StateError` that quotes no value (:mod:`pipeline.state.errors`)."""
 
     def __init__(self, url: str) -> None:
         self.url = url
+        self.where = urls.display_url(url)  # the state as errors name it (no password)
         if db := urls.sqlite_file(url):
             Path(db).expanduser().parent.mkdir(parents=True, exist_ok=True)
-        self.engine: Engine = sa.create_engine(url, future=True)
-        if self.engine.dialect.name == "sqlite":
-            sa.event.listen(self.engine, "connect", _sqlite_pragmas)
-        schema.metadata.create_all(self.engine)
-        _migrate(self.engine)
+        with reporting(self.where, "open: create or upgrade tables"):
+            self.engine: Engine = open_engine(url)
+            schema.metadata.create_all(self.engine)
+            _migrate(self.engine)
 
     def sqlite_file(self) -> str | None:
         """The database file of a SQLite store (None for PostgreSQL and in-memory SQLite)."""
@@ -81,7 +84,7 @@ class StateStore:
         stale lock behind (see :mod:`pipeline.state.lock`).
         """
         if self.engine.dialect.name == "postgresql":
-            with advisory_lock(self.engine, self.url, shared, name):
+            with advisory_lock(self.engine, self.url, shared, name, self.where):
                 yield
             return
         db = self.sqlite_file()
@@ -92,11 +95,13 @@ class StateStore:
             yield
 
     # --- reads ---------------------------------------------------------------------------
+    @reported("read: newest run")
     def last_seq(self) -> int:
         """Sequence number of the newest committed run (0 before the first)."""
         with self.engine.connect() as conn:
             return int(conn.execute(sa.select(sa.func.max(schema.runs.c.seq))).scalar() or 0)
 
+    @reported("read: known files")
     def known_files(self, source: str) -> dict[tuple[str, int, float], str]:
         """(path, size, mtime) → sha256 of every file already seen on ``source``."""
         t = schema.ingested_files
@@ -106,6 +111,7 @@ class StateStore:
             )
             return {(r.path, int(r.size), float(r.mtime)): r.sha256 for r in rows}
 
+    @reported("read: file statuses")
     def file_statuses(self, shas: Iterable[str]) -> dict[str, str]:
         """sha256 → status for hashes already applied or quarantined (any source)."""
         t = schema.ingested_files
@@ -118,6 +124,7 @@ class StateStore:
                         out[r.sha256] = r.status
         return out
 
+    @reported("read: pending files")
     def pending_files(self, kind: str) -> list[dict[str, Any]]:
         """Files holding rows recorded after their run's clock (to be re-read later)."""
         t = schema.ingested_files
@@ -127,6 +134,7 @@ class StateStore:
             )
             return [dict(r._mapping) for r in rows]
 
+    @reported("read: input files")
     def input_files(self, kind: str) -> list[dict[str, Any]]:
         """Every archived input file of a kind whose rows count (applied or pending), one
         row per content hash, oldest first: what a rebuild from the archive reads."""
@@ -142,6 +150,7 @@ class StateStore:
                 seen.setdefault(r.sha256, dict(r._mapping))
             return list(seen.values())
 
+    @reported("read: settings")
     def settings(self) -> dict[str, Any] | None:
         """The settings the derived state (ledger, day stores) was built with; None before
         the first run and after an upgrade from a state without them."""
@@ -149,17 +158,20 @@ class StateStore:
             t = schema.meta
             return conn.execute(sa.select(t.c.value).where(t.c.key == "settings")).scalar()
 
+    @reported("read: newest run's clock")
     def last_as_of(self) -> str | None:
         """The clock of the newest committed run (ISO 8601), None before the first."""
         t = schema.runs
         with self.engine.connect() as conn:
             return conn.execute(sa.select(t.c.as_of).order_by(t.c.seq.desc()).limit(1)).scalar()
 
+    @reported("read: ledger")
     def has_ledger(self) -> bool:
         """Whether any token was ever recorded."""
         with self.engine.connect() as conn:
             return conn.execute(sa.select(schema.ledger.c.token).limit(1)).first() is not None
 
+    @reported("read: applied files")
     def applied_files(self, kind: str) -> list[dict[str, Any]]:
         """Every applied input file of a kind (oldest first)."""
         t = schema.ingested_files
@@ -171,6 +183,7 @@ class StateStore:
             )
             return [dict(r._mapping) for r in rows]
 
+    @reported("read: export layouts")
     def layouts(self) -> list[dict[str, Any]]:
         """Layouts (wave key, columns, question texts) of every applied export."""
         t = schema.ingested_files
@@ -186,6 +199,7 @@ class StateStore:
                     seen.setdefault(r.sha256, r.layout)
             return list(seen.values())
 
+    @reported("read: ledger rows")
     def ledger_rows(self, tokens: Iterable[str]) -> pd.DataFrame:
         """Ledger rows of the given tokens (absent tokens are simply missing)."""
         t = schema.ledger
@@ -202,6 +216,7 @@ class StateStore:
                 rows.extend(conn.exec_driver_sql(sql, tuple(chunk)).all())
         return pd.DataFrame(rows, columns=names)
 
+    @reported("read: tokens pending a CID list")
     def cid_pending(self) -> pd.DataFrame:
         """Tokens that are weight-eligible but not yet on a CID list."""
         t = schema.ledger
@@ -211,17 +226,20 @@ class StateStore:
             ).all()  # bare column: SQLite and PostgreSQL then use the partial index
         return pd.DataFrame(rows, columns=["token", "on_time_day"])
 
+    @reported("read: CID list days")
     def cid_list_days(self) -> set[str]:
         """Days whose CID list has been written."""
         with self.engine.connect() as conn:
             return set(conn.execute(sa.select(schema.cid_lists.c.day)).scalars())
 
+    @reported("read: days")
     def days(self) -> dict[str, dict[str, Any]]:
         """Every day row, by day."""
         with self.engine.connect() as conn:
             rows = conn.execute(sa.select(schema.days)).all()
         return {r.day: dict(r._mapping) for r in rows}
 
+    @reported("read: weights")
     def weights_for(self, tokens: Iterable[str]) -> pa.Table:
         """The stored weights (``cid``, ``weight``, ``file``) of the given tokens."""
         rows: list[Any] = []
@@ -240,6 +258,7 @@ class StateStore:
             {n: pa.array(list(c), pa.string()) for n, c in zip(WEIGHT_COLUMNS, cols, strict=True)}
         )
 
+    @reported("read: weight files")
     def weight_files(self) -> set[str]:
         """Names of weight files already applied."""
         t = schema.ingested_files
@@ -247,6 +266,7 @@ class StateStore:
             rows = conn.execute(sa.select(t.c.path).where(t.c.kind == "weights"))
             return {r.path for r in rows}
 
+    @reported("read: published files")
     def published(self, names: Iterable[str] | None = None) -> dict[str, dict[str, Any]]:
         """Published files that are still in place, by name.
 
@@ -271,6 +291,7 @@ class StateStore:
             row["removed"] = False
         return out
 
+    @reported("read: published checksums")
     def checksums(self) -> dict[str, str]:
         """name → SHA-256 of every published file still in place (for SHA256SUMS)."""
         return dict(self._driver_rows("SELECT name, sha256 FROM published_files WHERE NOT removed"))
@@ -283,6 +304,8 @@ class StateStore:
             try:
                 cursor.execute(sql, params)
                 return list(cursor.fetchall())
+            except self.engine.dialect.loaded_dbapi.Error as exc:
+                raise statement_error(sql, exc, self.engine.dialect.loaded_dbapi.Error) from exc
             finally:
                 cursor.close()
 
@@ -290,6 +313,7 @@ class StateStore:
         mark = "?" if self.engine.dialect.paramstyle == "qmark" else "%s"
         return ", ".join([mark] * n)
 
+    @reported("read: OUTAGES entries")
     def outages(self) -> list[dict[str, Any]]:
         """All OUTAGES entries, newest first."""
         t = schema.outages
@@ -297,10 +321,18 @@ class StateStore:
             rows = conn.execute(sa.select(t).order_by(t.c.id.desc()))
             return [dict(r._mapping) for r in rows]
 
+    @reported("write: OUTAGES entry")
     def add_outage(self, entry: dict[str, Any]) -> None:
         """Insert one operator entry at once (outside a run)."""
         with self.engine.begin() as conn:
             conn.execute(schema.outages.insert(), [entry])
+
+    @contextmanager
+    def transaction(self, operation: str) -> Iterator[Connection]:
+        """A transaction for writes outside a run's commit (``rebuild`` restoring what was
+        published): a database error in it is a :class:`StateError` naming ``operation``."""
+        with reporting(self.where, operation), self.engine.begin() as conn:
+            yield conn
 
     # --- the commit ----------------------------------------------------------------------
     def commit(self, ch: RunChanges, partial: bool = False) -> int:
@@ -310,18 +342,31 @@ class StateStore:
         ``partial`` commit (one day re-published by a backfill partition) skips that check
         and records no run.
         """
-        if not partial:
-            with self.engine.connect() as conn, self._staged(conn, ch) as staged:
-                with conn.begin():
-                    return self._commit_in(conn, ch, staged)
-        with self.engine.begin() as conn:
-            seq = int(conn.execute(sa.select(sa.func.max(schema.runs.c.seq))).scalar() or 0)
-            upsert(conn, schema.days, "day", ch.days)
-            upsert(conn, schema.published_files, "name", ch.published)
-            if ch.outages:
-                conn.execute(schema.outages.insert(), ch.outages)
+        at = Steps("commit" if not partial else "commit (one day)")
+        with reporting(self.where, at):
+            if not partial:
+                at("connect, stage and attach large rows")
+                with self.engine.connect() as conn, self._staged(conn, ch) as staged:
+                    with conn.begin():
+                        seq = self._commit_in(conn, ch, staged, at)
+                        at("commit the transaction", "COMMIT")
+                    at("detach staged rows")
+                    return seq
+            at("connect")
+            with self.engine.begin() as conn:
+                at("read the newest run")
+                seq = int(conn.execute(sa.select(sa.func.max(schema.runs.c.seq))).scalar() or 0)
+                at("upsert into days")
+                upsert(conn, schema.days, "day", ch.days)
+                at("upsert into published_files")
+                upsert(conn, schema.published_files, "name", ch.published)
+                if ch.outages:
+                    at("insert into outages")
+                    conn.execute(schema.outages.insert(), ch.outages)
+                at("commit the transaction", "COMMIT")
             return seq
 
+    @reported("stage: large rows")
     def stage(self, tables: dict[str, Any], folder: str | Path | None) -> str | None:
         """SQLite: write the large ones of ``tables`` (``ledger``, ``weights``: at least
         :data:`BULK_MIN_ROWS` rows) into a new scratch SQLite file in ``folder`` (None: the
@@ -367,46 +412,56 @@ class StateStore:
                 shutil.rmtree(Path(path).parent, ignore_errors=True)
 
     def _commit_in(
-        self,
-        conn: Connection,
-        ch: RunChanges,
-        staged: dict[str, list[str]],
+        self, conn: Connection, ch: RunChanges, staged: dict[str, list[str]], at: Steps
     ) -> int:
+        at("read the newest run")
         seq = int(conn.execute(sa.select(sa.func.max(schema.runs.c.seq))).scalar() or 0)
         if seq != ch.base_seq:
             raise RunInProgressError(
                 f"state changed under this run (run {seq} committed after it started); rerun"
             )
         if ch.replace_derived:
+            at("delete the derived ledger and weights")
             conn.execute(schema.ledger.delete())
             conn.execute(schema.weights.delete())
         for name, key, rows in (
             ("ledger", "token", ch.ledger_rows),
             ("weights", "cid", ch.weights),
         ):
+            at(f"upsert into {name}")
             if name in staged:
                 conn.exec_driver_sql(bulk.copy_sqlite_sql(name, "staged", staged[name], name))
             elif rows is not None and len(rows):
                 upsert(conn, schema.metadata.tables[name], key, rows)
+        at("record ingested files")
         write_ingested(conn, ch.files)
+        at("put tokens on CID lists")
         for day, tokens in ch.cid_listed.items():
             t = schema.ledger
             for chunk in chunks(tokens):
                 conn.execute(
                     t.update().where(t.c.token.in_(chunk)).values(cid_day=day, cid_pending=False)
                 )
-        upsert(conn, schema.cid_lists, "day", ch.cid_lists)
-        upsert(conn, schema.days, "day", ch.days)
-        upsert(conn, schema.published_files, "name", ch.published)
+        for table, key, rows in (
+            (schema.cid_lists, "day", ch.cid_lists),
+            (schema.days, "day", ch.days),
+            (schema.published_files, "name", ch.published),
+        ):
+            at(f"upsert into {table.name}")
+            upsert(conn, table, key, rows)
         if ch.removed:
+            at("mark removed files")
             t = schema.published_files
             conn.execute(t.update().where(t.c.name.in_(ch.removed)).values(removed=True))
         if ch.outages:
+            at("insert into outages")
             conn.execute(schema.outages.insert(), ch.outages)
         if ch.settings is not None:
+            at("record the settings")
             t = schema.meta
             conn.execute(t.delete().where(t.c.key == "settings"))
             conn.execute(t.insert(), [{"key": "settings", "value": ch.settings}])
+        at("record the run")
         run = {"run_id": ch.run_id, "seq": seq + 1, "as_of": ch.as_of,
                "recorded": ch.recorded, "summary": ch.summary}  # fmt: skip
         conn.execute(schema.runs.insert(), [run])
@@ -428,11 +483,5 @@ def _migrate(engine: Engine) -> None:
             conn.exec_driver_sql("ALTER TABLE ledger RENAME COLUMN eligible_day TO on_time_day")
         if "render_key" not in day_cols:
             conn.exec_driver_sql("ALTER TABLE days ADD COLUMN render_key VARCHAR(64)")
-
-
-def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
-    cur = dbapi_conn.cursor()
-    cur.execute("PRAGMA journal_mode=WAL")
-    cur.execute("PRAGMA synchronous=NORMAL")
-    cur.execute("PRAGMA foreign_keys=ON")
-    cur.close()
+        if "stale" not in day_cols:
+            conn.exec_driver_sql("ALTER TABLE days ADD COLUMN stale BOOLEAN NOT NULL DEFAULT false")

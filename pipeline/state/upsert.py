@@ -13,6 +13,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from pipeline.state import bulk, schema
+from pipeline.state.errors import statement_error
 
 CHUNK = 5000
 # Upserts this large go through COPY or a staged file (state/bulk.py): bound row by row
@@ -52,8 +53,8 @@ def upsert(
 
     SQLite: ``INSERT OR REPLACE`` through the driver's executemany (a run's large ledger
     write is staged instead: ``StateStore.commit``).
-    PostgreSQL: ``INSERT ... ON CONFLICT DO UPDATE``, through ``COPY`` for large Arrow
-    tables (see :mod:`pipeline.state.bulk`).
+    PostgreSQL: ``INSERT ... ON CONFLICT DO UPDATE`` through psycopg 3's executemany,
+    through ``COPY`` for large Arrow tables (see :mod:`pipeline.state.bulk`).
     """
     if isinstance(rows, pd.DataFrame):
         rows = pa.Table.from_pandas(rows, preserve_index=False)
@@ -81,23 +82,19 @@ def upsert(
         try:
             cur.executemany(sql, tuples)
         except sqlite3.Error as exc:
-            raise sa.exc.DBAPIError.instance(sql, None, exc, sqlite3.Error) from exc
+            raise statement_error(sql, exc, sqlite3.Error) from exc
         finally:
             cur.close()
         return
     if dialect == "postgresql":
-        import psycopg2
-        from psycopg2.extras import execute_values
-
         cols = ", ".join(f'"{c}"' for c in names)
+        marks = ", ".join("%s" for _ in names)
         update = ", ".join(f'"{c}" = excluded."{c}"' for c in names if c != key)
         action = f"DO UPDATE SET {update}" if update else "DO NOTHING"
-        sql = f'INSERT INTO "{table.name}" ({cols}) VALUES %s ON CONFLICT ("{key}") {action}'
-        with conn.connection.dbapi_connection.cursor() as cur:
-            try:
-                execute_values(cur, sql, tuples, page_size=5000)
-            except psycopg2.IntegrityError as exc:
-                raise sa.exc.IntegrityError(sql, None, exc) from exc
+        sql = f'INSERT INTO "{table.name}" ({cols}) VALUES ({marks}) ON CONFLICT ("{key}") {action}'
+        # psycopg 3's executemany: one prepared statement, the rows bound on the server and
+        # sent in pipeline mode (no values in the statement text; see state/engine.py)
+        conn.exec_driver_sql(sql, tuples)
         return
     dicts = [dict(zip(names, t, strict=True)) for t in tuples]
     col = table.c[key]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import sqlalchemy as sa
 
-from pipeline.state.urls import sqlite_file
+from pipeline.state.urls import display_url, engine_url, sqlite_file
 
 
 @pytest.mark.parametrize(
@@ -41,3 +41,43 @@ def test_the_file_is_the_one_sqlalchemy_opens(url):
     parsed = sa.make_url(url)
     database = parsed.database if parsed.database not in (None, "", ":memory:") else None
     assert sqlite_file(url) == database
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("postgresql://u@h/db", "postgresql+psycopg://u@h/db"),
+        ("postgresql+psycopg2://u:p@h:5432/db?sslmode=require",
+         "postgresql+psycopg://u:p@h:5432/db?sslmode=require"),
+        ("postgresql+psycopg://u@h/db", "postgresql+psycopg://u@h/db"),
+        ("sqlite:///state.db", "sqlite:///state.db"),
+        ("postgresql+asyncpg://u@h/db", "postgresql+asyncpg://u@h/db"),  # not ours to change
+    ],
+)  # fmt: skip
+def test_postgres_urls_go_through_psycopg3(url, expected):
+    assert engine_url(url) == expected
+    assert (
+        sa.make_url(engine_url(url)).get_dialect().driver
+        == sa.make_url(expected).get_dialect().driver
+    )
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("postgresql://pipeline:s3%40cr:t@db/panel", "postgresql://pipeline@db/panel"),
+        ("postgresql+psycopg2://pipeline:pw/x@db:5432/panel?options=-csearch_path%3Ds",
+         "postgresql+psycopg2://pipeline@db:5432/panel?options=-csearch_path%3Ds"),
+        ("postgresql://u@db/p?sslmode=require&password=pw&PASSWORD=pw",
+         "postgresql://u@db/p?sslmode=require"),
+        ("postgresql://db/p?password=pw", "postgresql://db/p"),
+        ("sqlite:////abs/state.db", "sqlite:////abs/state.db"),
+        ("sqlite://", "sqlite://"),
+        ("user:pw@db/panel", "(not a database URL)"),
+    ],
+)  # fmt: skip
+def test_display_url_drops_the_password(url, expected):
+    assert display_url(url) == expected
+    parsed = sa.make_url(url) if "://" in url else None
+    if parsed is not None and parsed.password:  # SQLAlchemy reads the same user part
+        assert sa.make_url(display_url(url)).username == parsed.username

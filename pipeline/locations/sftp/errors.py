@@ -82,7 +82,10 @@ def is_transient_error(exc: BaseException) -> bool:
     if isinstance(exc, paramiko.SSHException):  # banner/kex failures, "connection dropped"
         return True
     if isinstance(exc, OSError):
-        return exc.errno in _NETWORK_ERRNOS
+        # paramiko's "Socket is closed": the transport went away under an operation
+        return exc.errno in _NETWORK_ERRNOS or (
+            exc.errno is None and "Socket is closed" in str(exc)
+        )
     return False
 
 

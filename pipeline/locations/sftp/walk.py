@@ -10,6 +10,7 @@ import stat as stat_mod
 import paramiko
 
 from pipeline.locations.base import (
+    HIDDEN_NAME,
     LocationUnavailable,
     RemoteFile,
     UnsafePathError,
@@ -30,7 +31,8 @@ def list_files(
 ) -> list[RemoteFile]:
     """All regular files below the root, recursively, sorted by path.
 
-    Names starting with ``.`` are left out silently. Every other name not listed is added
+    Names starting with ``.`` are left out silently (kept in ``skipped`` with
+    :data:`HIDDEN_NAME` unless they are temp names). Every other name not listed is added
     to ``skipped`` with the reason (and a warning); those :func:`safe_relpath` refuses go
     to ``unsafe_names`` too. A root that does not exist, is not a folder or cannot be
     listed raises :class:`LocationUnavailable`.
@@ -57,9 +59,11 @@ def list_files(
             continue
         for attr in entries:
             name = attr.filename
-            if name.startswith("."):
-                continue
             rel = f"{rel_dir}/{name}" if rel_dir else name
+            if name.startswith("."):
+                if not is_temp_name(name):
+                    skipped[rel] = HIDDEN_NAME
+                continue
             try:
                 if safe_relpath(rel) != rel or "/" in name:
                     raise UnsafePathError(rel)

@@ -61,6 +61,7 @@ class DayBuild:
     rerendered: tuple[str, ...] = ()
     change: str = ""
     withheld: int = 0  # eligible winners of rendered days not published (no weight / late)
+    guarded: int = 0  # text cells of rendered days prefixed with ' (spreadsheet formulas)
 
 
 def build_days(
@@ -87,7 +88,8 @@ def build_days(
             rekeyed = bool(known.get("csv_sha")) and (
                 lag.rebuild or known.get("render_key") != renderer.render_key
             )
-            if day in dirty or rekeyed or not known.get("csv_sha") or day in ctx.forced_days:
+            due = day in dirty or day in ctx.forced_days or known.get("stale")
+            if due or rekeyed or not known.get("csv_sha"):
                 to_render.append(day)
                 if rekeyed:
                     rerendered.append(day)
@@ -117,6 +119,7 @@ def build_days(
         change=describe_change(ctx.store.settings(), renderer.settings,
                                (*LEDGER_PARTS, *RENDER_PARTS)),
         withheld=sum(r.withheld for r in rendered.values()),
+        guarded=sum(r.guarded for r in rendered.values()),
     )  # fmt: skip
 
 

@@ -28,6 +28,7 @@ from pipeline.panel.settings import rebuilding
 from pipeline.panel.stages.ledger import LedgerDelta
 from pipeline.panel.weights import read_weights
 from pipeline.staging import read_table, write_frame
+from pipeline.unread import read_or_reason
 
 
 @dataclass(frozen=True)
@@ -114,6 +115,7 @@ class WeightsFound:
 def _load_weights(ctx: RunContext, rebuild: bool) -> WeightsFound:
     """Weights of new weight files; in a rebuild, of every archived one too."""
     found: list[tuple[str, bytes, InputFile | None]] = []  # path, bytes, new file's record
+    skipped: list[Quarantined] = []  # files that could not be read (reported, not recorded)
     if ctx.fetch_source:
         loc = ctx.open(ctx.cfg.weights)
         try:
@@ -122,7 +124,10 @@ def _load_weights(ctx: RunContext, rebuild: bool) -> WeightsFound:
                 if WEIGHTS_RE.match(_weights_name(f.path)) and (
                     (f.path, f.size, float(f.mtime)) not in known
                 ):
-                    data = loc.read_bytes(f.path)
+                    data, why = read_or_reason(loc, f.path)
+                    if data is None:  # this file alone: skipped, tried again next run
+                        skipped.append(Quarantined(f.path, "", why))
+                        continue
                     sha = ctx.archive.put(data)
                     found.append((f.path, data, new_input(ctx, ctx.cfg.weights, f, sha, "weights")))
         finally:
@@ -131,7 +136,7 @@ def _load_weights(ctx: RunContext, rebuild: bool) -> WeightsFound:
         found += [(f["path"], ctx.archive.get(f["sha256"]), None)
                   for f in ctx.store.input_files("weights")]  # fmt: skip
     files: list[InputFile] = []
-    quarantined: list[Quarantined] = []
+    quarantined: list[Quarantined] = skipped
     tables: list[pa.Table] = []
     for path, data, row in sorted(found, key=lambda item: _weights_name(item[0])):
         name = _weights_name(path)

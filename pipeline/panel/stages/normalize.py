@@ -44,18 +44,22 @@ class NormalizeResult:
 
 
 def normalize_exports(ctx: RunContext, fetch: FetchResult) -> NormalizeResult:
-    """Parse every file to process; quarantine malformed ones, keep going with the rest."""
+    """Parse every file to process; quarantine malformed ones (and files over a limit),
+    keep going with the rest. The files the fetch skipped are reported with them."""
     tables: list[pa.Table] = []
-    quarantined: list[Quarantined] = []
+    quarantined: list[Quarantined] = list(fetch.skipped)
     status: dict[str, FileStatus] = {}
     rows_in = deferred = unknown_waves = 0
     as_of = int(ctx.as_of.timestamp())
 
     def parse(item: tuple[str, str]) -> ParsedExport | ExportError:
         sha, path = item
-        data = ctx.archive.get(sha)
-        try:
-            return parse_export(decompress(data, path), path, ctx.cfg.waves, ctx.cfg.max_cell_chars)
+        cfg = ctx.cfg
+        try:  # the limits bound each file's time and memory (pipeline.limits)
+            data = decompress(
+                ctx.archive.get(sha), path, cfg.max_export_bytes, cfg.max_compression_ratio
+            )
+            return parse_export(data, path, cfg.waves, cfg.max_cell_chars, cfg.max_columns)
         except ExportError as exc:
             return exc
 

@@ -69,62 +69,80 @@ def publish_and_commit(
 
     day_rows = ctx.store.days()
     versions = daily_names(ctx, day_rows)
-    with (
-        closing(ctx.open(cfg.publish)) as loc,
-        Publisher(ctx, loc, changes, res, versions, recover=True) as pub,
-    ):
-        new_days: dict[str, dict[str, Any]] = {}
-        for day, st in build.stores.items():
-            new_days[day] = {**day_rows.get(day, {"day": day}), "store": st.store,
-                             "rows": st.rows}  # fmt: skip
-        first = ctx.first_day(delta)
-        members: dict[str, str] = {}
-        if first is not None and first <= lag.last_closed:
-            for d in day_range(date.fromisoformat(first), date.fromisoformat(lag.last_closed)):
-                if ctx.forced_days and d.isoformat() not in ctx.forced_days:
-                    sha = day_rows.get(d.isoformat(), {}).get("csv_sha")
-                    if sha and day_rows[d.isoformat()].get("published_name"):
+    with closing(ctx.open(cfg.publish)) as loc:
+        pub = Publisher(ctx, loc, changes, res, versions, recover=True)
+        try:
+            new_days: dict[str, dict[str, Any]] = {}
+            for day, st in build.stores.items():
+                new_days[day] = {**day_rows.get(day, {"day": day}), "store": st.store,
+                                 "rows": st.rows}  # fmt: skip
+            first = ctx.first_day(delta)
+            members: dict[str, str] = {}
+            if first is not None and first <= lag.last_closed:
+                for d in day_range(date.fromisoformat(first), date.fromisoformat(lag.last_closed)):
+                    if ctx.forced_days and d.isoformat() not in ctx.forced_days:
+                        sha = day_rows.get(d.isoformat(), {}).get("csv_sha")
+                        if sha and day_rows[d.isoformat()].get("published_name"):
+                            members[d.isoformat()] = sha
+                        continue
+                    sha = _publish_day(ctx, pub, d, day_rows, new_days, build, held_days, note, res)
+                    if sha:
                         members[d.isoformat()] = sha
-                    continue
-                sha = _publish_day(ctx, pub, d, day_rows, new_days, build, held_days, note, res)
-                if sha:
-                    members[d.isoformat()] = sha
-            _publish_cumulative(
-                ctx, pub, build, list(members.values()), date.fromisoformat(first), lag
+                _publish_cumulative(
+                    ctx, pub, build, list(members.values()), date.fromisoformat(first), lag
+                )
+                names_now = {
+                    d: r.get("published_name") for d, r in {**day_rows, **new_days}.items()
+                }
+                _publish_rollups(ctx, pub, build, members, names_now, note)
+            if res.rerendered_days:
+                note(
+                    "CORRECTION",
+                    f"{len(res.rerendered_days)} day file(s) re-issued: {build.change}. "
+                    "The values of these days now follow the current rules.",
+                    res.rerendered_days,
+                )
+            pub.write(
+                "codebook.csv",
+                codebook.render(list(build.questions), list(build.layouts), cfg.rules),
+                "codebook",
             )
-            names_now = {d: r.get("published_name") for d, r in {**day_rows, **new_days}.items()}
-            _publish_rollups(ctx, pub, build, members, names_now, note)
-        if res.rerendered_days:
-            note(
-                "CORRECTION",
-                f"{len(res.rerendered_days)} day file(s) re-issued: {build.change}. "
-                "The values of these days now follow the current rules.",
-                res.rerendered_days,
-            )
-        pub.write(
-            "codebook.csv",
-            codebook.render(list(build.questions), list(build.layouts), cfg.rules),
-            "codebook",
-        )
-        _write_cid_lists(ctx, lag, changes, res)
-        res.rows_withheld = build.withheld
-        # a rebuild that changed nothing leaves the publish folder as it was
-        if not (ctx.rebuild and not res.written and not res.removed):
-            pub.finish(new_entries, lambda: _manifest(ctx, fetch, norm, elig, delta, lag, res))
-
-    changes.files = [f.row() for f in _file_rows(fetch, norm, lag)]
-    changes.days = list(new_days.values())
-    changes.replace_derived = lag.rebuild
-    changes.settings = dict(build.settings) or None
-    changes.summary = {
-        "excluded": elig.excluded, "rows_in": norm.rows_in, "responses": elig.responses,
-        "collisions": delta.collisions, "swaps": delta.swaps, "published": res.written,
-        "linked": res.linked, "bytes_uploaded": res.bytes_uploaded,
-    }  # fmt: skip
-    ctx.store.commit(changes)
-    pub.journal.committed()
+            _write_cid_lists(ctx, lag, changes, res)
+            res.rows_withheld = build.withheld
+            # a rebuild that changed nothing leaves the publish folder as it was
+            if not (ctx.rebuild and not res.written and not res.removed):
+                pub.finish(
+                    new_entries, lambda: _manifest(ctx, fetch, norm, elig, delta, lag, res, build)
+                )
+            changes.files = [f.row() for f in _file_rows(fetch, norm, lag)]
+            changes.days = [{"stale": False, **row} for row in new_days.values()]
+            changes.replace_derived = lag.rebuild
+            changes.settings = dict(build.settings) or None
+            changes.summary = {
+                "excluded": elig.excluded, "rows_in": norm.rows_in, "responses": elig.responses,
+                "collisions": delta.collisions, "swaps": delta.swaps, "published": res.written,
+                "linked": res.linked, "bytes_uploaded": res.bytes_uploaded,
+            }  # fmt: skip
+            ctx.store.commit(changes)
+        except BaseException:
+            pub.roll_back()  # the folder as the state has it: no unrecorded publication
+            raise
+        pub.complete()
+    _drop_superseded_stores(ctx, build)
     ctx.clean_run_dirs()
     return res
+
+
+def _drop_superseded_stores(ctx: RunContext, build: DayBuild) -> None:
+    """After the commit: a rebuilt day's other store files (earlier versions, and those of
+    runs that failed) are referenced by nothing any more."""
+    for st in build.stores.values():
+        if st.store is None:
+            continue
+        current = ctx.work / st.store
+        for old in current.parent.glob("*.arrow"):
+            if old != current:
+                old.unlink(missing_ok=True)
 
 
 def daily_names(ctx: RunContext, day_rows: dict[str, dict[str, Any]]) -> list[str]:
@@ -170,7 +188,7 @@ def ledger_changes(
 
 def _daily_bytes(ctx: RunContext, sha: str) -> bytes:
     """A day's published file from the local cache (gzip members when ``gzip_daily``)."""
-    data = ctx.csv_cache(sha).read_bytes()
+    data = ctx.cached_csv(sha)
     if ctx.cfg.gzip_daily:
         return gzmembers.gz(data[: data.index(b"\n") + 1]) + gzmembers.member(ctx, sha)
     return data
@@ -197,14 +215,21 @@ def _publish_day(
         res.held_days.append(day)
         note("DELAY", "Publication of this day is held: a data check failed.", [day])
         return known.get("csv_sha")
-    if rendered:
-        row.update(render_key=rendered.render_key, rows=rendered.rows)
     if rendered is None and not prev_name:
         return None
     sha = rendered.csv_sha if rendered else known["csv_sha"]
-    res.daily_counts[day] = rendered.rows if rendered else int(known.get("rows") or 0)
     name = names.daily(d, ctx.recorded, cfg.gzip_daily)
     changed = sha != known.get("csv_sha")
+    if changed and prev_name == name:
+        # Today's version is out already and a published name never gets other bytes: the
+        # day keeps it, and the next run (a new `recorded` date) re-issues the change.
+        row.update(stale=True, rows=int(known.get("rows") or 0))
+        res.deferred_days.append(day)
+        res.daily_counts[day] = row["rows"]
+        return known["csv_sha"]
+    if rendered:
+        row.update(render_key=rendered.render_key, rows=rendered.rows)
+    res.daily_counts[day] = rendered.rows if rendered else int(known.get("rows") or 0)
     within = (ctx.recorded - d).days <= cfg.stabilization_days + 1
     forced = day in ctx.forced_days
     if changed or not prev_name:
@@ -230,7 +255,9 @@ def _publish_day(
                 "is re-issued when late records arrive.",
                 [day],
             )
-        row.update(csv_sha=sha, published_name=name, changed_recorded=ctx.recorded.isoformat())
+        row.update(
+            csv_sha=sha, published_name=name, changed_recorded=ctx.recorded.isoformat(), stale=False
+        )
     elif not ctx.rebuild and (cfg.reissue == "all" or within or forced) and prev_name != name:
         pub.link(prev_name, name, "daily", day, lambda: _daily_bytes(ctx, sha))
     else:
@@ -305,7 +332,7 @@ def _publish_rollups(
         with tarfile.open(fileobj=tar, mode="w", format=tarfile.USTAR_FORMAT) as tf:
             for d in in_month:
                 name = day_names.get(d) or names.daily(date.fromisoformat(d), ctx.recorded)
-                body = ctx.csv_cache(members[d]).read_bytes()
+                body = ctx.cached_csv(members[d])
                 if name.endswith(".gz"):
                     body = gzmembers.gz(body[: body.index(b"\n") + 1]) + gzmembers.member(
                         ctx, members[d]
@@ -356,6 +383,7 @@ def _manifest(
     delta: LedgerDelta,
     lag: LagResult,
     res: PublishResult,
+    build: DayBuild,
 ) -> bytes:
     return manifest(ctx, _file_rows(fetch, norm, lag), {
         "timezone": ctx.cfg.timezone,
@@ -373,8 +401,10 @@ def _manifest(
         "reissued_settings_changed": res.rerendered_days,
         "rows_published": res.rows_published,
         "rows_withheld_no_weight_or_late": res.rows_withheld,
+        "cells_guarded_formula": build.guarded,  # in the days rendered by this run
         "corrections": res.corrections,
         "held_days": res.held_days,
+        "deferred_days_version_of_today_published": res.deferred_days,
         "removed": res.removed,
         "bytes_uploaded": res.bytes_uploaded,
     })  # fmt: skip

@@ -11,10 +11,10 @@ import pyarrow.compute as pc
 
 from pipeline import gzmembers
 from pipeline.checks import CHECK_COLUMNS
-from pipeline.context import RunContext
+from pipeline.context import RunContext, read_work_file
 from pipeline.csvfmt import to_csv_bytes
 from pipeline.panel.lag import ON_TIME, publishable
-from pipeline.panel.output import day_table, publication_order
+from pipeline.panel.output import day_table, guarded_cells, publication_order
 from pipeline.panel.qualtrics import (
     END,
     RECORDED,
@@ -45,6 +45,7 @@ class RenderedDay:
     check: str  # the day's check columns (an Arrow file for the data checks)
     render_key: str  # what shaped its values (see pipeline.panel.settings)
     header: tuple[str, ...]
+    guarded: int = 0  # text cells prefixed with ' (a spreadsheet would run them as formulas)
 
 
 EMPTY_STORE = pa.schema(
@@ -57,7 +58,10 @@ def read_store(ctx: RunContext, store: str | None) -> pa.Table:
     """A day's stored winners (an empty table when the day has none yet)."""
     if not store:
         return EMPTY_STORE.empty_table()
-    return read_table(ctx.work / store)
+    path = ctx.work / store
+    if not path.exists():
+        read_work_file(path)  # reports the lost work folder and the way out
+    return read_table(path)
 
 
 NO_WEIGHTS = pa.table({"cid": pa.array([], pa.string()), "weight": pa.array([], pa.string())})
@@ -130,7 +134,7 @@ class DayRenderer:
         # are those of the day formatted at once.
         size = RENDER_ROWS
 
-        def chunk(offset: int) -> tuple[bytes, pa.Table, list[str]]:
+        def chunk(offset: int) -> tuple[bytes, pa.Table, list[str], int]:
             if positions is None:
                 rows = stored.slice(offset, size)
                 where = None if at is None else at.slice(offset, size)
@@ -143,12 +147,13 @@ class DayRenderer:
                 rows, self.questions, own, ctx.cfg.rules, ctx.cfg.timezone, ctx.zip_population
             )
             csv = to_csv_bytes(table.drop_columns(["_token"]), header=not offset)
-            return csv, table.select(CHECK_COLUMNS), table.column_names
+            return csv, table.select(CHECK_COLUMNS), table.column_names, guarded_cells(table)
 
         done = [chunk(offset) for offset in range(0, max(n, 1), size)]
-        parts = [csv for csv, _, _ in done]
-        checks = [check for _, check, _ in done]
+        parts = [csv for csv, _, _, _ in done]
+        checks = [check for _, check, _, _ in done]
         header = tuple(c for c in done[-1][2] if c != "_token")
+        guarded = sum(count for _, _, _, count in done)
         del done
         data = parts[0] if len(parts) == 1 else b"".join(parts)
         del parts
@@ -164,4 +169,5 @@ class DayRenderer:
             check=str(check),
             render_key=self.render_key,
             header=header,
+            guarded=guarded,
         )

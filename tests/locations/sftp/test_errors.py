@@ -81,6 +81,7 @@ def test_permanent_errors_are_not_retried(exc):
         TimeoutError("timed out"),
         paramiko.SSHException("Error reading SSH protocol banner"),
         OSError(errno.ENETUNREACH, "unreachable"),
+        OSError("Socket is closed"),  # paramiko, the transport gone under an operation
         TransferError("short"),
     ],
 )
