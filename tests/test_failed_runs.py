@@ -138,3 +138,35 @@ def test_superseded_day_stores_are_removed_after_the_commit(tmp_path):
     assert sorted(len(list(d.glob("*.arrow"))) for d in stores.iterdir()) == [1, 1, 1, 1]
     assert not [p for p in (tmp_path / "archive" / "_work").rglob("*") if p.is_file()
                 and p.stat().st_size == 0]  # fmt: skip
+
+
+def test_postgresql_gone_at_the_commit_rolls_the_folder_back(tmp_path, postgres_url, capsys):
+    """The database server ends the run's connection in the middle of its commit (a real
+    server-side termination): the folder is rolled back without asking the database."""
+    import sqlalchemy as sa
+
+    study = Study(tmp_path, state=postgres_url, options={"reissue": "all"})
+    for night in (2, 3):
+        _night(study, night)
+        assert study.run(f"2021-06-{night:02d}T12:00:00Z") == 0
+    _night(study, 4)
+    before = _tree(study.pub)
+    engine = sa.create_engine(postgres_url)
+    with engine.begin() as conn:
+        conn.execute(sa.text(
+            "CREATE FUNCTION gone() RETURNS trigger AS $$ BEGIN "
+            "PERFORM pg_terminate_backend(pg_backend_pid()); RETURN NEW; END $$ LANGUAGE plpgsql"
+        ))  # fmt: skip
+        conn.execute(sa.text("CREATE TRIGGER gone BEFORE INSERT ON runs "
+                             "FOR EACH ROW EXECUTE FUNCTION gone()"))  # fmt: skip
+    capsys.readouterr()
+    assert study.run("2021-06-04T12:00:00Z") == 1
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "tok3" not in err and "R3" not in err
+    assert _tree(study.pub) == before
+    _sums_check(study.pub)
+    with engine.begin() as conn:
+        conn.execute(sa.text("DROP TRIGGER gone ON runs"))
+    engine.dispose()
+    assert study.run("2021-06-04T12:00:00Z") == 0
+    _sums_check(study.pub)
