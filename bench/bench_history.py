@@ -40,11 +40,10 @@ flushed to disk (``os.sync``) before the clock starts, and finds the database in
 cache (warm), as a nightly on a machine with enough memory would; ``--cold`` evicts the
 copy's state.db from the page cache first (B-tree lookups then read the disk).
 
-A run's commit syncs its write-ahead log and leaves the checkpoint (copying the log's pages
-into state.db) to a background thread that the next run starts while it parses
-(``StateStore.checkpoint_in_background``). After each CLI run the benchmark times that
-checkpoint on its own and prints it, with the B/A ratio of run + checkpoint, an upper bound
-on a steady night's cost (the overlap is not counted).
+SQLite checkpoints its write-ahead log on its own (every 1,000 pages, inside the commit);
+what a run leaves in the log is checkpointed by the next connection. After each CLI run the
+benchmark times that last checkpoint on its own and prints it, with the B/A ratio of run +
+checkpoint, an upper bound on a steady night's cost.
 
 Not covered: weights and SFTP locations (local folders only), and the published volume of
 a real 10M-token history: the day stores hold ``--per-day`` real rows, so the cumulative
@@ -65,7 +64,6 @@ import sqlite3
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from contextlib import closing
 from dataclasses import dataclass, field
@@ -452,8 +450,8 @@ def _seed_versions(h: History, con: sqlite3.Connection, publish: Path, policy: s
 
 # --- measurements -----------------------------------------------------------------------------
 def cli_run(config: Path, as_of: datetime) -> dict[str, Any]:
-    """One ``python -m pipeline run`` child: wall seconds, peak RSS of its process tree (the
-    run and its checker), its summary line."""
+    """One ``python -m pipeline run`` child: wall seconds, peak RSS of its process tree, its
+    summary line."""
     env = {k: v for k, v in os.environ.items() if k != "DAGSTER_HOME"}
     cmd = [sys.executable, "-m", "pipeline", "run", "--config", str(config),
            "--as-of", as_of.isoformat()]  # fmt: skip
@@ -469,8 +467,7 @@ def cli_run(config: Path, as_of: datetime) -> dict[str, Any]:
 
 def deferred_checkpoint(config: Path) -> dict[str, float]:
     """What a run leaves to the next one: its write-ahead log, and the seconds a checkpoint
-    of it takes (the next run copies it in the background while it parses; see
-    ``StateStore.checkpoint_in_background``). Measured once the run has exited."""
+    of it takes. Measured once the run has exited."""
     db = sqlite_file(load_config(config).state)
     wal = Path(f"{db}-wal")
     size = wal.stat().st_size / 1e6 if wal.exists() else 0.0
@@ -555,11 +552,7 @@ def profile_diff(a: Path, b: Path, top: int) -> None:
 
 # --- main ---------------------------------------------------------------------------------------
 def _remove(folder: Path) -> None:
-    """Remove a copy that an in-process run used, once that run's WAL checkpoint thread
-    (StateStore._checkpoint_after) is done with its database."""
-    for t in threading.enumerate():
-        if t.name == "wal-checkpoint":
-            t.join()
+    """Remove a copy that an in-process run used."""
     shutil.rmtree(folder)
 
 

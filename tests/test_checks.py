@@ -1,4 +1,4 @@
-"""The Great Expectations suites (pipeline/checks.py) and the checker process they run in."""
+"""The Great Expectations suites (pipeline/checks.py), run in-process."""
 
 from __future__ import annotations
 
