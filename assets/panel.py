@@ -50,10 +50,13 @@ DAY_FILE = "day_file"  # the per-day partitioned asset (assets/days.py)
 def record_day_files(
     context: AssetExecutionContext, study: Study, res: PublishResult, first_partition: str
 ) -> None:
-    """Partitions tell the truth (SPEC §7): each day file the run published or re-issued is
-    a materialization of the study's day partition, with rows, `recorded` date and SHA-256."""
+    """Partitions tell the truth (SPEC §7): a day whose published content the run wrote for
+    the first time or changed is a materialization of the study's day partition, with rows,
+    the `recorded` date of that content and its SHA-256. An unchanged day re-issued under a
+    new name (``reissue: all``) is not: the run's metadata counts those."""
+    changed = set(res.first_published) | set(res.reissued_days)
     for day, f in sorted(res.day_files.items()):
-        if day < first_partition:
+        if day < first_partition or day not in changed:
             continue
         context.log_event(
             AssetMaterialization(
@@ -269,7 +272,8 @@ def panel_assets(study: Study, first_partition: str) -> list[AssetsDefinition]:
             "Daily, cumulative, rollups, codebook, CID lists, OUTAGES, SHA256SUMS and the run "
             "manifest; the run's state commit.",
             [*PUBLISH_KEYS,
-             "rows_withheld", "days_reissued", "days_reissued_settings_changed", "corrections",
+             "rows_withheld", "days_reissued", "days_reissued_settings_changed",
+             "days_reissued_unchanged", "corrections",
              "held_days", "manifest", "responses_per_day"],
         ),
     )  # fmt: skip
@@ -297,6 +301,8 @@ def panel_assets(study: Study, first_partition: str) -> list[AssetsDefinition]:
                 **publish_metadata(res),
                 "rows_withheld": res.rows_withheld,
                 "days_reissued": len(res.reissued_days),
+                "days_reissued_unchanged": len(set(res.day_files) - set(res.reissued_days)
+                                               - set(res.first_published)),
                 "days_reissued_settings_changed": len(res.rerendered_days),
                 "corrections": len(res.corrections),
                 "held_days": len(res.held_days),

@@ -314,3 +314,31 @@ def test_cli_runs_record_day_partitions_when_dagster_home_is_set(tmp_path, monke
         assert instance.get_materialized_partitions(key) == {"2021-06-01"}
         event = instance.get_latest_materialization_event(key)
         assert event.asset_materialization.metadata["recorded"].value == "2021-06-02"
+
+
+def test_partitions_record_content_changes_not_reissues(tmp_path, monkeypatch):
+    """SPEC §7: with ``reissue: all`` the second night re-issues 06-01 under its new name
+    (same bytes, a link) without materializing its partition again; the new day 06-02 is
+    materialized; the run counts the unchanged re-issue."""
+    study = Study(tmp_path / "study", options={"reissue": "all"})
+    write_export(study.drop, "e1.csv", [response("R1", "a", "2021-06-01 10:00:00")])
+    home = tmp_path / "dagster_home"
+    home.mkdir()
+    shutil.copy(ROOT / "deploy" / "dagster.yaml", home / "dagster.yaml")
+    monkeypatch.setenv("DAGSTER_HOME", str(home))
+    assert study.run("2021-06-02T12:00:00Z") == 0
+    write_export(study.drop, "e2.csv", [response("R2", "b", "2021-06-02 10:00:00")])
+    assert study.run("2021-06-03T12:00:00Z") == 0
+    assert any("2021_06_01_recordedby_2021_06_03" in f for f in study.files())  # re-issued
+    with DagsterInstance.get() as instance:
+        key = AssetKey(["config", "day_file"])
+        events = instance.fetch_materializations(key, limit=10).records
+        by_day = sorted(
+            (e.asset_materialization.partition, e.asset_materialization.metadata["recorded"].value)
+            for e in events
+        )
+        assert by_day == [("2021-06-01", "2021-06-02"), ("2021-06-02", "2021-06-03")]
+        published = instance.get_latest_materialization_event(
+            AssetKey(["config", "published_files"])
+        )
+        assert published.asset_materialization.metadata["days_reissued_unchanged"].value == 1
