@@ -54,7 +54,7 @@ def day_file_asset(study: Study) -> AssetsDefinition:
         ],
         description=describe(
             "The published file of each `for` day (newest `recorded` version).",
-            [*PUBLISH_KEYS, "held_days", "manifest"],
+            [*PUBLISH_KEYS, "held_days", "days_skipped_never_published", "manifest"],
         ),
     )  # fmt: skip
     @retry_transient(rkey)
@@ -64,10 +64,14 @@ def day_file_asset(study: Study) -> AssetsDefinition:
         res, outcome = republish_days(ctx, days)
         if res.held_days:
             warn(context, f"publication held for {res.held_days}: a data check failed")
+        if res.skipped_days:
+            warn(context, f"{len(res.skipped_days)} day(s) of the range were never published "
+                          "(no data): left out")  # fmt: skip
         return MaterializeResult(
             metadata={
                 **publish_metadata(res),
                 "held_days": len(res.held_days),
+                "days_skipped_never_published": len(res.skipped_days),
                 "manifest": res.manifest,
             },
             check_results=[check_result(outcome, "re-rendered days", "day_file_valid", key)],

@@ -57,6 +57,8 @@ METADATA_DOCS: dict[str, str] = {
     "rows_in_files_published": "rows in the day files this run wrote or re-issued",
     "days_reissued": "days published again with new content",
     "days_reissued_settings_changed": "of those, days re-issued because the settings changed",
+    "days_skipped_never_published": "days of a backfill's range with nothing ever published "
+    "(before the study's first day or after its newest): left out",
     "days_reissued_unchanged": "days re-issued under today's name with the same content "
     "(reissue: all; not a new materialization of the day)",
     "corrections": "CORRECTION entries for days changed after the stabilization window",

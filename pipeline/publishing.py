@@ -57,6 +57,7 @@ class PublishResult:
     held_days: list[str] = field(default_factory=list)
     # changed after today's version of the day was published: re-issued by the next run
     deferred_days: list[str] = field(default_factory=list)
+    skipped_days: list[str] = field(default_factory=list)  # backfill: days never published
     bytes_uploaded: int = 0
     rows_published: int = 0
     rows_withheld: int = 0

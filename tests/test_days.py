@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import subprocess
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
 
 from dagster import AssetKey, BackfillPolicy, DagsterInstance
 
@@ -86,9 +89,19 @@ def test_open_day_is_refused(tmp_path, capsys):
     assert "2021-06-05 is not closed yet" in capsys.readouterr().err
 
 
-def test_backfill_refuses_a_clock_far_past_the_data(tmp_path, capsys):
+def test_a_backfill_needs_no_clock_and_leaves_out_days_never_published(tmp_path, capsys):
+    """A backfill today (no --as-of: the clock is now, years after the data) re-renders the
+    published days with today's `recorded` date; the clock gap is not its concern; days of
+    the range never published are left out; the cumulative file ends at the newest day."""
     study = _three_days(tmp_path)
-    assert main(["backfill", "--config", str(study.config), "--from", "2021-06-01",
-                 "--to", "2021-06-02", "--as-of", "2024-01-01T12:00:00Z"]) == 1  # fmt: skip
-    assert "max_gap_days" in capsys.readouterr().err
-    assert not [f for f in study.files() if "2024_01_01" in f]
+    today = datetime.now(UTC).astimezone(ZoneInfo("America/Los_Angeles")).date()
+    assert main(["backfill", "--config", str(study.config),
+                 "--from", "2021-05-30", "--to", "2021-06-02"]) == 0  # fmt: skip
+    stamp = today.strftime("%Y_%m_%d")
+    again = [f for f in study.files() if f"_recordedby_{stamp}." in f]
+    assert [f[15:25] for f in sorted(again)] == ["2021_06_01", "2021_06_02"]
+    assert not [f for f in study.files() if f.startswith(("cvid_responses_2021_05",))]
+    [cumulative] = [f for f in study.files() if "_-_" in f]
+    assert cumulative == "cvid_responses_2021_06_01_-_2021_06_03.csv.gz"
+    check = subprocess.run(["sha256sum", "-c", "--quiet", "SHA256SUMS"], cwd=study.pub)
+    assert check.returncode == 0

@@ -17,7 +17,7 @@ from pipeline.fetching import FetchResult, Layout
 from pipeline.panel.columns import merge_layouts
 from pipeline.panel.stages.days import DayBuild
 from pipeline.panel.stages.eligibility import EligibilityResult
-from pipeline.panel.stages.lag import LagResult, check_clock_gap
+from pipeline.panel.stages.lag import LagResult
 from pipeline.panel.stages.ledger import LedgerDelta
 from pipeline.panel.stages.normalize import NormalizeResult
 from pipeline.panel.stages.publish import publish_and_commit
@@ -26,8 +26,13 @@ from pipeline.publishing import PublishResult
 
 
 def republish_days(ctx: RunContext, days: list[str]) -> tuple[PublishResult, CheckOutcome]:
-    """Re-render, check and re-publish ``days`` (closed days only); days whose check fails
-    are held (a DELAY entry) and the others published."""
+    """Re-render, check and re-publish ``days`` (closed days only) with the run's `recorded`
+    date; days whose check fails are held (a DELAY entry) and the others published.
+
+    A backfill re-renders days that were published: it needs no clock of the operator's (the
+    run's own is fine) and the clock-gap rule, which keeps nightly runs from publishing empty
+    days, is not its concern. Days of the range that were never published (before the
+    study's first day or after its newest) are left out, and said so in the result."""
     check_clock_order(ctx.as_of, ctx.store.last_as_of())
     last_closed = ctx.last_closed
     for day in days:
@@ -36,26 +41,32 @@ def republish_days(ctx: RunContext, days: list[str]) -> tuple[PublishResult, Che
                 f"{day} is not closed yet at {ctx.as_of.isoformat()} "
                 f"({ctx.cfg.rules.cutoff_hour:02d}:00 cut-off)"
             )
-    check_clock_gap(ctx, LedgerDelta(), last_closed)
+    known = ctx.store.days()
+    published = sorted(d for d, row in known.items() if row.get("published_name"))
+    wanted = [d for d in days if d in known and known[d].get("published_name")]
+    if not wanted:
+        return PublishResult(skipped_days=list(days)), CheckOutcome(passed=True)
     layouts = tuple(Layout.from_json(doc) for doc in ctx.store.layouts())
     questions = merge_layouts([(lay.key, list(lay.columns)) for lay in layouts])
     renderer = DayRenderer.for_run(ctx, questions, None, rebuild=False)
-    known = ctx.store.days()
-    rendered = {d: renderer.render(d, known.get(d, {}).get("store")) for d in days}
+    rendered = {d: renderer.render(d, known[d].get("store")) for d in wanted}
     outcome = check_day_files(
         {d: r.check for d, r in rendered.items()},
         questions,
         {d: list(r.header) for d, r in rendered.items()},
     )
-    held = set(days) if not outcome.passed and not outcome.failed_days else set()
+    held = set(wanted) if not outcome.passed and not outcome.failed_days else set()
     held |= set(outcome.failed_days)
-    ctx.forced_days = frozenset(days)
+    ctx.forced_days = frozenset(wanted)
     # settings stay as the nightly runs recorded them: a backfill rebuilds no day store
     build = DayBuild(questions=tuple(questions), rendered=rendered, layouts=layouts)
-    lag = LagResult(last_closed=last_closed.isoformat())
+    # the cumulative file ends at the newest published day, not at the run's clock
+    last = min(last_closed, date.fromisoformat(published[-1]))
+    lag = LagResult(last_closed=last.isoformat())
     res = publish_and_commit(
         ctx, FetchResult(base_seq=ctx.base_seq), NormalizeResult(), EligibilityResult(),
         LedgerDelta(), lag, build,
         held_days=held,
     )  # fmt: skip
+    res.skipped_days = [d for d in days if d not in set(wanted)]
     return res, outcome
