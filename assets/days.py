@@ -45,6 +45,7 @@ def day_file_asset(study: Study) -> AssetsDefinition:
 
     @asset(
         key=key, group_name=study.name, pool=SFTP_POOL, required_resource_keys={rkey},
+        **study.asset_meta("csv", "sftp"),
         partitions_def=day_partitions_def(study),
         backfill_policy=BackfillPolicy.single_run(),
         check_specs=[

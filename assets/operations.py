@@ -1,16 +1,26 @@
 """Operator tools in Dagster: add an OUTAGES entry from the UI (a job with run config)."""
 
+import enum
+
+from dagster import AssetKey, AssetMaterialization, JobDefinition, OpExecutionContext, job, op
 from dagster import Config as DagsterConfig
-from dagster import JobDefinition, OpExecutionContext, job, op
 
 from assets.study import Study
 from pipeline.operations import add_outage
 
 
+class OutageKind(enum.Enum):
+    """The kinds of OUTAGES entries (an enum: the Launchpad refuses a typo before launch)."""
+
+    DELAY = "DELAY"
+    CORRECTION = "CORRECTION"
+    NOTICE = "NOTICE"
+
+
 class OutageConfig(DagsterConfig):
     """Run config of a study's ``add_outage`` job."""
 
-    kind: str = "NOTICE"
+    kind: OutageKind = OutageKind.NOTICE
     message: str
     days: list[str] = []
 
@@ -18,6 +28,7 @@ class OutageConfig(DagsterConfig):
 def outage_job(study: Study) -> JobDefinition:
     """``{study}_add_outage``: an operator's entry on top of the study's OUTAGES.txt."""
     rkey = study.resource_key
+    published = "published_files" if study.cfg.kind == "panel" else "session_published_files"
 
     @op(
         name=f"{study.name}_add_outage_entry",
@@ -26,8 +37,16 @@ def outage_job(study: Study) -> JobDefinition:
     )
     def add_outage_entry(context: OpExecutionContext, config: OutageConfig) -> None:
         ctx = getattr(context.resources, rkey).ctx
-        text = add_outage(ctx, config.kind, config.message, config.days)
+        text = add_outage(ctx, config.kind.value, config.message, config.days)
         context.log.info(text.splitlines()[4] if len(text.splitlines()) > 4 else text)
+        # the published files changed (OUTAGES.txt, SHA256SUMS): an event of their asset
+        context.log_event(
+            AssetMaterialization(
+                asset_key=AssetKey([study.name, published]),
+                description=f"{config.kind.value} entry added to OUTAGES.txt by an operator",
+                metadata={"outages_entry": config.kind.value, "days": ", ".join(config.days)},
+            )
+        )
 
     @job(
         name=f"{study.name}_add_outage",

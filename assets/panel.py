@@ -87,7 +87,7 @@ def panel_assets(study: Study, first_partition: str) -> list[AssetsDefinition]:
         return getattr(context.resources, rkey).ctx
 
     @asset(
-        key=key("raw_exports"), group_name=group, pool=SFTP_POOL, required_resource_keys={rkey}, io_manager_key=study.io_manager_key,
+        key=key("raw_exports"), group_name=group, **study.asset_meta("python", "csv"), pool=SFTP_POOL, required_resource_keys={rkey}, io_manager_key=study.io_manager_key,
         description=describe(
             "New raw exports fetched from the drop into the raw archive (before parsing).",
             ["files_listed", "files_new", "duplicates", "bytes_fetched"],
@@ -101,7 +101,7 @@ def panel_assets(study: Study, first_partition: str) -> list[AssetsDefinition]:
         return Output(res, metadata=md)
 
     @asset(
-        key=key("normalized_responses"), group_name=group, ins=ins("raw_exports"),
+        key=key("normalized_responses"), group_name=group, **study.asset_meta("pyarrow", "great_expectations"), ins=ins("raw_exports"),
         required_resource_keys={rkey}, io_manager_key=study.io_manager_key,
         check_specs=[
             AssetCheckSpec("normalized_responses_valid", asset=key("normalized_responses"),
@@ -150,7 +150,7 @@ def panel_assets(study: Study, first_partition: str) -> list[AssetsDefinition]:
         )  # fmt: skip
 
     @asset(
-        key=key("eligible_responses"), group_name=group, ins=ins("normalized_responses"),
+        key=key("eligible_responses"), group_name=group, **study.asset_meta("pyarrow"), ins=ins("normalized_responses"),
         required_resource_keys={rkey}, io_manager_key=study.io_manager_key,
         description=describe(
             "Responses de-duplicated by ResponseId, each with its first failed rule.",
@@ -165,7 +165,7 @@ def panel_assets(study: Study, first_partition: str) -> list[AssetsDefinition]:
         return Output(res, metadata={"responses": res.responses, "eligible": res.eligible, **md})
 
     @asset(
-        key=key("response_ledger"), group_name=group, ins=ins("eligible_responses"),
+        key=key("response_ledger"), group_name=group, **study.asset_meta("pyarrow", "sql"), ins=ins("eligible_responses"),
         required_resource_keys={rkey}, io_manager_key=study.io_manager_key,
         description=describe(
             "The token ledger: earliest start wins, remembered forever.",
@@ -188,7 +188,7 @@ def panel_assets(study: Study, first_partition: str) -> list[AssetsDefinition]:
         )
 
     @asset(
-        key=key("lag_policy"), group_name=group, pool=SFTP_POOL, ins=ins("response_ledger"),
+        key=key("lag_policy"), group_name=group, **study.asset_meta("pyarrow", "csv"), pool=SFTP_POOL, ins=ins("response_ledger"),
         required_resource_keys={rkey}, io_manager_key=study.io_manager_key,
         description=describe(
             "Cut-offs, weights (the weights decide publication) and the CID lists now due.",
@@ -212,7 +212,7 @@ def panel_assets(study: Study, first_partition: str) -> list[AssetsDefinition]:
         )
 
     @asset(
-        key=key("day_partitions"), group_name=group,
+        key=key("day_partitions"), group_name=group, **study.asset_meta("pyarrow", "great_expectations"),
         ins=ins("normalized_responses", "response_ledger", "lag_policy"),
         required_resource_keys={rkey}, io_manager_key=study.io_manager_key,
         check_specs=[
@@ -259,7 +259,7 @@ def panel_assets(study: Study, first_partition: str) -> list[AssetsDefinition]:
         yield check_result(outcome, "published day files", "day_files_valid", key("day_partitions"))
 
     @asset(
-        key=key("published_files"), group_name=group, pool=SFTP_POOL,
+        key=key("published_files"), group_name=group, **study.asset_meta("csv", "sftp"), pool=SFTP_POOL,
         ins=ins("raw_exports", "normalized_responses", "eligible_responses", "response_ledger",
                 "lag_policy", "day_partitions"),
         required_resource_keys={rkey},

@@ -49,7 +49,7 @@ def session_assets(study: Study) -> list[AssetsDefinition]:
         return getattr(context.resources, rkey).ctx
 
     @asset(
-        key=key("session_raw_files"), group_name=group, pool=SFTP_POOL,
+        key=key("session_raw_files"), group_name=group, **study.asset_meta("python", "json"), pool=SFTP_POOL,
         required_resource_keys={rkey}, io_manager_key=study.io_manager_key,
         description=describe(
             "New session records, consent rulings and video lists, archived before parsing.",
@@ -63,7 +63,7 @@ def session_assets(study: Study) -> list[AssetsDefinition]:
         return Output(res, metadata=md)
 
     @asset(
-        key=key("session_responses"), group_name=group, required_resource_keys={rkey}, io_manager_key=study.io_manager_key,
+        key=key("session_responses"), group_name=group, **study.asset_meta("python", "json"), required_resource_keys={rkey}, io_manager_key=study.io_manager_key,
         ins={"session_raw_files": AssetIn(key=key("session_raw_files"))},
         check_specs=[
             AssetCheckSpec("hashed_ids_unique", asset=key("session_responses"), blocking=True,
@@ -117,7 +117,7 @@ def session_assets(study: Study) -> list[AssetsDefinition]:
         )
 
     @asset(
-        key=key("session_published_files"), group_name=group, pool=SFTP_POOL,
+        key=key("session_published_files"), group_name=group, **study.asset_meta("csv", "sftp"), pool=SFTP_POOL,
         required_resource_keys={rkey},
         ins={"session_raw_files": AssetIn(key=key("session_raw_files")),
              "session_responses": AssetIn(key=key("session_responses"))},

@@ -13,14 +13,17 @@ import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from pipeline.config import Config, ConfigError, load_config
+from pipeline.provenance import code_version
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_STUDIES = ROOT / "config" / "studies"  # the demo: one panel and one session study
 STUDIES_ENV, CONFIG_ENV = "PIPELINE_STUDIES", "PIPELINE_CONFIG"
 # Study names become parts of asset keys, job and resource names.
 NAME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,62}$")
+DEFAULT_OWNERS = ("team:survey-data",)  # when a study's file names no `owners`
 
 
 @dataclass(frozen=True)
@@ -45,6 +48,17 @@ class Study:
     def job_name(self) -> str:
         """The study's nightly job."""
         return f"{self.name}_nightly"
+
+    def asset_meta(self, *kinds: str) -> dict[str, Any]:
+        """What every asset of the study carries in the UI: its owners (the study's
+        ``owners``, else :data:`DEFAULT_OWNERS`), ``kinds``, tags naming the study and its
+        kind, and the code version (as in the run manifests)."""
+        return {
+            "owners": list(self.cfg.owners or DEFAULT_OWNERS),
+            "kinds": set(kinds),
+            "tags": {"study": self.name, "study_kind": self.cfg.kind},
+            "code_version": code_version(),
+        }
 
     @property
     def nightly_cron(self) -> str:

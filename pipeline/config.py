@@ -120,6 +120,8 @@ class Config(_Section):
     max_columns: int = Field(default=DEFAULT_MAX_COLUMNS, ge=1)
     max_export_bytes: int = Field(default=DEFAULT_MAX_EXPORT_BYTES, ge=1)
     max_compression_ratio: int = Field(default=DEFAULT_MAX_COMPRESSION_RATIO, ge=1)
+    # who answers for the study's files: e-mail addresses or `team:name` (shown in the UI)
+    owners: list[str] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _zone_and_session(self) -> Config:

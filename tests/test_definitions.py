@@ -14,6 +14,7 @@ from dagster import (
     AssetCheckSeverity,
     AssetKey,
     DagsterInstance,
+    DagsterInvalidConfigError,
     ReexecutionOptions,
     RunRequest,
     SkipReason,
@@ -185,6 +186,25 @@ def test_outage_job_adds_entry_on_top(tmp_path):
     text = study.text("OUTAGES.txt")
     assert text.index("second message") < text.index("first message")
     assert "DELAY  for: 2021-06-01" in text
+    events = result.asset_materializations_for_node("config_add_outage_entry")
+    assert [m.asset_key for m in events] == [AssetKey(["config", "published_files"])]
+    assert events[0].metadata["outages_entry"].value == "DELAY"
+
+
+def test_outage_kind_is_checked_before_the_run_starts(tmp_path):
+    """A typo in the kind is refused by Dagster's config check (the Launchpad shows it),
+    not at run time."""
+    study = Study(tmp_path)
+    job = _defs(study.config).resolve_job_def("config_add_outage")
+    with pytest.raises(DagsterInvalidConfigError, match="OUTAGE"):
+        job.execute_in_process(
+            run_config={
+                "resources": {"config_study": {"config": {"config_path": str(study.config)}}},
+                "ops": {"config_add_outage_entry": {"config": {"kind": "OUTAGE", "message": "x"}}},
+            },  # fmt: skip
+            instance=DagsterInstance.ephemeral(),
+        )
+    assert not (study.pub / "OUTAGES.txt").exists()
 
 
 def test_schedule_runs_after_cutoff_on_dst_days(tmp_path):
@@ -342,3 +362,18 @@ def test_partitions_record_content_changes_not_reissues(tmp_path, monkeypatch):
             AssetKey(["config", "published_files"])
         )
         assert published.asset_materialization.metadata["days_reissued_unchanged"].value == 1
+
+
+def test_every_asset_carries_owners_kinds_tags_and_a_code_version(tmp_path):
+    from pipeline.provenance import code_version
+
+    study = Study(tmp_path, options={"owners": ["data-team@example.org"]})
+    graph = _defs(study.config).resolve_asset_graph()
+    keys = list(graph.get_all_asset_keys())
+    assert len(keys) == 8
+    for key in keys:
+        node = graph.get(key)
+        assert node.owners == ["data-team@example.org"], key
+        assert node.kinds, key
+        assert node.tags["study"] == "config" and node.tags["study_kind"] == "panel", key
+        assert node.code_version == code_version(), key
