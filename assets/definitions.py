@@ -30,6 +30,7 @@ from dagster import (
     sensor,
 )
 
+from assets.alerts import ALERT_SENSORS
 from assets.days import PARTITIONS_START, day_file_asset
 from assets.io import StageIOManager
 from assets.operations import outage_job
@@ -149,8 +150,10 @@ def days_job(study: Study) -> JobDefinition:
 
 
 def build_definitions(studies: list[Study]) -> Definitions:
-    """The code location of ``studies``."""
-    return Definitions.merge(*(study_definitions(s) for s in studies))
+    """The code location of ``studies``, with the run-failure alert for all of them."""
+    return Definitions.merge(
+        *(study_definitions(s) for s in studies), Definitions(sensors=ALERT_SENSORS)
+    )
 
 
 defs = build_definitions(load_studies())
