@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import hashlib
 import warnings
+from datetime import timedelta
 
 from dagster import (
+    AssetChecksDefinition,
     AssetKey,
     AssetSelection,
     BetaWarning,
@@ -25,6 +27,9 @@ from dagster import (
     SensorDefinition,
     SensorEvaluationContext,
     SkipReason,
+    SupersessionWarning,
+    build_last_update_freshness_checks,
+    build_sensor_for_freshness_checks,
     define_asset_job,
     schedule,
     sensor,
@@ -43,6 +48,9 @@ from resources.study import StudyResource
 
 warnings.filterwarnings("ignore", category=PreviewWarning)
 warnings.filterwarnings("ignore", category=BetaWarning)
+# Freshness checks (SPEC §7 asks for checks): Dagster 1.13 prefers freshness policies, which
+# only its daemon evaluates; checks run in any job and in tests.
+warnings.filterwarnings("ignore", category=SupersessionWarning)
 
 
 def nightly_job(study: Study) -> JobDefinition:
@@ -120,6 +128,26 @@ def source_sensor(study: Study, job: JobDefinition) -> SensorDefinition:
     return watch
 
 
+FRESHNESS_MARGIN_MINUTES = 60  # after the schedule's start, before the files count as late
+
+
+def freshness_checks(study: Study) -> list[AssetChecksDefinition]:
+    """The study's published files are late when the nightly run has not updated them in
+    the 24 hours before the deadline: the cut-off, plus the schedule's 90 minutes, plus
+    :data:`FRESHNESS_MARGIN_MINUTES`, daily in the study's time zone (a WARN check, evaluated
+    by the study's freshness sensor)."""
+    published = "published_files" if study.cfg.kind == "panel" else "session_published_files"
+    minutes = study.cfg.rules.cutoff_hour * 60 + 90 + FRESHNESS_MARGIN_MINUTES
+    return list(
+        build_last_update_freshness_checks(
+            assets=[AssetKey([study.name, published])],
+            lower_bound_delta=timedelta(hours=24),
+            deadline_cron=f"{minutes % 60} {minutes // 60 % 24} * * *",
+            timezone=study.cfg.timezone,
+        )
+    )
+
+
 def study_definitions(study: Study) -> Definitions:
     """One study's assets, checks, jobs, schedule, sensor and resource."""
     if study.cfg.kind == "panel":
@@ -128,11 +156,17 @@ def study_definitions(study: Study) -> Definitions:
     else:
         assets, jobs = session_assets(study), []
     job = nightly_job(study)
+    fresh = freshness_checks(study)
+    freshness_sensor = build_sensor_for_freshness_checks(
+        freshness_checks=fresh, name=f"{study.name}_freshness_sensor",
+        default_status=DefaultSensorStatus.RUNNING,
+    )  # fmt: skip
     return Definitions(
         assets=assets,
+        asset_checks=fresh,
         jobs=[job, outage_job(study), *jobs],
         schedules=[nightly_schedule(study, job)],
-        sensors=[source_sensor(study, job)],
+        sensors=[source_sensor(study, job), freshness_sensor],
         resources={
             study.resource_key: StudyResource(config_path=study.config_path),
             study.io_manager_key: StageIOManager(work_dir=str(study.cfg.work_dir)),

@@ -377,3 +377,38 @@ def test_every_asset_carries_owners_kinds_tags_and_a_code_version(tmp_path):
         assert node.kinds, key
         assert node.tags["study"] == "config" and node.tags["study_kind"] == "panel", key
         assert node.code_version == code_version(), key
+
+
+def test_published_files_have_a_freshness_check_after_the_schedule(tmp_path):
+    """The check fails while the nightly run has not updated the study's published files in
+    the 24 hours before its deadline (cut-off + 90 min + the margin), and passes after it."""
+    from dagster import AssetSelection, Definitions, define_asset_job
+
+    from assets.definitions import freshness_checks
+
+    study = Study(tmp_path)
+    write_export(study.drop, "e.csv", [response("R1", "a", "2021-06-01 10:00:00")])
+    defs = _defs(study.config)
+    checks = freshness_checks(load_study(study.config))
+    [spec] = [s for c in checks for s in c.check_specs]
+    assert spec.asset_key == AssetKey(["config", "published_files"])
+    assert "config_freshness_sensor" in {s.name for s in defs.sensors}
+    job = Definitions(
+        asset_checks=checks,
+        jobs=[define_asset_job("fresh", selection=AssetSelection.checks(*checks))],
+    ).resolve_job_def("fresh")
+    instance = DagsterInstance.ephemeral()
+
+    def fresh() -> bool:
+        result = job.execute_in_process(instance=instance)
+        [evaluation] = result.get_asset_check_evaluations()
+        return evaluation.passed
+
+    assert not fresh()  # never published
+    nightly = defs.resolve_job_def("config_nightly")
+    assert nightly.execute_in_process(
+        run_config={"resources": {"config_study": {"config": {
+            "config_path": str(study.config), "as_of": "2021-06-02T12:00:00Z"}}}},
+        instance=instance,
+    ).success  # fmt: skip
+    assert fresh()
