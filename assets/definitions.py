@@ -53,9 +53,10 @@ warnings.filterwarnings("ignore", category=BetaWarning)
 warnings.filterwarnings("ignore", category=SupersessionWarning)
 
 
-def nightly_job(study: Study) -> JobDefinition:
-    """``{study}_nightly``: ingest what is new, apply the rules, publish (multiprocess)."""
-    selection = AssetSelection.groups(study.name)
+def nightly_job(study: Study, freshness: list[AssetChecksDefinition]) -> JobDefinition:
+    """``{study}_nightly``: ingest what is new, apply the rules, publish (multiprocess).
+    The freshness checks are not part of it: their sensor evaluates them."""
+    selection = AssetSelection.groups(study.name) - AssetSelection.checks(*freshness)
     if study.cfg.kind == "panel":  # the day partitions are published by the stages
         selection = selection - AssetSelection.assets(AssetKey([study.name, DAY_FILE]))
     return define_asset_job(
@@ -155,8 +156,8 @@ def study_definitions(study: Study) -> Definitions:
         jobs = [days_job(study)]
     else:
         assets, jobs = session_assets(study), []
-    job = nightly_job(study)
     fresh = freshness_checks(study)
+    job = nightly_job(study, fresh)
     freshness_sensor = build_sensor_for_freshness_checks(
         freshness_checks=fresh, name=f"{study.name}_freshness_sensor",
         default_status=DefaultSensorStatus.RUNNING,

@@ -43,8 +43,17 @@ from pipeline.panel.stages import days, eligibility, fetch, lag, ledger, normali
 from pipeline.panel.stages.publish import publish_and_commit
 from pipeline.publishing import PublishResult
 
+# publication_complete warns when more than this share of the eligible rows of the days a
+# run rendered is withheld (no weight yet, or late): a few late rows a night are routine.
+WITHHELD_WARN_SHARE = 0.10
 SFTP_POOL = "sftp"  # steps that talk to SFTP servers share this concurrency pool
 DAY_FILE = "day_file"  # the per-day partitioned asset (assets/days.py)
+
+
+def withheld_share(build: days.DayBuild) -> float:
+    """Rows withheld as a share of the eligible rows of the days a run rendered."""
+    total = sum(r.rows + r.withheld for r in build.rendered.values())
+    return build.withheld / total if total else 0.0
 
 
 def record_day_files(
@@ -265,8 +274,13 @@ def panel_assets(study: Study, first_partition: str) -> list[AssetsDefinition]:
         required_resource_keys={rkey},
         check_specs=[
             AssetCheckSpec("publication_complete", asset=key("published_files"),
-                           description="WARN when rows were withheld, a day was held or a "
-                           "CORRECTION was written."),
+                           description="WARN on what an operator must act on: a day held by a "
+                           "failed check, a CORRECTION entry, or more than "
+                           f"{WITHHELD_WARN_SHARE:.0%} of the rendered days' eligible rows "
+                           "withheld (late rows waiting for a weight are routine below it)."),
+            AssetCheckSpec("no_empty_days", asset=key("published_files"),
+                           description="WARN when a day was first published with no row (a "
+                           "DELAY entry: missing or late input)."),
         ],
         description=describe(
             "Daily, cumulative, rollups, codebook, CID lists, OUTAGES, SHA256SUMS and the run "
@@ -309,12 +323,23 @@ def panel_assets(study: Study, first_partition: str) -> list[AssetsDefinition]:
                 "manifest": res.manifest,
                 "responses_per_day": responses_chart(res.daily_counts),
             },
-            check_results=[attention(
-                "publication_complete", key("published_files"),
-                {"rows_withheld": res.rows_withheld, "held_days": res.held_days,
-                 "corrections": sorted(set(res.corrections + res.rerendered_days))},
-                "Rows withheld (no weight yet), days held by a check, CORRECTION entries.",
-            )],
+            check_results=[
+                attention(
+                    "publication_complete", key("published_files"),
+                    {"rows_withheld_over_threshold": res.rows_withheld if withheld_share(day_partitions)
+                     > WITHHELD_WARN_SHARE else 0,
+                     "held_days": res.held_days,
+                     "corrections": sorted(set(res.corrections + res.rerendered_days))},
+                    f"Days held by a check, CORRECTION entries, rows withheld over "
+                    f"{WITHHELD_WARN_SHARE:.0%} (this run: {withheld_share(day_partitions):.1%}).",
+                ),
+                attention(
+                    "no_empty_days", key("published_files"),
+                    {"empty_days": [d for d in res.first_published
+                                    if not res.daily_counts.get(d)]},
+                    "Days first published with no row (DELAY entries in OUTAGES.txt).",
+                ),
+            ],
         )  # fmt: skip
 
     return [

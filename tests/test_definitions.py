@@ -412,3 +412,27 @@ def test_published_files_have_a_freshness_check_after_the_schedule(tmp_path):
         instance=instance,
     ).success  # fmt: skip
     assert fresh()
+
+
+def test_routine_late_rows_do_not_warn_and_an_empty_day_does(tmp_path):
+    """publication_complete warns on what an operator must act on: one late row among
+    twenty is routine. A day first published with no row gets its own WARN check."""
+    from assets.panel import WITHHELD_WARN_SHARE
+
+    study = Study(tmp_path)
+    rows = [response(f"R{i}", f"t{i}", f"2021-06-01 10:{i:02d}:00") for i in range(20)]
+    # recorded after its day's cut-off (04:00 next morning): withheld (not on time)
+    rows.append(response("L1", "late", "2021-06-01 23:00:00", "2021-06-02 09:00:00"))
+    write_export(study.drop, "e.csv", rows)
+    result = _defs(study.config).resolve_job_def("config_nightly").execute_in_process(
+        run_config={"resources": {"config_study": {"config": {
+            "config_path": str(study.config), "as_of": "2021-06-03T12:00:00Z"}}}},
+        instance=DagsterInstance.ephemeral(),
+    )  # fmt: skip
+    assert result.success
+    checks = {c.check_name: c for c in result.get_asset_check_evaluations()}
+    complete = checks["publication_complete"]
+    assert complete.passed and 1 / 21 < WITHHELD_WARN_SHARE
+    empty = checks["no_empty_days"]
+    assert not empty.passed and empty.severity == AssetCheckSeverity.WARN
+    assert empty.metadata["empty_days"].value == "2021-06-02"
