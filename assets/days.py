@@ -11,21 +11,23 @@ and a run manifest are written at once.
 """
 
 import os
+from collections.abc import Iterator
 
 from dagster import (
+    AssetCheckResult,
     AssetCheckSpec,
     AssetExecutionContext,
     AssetKey,
+    AssetMaterialization,
     AssetsDefinition,
     BackfillPolicy,
     DailyPartitionsDefinition,
-    MaterializeResult,
     asset,
 )
 
 from assets.panel import DAY_FILE, SFTP_POOL
 from assets.retries import retry_transient
-from assets.signals import PUBLISH_KEYS, check_result, describe, publish_metadata, warn
+from assets.signals import check_result, describe, publish_metadata, warn
 from assets.study import Study
 from pipeline.panel.republish import republish_days
 
@@ -48,6 +50,7 @@ def day_file_asset(study: Study) -> AssetsDefinition:
         **study.asset_meta("csv", "sftp"),
         partitions_def=day_partitions_def(study),
         backfill_policy=BackfillPolicy.single_run(),
+        output_required=False,  # each day is materialized on its own, with its own metadata
         check_specs=[
             AssetCheckSpec("day_file_valid", asset=key, blocking=True,
                            description="GE suite on the re-rendered days: header, one row "
@@ -55,11 +58,13 @@ def day_file_asset(study: Study) -> AssetsDefinition:
         ],
         description=describe(
             "The published file of each `for` day (newest `recorded` version).",
-            [*PUBLISH_KEYS, "held_days", "days_skipped_never_published", "manifest"],
+            ["rows", "recorded", "sha256", "file"],
         ),
     )  # fmt: skip
     @retry_transient(rkey)
-    def day_file(context: AssetExecutionContext) -> MaterializeResult:
+    def day_file(
+        context: AssetExecutionContext,
+    ) -> Iterator[AssetMaterialization | AssetCheckResult]:
         ctx = getattr(context.resources, rkey).ctx
         days = sorted(context.partition_keys)
         res, outcome = republish_days(ctx, days)
@@ -68,14 +73,26 @@ def day_file_asset(study: Study) -> AssetsDefinition:
         if res.skipped_days:
             warn(context, f"{len(res.skipped_days)} day(s) of the range were never published "
                           "(no data): left out")  # fmt: skip
-        return MaterializeResult(
+        # Each published day its own materialization (its file, rows, `recorded`, SHA-256);
+        # held and never-published days get none, so their partitions stay as they were.
+        for day, f in sorted(res.day_files.items()):
+            yield AssetMaterialization(
+                asset_key=key, partition=day,
+                description=f"{f.name}, re-published by a backfill ({study.name}_days)",
+                metadata={"rows": f.rows, "recorded": f.recorded, "sha256": f.sha256,
+                          "file": f.name, "job": f"{study.name}_days"},
+            )  # fmt: skip
+        # the run's totals: the published files changed (SHA256SUMS, cumulative, manifest)
+        yield AssetMaterialization(
+            asset_key=AssetKey([study.name, "published_files"]),
+            description=f"backfill of {len(res.day_files)} day(s) ({study.name}_days)",
             metadata={
                 **publish_metadata(res),
                 "held_days": len(res.held_days),
                 "days_skipped_never_published": len(res.skipped_days),
                 "manifest": res.manifest,
             },
-            check_results=[check_result(outcome, "re-rendered days", "day_file_valid", key)],
         )
+        yield check_result(outcome, "re-rendered days", "day_file_valid", key)
 
     return day_file

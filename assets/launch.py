@@ -58,8 +58,10 @@ def run_study(
             run_config=run_config, instance=instance, raise_on_error=True, tags=tags
         )
     events = result.asset_materializations_for_node(f"{study.name}__{node}")
-    # the publish step also records day partitions: take its own asset's event
-    event = next(e for e in events if e.asset_key.path[-1] == node)
+    # the step records day partitions too: take the published files' event (a backfill
+    # records its totals there)
+    published = "session_published_files" if study.cfg.kind == "session" else "published_files"
+    event = next(e for e in events if e.asset_key.path[-1] == published)
     md = {k: v.value for k, v in event.metadata.items()}
     return RunSummary(
         list(md["files_written_names"]), int(md["files_linked"]),

@@ -78,8 +78,18 @@ def test_the_day_asset_backfills_a_range_in_one_run_and_records_partitions(tmp_p
     assert result.success
     assert all(c.passed for c in result.get_asset_check_evaluations())
     parts = instance.get_materialized_partitions(AssetKey(["config", "day_file"]))
-    assert {"2021-06-02", "2021-06-03"} <= parts
+    assert parts == {"2021-06-02", "2021-06-03"}
     assert NAME.format(1, "09") not in study.files()  # outside the range: untouched
+    # each day its own rows, `recorded` date and SHA-256, as SHA256SUMS lists them
+    sums = _sums(study)
+    records = instance.fetch_materializations(AssetKey(["config", "day_file"]), limit=10).records
+    by_day = {r.asset_materialization.partition: r.asset_materialization for r in records}
+    for day in ("2021-06-02", "2021-06-03"):
+        md = by_day[day].metadata
+        assert md["rows"].value == 1 and md["recorded"].value == "2021-06-09"
+        assert md["file"].value.startswith(f"cvid_responses_{day.replace('-', '_')}_recordedby")
+        assert sums[md["file"].value] == md["sha256"].value
+        assert md["job"].value == "config_days"
 
 
 def test_open_day_is_refused(tmp_path, capsys):
