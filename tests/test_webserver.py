@@ -72,6 +72,11 @@ def test_webserver_serves_asset_graph(tmp_path):
         assert {(study, s) for s in ("raw_exports", "published_files", "day_file")} <= set(keys)
         deps = {tuple(d["path"]) for d in keys[(study, "published_files")]["dependencyKeys"]}
         assert (study, "day_partitions") in deps
+        # one code location name everywhere: workspace.yaml's is pyproject.toml's
+        locations = _graphql(
+            port, "{ workspaceOrError { ... on Workspace { locationEntries { name } } } }"
+        )["data"]["workspaceOrError"]["locationEntries"]
+        assert [e["name"] for e in locations] == ["survey_pipeline"]
     finally:
         proc.terminate()
         proc.wait(timeout=30)
