@@ -10,8 +10,9 @@ with the run's `recorded` date (linked when unchanged), and SHA256SUMS, the cumu
 and a run manifest are written at once.
 """
 
-import os
 from collections.abc import Iterator
+from datetime import datetime
+from zoneinfo import ZoneInfo
 
 from dagster import (
     AssetCheckResult,
@@ -30,14 +31,24 @@ from assets.retries import retry_transient
 from assets.signals import check_result, describe, publish_metadata, warn
 from assets.study import Study
 from pipeline.panel.republish import republish_days
+from pipeline.state.engine import first_published_day
 
-PARTITIONS_START = os.environ.get("PIPELINE_PARTITIONS_START", "2020-04-01")
+
+def first_partition_day(study: Study) -> str:
+    """The first day of the study's partitions (SPEC §7): its ``first_day`` setting, else the
+    first day its state has published, else today in its time zone (a new study). Days
+    published before the partitions' start (data older than ``first_day``) are still recorded
+    and show once the start is moved."""
+    if study.cfg.first_day is not None:
+        return study.cfg.first_day.isoformat()
+    known = first_published_day(study.cfg.state)
+    return known or datetime.now(ZoneInfo(study.cfg.timezone)).date().isoformat()
 
 
 def day_partitions_def(study: Study) -> DailyPartitionsDefinition:
     """Daily partitions in the study's time zone; a day's partition exists once it ended."""
     return DailyPartitionsDefinition(
-        start_date=PARTITIONS_START, timezone=study.cfg.timezone, end_offset=0
+        start_date=first_partition_day(study), timezone=study.cfg.timezone, end_offset=0
     )
 
 

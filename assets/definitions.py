@@ -36,7 +36,7 @@ from dagster import (
 )
 
 from assets.alerts import ALERT_SENSORS
-from assets.days import PARTITIONS_START, day_file_asset
+from assets.days import day_file_asset
 from assets.io import StageIOManager
 from assets.operations import outage_job
 from assets.panel import DAY_FILE, panel_assets
@@ -152,7 +152,7 @@ def freshness_checks(study: Study) -> list[AssetChecksDefinition]:
 def study_definitions(study: Study) -> Definitions:
     """One study's assets, checks, jobs, schedule, sensor and resource."""
     if study.cfg.kind == "panel":
-        assets = [*panel_assets(study, PARTITIONS_START), day_file_asset(study)]
+        assets = [*panel_assets(study), day_file_asset(study)]
         jobs = [days_job(study)]
     else:
         assets, jobs = session_assets(study), []

@@ -10,6 +10,7 @@ from typing import Any
 
 from dagster import DagsterInstance
 
+from assets.days import first_partition_day
 from assets.definitions import study_definitions
 from assets.panel import DAY_FILE
 from assets.study import load_study
@@ -51,7 +52,11 @@ def run_study(
         job_name, tags = study.job_name, {}
         node = "published_files" if study.cfg.kind == "panel" else "session_published_files"
     else:
-        job_name, tags = f"{study.name}_days", {RANGE_START_TAG: days[0], RANGE_END_TAG: days[1]}
+        # the partitions begin at the study's first day: nothing before it was published
+        first = max(days[0], first_partition_day(study))
+        if first > days[1]:
+            return RunSummary()
+        job_name, tags = f"{study.name}_days", {RANGE_START_TAG: first, RANGE_END_TAG: days[1]}
         node = DAY_FILE
     with _instance() as instance:
         result = defs.resolve_job_def(job_name).execute_in_process(

@@ -56,16 +56,14 @@ def withheld_share(build: days.DayBuild) -> float:
     return build.withheld / total if total else 0.0
 
 
-def record_day_files(
-    context: AssetExecutionContext, study: Study, res: PublishResult, first_partition: str
-) -> None:
+def record_day_files(context: AssetExecutionContext, study: Study, res: PublishResult) -> None:
     """Partitions tell the truth (SPEC §7): a day whose published content the run wrote for
     the first time or changed is a materialization of the study's day partition, with rows,
     the `recorded` date of that content and its SHA-256. An unchanged day re-issued under a
     new name (``reissue: all``) is not: the run's metadata counts those."""
     changed = set(res.first_published) | set(res.reissued_days)
     for day, f in sorted(res.day_files.items()):
-        if day < first_partition or day not in changed:
+        if day not in changed:
             continue
         context.log_event(
             AssetMaterialization(
@@ -82,7 +80,7 @@ def record_day_files(
         )
 
 
-def panel_assets(study: Study, first_partition: str) -> list[AssetsDefinition]:
+def panel_assets(study: Study) -> list[AssetsDefinition]:
     """The nightly stages of one panel study."""
     name, rkey, group = study.name, study.resource_key, study.name
 
@@ -305,7 +303,7 @@ def panel_assets(study: Study, first_partition: str) -> list[AssetsDefinition]:
             ctx_of(context), raw_exports, normalized_responses, eligible_responses,
             response_ledger, lag_policy, day_partitions,
         )  # fmt: skip
-        record_day_files(context, study, res, first_partition)  # committed: now they are true
+        record_day_files(context, study, res)  # committed: now they are true
         if res.corrections or res.rerendered_days:
             warn(context, f"CORRECTION entries for {sorted(res.corrections + res.rerendered_days)}")
         if res.held_days:

@@ -10,12 +10,20 @@ from __future__ import annotations
 import os
 import types
 import typing
+from datetime import date
 from pathlib import Path
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from pipeline.limits import (
     DEFAULT_MAX_COLUMNS,
@@ -122,6 +130,19 @@ class Config(_Section):
     max_compression_ratio: int = Field(default=DEFAULT_MAX_COMPRESSION_RATIO, ge=1)
     # who answers for the study's files: e-mail addresses or `team:name` (shown in the UI)
     owners: list[str] = Field(default_factory=list)
+    # the first day of the study's day partitions (default: its first published day)
+    first_day: date | None = None
+
+    @field_validator("first_day", mode="before")
+    @classmethod
+    def _iso_day(cls, value: Any) -> Any:
+        """A quoted ``YYYY-MM-DD`` is a date too (YAML reads the unquoted form as one)."""
+        if isinstance(value, str):
+            try:
+                return date.fromisoformat(value)
+            except ValueError:
+                raise ValueError(f"must be YYYY-MM-DD, not {value!r}") from None
+        return value
 
     @model_validator(mode="after")
     def _zone_and_session(self) -> Config:

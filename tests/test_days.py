@@ -115,3 +115,21 @@ def test_a_backfill_needs_no_clock_and_leaves_out_days_never_published(tmp_path,
     assert cumulative == "cvid_responses_2021_06_01_-_2021_06_03.csv.gz"
     check = subprocess.run(["sha256sum", "-c", "--quiet", "SHA256SUMS"], cwd=study.pub)
     assert check.returncode == 0
+
+
+def test_partitions_begin_at_the_study_first_day(tmp_path):
+    """SPEC §7: a study's partitions start at its first published day (or its `first_day`
+    setting), not at one date for every study; a new study's start today."""
+    from assets.days import first_partition_day
+    from assets.study import load_study
+
+    new = Study(tmp_path / "new")
+    today = datetime.now(ZoneInfo("America/Los_Angeles")).date().isoformat()
+    assert first_partition_day(load_study(new.config)) == today
+    study = _three_days(tmp_path / "old")
+    assert first_partition_day(load_study(study.config)) == "2021-06-01"
+    defs = build_definitions([load_study(study.config)])
+    pdef = defs.resolve_assets_def(AssetKey(["config", "day_file"])).partitions_def
+    assert pdef.get_first_partition_key() == "2021-06-01"
+    study.configure(first_day="2021-05-15")
+    assert first_partition_day(load_study(study.config)) == "2021-05-15"

@@ -11,12 +11,13 @@ a token. Each session also asks PostgreSQL not to write those values into its lo
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from pipeline.state import urls
+from pipeline.state import schema, urls
 
 # PostgreSQL settings of the pipeline's own sessions, each where the role may set it:
 # log_parameter_max_length_on_error (any role, PostgreSQL 13+): no bound values on the log
@@ -82,3 +83,24 @@ def _quiet_log(dbapi_conn: Any, _record: Any) -> None:
         dbapi_conn.commit()  # session settings made in a transaction last only if it commits
     except psycopg.Error:
         dbapi_conn.rollback()  # no PL/pgSQL on the server: its own log settings hold
+
+
+def first_published_day(url: str) -> str | None:
+    """The first `for` day a study's state has published, read without creating anything
+    (None for a new study, a missing SQLite file or an unreachable database)."""
+    db = urls.sqlite_file(url)
+    if db is not None and not Path(db).expanduser().exists():
+        return None
+    target = urls.engine_url(url)
+    # a code location loads this: an unreachable server must not hold it up for long
+    args = {"connect_timeout": 5} if target.startswith("postgresql") else {}
+    engine = sa.create_engine(target, hide_parameters=True, connect_args=args)
+    try:
+        with engine.connect() as conn:
+            t = schema.days
+            query = sa.select(sa.func.min(t.c.day)).where(t.c.published_name.is_not(None))
+            return conn.execute(query).scalar()
+    except sa.exc.SQLAlchemyError:  # no such table yet, or no server: no partitions to show
+        return None
+    finally:
+        engine.dispose()
