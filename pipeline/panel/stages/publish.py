@@ -261,6 +261,12 @@ def _publish_day(
     elif not ctx.rebuild and (cfg.reissue == "all" or within or forced) and prev_name != name:
         pub.link(prev_name, name, "daily", day, lambda: _daily_bytes(ctx, sha))
     else:
+        out = pub.current.get(prev_name or "")
+        if forced and out is not None:  # a backfilled day already out as it is: that file
+            res.day_files[day] = DayFile(
+                name=out["name"], sha256=out["sha256"], rows=res.daily_counts[day],
+                recorded=str(known.get("published_recorded") or out["recorded"]),
+            )  # fmt: skip
         return sha
     row.update(published_recorded=ctx.recorded.isoformat(), published_name=name)
     if rendered:
