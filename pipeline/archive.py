@@ -5,8 +5,9 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-import tempfile
 from pathlib import Path
+
+from pipeline.staging import write_bytes_atomic
 
 
 def sha256(data: bytes) -> str:
@@ -23,6 +24,7 @@ class Archive:
 
     def __init__(self, root: str | os.PathLike[str]) -> None:
         self.root = Path(root).expanduser()
+        self.checked: set[str] = set()  # digests whose bytes this process wrote or verified
 
     def path(self, digest: str) -> Path:
         """Where the bytes with hash ``digest`` live."""
@@ -33,19 +35,24 @@ class Archive:
         digest = sha256(data)
         target = self.path(digest)
         if not target.exists():
-            _atomic_write(target, data)
+            write_bytes_atomic(target, data, durable=True)
+        self.checked.add(digest)
         return digest
 
     def get(self, digest: str) -> bytes:
-        """The archived bytes of ``digest``, checked against it: bytes changed on disk stop
-        the run with :class:`ArchiveCorruptError` rather than reach a published file."""
+        """The archived bytes of ``digest``, checked against it once per process (bytes this
+        process stored are not hashed again): bytes changed on disk stop the run with
+        :class:`ArchiveCorruptError` rather than reach a published file."""
         path = self.path(digest)
         data = path.read_bytes()
+        if digest in self.checked:
+            return data
         if sha256(data) != digest:
             raise ArchiveCorruptError(
                 f"{path}: the archived bytes no longer match their SHA-256 (changed on disk); "
                 "restore the file from a backup of the archive"
             )
+        self.checked.add(digest)
         return data
 
     def quarantine(self, digest: str, name: str, error: str) -> Path:
@@ -57,20 +64,7 @@ class Archive:
         safe = re.sub(r"[^A-Za-z0-9._-]+", "_", name)
         target = self.root / "quarantine" / f"{digest[:12]}_{safe}"
         if not target.exists():
-            _atomic_write(target, self.get(digest))
-        _atomic_write(target.with_name(target.name + ".error.txt"), (error + "\n").encode())
+            write_bytes_atomic(target, self.get(digest), durable=True)
+        error_file = target.with_name(target.name + ".error.txt")
+        write_bytes_atomic(error_file, (error + "\n").encode(), durable=True)
         return target
-
-
-def _atomic_write(target: Path, data: bytes) -> None:
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".", suffix=".tmp", dir=target.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)  # a full disk, say: no half-written temp stays
-        raise

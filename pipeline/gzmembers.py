@@ -37,5 +37,5 @@ def member(ctx: RunContext, csv_sha: str, data: bytes | None = None) -> bytes:
 
 def members(ctx: RunContext, shas: list[str]) -> list[bytes]:
     """Members of many days (each distinct day compressed at most once)."""
-    done = {sha: member(ctx, sha) for sha in sorted(set(shas))}
+    done = {sha: member(ctx, sha) for sha in dict.fromkeys(shas)}
     return [done[sha] for sha in shas]

@@ -19,25 +19,23 @@ import gzip
 import json
 import logging
 import posixpath
-import re
 from dataclasses import dataclass, field
 from typing import Any
 
+import pyarrow as pa
+
+from pipeline import outages
 from pipeline.config import Config, ConfigError
 from pipeline.context import RunContext
 from pipeline.locations import Location, LocationUnavailable, open_location
 from pipeline.panel import names
 from pipeline.state import schema
 from pipeline.state.store import StateStore
-from pipeline.state.upsert import upsert
+from pipeline.state.upsert import upsert, write_ingested
 
 log = logging.getLogger(__name__)
 
 RECOVERED = "recovered"  # run_id of rows restored from the publish location
-ENTRY_RE = re.compile(
-    r"^(?P<created>.+?)  (?P<kind>DELAY|CORRECTION|NOTICE)  for: (?P<days>\S+)\n  (?P<message>.*)$"
-)
-MONTHLY_RE = re.compile(r"^\d{4}-\d{2}\.(csv\.gz|tar)$")
 
 
 class LostStateError(ConfigError):
@@ -50,20 +48,23 @@ def state_is_empty(store: StateStore) -> bool:
     return not store.last_seq() and not store.checksums()
 
 
-def refuse_lost_state(ctx: RunContext) -> None:
-    """Refuse a nightly run on an empty state when the publish location already holds a
-    publication (a lost or truncated state database, or a state URL pointing elsewhere)."""
-    if ctx.rebuild or not state_is_empty(ctx.store):
-        return
+def has_publication(ctx: RunContext) -> bool:
+    """Whether the publish location holds a publication (a SHA256SUMS listing files); an
+    unusable location holds none (the publish step reports what is wrong with it)."""
     try:
         loc = ctx.open(ctx.cfg.publish)
         try:
-            published = loc.stat("SHA256SUMS") is not None and bool(_sums(loc))
+            return loc.stat("SHA256SUMS") is not None and bool(_sums(loc))
         finally:
             loc.close()
-    except (OSError, LocationUnavailable):  # no usable publish folder: nothing published
-        return  # (the publish step reports what is wrong with it)
-    if published:
+    except (OSError, LocationUnavailable):
+        return False
+
+
+def refuse_lost_state(ctx: RunContext) -> None:
+    """Refuse a nightly run on an empty state when the publish location already holds a
+    publication (a lost or truncated state database, or a state URL pointing elsewhere)."""
+    if has_publication(ctx):
         raise LostStateError(
             f"the state database has no run, but {ctx.cfg.publish} holds a publication: the "
             "state was lost or points elsewhere. Recover it with `python -m pipeline rebuild "
@@ -94,18 +95,6 @@ def last_published_clock(cfg: Config) -> str | None:
     return max(clocks, default=None)
 
 
-def parse_outages(text: str) -> list[dict[str, Any]]:
-    """The entries of a published OUTAGES.txt, newest first (as the table holds them)."""
-    entries = []
-    for block in text.split("\n\n")[1:]:
-        m = ENTRY_RE.match(block.strip("\n"))
-        if m:
-            days = "" if m["days"] == "-" else m["days"]
-            entries.append({"created": m["created"], "kind": m["kind"], "days": days,
-                            "message": m["message"], "run_id": RECOVERED})  # fmt: skip
-    return entries
-
-
 def kind_of(name: str) -> str:
     """The kind a published file was recorded under, from its name."""
     base = posixpath.basename(name)
@@ -115,7 +104,7 @@ def kind_of(name: str) -> str:
         return "daily"
     if names.CUMULATIVE_RE.match(base):
         return "cumulative"
-    if MONTHLY_RE.match(base):
+    if names.MONTHLY_RE.match(base):
         return "rollup"
     return {"OUTAGES.txt": "outages", "SHA256SUMS": "sums", "codebook.csv": "codebook"}.get(
         base, "session"
@@ -145,7 +134,7 @@ def read_history(ctx: RunContext) -> History:
             if name in sizes:
                 out.published.append(_published_row(name, sha, sizes[name]))
         if "OUTAGES.txt" in sizes:
-            out.outages = parse_outages(loc.read_bytes("OUTAGES.txt").decode("utf-8"))
+            out.outages = outages.parse(loc.read_bytes("OUTAGES.txt").decode("utf-8"), RECOVERED)
         seen: set[tuple[str, str]] = set()
         for name in sorted(n for n in sums if n.startswith("runs/") and n in sizes):
             doc = json.loads(loc.read_bytes(name))
@@ -205,10 +194,9 @@ def _days(ctx: RunContext, loc: Location, published: list[dict[str, Any]]) -> li
 
 def _cid_history(ctx: RunContext, out: History) -> None:
     loc = ctx.open(ctx.cfg.cid_out or "")
-    pattern = re.compile(r"^cvid_cids_full_response_00_00_(\d{4}_\d{2}_\d{2})_-_23_59_\1\.csv$")
     try:
         for f in loc.list_files():
-            m = pattern.match(posixpath.basename(f.path))
+            m = names.CID_LIST_RE.match(posixpath.basename(f.path))
             if not m:
                 continue
             day = names.parse_date(m[1]).isoformat()
@@ -226,23 +214,28 @@ def restore_history(ctx: RunContext) -> History:
     """Write what the publish location says into an empty state, in one transaction, for a
     rebuild to start from (see the module docstring); returns it."""
     history = read_history(ctx)
-    missing = [f["path"] for f in history.inputs if not ctx.archive.path(f["sha256"]).exists()]
-    if missing:
-        log.warning("%d published input(s) are not in the raw archive", len(missing))
-    inputs = [f for f in history.inputs if f["path"] not in missing]
-    placeholders = [  # only the CID list each token went on matters to the rebuild
-        {"token": t, "response_id": "", "start": 0, "recorded": 0, "day": day,
-         "eligible": False, "reason": None, "on_time_day": None, "cid_day": day,
-         "cid_pending": False}
-        for t, day in history.cid_tokens.items()
-    ]  # fmt: skip
+    inputs = [f for f in history.inputs if ctx.archive.path(f["sha256"]).exists()]
+    if len(inputs) < len(history.inputs):
+        log.warning("%d published input(s) are not in the raw archive",
+                    len(history.inputs) - len(inputs))  # fmt: skip
+    # only the CID list each token went on matters to the rebuild: the other columns are
+    # placeholders the rebuild replaces (an Arrow table: upserts of many rows go in bulk)
+    tokens, cid_days = list(history.cid_tokens), list(history.cid_tokens.values())
+    n = len(tokens)
+    placeholders = pa.table({
+        "token": pa.array(tokens, pa.string()), "response_id": pa.array([""] * n),
+        "start": pa.array([0] * n, pa.int64()), "recorded": pa.array([0] * n, pa.int64()),
+        "day": pa.array(cid_days, pa.string()), "eligible": pa.array([False] * n),
+        "reason": pa.nulls(n, pa.string()), "on_time_day": pa.nulls(n, pa.string()),
+        "cid_day": pa.array(cid_days, pa.string()), "cid_pending": pa.array([False] * n),
+    })  # fmt: skip
     with ctx.store.transaction("rebuild: restore the record of published history") as conn:
         upsert(conn, schema.published_files, "name", history.published)
         upsert(conn, schema.days, "day", history.days)
         upsert(conn, schema.cid_lists, "day", history.cid_lists)
-        upsert(conn, schema.ledger, "token", placeholders)
-        if inputs:
-            conn.execute(schema.ingested_files.insert(), inputs)
+        if n:
+            upsert(conn, schema.ledger, "token", placeholders)
+        write_ingested(conn, inputs)
         if history.outages:
             conn.execute(schema.outages.insert(), list(reversed(history.outages)))
     return history
@@ -251,7 +244,9 @@ def restore_history(ctx: RunContext) -> History:
 def check_history(ctx: RunContext) -> None:
     """Before a run fetches anything: a nightly run on a lost state refuses; a rebuild of a
     lost state first restores the record of what was published."""
+    if not state_is_empty(ctx.store):
+        return
     if not ctx.rebuild:
         refuse_lost_state(ctx)
-    elif state_is_empty(ctx.store) and last_published_clock(ctx.cfg) is not None:
+    elif has_publication(ctx):
         restore_history(ctx)

@@ -59,7 +59,7 @@ def gunzip(data: bytes, max_bytes: int, max_ratio: float) -> bytes:
     by_ratio = max(RATIO_FLOOR, int(len(data) * max_ratio))
     budget = min(max_bytes, by_ratio)
     parts: list[bytes] = []
-    produced = lines = pos = 0
+    produced = pos = 0
     try:
         while pos < len(data):  # one gzip member per pass
             member = zlib.decompressobj(wbits=31)
@@ -71,21 +71,25 @@ def gunzip(data: bytes, max_bytes: int, max_ratio: float) -> bytes:
                 out = member.decompress(pending, min(_OUT_CHUNK, budget - produced + 1))
                 pending = member.unconsumed_tail
                 if not out and not pending and pos >= len(data) and not member.eof:
-                    raise InflateError("truncated gzip file", lines)
+                    raise InflateError("truncated gzip file", _lines(parts))
                 produced += len(out)
                 if produced > budget:
                     if budget == max_bytes:
                         raise InflateError(
                             f"expands to more than {max_bytes} bytes (max_export_bytes)",
-                            lines, "max_export_bytes",
+                            _lines(parts), "max_export_bytes",
                         )  # fmt: skip
                     raise InflateError(
                         f"expands more than {max_ratio:g} times its {len(data)} compressed "
-                        "bytes (max_compression_ratio)", lines, "max_compression_ratio",
+                        "bytes (max_compression_ratio)", _lines(parts), "max_compression_ratio",
                     )  # fmt: skip
-                lines += out.count(b"\n")
                 parts.append(out)
             pos -= len(member.unused_data)
     except zlib.error:
-        raise InflateError("corrupt gzip data", lines) from None
+        raise InflateError("corrupt gzip data", _lines(parts)) from None
     return b"".join(parts)
+
+
+def _lines(parts: list[bytes]) -> int:
+    """Newlines in what inflated so far (counted only when an error names its line)."""
+    return sum(p.count(b"\n") for p in parts)

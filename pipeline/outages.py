@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from datetime import date, datetime
 from typing import Any
@@ -44,3 +45,21 @@ def render(entries: list[dict[str, Any]]) -> bytes:
         days = e["days"] or "-"
         parts.append(f"\n{e['created']}  {e['kind']}  for: {days}\n  {e['message']}\n")
     return "".join(parts).encode("utf-8")
+
+
+ENTRY_RE = re.compile(
+    rf"^(?P<created>.+?)  (?P<kind>{'|'.join(KINDS)})  for: (?P<days>\S+)\n  (?P<message>.*)$"
+)
+
+
+def parse(text: str, run_id: str | None = None) -> list[dict[str, Any]]:
+    """The entries of an OUTAGES.txt that :func:`render` wrote, newest first (``run_id``:
+    what to record them under)."""
+    entries = []
+    for block in text.split("\n\n")[1:]:
+        m = ENTRY_RE.match(block.strip("\n"))
+        if m:
+            days = "" if m["days"] == "-" else m["days"]
+            entries.append({"created": m["created"], "kind": m["kind"], "days": days,
+                            "message": m["message"], "run_id": run_id})  # fmt: skip
+    return entries

@@ -94,7 +94,6 @@ class Publisher:
         self.journal = PublishJournal(ctx.work, loc.url, ctx.run_id)
         self.orphans = self.journal.recover(loc, ctx.store.published) if recover else set()
         self.removals: list[str] = []  # removed once SHA256SUMS no longer lists them
-        self.before = dict(self.current)  # what was published when the run started
         # The state's SHA256SUMS and OUTAGES entries as the run found them (it holds the
         # study's lock: they do not change under it); a roll-back needs no database.
         self.checksums = ctx.store.checksums()
@@ -179,7 +178,7 @@ class Publisher:
             for name, sha in self.sums.items():
                 if sha is None or name in ("OUTAGES.txt", "SHA256SUMS"):
                     continue
-                if name in self.before:
+                if name in self.checksums:  # published when the run started
                     kept[name] = sha
                 elif self.loc.stat(name) is not None:
                     self.loc.remove(name)

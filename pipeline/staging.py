@@ -35,14 +35,19 @@ def write_frame(frame: pd.DataFrame | pa.Table, path: str | os.PathLike[str]) ->
     return str(target)
 
 
-def write_bytes_atomic(path: str | os.PathLike[str], data: bytes) -> None:
+def write_bytes_atomic(path: str | os.PathLike[str], data: bytes, durable: bool = False) -> None:
     """Write ``data`` to ``path`` through a unique temp name in the same folder (runs may
-    share a work folder); the temp file is removed if the write fails."""
+    share a work folder); the temp file is removed if the write fails. ``durable``: synced
+    to disk before it takes its name (the raw archive)."""
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_name(f".{target.name}.{uuid.uuid4().hex}.tmp")
     try:
-        tmp.write_bytes(data)
+        with tmp.open("wb") as fh:
+            fh.write(data)
+            if durable:
+                fh.flush()
+                os.fsync(fh.fileno())
         tmp.replace(target)
     except BaseException:
         tmp.unlink(missing_ok=True)

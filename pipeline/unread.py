@@ -31,7 +31,7 @@ def listing_skips(loc: Location, wanted: Callable[[str], bool]) -> list[tuple[st
     """(path, one-line reason) of each wanted name the last listing of ``loc`` left out.
     Hidden names are warned about here (the location warned about the others)."""
     out = []
-    for path, reason in getattr(loc, "skipped", {}).items():
+    for path, reason in loc.skipped.items():
         if not wanted(path):
             continue
         if reason == HIDDEN_NAME:

@@ -15,7 +15,7 @@ import pytest
 from pipeline.config import Config, PanelRules
 from pipeline.panel import output, settings
 from pipeline.panel.codebook import FORMULA_NOTE
-from pipeline.panel.output import day_table, format_text, guard_formulas, guarded_cells
+from pipeline.panel.output import day_table, format_text, guard_formulas
 from pipeline.panel.qualtrics import END, RECORDED, START, TOKEN, WAVE
 from pipeline.panel.stages import days, render
 from pipeline.state.store import StateStore
@@ -79,7 +79,7 @@ def test_day_table_guards_free_text_only():
         B2_14_TEXT=["=1+1", "-1"], UserLanguage=["=EN", "EN"],
     )  # fmt: skip
     questions = ["A2", "A3", "B2", "Q40", "B2_14_TEXT"]
-    table = day_table(stored, questions, None, PanelRules(), "America/Los_Angeles")
+    table, guarded = day_table(stored, questions, None, PanelRules(), "America/Los_Angeles")
     rows = table.select([*questions, "UserLanguage"]).to_pylist()
     assert [r["B2_14_TEXT"] for r in rows] == ["'=1+1", "-1"]
     assert [r["B2"] for r in rows] == ["4,5", "-9"]  # codes: a number stays
@@ -87,9 +87,9 @@ def test_day_table_guards_free_text_only():
     assert [r["Q40"] for r in rows] == ["-2", None]
     assert [r["A3"] for r in rows] == ["-1234", "@5"]  # the ZIP code is not free text
     assert [r["UserLanguage"] for r in rows] == ["=EN", "EN"]  # set by the platform
-    assert guarded_cells(table) == 1
-    off = day_table(stored, questions, None, PanelRules(guard_formulas=False), "UTC")
-    assert off.column("B2_14_TEXT").to_pylist() == ["=1+1", "-1"] and guarded_cells(off) == 0
+    assert guarded == 1
+    off, unguarded = day_table(stored, questions, None, PanelRules(guard_formulas=False), "UTC")
+    assert off.column("B2_14_TEXT").to_pylist() == ["=1+1", "-1"] and unguarded == 0
 
 
 def test_the_setting_is_part_of_the_render_key_and_named_in_words():

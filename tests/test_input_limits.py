@@ -22,6 +22,7 @@ from pathlib import Path
 import pytest
 
 from tests.exports import BASE_COLUMNS, export_bytes, response, write_export
+from tests.plugins.services import missing_service
 from tests.study import Study
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -230,7 +231,9 @@ def _without_read_override() -> tuple[str, ...] | None:
 def test_an_unreadable_drop_file_is_skipped_with_a_notice_and_read_when_it_can_be(tmp_path):
     prefix = _without_read_override()
     if prefix is None:
-        pytest.skip("root cannot drop CAP_DAC_OVERRIDE here (no setpriv)")
+        # The test needs a real unreadable file: as root that takes setpriv (util-linux).
+        # Without it this is a missing service: CI (PIPELINE_REQUIRE_SERVICES) fails here.
+        missing_service("root cannot drop CAP_DAC_OVERRIDE here (no setpriv)")
     study = Study(tmp_path)
     _good(study)
     locked = write_export(study.drop, "locked.csv", [

@@ -55,7 +55,7 @@ def _stored(**questions: list[str | None]) -> pa.Table:
 def test_day_table_formats_stored_values_at_render():
     stored = _stored(A2=["2.0", "1.5"], A3=["99999", "98105"], B2=["  4,5 ", None])
     rules = PanelRules()
-    plain = day_table(stored, ["A2", "A3", "B2", "C9"], None, rules, "America/Los_Angeles")
+    plain, _ = day_table(stored, ["A2", "A3", "B2", "C9"], None, rules, "America/Los_Angeles")
     assert plain.column_names == [
         "StartDatetime", "EndDatetime", "A2", "A3", "B2", "C9", "wave", "UserLanguage",
         "weight", "_token",
@@ -73,7 +73,7 @@ def test_day_table_formats_stored_values_at_render():
         stored, ["A2", "A3", "B2"], pa.table({"cid": ["t0"], "weight": ["1.5"]}),
         PanelRules(numeric_items=[]),
         "America/New_York", {"99999": 5},
-    ).to_pylist()  # fmt: skip
+    )[0].to_pylist()  # fmt: skip
     assert [r["A3"] for r in masked] == ["98105", None]
     assert [r["A2"] for r in masked] == ["1.5", "2.0"]  # text now: kept as received
     assert masked[0]["StartDatetime"] == "2021-06-01 12:01:00"

@@ -76,6 +76,7 @@ class Location(Protocol):
     """
 
     url: str
+    skipped: dict[str, str]  # by the last listing: relative name -> why (see list_files)
 
     def list_files(self) -> list[RemoteFile]:
         """All regular files below the root, recursively, sorted by path.

@@ -12,6 +12,8 @@ DAILY_RE = re.compile(
 )
 CUMULATIVE_RE = re.compile(r"^cvid_responses_(\d{4}_\d{2}_\d{2})_-_(\d{4}_\d{2}_\d{2})\.csv\.gz$")
 WEIGHTS_RE = re.compile(r".*_finish_full_survey_weights\.csv$")
+CID_LIST_RE = re.compile(r"^cvid_cids_full_response_00_00_(\d{4}_\d{2}_\d{2})_-_23_59_\1\.csv$")
+MONTHLY_RE = re.compile(r"^\d{4}-\d{2}\.(csv\.gz|tar)$")
 
 
 def daily(for_day: date, recorded: date, gz: bool = False) -> str:

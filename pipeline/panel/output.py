@@ -6,8 +6,6 @@ rendered (SPEC §3.6 "Rules reach every day"), column by column with Arrow kerne
 
 from __future__ import annotations
 
-from functools import partial
-
 import numpy as np
 import pandas as pd
 import pyarrow as pa
@@ -23,7 +21,6 @@ ZIP_COLUMN = "A3"
 WHOLE_NUMBER_COLUMNS = ("A2",)
 MIN_ZIP_POPULATION = 100
 NULL = pa.scalar(None, pa.string())
-_GUARDED = b"cells_guarded_formula"  # day_table's schema metadata: see guarded_cells
 
 
 def _arrow(values: pd.Series | pa.Array | pa.ChunkedArray) -> pa.Array:
@@ -102,11 +99,6 @@ def guard_formulas(values: pa.Array) -> tuple[pa.Array, int]:
     return pc.if_else(live, pc.utf8_replace_slice(values, 0, 0, FORMULA_GUARD), values), count
 
 
-def guarded_cells(table: pa.Table) -> int:
-    """How many cells of a :func:`day_table` :func:`guard_formulas` prefixed."""
-    return int((table.schema.metadata or {}).get(_GUARDED, b"0"))
-
-
 def is_free_text(column: str, rules: PanelRules) -> bool:
     """Whether a question column is published as text that may hold a formula, so guarded
     (not a numeric item, not the ZIP code). Code lists (``4,5``) hold digits and commas: a
@@ -156,13 +148,12 @@ def format_values(
     rules: PanelRules,
     timezone: str,
     zip_population: dict[str, int] | None = None,
-) -> dict[str, pa.Array]:
-    """Published values (strings, missing = null) of stored responses, by published column.
-
-    Questions the rows lack (another wave's) are absent from the result. Columns are
-    formatted two at a time: the Arrow kernels release the GIL.
-    """
+) -> tuple[dict[str, pa.Array], int]:
+    """Published values (strings, missing = null) of stored responses, by published column,
+    and how many free-text cells :func:`guard_formulas` prefixed (with
+    ``rules.guard_formulas``). Questions the rows lack (another wave's) are absent."""
     numeric = set(rules.numeric_items)
+    guarded = 0
     names = set(rows.column_names)
 
     def raw(name: str) -> pa.Array:
@@ -172,29 +163,24 @@ def format_values(
         values = pc.fill_null(raw(name), np.iinfo(np.int64).min)
         return np.asarray(values.to_numpy(zero_copy_only=False), dtype="int64")
 
-    def times() -> dict[str, pa.Array]:
-        return {
-            "StartDatetime": local_timestamps(epochs(START), timezone),
-            "EndDatetime": local_timestamps(epochs(END), timezone),
-        }
-
-    def question(col: str) -> dict[str, pa.Array]:
+    out: dict[str, pa.Array] = {
+        "StartDatetime": local_timestamps(epochs(START), timezone),
+        "EndDatetime": local_timestamps(epochs(END), timezone),
+    }
+    for col in (c for c in questions if c in names):
         if col in numeric:
-            return {col: format_number(raw(col), whole_only=col in WHOLE_NUMBER_COLUMNS)}
-        if col == ZIP_COLUMN:
-            return {col: format_zip(raw(col), zip_population)}
-        return {col: format_text(raw(col))}  # is_free_text(col): guarded by day_table
-
-    def trailing() -> dict[str, pa.Array]:
-        lang = format_text(raw("UserLanguage")) if "UserLanguage" in names else None
-        return {"wave": _arrow(pc.cast(raw(WAVE), pa.string())),
-                "UserLanguage": lang if lang is not None else pa.nulls(rows.num_rows, pa.string())}  # fmt: skip
-
-    parts = [times, *[partial(question, c) for c in questions if c in names], trailing]
-    out: dict[str, pa.Array] = {}
-    for make in parts:
-        out.update(make())
-    return out
+            out[col] = format_number(raw(col), whole_only=col in WHOLE_NUMBER_COLUMNS)
+        elif col == ZIP_COLUMN:
+            out[col] = format_zip(raw(col), zip_population)
+        elif rules.guard_formulas:  # free text (is_free_text)
+            out[col], count = guard_formulas(format_text(raw(col)))
+            guarded += count
+        else:
+            out[col] = format_text(raw(col))
+    out["wave"] = _arrow(pc.cast(raw(WAVE), pa.string()))
+    lang = format_text(raw("UserLanguage")) if "UserLanguage" in names else None
+    out["UserLanguage"] = lang if lang is not None else pa.nulls(rows.num_rows, pa.string())
+    return out, guarded
 
 
 PUBLICATION_ORDER = [(START, "ascending"), (RECORDED, "ascending"), ("ResponseId", "ascending")]
@@ -231,22 +217,17 @@ def day_table(
     rules: PanelRules,
     timezone: str,
     zip_population: dict[str, int] | None = None,
-) -> pa.Table:
+) -> tuple[pa.Table, int]:
     """A day's published table from its stored responses: every value formatted, union
     columns (null where absent), ``weight`` joined by token; with ``rules.guard_formulas``,
-    free text a spreadsheet would run as a formula prefixed (:func:`guard_formulas`; how
-    many cells: :func:`guarded_cells`).
+    free text a spreadsheet would run as a formula prefixed (:func:`guard_formulas`). Also
+    returns how many cells were prefixed.
 
     Rows are sorted by start (then recorded, then ResponseId). The last column, ``_token``,
     is not published: it lets checks see respondents."""
     rows = in_publication_order(rows)
     n = rows.num_rows
-    values = format_values(rows, questions, rules, timezone, zip_population)
-    guarded = 0
-    if rules.guard_formulas:
-        for name in [q for q in questions if q in values and is_free_text(q, rules)]:
-            values[name], count = guard_formulas(values[name])
-            guarded += count
+    values, guarded = format_values(rows, questions, rules, timezone, zip_population)
     cols: dict[str, pa.Array] = {}
     for name in published_columns(questions):
         cols[name] = values[name] if name in values else pa.nulls(n, pa.string())
@@ -255,5 +236,4 @@ def day_table(
         idx = pc.index_in(tokens, value_set=weights.column("cid").combine_chunks())
         cols["weight"] = pc.take(weights.column("weight"), idx)
     cols["_token"] = tokens
-    table = pa.table(cols)
-    return table.replace_schema_metadata({_GUARDED: str(guarded)}) if guarded else table
+    return pa.table(cols), guarded

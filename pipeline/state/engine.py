@@ -42,12 +42,14 @@ BEGIN
 END $$"""
 
 
-def open_engine(url: str) -> Engine:
+def open_engine(url: str, connect_args: dict[str, Any] | None = None) -> Engine:
     """An engine on the state database at ``url`` (as configured; see
     :func:`pipeline.state.urls.engine_url`). Neither its errors nor its log (statements at
     INFO) carry statement parameters (``hide_parameters``); the rows SQLAlchemy logs at
     DEBUG are dropped (:class:`NoRows`)."""
-    engine = sa.create_engine(urls.engine_url(url), future=True, hide_parameters=True)
+    engine = sa.create_engine(
+        urls.engine_url(url), future=True, hide_parameters=True, connect_args=connect_args or {}
+    )
     engine_log = logging.getLogger("sqlalchemy.engine.Engine")
     if not any(isinstance(f, NoRows) for f in engine_log.filters):
         engine_log.addFilter(NoRows())
@@ -91,10 +93,9 @@ def first_published_day(url: str) -> str | None:
     db = urls.sqlite_file(url)
     if db is not None and not Path(db).expanduser().exists():
         return None
-    target = urls.engine_url(url)
     # a code location loads this: an unreachable server must not hold it up for long
-    args = {"connect_timeout": 5} if target.startswith("postgresql") else {}
-    engine = sa.create_engine(target, hide_parameters=True, connect_args=args)
+    args = {"connect_timeout": 5} if urls.engine_url(url).startswith("postgresql") else {}
+    engine = open_engine(url, args)
     try:
         with engine.connect() as conn:
             t = schema.days

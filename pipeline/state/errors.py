@@ -114,13 +114,10 @@ def reported(operation: str) -> Callable[[F], F]:
         @functools.wraps(fn)
         def wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
             try:
-                return fn(self, *args, **kwargs)
+                with reporting(self.where, operation):
+                    return fn(self, *args, **kwargs)
             except StateError as exc:
                 error = exc
-            except Exception as exc:
-                if not is_database_error(exc):
-                    raise
-                error = state_error(self.where, operation, exc)
             error.__context__ = None
             raise error from None
 

@@ -47,7 +47,6 @@ class RunChanges:
     replace_derived: bool = False
     settings: dict[str, Any] | None = None  # the settings the derived state is built with
     scratch: str | None = None  # a folder for large writes' staging files (default: temp)
-    staged: str | None = None  # large rows staged already (StateStore.stage; kept)
 
 
 class StateStore:
@@ -366,14 +365,11 @@ class StateStore:
                 at("commit the transaction", "COMMIT")
             return seq
 
-    @reported("stage: large rows")
-    def stage(self, tables: dict[str, Any], folder: str | Path | None) -> str | None:
+    def _stage(self, tables: dict[str, Any], folder: str | Path | None) -> str | None:
         """SQLite: write the large ones of ``tables`` (``ledger``, ``weights``: at least
         :data:`BULK_MIN_ROWS` rows) into a new scratch SQLite file in ``folder`` (None: the
-        system's temporary folder; see :mod:`pipeline.state.bulk`), for a commit to attach
-        (``RunChanges.staged``); returns its path, or None when nothing needs staging (or
-        the store is PostgreSQL). A run stages while its days render, so its commit only
-        copies the rows."""
+        system's temporary folder; see :mod:`pipeline.state.bulk`) for the commit to attach;
+        returns its path, or None when nothing needs staging (or the store is PostgreSQL)."""
         big = {
             name: rows for name, rows in tables.items()
             if isinstance(rows, pa.Table) and rows.num_rows >= BULK_MIN_ROWS
@@ -387,13 +383,10 @@ class StateStore:
 
     @contextmanager
     def _staged(self, conn: Connection, ch: RunChanges) -> Iterator[dict[str, list[str]]]:
-        """The staged rows of ``ch`` (``ch.staged``, or staged now into ``ch.scratch`` and
-        removed on the way out, whatever happens) attached as ``staged``; yields the staged
-        tables' columns by table (none on PostgreSQL or for small writes)."""
-        path, made = ch.staged, False
-        if path is None:
-            path = self.stage({"ledger": ch.ledger_rows, "weights": ch.weights}, ch.scratch)
-            made = path is not None
+        """The large rows of ``ch``, staged now into ``ch.scratch`` (removed on the way out,
+        whatever happens) and attached as ``staged``; yields the staged tables' columns by
+        table (none on PostgreSQL or for small writes)."""
+        path = self._stage({"ledger": ch.ledger_rows, "weights": ch.weights}, ch.scratch)
         if path is None:
             yield {}
             return
@@ -408,8 +401,7 @@ class StateStore:
                 conn.exec_driver_sql("DETACH DATABASE staged")
                 conn.commit()
         finally:
-            if made:
-                shutil.rmtree(Path(path).parent, ignore_errors=True)
+            shutil.rmtree(Path(path).parent, ignore_errors=True)
 
     def _commit_in(
         self, conn: Connection, ch: RunChanges, staged: dict[str, list[str]], at: Steps

@@ -14,7 +14,7 @@ from pipeline.checks import CHECK_COLUMNS
 from pipeline.context import RunContext, read_work_file
 from pipeline.csvfmt import to_csv_bytes
 from pipeline.panel.lag import ON_TIME, publishable
-from pipeline.panel.output import day_table, guarded_cells, publication_order
+from pipeline.panel.output import day_table, publication_order
 from pipeline.panel.qualtrics import (
     END,
     RECORDED,
@@ -143,11 +143,11 @@ class DayRenderer:
                 rows = stored.take(picked)
                 where = None if at is None else at.take(picked)
             own = weights if where is None or weights is None else weights.take(where.drop_null())
-            table = day_table(
+            table, guarded = day_table(
                 rows, self.questions, own, ctx.cfg.rules, ctx.cfg.timezone, ctx.zip_population
             )
             csv = to_csv_bytes(table.drop_columns(["_token"]), header=not offset)
-            return csv, table.select(CHECK_COLUMNS), table.column_names, guarded_cells(table)
+            return csv, table.select(CHECK_COLUMNS), table.column_names, guarded
 
         done = [chunk(offset) for offset in range(0, max(n, 1), size)]
         parts = [csv for csv, _, _, _ in done]
