@@ -5,13 +5,13 @@ them there; a committed run removes the folder, a failed run keeps it for a week
 ``RunContext.clean_run_dirs``).
 """
 
-import os
 import pickle
-import tempfile
 from pathlib import Path
 from typing import Any
 
 from dagster import ConfigurableIOManager, InputContext, OutputContext
+
+from pipeline.staging import write_bytes_atomic
 
 
 class StageIOManager(ConfigurableIOManager):
@@ -24,15 +24,7 @@ class StageIOManager(ConfigurableIOManager):
 
     def handle_output(self, context: OutputContext, obj: Any) -> None:
         target = self._path(context.run_id, context.asset_key)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                pickle.dump(obj, fh, protocol=pickle.HIGHEST_PROTOCOL)
-            os.replace(tmp, target)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)  # no empty temp file left in the run folder
-            raise
+        write_bytes_atomic(target, pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL))
 
     def load_input(self, context: InputContext) -> Any:
         upstream = context.upstream_output

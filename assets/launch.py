@@ -8,9 +8,8 @@ import os
 from dataclasses import dataclass, field
 from typing import Any
 
-from dagster import DagsterInstance
+from dagster import AssetKey, DagsterInstance
 
-from assets.days import first_partition_day
 from assets.definitions import study_definitions
 from assets.panel import DAY_FILE
 from assets.study import load_study
@@ -53,8 +52,10 @@ def run_study(
         node = "published_files" if study.cfg.kind == "panel" else "session_published_files"
     else:
         # the partitions begin at the study's first day: nothing before it was published
-        first = max(days[0], first_partition_day(study))
-        if first > days[1]:
+        day_file = defs.resolve_assets_def(AssetKey([study.name, DAY_FILE]))
+        start = day_file.partitions_def.get_first_partition_key()
+        first = max(days[0], start or days[1])
+        if start is None or first > days[1]:  # nothing published in the range
             return RunSummary()
         job_name, tags = f"{study.name}_days", {RANGE_START_TAG: first, RANGE_END_TAG: days[1]}
         node = DAY_FILE

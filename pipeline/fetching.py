@@ -14,11 +14,10 @@ from typing import Any
 
 from pipeline import outages
 from pipeline.clock import check_clock_order
-from pipeline.config import Config
 from pipeline.context import RunContext
 from pipeline.history import check_history
 from pipeline.limits import shown
-from pipeline.locations import Location, RemoteFile, open_location
+from pipeline.locations import Location, RemoteFile
 from pipeline.state.store import StateStore
 from pipeline.unread import listing_skips, read_or_reason
 
@@ -142,38 +141,15 @@ def unknown_files(
     return [f for f in listing if (f.path, f.size, float(f.mtime)) not in known], len(listing)
 
 
-def source_has_new(
-    cfg: Config, wanted: Callable[[str], bool], store: StateStore | None = None
-) -> bool:
-    """Whether the study's source holds wanted files the state (``store``, or one opened
-    here) does not know; False when it cannot be listed (the run itself then reports why)."""
-    try:
-        loc = open_location(cfg.source, cfg.sftp)
-    except Exception:  # noqa: BLE001 - a hint for warming up, not the run's own check
-        return False
-    own = store is None
-    store = StateStore(cfg.state) if store is None else store
-    try:
-        return bool(unknown_files(loc, store, cfg.source, wanted)[0])
-    except Exception:  # noqa: BLE001
-        return False
-    finally:
-        loc.close()
-        if own:
-            store.dispose()
-
-
 def fetch_inputs(
     ctx: RunContext,
     wanted: Callable[[str], bool],
     kind: str,
-    on_new: Callable[[list[RemoteFile]], object] | None = None,
     rebuild: bool = False,
 ) -> FetchResult:
     """Fetch new or changed input files from the source into the archive (idempotent).
 
-    ``on_new`` is called once, before downloading, with the files to fetch (if any). Files
-    holding rows recorded after an earlier run's clock are parsed again; with ``rebuild``,
+    Files holding rows recorded after an earlier run's clock are parsed again; with ``rebuild``,
     every archived file of ``kind`` whose rows count is. The source is not read when the
     run is a rebuild from the archive alone (``ctx.fetch_source`` false).
     """
@@ -187,8 +163,6 @@ def fetch_inputs(
         try:
             new, listed = unknown_files(loc, ctx.store, ctx.cfg.source, wanted)
             skipped += [Quarantined(p, "", why) for p, why in listing_skips(loc, wanted)]
-            if new and on_new is not None:
-                on_new(new)
             for f in new:  # raw bytes archived before anything parses them
                 data, why = read_or_reason(loc, f.path)
                 if data is None:  # this file alone: skipped, tried again next run

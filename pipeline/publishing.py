@@ -70,9 +70,9 @@ class PublishResult:
 
 class Publisher:
     """Writes files to the publish location (each atomically) and records them for the
-    commit. The caller commits the run's state after :meth:`finish`, then calls
-    :meth:`complete`; when anything fails before the commit, :meth:`roll_back` puts the
-    folder back to what the state says (a killed run leaves that to the next run's journal
+    commit. Used as a ``with`` block that ends with the run's commit: on the way out it
+    :meth:`complete`\ s, or, when anything failed, :meth:`roll_back` puts the folder back
+    to what the state says (a killed run leaves that to the next run's journal
     recovery, :mod:`pipeline.recovery`)."""
 
     def __init__(
@@ -159,6 +159,17 @@ class Publisher:
         self.res.manifest = f"runs/{fmt(self.ctx.recorded)}_{self.ctx.run_id}.json"
         self.write(self.res.manifest, manifest(), "run")
         self.write("SHA256SUMS", sha256sums({**self.checksums, **self.sums}), "sums")
+
+    def __enter__(self) -> Publisher:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, *exc: object) -> None:
+        """Leaving the block the run committed in: :meth:`complete` it, or :meth:`roll_back`
+        when it raised (the error goes on)."""
+        if exc_type is None:
+            self.complete()
+        else:
+            self.roll_back()
 
     def complete(self) -> None:
         """After the run's commit: remove what SHA256SUMS no longer lists (withdrawn files,

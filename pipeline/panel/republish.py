@@ -42,8 +42,8 @@ def republish_days(ctx: RunContext, days: list[str]) -> tuple[PublishResult, Che
                 f"({ctx.cfg.rules.cutoff_hour:02d}:00 cut-off)"
             )
     known = ctx.store.days()
-    published = sorted(d for d, row in known.items() if row.get("published_name"))
-    wanted = [d for d in days if d in known and known[d].get("published_name")]
+    published = {d for d, row in known.items() if row.get("published_name")}
+    wanted = [d for d in days if d in published]
     if not wanted:
         return PublishResult(skipped_days=list(days)), CheckOutcome(passed=True)
     layouts = tuple(Layout.from_json(doc) for doc in ctx.store.layouts())
@@ -61,12 +61,12 @@ def republish_days(ctx: RunContext, days: list[str]) -> tuple[PublishResult, Che
     # settings stay as the nightly runs recorded them: a backfill rebuilds no day store
     build = DayBuild(questions=tuple(questions), rendered=rendered, layouts=layouts)
     # the cumulative file ends at the newest published day, not at the run's clock
-    last = min(last_closed, date.fromisoformat(published[-1]))
+    last = min(last_closed, date.fromisoformat(max(published)))
     lag = LagResult(last_closed=last.isoformat())
     res = publish_and_commit(
         ctx, FetchResult(base_seq=ctx.base_seq), NormalizeResult(), EligibilityResult(),
         LedgerDelta(), lag, build,
         held_days=held,
     )  # fmt: skip
-    res.skipped_days = [d for d in days if d not in set(wanted)]
+    res.skipped_days = [d for d in days if d not in published]
     return res, outcome

@@ -150,22 +150,19 @@ def publish_session(ctx: RunContext, fetch: FetchResult, build: SessionBuild) ->
     ]  # fmt: skip
     inputs = with_outcomes(fetch.files, build.file_status)
     changes.files = [f.row() for f in inputs]
-    with closing(ctx.open(ctx.cfg.publish)) as loc:
-        pub = Publisher(ctx, loc, changes, res, recover=True)
-        try:
-            for name, data in sorted(build.files.items()):
-                pub.write(name, data, "session")
-            res.reissued_days = changed_days
-            res.daily_counts = dict(build.day_counts)
-            res.days_published = len(build.day_counts)
-            res.rows_published = build.published
-            pub.finish(changes.outages, lambda: _manifest(ctx, inputs, build, res))
-            changes.summary = {"published": res.written, "responses": build.responses}
-            ctx.store.commit(changes)
-        except BaseException:
-            pub.roll_back()  # the folder as the state has it: no unrecorded publication
-            raise
-        pub.complete()
+    with (
+        closing(ctx.open(ctx.cfg.publish)) as loc,
+        Publisher(ctx, loc, changes, res, recover=True) as pub,  # rolls back on failure
+    ):
+        for name, data in sorted(build.files.items()):
+            pub.write(name, data, "session")
+        res.reissued_days = changed_days
+        res.daily_counts = dict(build.day_counts)
+        res.days_published = len(build.day_counts)
+        res.rows_published = build.published
+        pub.finish(changes.outages, lambda: _manifest(ctx, inputs, build, res))
+        changes.summary = {"published": res.written, "responses": build.responses}
+        ctx.store.commit(changes)
     return res
 
 

@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 from pipeline.context import RunContext
 from pipeline.fetching import (
     FetchResult,
     fetch_inputs,
 )
-from pipeline.locations import RemoteFile
 
 EXPORT_SUFFIXES = (".csv", ".csv.gz")
 
@@ -21,9 +18,8 @@ def is_export(path: str) -> bool:
 
 def fetch_exports(
     ctx: RunContext,
-    on_new: Callable[[list[RemoteFile]], object] | None = None,
     rebuild: bool = False,
 ) -> FetchResult:
     """New or changed exports (``*.csv``, ``*.csv.gz``) archived, and what to parse; see
     :func:`pipeline.fetching.fetch_inputs`."""
-    return fetch_inputs(ctx, is_export, "export", on_new=on_new, rebuild=rebuild)
+    return fetch_inputs(ctx, is_export, "export", rebuild=rebuild)

@@ -69,65 +69,60 @@ def publish_and_commit(
 
     day_rows = ctx.store.days()
     versions = daily_names(ctx, day_rows)
-    with closing(ctx.open(cfg.publish)) as loc:
-        pub = Publisher(ctx, loc, changes, res, versions, recover=True)
-        try:
-            new_days: dict[str, dict[str, Any]] = {}
-            for day, st in build.stores.items():
-                new_days[day] = {**day_rows.get(day, {"day": day}), "store": st.store,
-                                 "rows": st.rows}  # fmt: skip
-            first = ctx.first_day(delta)
-            members: dict[str, str] = {}
-            if first is not None and first <= lag.last_closed:
-                for d in day_range(date.fromisoformat(first), date.fromisoformat(lag.last_closed)):
-                    if ctx.forced_days and d.isoformat() not in ctx.forced_days:
-                        sha = day_rows.get(d.isoformat(), {}).get("csv_sha")
-                        if sha and day_rows[d.isoformat()].get("published_name"):
-                            members[d.isoformat()] = sha
-                        continue
-                    sha = _publish_day(ctx, pub, d, day_rows, new_days, build, held_days, note, res)
-                    if sha:
+    with (
+        closing(ctx.open(cfg.publish)) as loc,
+        Publisher(ctx, loc, changes, res, versions, recover=True) as pub,  # rolls back on failure
+    ):
+        new_days: dict[str, dict[str, Any]] = {}
+        for day, st in build.stores.items():
+            new_days[day] = {**day_rows.get(day, {"day": day}), "store": st.store,
+                             "rows": st.rows}  # fmt: skip
+        first = ctx.first_day(delta)
+        members: dict[str, str] = {}
+        if first is not None and first <= lag.last_closed:
+            for d in day_range(date.fromisoformat(first), date.fromisoformat(lag.last_closed)):
+                if ctx.forced_days and d.isoformat() not in ctx.forced_days:
+                    sha = day_rows.get(d.isoformat(), {}).get("csv_sha")
+                    if sha and day_rows[d.isoformat()].get("published_name"):
                         members[d.isoformat()] = sha
-                _publish_cumulative(
-                    ctx, pub, build, list(members.values()), date.fromisoformat(first), lag
-                )
-                names_now = {
-                    d: r.get("published_name") for d, r in {**day_rows, **new_days}.items()
-                }
-                _publish_rollups(ctx, pub, build, members, names_now, note)
-            if res.rerendered_days:
-                note(
-                    "CORRECTION",
-                    f"{len(res.rerendered_days)} day file(s) re-issued: {build.change}. "
-                    "The values of these days now follow the current rules.",
-                    res.rerendered_days,
-                )
-            pub.write(
-                "codebook.csv",
-                codebook.render(list(build.questions), list(build.layouts), cfg.rules),
-                "codebook",
+                    continue
+                sha = _publish_day(ctx, pub, d, day_rows, new_days, build, held_days, note, res)
+                if sha:
+                    members[d.isoformat()] = sha
+            _publish_cumulative(
+                ctx, pub, build, list(members.values()), date.fromisoformat(first), lag
             )
-            _write_cid_lists(ctx, lag, changes, res)
-            res.rows_withheld = build.withheld
-            # a rebuild that changed nothing leaves the publish folder as it was
-            if not (ctx.rebuild and not res.written and not res.removed):
-                pub.finish(
-                    new_entries, lambda: _manifest(ctx, fetch, norm, elig, delta, lag, res, build)
-                )
-            changes.files = [f.row() for f in _file_rows(fetch, norm, lag)]
-            changes.days = [{"stale": False, **row} for row in new_days.values()]
-            changes.replace_derived = lag.rebuild
-            changes.settings = dict(build.settings) or None
-            changes.summary = {
-                "excluded": elig.excluded, "rows_in": norm.rows_in, "responses": elig.responses,
-                "collisions": delta.collisions, "swaps": delta.swaps, "published": res.written,
-                "linked": res.linked, "bytes_uploaded": res.bytes_uploaded,
-            }  # fmt: skip
-            ctx.store.commit(changes)
-        except BaseException:
-            pub.roll_back()  # the folder as the state has it: no unrecorded publication
-            raise
-        pub.complete()
+            names_now = {d: r.get("published_name") for d, r in {**day_rows, **new_days}.items()}
+            _publish_rollups(ctx, pub, build, members, names_now, note)
+        if res.rerendered_days:
+            note(
+                "CORRECTION",
+                f"{len(res.rerendered_days)} day file(s) re-issued: {build.change}. "
+                "The values of these days now follow the current rules.",
+                res.rerendered_days,
+            )
+        pub.write(
+            "codebook.csv",
+            codebook.render(list(build.questions), list(build.layouts), cfg.rules),
+            "codebook",
+        )
+        _write_cid_lists(ctx, lag, changes, res)
+        res.rows_withheld = build.withheld
+        # a rebuild that changed nothing leaves the publish folder as it was
+        if not (ctx.rebuild and not res.written and not res.removed):
+            pub.finish(
+                new_entries, lambda: _manifest(ctx, fetch, norm, elig, delta, lag, res, build)
+            )
+        changes.files = [f.row() for f in _file_rows(fetch, norm, lag)]
+        changes.days = [{"stale": False, **row} for row in new_days.values()]
+        changes.replace_derived = lag.rebuild
+        changes.settings = dict(build.settings) or None
+        changes.summary = {
+            "excluded": elig.excluded, "rows_in": norm.rows_in, "responses": elig.responses,
+            "collisions": delta.collisions, "swaps": delta.swaps, "published": res.written,
+            "linked": res.linked, "bytes_uploaded": res.bytes_uploaded,
+        }  # fmt: skip
+        ctx.store.commit(changes)
     _drop_superseded_stores(ctx, build)
     ctx.clean_run_dirs()
     return res

@@ -47,15 +47,13 @@ def test_the_same_bytes_under_two_names_are_parsed_once(panel):
     assert sorted(f.status for f in res.files) == ["applied", "duplicate"]
 
 
-def test_on_new_is_told_of_new_files_only(panel):
+def test_new_files_only_are_fetched(panel):
     panel.export("a.csv", [response("R1", "t1", "2021-06-01 09:00:00")])
-    told: list[list[str]] = []
-    fetch_exports(panel.context(CLOCK), on_new=lambda files: told.append([f.path for f in files]))
-    assert told == [["a.csv"]]
+    res = fetch_exports(panel.context(CLOCK))
+    assert [path for _sha, path in res.to_parse] == ["a.csv"]
     panel.night(CLOCK)  # a.csv applied and committed
-    told.clear()
-    res = fetch_exports(panel.context(CLOCK), on_new=lambda files: told.append(files))
-    assert told == [] and res.to_parse == () and res.listed == 1
+    res = fetch_exports(panel.context(CLOCK))
+    assert res.to_parse == () and res.listed == 1
 
 
 def test_a_changed_file_is_fetched_again_a_known_one_not(panel):
