@@ -30,6 +30,7 @@ from assets.panel import DAY_FILE, SFTP_POOL
 from assets.retries import retry_transient
 from assets.signals import check_result, describe, publish_metadata, warn
 from assets.study import Study
+from pipeline.context import RunContext
 from pipeline.panel.republish import republish_days
 from pipeline.state.engine import first_published_day
 
@@ -50,6 +51,35 @@ def day_partitions_def(study: Study) -> DailyPartitionsDefinition:
     return DailyPartitionsDefinition(
         start_date=first_partition_day(study), timezone=study.cfg.timezone, end_offset=0
     )
+
+
+def days_as_they_are(
+    ctx: RunContext, key: AssetKey, days: list[str], run_id: str
+) -> list[AssetMaterialization]:
+    """The published file of each of ``days`` as it stands (same rows, `recorded` date,
+    SHA-256 and name as its last materialization), for a run that failed before publishing;
+    days never published get none. Empty when the state cannot be read (the run's own error
+    says why)."""
+    try:
+        rows = ctx.store.days()
+        wanted = [rows[d]["published_name"] for d in days if rows.get(d, {}).get("published_name")]
+        files = ctx.store.published(wanted)
+    except Exception:  # noqa: BLE001 - the run fails with its own error in any case
+        return []
+    out = []
+    for day in days:
+        row = rows.get(day, {})
+        f = files.get(row.get("published_name") or "")
+        if f is None:
+            continue
+        out.append(AssetMaterialization(
+            asset_key=key, partition=day,
+            description=f"{f['name']}: unchanged, the run {run_id} failed before publishing",
+            metadata={"rows": int(row.get("rows") or 0), "file": f["name"], "sha256": f["sha256"],
+                      "recorded": str(row.get("published_recorded") or f["recorded"]),
+                      "job": "unchanged (the run failed)"},
+        ))  # fmt: skip
+    return out
 
 
 def day_file_asset(study: Study) -> AssetsDefinition:
@@ -78,7 +108,14 @@ def day_file_asset(study: Study) -> AssetsDefinition:
     ) -> Iterator[AssetMaterialization | AssetCheckResult]:
         ctx = getattr(context.resources, rkey).ctx
         days = sorted(context.partition_keys)
-        res, outcome = republish_days(ctx, days)
+        try:
+            res, outcome = republish_days(ctx, days)
+        except Exception:
+            # Dagster marks the partitions of a failed run Failed unless the run materialized
+            # them; these days' files are still out as they were: say so, then fail the run
+            # (its status and message carry the failure).
+            yield from days_as_they_are(ctx, key, days, context.run.run_id)
+            raise
         if res.held_days:
             warn(context, f"publication held for {res.held_days}: a data check failed")
         if res.skipped_days:

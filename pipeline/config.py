@@ -84,6 +84,29 @@ class SessionConfig(_Section):
     hash_digits: int = 6
     identifying: list[str] = Field(default_factory=list)
     include_preview: bool = False
+    # the Psych-DS dataset's metadata (dataset_description.json, README.md); left out when
+    # not given: nothing is invented for the study (SPEC §4.3)
+    description: str | None = None
+    author: list[str] = Field(default_factory=list)
+    license: str | None = None
+    keywords: list[str] = Field(default_factory=list)
+    citation: str | None = None
+    funder: str | None = None
+    url: str | None = None
+
+    @field_validator("description", "license", "citation", "funder", "url")
+    @classmethod
+    def _some_text(cls, value: str | None) -> str | None:
+        if value is not None and not value.strip():
+            raise ValueError("must not be empty (leave the key out instead)")
+        return value
+
+    @field_validator("author", "keywords")
+    @classmethod
+    def _no_empty_item(cls, value: list[str]) -> list[str]:
+        if any(not item.strip() for item in value):
+            raise ValueError("must not list an empty name")
+        return value
 
 
 class PanelRules(_Section):
@@ -115,7 +138,7 @@ class Config(_Section):
     stabilization_days: int = Field(default=4, ge=0)
     # refuse to publish more empty days than this past the newest input
     max_gap_days: int = Field(default=7, ge=0)
-    gzip_daily: bool = False
+    gzip_daily: bool = True
     zip_population: str | None = None
     sftp: SftpConfig = Field(default_factory=SftpConfig)
     session: SessionConfig | None = None

@@ -24,7 +24,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from pipeline import outages
+from pipeline import checksums, outages
 from pipeline.config import Config, ConfigError
 from pipeline.context import RunContext
 from pipeline.locations import Location, LocationUnavailable, open_location
@@ -54,7 +54,7 @@ def has_publication(ctx: RunContext) -> bool:
     try:
         loc = ctx.open(ctx.cfg.publish)
         try:
-            return loc.stat("SHA256SUMS") is not None and bool(_sums(loc))
+            return loc.stat(checksums.ROOT) is not None and bool(checksums.read(loc))
         finally:
             loc.close()
     except (OSError, LocationUnavailable):
@@ -72,23 +72,16 @@ def refuse_lost_state(ctx: RunContext) -> None:
         )
 
 
-def _sums(loc: Location) -> dict[str, str]:
-    out: dict[str, str] = {}
-    for line in loc.read_bytes("SHA256SUMS").decode("utf-8").splitlines():
-        sha, _, name = line.partition("  ")
-        if name:
-            out[name] = sha
-    return out
-
-
 def last_published_clock(cfg: Config) -> str | None:
     """The clock of the newest run manifest published (None: nothing published)."""
     loc = open_location(cfg.publish, cfg.sftp)
     try:
-        if loc.stat("SHA256SUMS") is None:
+        if loc.stat(checksums.ROOT) is None:
             return None
         clocks = [
-            json.loads(loc.read_bytes(n))["as_of"] for n in _sums(loc) if n.startswith("runs/")
+            json.loads(loc.read_bytes(n))["as_of"]
+            for n in checksums.read(loc)
+            if n.startswith("runs/")
         ]
     finally:
         loc.close()
@@ -106,9 +99,11 @@ def kind_of(name: str) -> str:
         return "cumulative"
     if names.MONTHLY_RE.match(base):
         return "rollup"
-    return {"OUTAGES.txt": "outages", "SHA256SUMS": "sums", "codebook.csv": "codebook"}.get(
-        base, "session"
-    )
+    if checksums.is_sums(name):
+        return "sums"
+    if names.PARQUET_RE.match(base):
+        return "parquet"
+    return {"OUTAGES.txt": "outages", "codebook.csv": "codebook"}.get(base, "session")
 
 
 @dataclass
@@ -128,7 +123,7 @@ def read_history(ctx: RunContext) -> History:
     out = History()
     loc = ctx.open(ctx.cfg.publish)
     try:
-        sums = _sums(loc)
+        sums = checksums.read(loc)
         sizes = {f.path: f.size for f in loc.list_files()}
         for name, sha in sorted(sums.items()):
             if name in sizes:
@@ -157,6 +152,8 @@ def _published_row(name: str, sha: str, size: int) -> dict[str, Any]:
     if m:
         day = names.parse_date(m[1]).isoformat()
         recorded = names.parse_date(m[2]).isoformat()
+    elif names.PARQUET_RE.match(posixpath.basename(name)):
+        day = posixpath.basename(posixpath.dirname(name)).removeprefix("day=")
     return {"name": name, "kind": kind_of(name), "sha256": sha, "size": size, "day": day,
             "recorded": recorded, "run_id": RECOVERED, "removed": False}  # fmt: skip
 

@@ -5,9 +5,8 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable
 
-from pipeline import outages
+from pipeline import checksums, outages
 from pipeline.context import RunContext
-from pipeline.publishing import sha256sums
 
 
 def add_outage(ctx: RunContext, kind: str, message: str, days: Iterable[str] = ()) -> str:
@@ -22,13 +21,13 @@ def add_outage(ctx: RunContext, kind: str, message: str, days: Iterable[str] = (
     if not same:
         ctx.store.add_outage(entry)
     data = outages.render(ctx.store.outages())
-    checksums: dict[str, str | None] = dict(ctx.store.checksums())
+    published: dict[str, str | None] = dict(ctx.store.checksums())
     changes = ctx.new_changes()
     row = {"name": "OUTAGES.txt", "kind": "outages", "sha256": hashlib.sha256(data).hexdigest(),
            "size": len(data), "day": None, "recorded": ctx.recorded.isoformat(),
            "run_id": ctx.run_id, "removed": False}  # fmt: skip
-    checksums["OUTAGES.txt"] = row["sha256"]
-    sums = sha256sums(checksums)
+    published["OUTAGES.txt"] = row["sha256"]
+    sums = checksums.render(published)[checksums.ROOT] or b""  # OUTAGES.txt is in the root
     changes.published = [
         row,
         {**row, "name": "SHA256SUMS", "kind": "sums", "sha256": hashlib.sha256(sums).hexdigest(),

@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from pipeline import outages
+from pipeline import checksums, outages
 from pipeline.clock import fmt
 from pipeline.context import RunContext
 from pipeline.fetching import InputFile
@@ -59,9 +59,12 @@ class PublishResult:
     deferred_days: list[str] = field(default_factory=list)
     skipped_days: list[str] = field(default_factory=list)  # backfill: days never published
     bytes_uploaded: int = 0
-    rows_published: int = 0
+    rows_published: int = 0  # rows in the day files published (written or linked)
+    rows_written: int = 0  # of which in files written (new or changed content)
+    rows_linked: int = 0  # of which in unchanged files re-issued by link
     rows_withheld: int = 0
     days_published: int = 0
+    cells_untyped: int = 0  # cells of the Parquet copies written that did not parse
     outages_added: int = 0
     manifest: str = ""
     daily_counts: dict[str, int] = field(default_factory=dict)
@@ -69,7 +72,7 @@ class PublishResult:
 
 
 class Publisher:
-    """Writes files to the publish location (each atomically) and records them for the
+    r"""Writes files to the publish location (each atomically) and records them for the
     commit. Used as a ``with`` block that ends with the run's commit: on the way out it
     :meth:`complete`\ s, or, when anything failed, :meth:`roll_back` puts the folder back
     to what the state says (a killed run leaves that to the next run's journal
@@ -130,7 +133,9 @@ class Publisher:
         self._record(name, kind, sha, len(data), day)
         return True
 
-    def link(self, src: str, dst: str, kind: str, day: str, data: Callable[[], bytes]) -> None:
+    def link(
+        self, src: str, dst: str, kind: str, day: str | None, data: Callable[[], bytes]
+    ) -> None:
         """Publish ``dst`` with the bytes of ``src`` without re-sending them where possible.
 
         When ``src`` has gone from the server (removed by hand), the bytes from the local
@@ -158,7 +163,11 @@ class Publisher:
         self.write("OUTAGES.txt", outages.render(entries), "outages")
         self.res.manifest = f"runs/{fmt(self.ctx.recorded)}_{self.ctx.run_id}.json"
         self.write(self.res.manifest, manifest(), "run")
-        self.write("SHA256SUMS", sha256sums({**self.checksums, **self.sums}), "sums")
+        for name, data in checksums.render({**self.checksums, **self.sums}).items():
+            if data is not None:
+                self.write(name, data, "sums")
+            elif name in self.current:
+                self.remove(name)
 
     def __enter__(self) -> Publisher:
         return self
@@ -187,7 +196,7 @@ class Publisher:
         try:
             kept: dict[str, str | None] = {}
             for name, sha in self.sums.items():
-                if sha is None or name in ("OUTAGES.txt", "SHA256SUMS"):
+                if sha is None or name == "OUTAGES.txt" or checksums.is_sums(name):
                     continue
                 if name in self.checksums:  # published when the run started
                     kept[name] = sha
@@ -196,8 +205,10 @@ class Publisher:
             self.loc.remove_temp_files()
             sums: dict[str, str | None] = {**self.checksums, **kept}
             if not sums:  # nothing was published before this run: nothing to list
-                for name in ("OUTAGES.txt", "SHA256SUMS"):
-                    if name in self.sums and self.loc.stat(name) is not None:
+                for name in self.sums:
+                    if (name == "OUTAGES.txt" or checksums.is_sums(name)) and self.loc.stat(
+                        name
+                    ) is not None:
                         self.loc.remove(name)
                 return
             if not self.sums:
@@ -206,7 +217,11 @@ class Publisher:
                 data = outages.render(self.outages)
                 self.loc.write_atomic("OUTAGES.txt", data)
                 sums["OUTAGES.txt"] = hashlib.sha256(data).hexdigest()
-            self.loc.write_atomic("SHA256SUMS", sha256sums(sums))
+            for name, listing in checksums.render(sums).items():
+                if listing is not None:
+                    self.loc.write_atomic(name, listing)
+                elif self.loc.stat(name) is not None:
+                    self.loc.remove(name)
         except Exception as exc:  # noqa: BLE001 - the run's own error is the one raised
             log.warning("%s: rolling back the failed run's files stopped: %s", self.loc.url, exc)
 
@@ -217,15 +232,6 @@ class Publisher:
         self.sums[name] = None
         self.res.removed.append(name)
         self.changes.removed.append(name)
-
-
-def sha256sums(checksums: dict[str, str | None]) -> bytes:
-    """``sha256sum -c`` input for every published file (but itself), sorted by name;
-    ``checksums`` maps names to SHA-256 (None: removed)."""
-    return "".join(
-        f"{sha}  {name}\n" for name, sha in sorted(checksums.items())
-        if sha is not None and name != "SHA256SUMS"
-    ).encode()  # fmt: skip
 
 
 def manifest(ctx: RunContext, inputs: Iterable[InputFile], facts: dict[str, Any]) -> bytes:

@@ -50,6 +50,8 @@ echo "   daily files: $(find data/panel/publish -maxdepth 1 -name '*_recordedby_
   "versions of day 2021-06-03 (one per night; 2 links = re-issued by hard link, same bytes):"
 ls -l data/panel/publish/*_2021_06_03_recordedby_* | sed 's|data/panel/publish/||'
 echo "   CID lists for the weighting partner (data/panel/cids): $(ls data/panel/cids | wc -l)"
+echo "   subfolders: $(cd data/panel/publish && for d in cumulative monthly docs runs parquet; do
+  [ -d "$d" ] && printf '%s/ (%s files) ' "$d" "$(find "$d" -type f | wc -l)"; done)"
 echo
 echo "== panel study: OUTAGES.txt (head):"
 head -n 12 data/panel/publish/OUTAGES.txt
@@ -77,10 +79,13 @@ for row in rows[:3]:
 print(f"... {len(rows)} published responses (consent accepted, no previews)")
 PY
 echo
-echo "== integrity: sha256sum -c SHA256SUMS in each publish folder:"
+echo "== integrity: sha256sum -c on every SHA256SUMS (one per folder; parquet/'s in the root):"
 for study in panel session; do
   printf '  %-8s ' "$study:"
-  (cd "data/$study/publish" && sha256sum --quiet -c SHA256SUMS && echo "all files OK")
+  (cd "data/$study/publish" && sha256sum --quiet -c SHA256SUMS \
+    && for sums in */SHA256SUMS; do (cd "$(dirname "$sums")" && sha256sum --quiet -c SHA256SUMS); done \
+    && { [ ! -f parquet.SHA256SUMS ] || sha256sum --quiet -c parquet.SHA256SUMS; } \
+    && echo "all files OK")
 done
 echo
 echo "Done. To look at both studies in the Dagster UI (these runs included):"

@@ -34,6 +34,9 @@ class Study:
             "cid_out": str(self.cids),
             "state": self.state or f"sqlite:///{self.root / 'state.db'}",
             "archive": str(self.root / "archive"),
+            # the seed's plain .csv daily files, which most tests name; the default (.csv.gz)
+            # is tested where a test sets gzip_daily itself (test_layout, test_nights)
+            "gzip_daily": False,
             **(self.options or {}),
         }
         self.config = self.root / "config.yaml"
@@ -60,7 +63,7 @@ class Study:
         )
 
     def daily(self) -> list[str]:
-        return [f for f in self.files() if "_recordedby_" in f]
+        return [f for f in self.files() if "_recordedby_" in f and "/" not in f]
 
     def text(self, name: str) -> str:
         data = (self.pub / name).read_bytes()

@@ -14,7 +14,9 @@ from dagster import AssetKey, BackfillPolicy, DagsterInstance
 from assets.definitions import build_definitions
 from assets.launch import RANGE_END_TAG, RANGE_START_TAG
 from assets.study import load_study
+from pipeline import checksums
 from pipeline.cli import main
+from pipeline.locations.local import LocalLocation
 from pipeline.state.store import StateStore
 from tests.exports import response, write_export
 from tests.study import Study
@@ -32,8 +34,8 @@ def _three_days(tmp_path) -> Study:
 
 
 def _sums(study: Study) -> dict[str, str]:
-    lines = (study.pub / "SHA256SUMS").read_text().splitlines()
-    return {name: sha for sha, name in (line.split("  ", 1) for line in lines)}
+    """Every published file the SHA256SUMS files list (one per folder)."""
+    return checksums.read(LocalLocation(study.pub))
 
 
 def test_backfill_of_a_range_is_one_run_with_sums_and_manifest(tmp_path):
@@ -46,7 +48,7 @@ def test_backfill_of_a_range_is_one_run_with_sums_and_manifest(tmp_path):
         assert again.stat().st_ino == first.stat().st_ino  # unchanged: a link, not an upload
     sums = _sums(study)
     for name in study.files():
-        if name != "SHA256SUMS":
+        if not checksums.is_sums(name):
             assert sums[name] == hashlib.sha256((study.pub / name).read_bytes()).hexdigest()
     manifests = [f for f in study.files() if f.startswith("runs/2021_06_09_")]
     assert len(manifests) == 1  # one run for the whole range
@@ -112,7 +114,7 @@ def test_a_backfill_needs_no_clock_and_leaves_out_days_never_published(tmp_path,
     assert [f[15:25] for f in sorted(again)] == ["2021_06_01", "2021_06_02"]
     assert not [f for f in study.files() if f.startswith(("cvid_responses_2021_05",))]
     [cumulative] = [f for f in study.files() if "_-_" in f]
-    assert cumulative == "cvid_responses_2021_06_01_-_2021_06_03.csv.gz"
+    assert cumulative == "cumulative/cvid_responses_2021_06_01_-_2021_06_03.csv.gz"
     check = subprocess.run(["sha256sum", "-c", "--quiet", "SHA256SUMS"], cwd=study.pub)
     assert check.returncode == 0
 
@@ -133,3 +135,41 @@ def test_partitions_begin_at_the_study_first_day(tmp_path):
     assert pdef.get_first_partition_key() == "2021-06-01"
     study.configure(first_day="2021-05-15")
     assert first_partition_day(load_study(study.config)) == "2021-05-15"
+
+
+def test_a_failed_backfill_leaves_published_days_as_they_were(tmp_path):
+    """SPEC §7: a backfill run that fails before publishing fails as a run, but the days it
+    covered keep their materialized status (their files are still out, unchanged); a day
+    never published of the range is the one that shows Failed."""
+    from dagster import AssetPartitionStatus
+
+    study = _three_days(tmp_path)
+    defs = build_definitions([load_study(study.config)])
+    key = AssetKey(["config", "day_file"])
+    pdef = defs.resolve_assets_def(key).partitions_def
+    job = defs.resolve_job_def("config_days")
+    instance = DagsterInstance.ephemeral()
+
+    def backfill(as_of: str, first: str, last: str):
+        return job.execute_in_process(
+            run_config={"resources": {"config_study": {"config": {
+                "config_path": str(study.config), "as_of": as_of}}}},
+            instance=instance, tags={RANGE_START_TAG: first, RANGE_END_TAG: last},
+            raise_on_error=False,
+        )  # fmt: skip
+
+    assert backfill("2021-06-09T12:00:00Z", "2021-06-02", "2021-06-03").success
+    before = sorted(study.files())
+    # a clock earlier than the last run's: refused before anything is published
+    failed = backfill("2021-06-05T12:00:00Z", "2021-06-02", "2021-06-04")
+    assert not failed.success
+    [failure] = failed.get_step_failure_events()
+    assert "earlier than the last committed run" in str(failure.event_specific_data.error)
+    assert sorted(study.files()) == before
+    days = ["2021-06-02", "2021-06-03", "2021-06-04"]
+    status = instance.get_status_by_partition(key, days, pdef)
+    assert status["2021-06-02"] == status["2021-06-03"] == AssetPartitionStatus.MATERIALIZED
+    assert status["2021-06-04"] == AssetPartitionStatus.FAILED
+    records = instance.fetch_materializations(key, limit=10).records
+    md = next(r for r in records if r.run_id == failed.run_id).asset_materialization.metadata
+    assert md["recorded"].value == "2021-06-09"  # the file already out, as it was

@@ -309,7 +309,7 @@ def test_a_run_without_a_clock_uses_its_creation_time(tmp_path):
     )  # fmt: skip
     assert result.success
     created = instance.get_run_record_by_id(result.run_id).create_timestamp
-    [manifest] = [f for f in study.files() if f.startswith("runs/")]
+    [manifest] = [f for f in study.files() if f.startswith("runs/") and f.endswith(".json")]
     assert json.loads(study.text(manifest))["as_of"] == created.isoformat()
 
 

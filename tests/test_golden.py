@@ -71,9 +71,9 @@ def test_published_format_is_exact(tmp_path):
     assert study.text("cvid_responses_2021_06_01_recordedby_2021_06_03.csv") == GOLDEN_DAY_1
     assert study.text("cvid_responses_2021_06_02_recordedby_2021_06_03.csv") == GOLDEN_DAY_2
     header = GOLDEN_DAY_1.splitlines()[0]
-    cumulative = study.text("cvid_responses_2021_06_01_-_2021_06_02.csv.gz")
+    cumulative = study.text("cumulative/cvid_responses_2021_06_01_-_2021_06_02.csv.gz")
     assert cumulative == GOLDEN_DAY_1 + GOLDEN_DAY_2.split("\n", 1)[1]
     assert cumulative.count(header) == 1
-    codebook = study.text("codebook.csv").splitlines()
+    codebook = study.text("docs/codebook.csv").splitlines()
     assert codebook[0] == "variable,question,type,waves"
     assert any(line == 'A2,"Question A2, second line",integer,2' for line in codebook)

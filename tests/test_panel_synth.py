@@ -240,9 +240,15 @@ def test_answers_look_like_qualtrics(responses):
     for col in NUMERIC:
         present = values[col] - {""}
         assert any(re.fullmatch(r"\d+", v) for v in present), col
-    numerics = set().union(*(values[c] for c in NUMERIC)) - {""}
+    numerics = set().union(*(values[c] for c in NUMERIC | {"A4"})) - {""}
     assert any(re.fullmatch(r"\d+\.\d", v) for v in numerics)
-    assert any(not number.fullmatch(v) for v in numerics)  # "a few", "3 people", ...
+    # values of the survey's types: numbers in numeric items (A4 too), codes in choice items,
+    # text only in the text answers and the ZIP code
+    assert all(number.fullmatch(v) for v in numerics), sorted(numerics)
+    codes = re.compile(r"\d+(,\d+)*")
+    for col in set(values) - META - NUMERIC - {"A4", "A3", "B2_14_TEXT", "D1_4_TEXT"}:
+        if not col.startswith(("Q_", "QState_", "QCity_")):
+            assert all(codes.fullmatch(v) for v in values[col] - {""}), col
     texts = (values["B2_14_TEXT"] | values["D1_4_TEXT"]) - {""}
     assert any(t != t.strip() for t in texts) and any("  " in t.strip() for t in texts)
     assert values["QState_A3"] & {"CA", "NY"} and values["QState_A3"] & {"PR", "GU", "ON", "BC"}

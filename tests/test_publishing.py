@@ -22,7 +22,6 @@ from pipeline.publishing import (
     Publisher,
     PublishResult,
     manifest,
-    sha256sums,
 )
 from pipeline.state.store import StateStore
 from tests.study import Study
@@ -231,13 +230,13 @@ def test_finish_writes_outages_manifest_and_sums_that_sha256sum_accepts(tmp_path
     assert text.encode() == outages.render(store.outages())  # as the state has them now
     sums = (loc.root / "SHA256SUMS").read_text()
     listed = [line.split("  ", 1)[1] for line in sums.splitlines()]
-    assert listed == sorted([
-        "OUTAGES.txt", "cumulative/all.csv.gz", res.manifest,
-        "cvid_responses_2021_06_01_recordedby_2021_06_02.csv",
-    ])  # fmt: skip
-    check = _sha256sum_c(loc.root)
-    assert check.returncode == 0, check.stdout + check.stderr
-    assert check.stdout.count(": OK") == 4
+    # one SHA256SUMS a folder: the root's lists the root's files only
+    assert listed == ["OUTAGES.txt", "cvid_responses_2021_06_01_recordedby_2021_06_02.csv"]
+    for folder, names in [("", 2), ("cumulative", 1), ("runs", 1)]:
+        check = _sha256sum_c(loc.root / folder)
+        assert check.returncode == 0, check.stdout + check.stderr
+        assert check.stdout.count(": OK") == names
+    assert (loc.root / "runs/SHA256SUMS").read_text().endswith("  2021_06_02_run-1.json\n")
 
     # the next run: files of both runs summed, a withdrawn file gone and not listed
     ctx2 = _ctx(tmp_path, store, "2021-06-03T12:00:00+00:00", "run-2")
@@ -251,17 +250,12 @@ def test_finish_writes_outages_manifest_and_sums_that_sha256sum_accepts(tmp_path
     assert (loc.root / "cumulative/all.csv.gz").exists()
     pub2.complete()
     assert not (loc.root / "cumulative/all.csv.gz").exists()
+    # the folder has nothing left: its SHA256SUMS went with its last file
+    assert not (loc.root / "cumulative/SHA256SUMS").exists()
     assert "OUTAGES.txt" not in res2.written  # no new entry: the same bytes, not re-sent
-    sums2 = (loc.root / "SHA256SUMS").read_text()
-    assert "cumulative/all.csv.gz" not in sums2
-    assert "runs/2021_06_03_run-2.json" in sums2 and "runs/2021_06_02_run-1.json" in sums2
-    check = _sha256sum_c(loc.root)
-    assert check.returncode == 0, check.stdout + check.stderr
-    assert check.stdout.count(": OK") == len(sums2.splitlines()) == 5
-
-
-def test_sha256sums_is_sorted_and_skips_removed_files_and_itself():
-    sums = sha256sums({"b.csv": "2" * 64, "SHA256SUMS": "0" * 64, "a.csv": "1" * 64,
-                       "gone.csv": None})  # fmt: skip
-    assert sums == f"{'1' * 64}  a.csv\n{'2' * 64}  b.csv\n".encode()
-    assert sha256sums({}) == b""
+    runs = (loc.root / "runs/SHA256SUMS").read_text()
+    assert "2021_06_03_run-2.json" in runs and "2021_06_02_run-1.json" in runs
+    for folder, names in [("", 3), ("runs", 2)]:
+        check = _sha256sum_c(loc.root / folder)
+        assert check.returncode == 0, check.stdout + check.stderr
+        assert check.stdout.count(": OK") == names

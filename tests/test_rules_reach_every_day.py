@@ -36,7 +36,7 @@ def study(tmp_path) -> Study:
 
 def _reissued(study: Study) -> tuple[list[str], list[str]]:
     """Old days (06-01..06-03) the newest run re-sent, and those it re-issued by link."""
-    runs = sorted(f for f in study.files() if f.startswith("runs/"))
+    runs = sorted(f for f in study.files() if f.startswith("runs/") and f.endswith(".json"))
     manifest = json.loads(study.text(runs[-1]))
     old = tuple(f"cvid_responses_2021_06_0{d}_" for d in (1, 2, 3))
     return (

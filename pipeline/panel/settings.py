@@ -87,6 +87,8 @@ def render_settings(cfg: Config, questions: list[str], zip_sha: str | None) -> d
         "zip_min_population": MIN_ZIP_POPULATION,
         "header": hashlib.sha256(header.encode()).hexdigest(), "zip_population": zip_sha,
         "guard_formulas": cfg.rules.guard_formulas,
+        # not a key part (the header's hash is): kept to name the columns a change adds
+        "columns": published_columns(questions),
     }  # fmt: skip
 
 
@@ -113,11 +115,25 @@ def describe_change(old: dict[str, Any] | None, new: dict[str, Any], parts: tupl
             text = f"formatting version {new[part]}"
         elif part == "guard_formulas":
             text = f"{CHANGE_NAMES[part]} {'on' if new[part] else 'off'}"
+        elif part == "header":
+            text = CHANGE_NAMES[part] + column_changes(old.get("columns"), new.get("columns"))
         else:
             text = CHANGE_NAMES[part]
         if text not in said:
             said.append(text)
     return "; ".join(said) or "rendering rules changed"
+
+
+def column_changes(old: list[str] | None, new: list[str] | None) -> str:
+    """The columns added and removed, in words (" (added: A2b, B2b; removed: Q9)"); "" when
+    the settings of an older version did not keep the columns."""
+    if old is None or new is None:
+        return ""
+    added = [c for c in new if c not in set(old)]
+    removed = [c for c in old if c not in set(new)]
+    said = [f"added: {', '.join(added)}"] if added else []
+    said += [f"removed: {', '.join(removed)}"] if removed else []
+    return f" ({'; '.join(said)})" if said else " (column order)"
 
 
 def rebuilding(ctx: RunContext) -> bool:

@@ -24,8 +24,14 @@ the exports a survey platform would have delivered for them:
   empty tokens, forwarded links (2–5 responses sharing a token; the original sometimes
   recorded days after the forwardees), late records (recorded 1–4 days after the start),
   abandoned responses (``Finished=0``, closed 4 h after the start), tokens starting with
-  ``-`` exported as ``'-…``, junk in numeric open-ended items, 9-digit ZIP codes, ZIPs
-  with leading zeros, free text with stray spaces, commas, quotes and the odd newline.
+  ``-`` exported as ``'-…``, outliers and decimals in numeric open-ended items, 9-digit
+  ZIP codes, ZIPs with leading zeros, free text with stray spaces, commas, quotes and the
+  odd newline.
+
+Values have the survey's types (its R helper, ``get_survey_df``, reads them so): numeric
+open-ended items (``A2``, ``A4``, ``Q40``, ...) hold numbers only, single-choice items one
+code, multi-select items a comma-separated code list; text only in the ``*_TEXT`` answers
+and the ZIP code (``A3``).
 
 Missing values are empty cells by default (as Qualtrics writes them); ``na_token="NA"``
 writes a bare ``NA`` like the fixture (which is an R re-export). Everything is drawn from
@@ -381,19 +387,20 @@ _MULTI: dict[str, tuple[int, float, int, float, float]] = {
     "C1": (12, 0.1, 9, 0.5, 0.04),
     "C13": (8, 0.3, 8, 0.2, 0.05),
 }
-# numeric open-ended: (max int, floats, junk, P(float), P(junk), missing)
+# numeric open-ended: (max int, floats, outliers, P(float), P(outlier), missing); every value
+# is a number (the survey's number boxes take nothing else)
 _NUMERIC: dict[str, tuple[int, tuple[str, ...], tuple[str, ...], float, float, float]] = {
-    "A2": (9, ("0.0", "1.0", "2.0", "1.5", "2.5", "0.5"), ("a few", "3 people", "none", "idk", "1 or 2", "two"), 0.02, 0.01, 0.03),
-    "A2b": (15, ("2.0", "3.0", "4.0", "2.5", "1.0"), ("3 people", "four", "a lot", "5+", "me"), 0.015, 0.01, 0.03),
-    "A4": (60, ("1.0", "2.0", "0.5"), ("a few", "many", "none", "not sure", "10+"), 0.005, 0.02, 0.06),
-    "B2b": (60, ("0.5", "1.5", "2.0", "3.0", "7.0"), ("a week", "since monday", "2 weeks", "1-2", "few days"), 0.02, 0.03, 0.05),
-    "C10_1_1": (500, ("0.0", "1.0", "2.5", "10.0"), ("lots", "50+", "a few", "idk", "n/a"), 0.01, 0.01, 0.1),
-    "C10_2_1": (500, ("0.0", "1.0", "2.5", "10.0"), ("lots", "50+", "a few", "idk", "n/a"), 0.01, 0.01, 0.1),
-    "C10_3_1": (500, ("0.0", "1.0", "2.5", "10.0"), ("lots", "50+", "a few", "idk", "n/a"), 0.01, 0.01, 0.12),
-    "C10_4_1": (500, ("0.0", "1.0", "2.5", "10.0"), ("lots", "50+", "a few", "idk", "n/a"), 0.01, 0.01, 0.15),
-    "D3": (9, ("1.0", "2.0", "0.0"), ("none", "two", "a few"), 0.01, 0.005, 0.08),
-    "D4": (12, ("1.0", "2.0", "0.0"), ("none", "two", "a few"), 0.01, 0.005, 0.08),
-    "D5": (6, ("1.0", "2.0", "0.0"), ("none", "two", "a few"), 0.01, 0.005, 0.08),
+    "A2": (9, ("0.0", "1.0", "2.0", "1.5", "2.5", "0.5"), ("10", "12", "15", "20", "11", "14"), 0.02, 0.01, 0.03),
+    "A2b": (15, ("2.0", "3.0", "4.0", "2.5", "1.0"), ("20", "25", "30", "18", "16"), 0.015, 0.01, 0.03),
+    "A4": (60, ("1.0", "2.0", "0.5"), ("100", "75", "200", "80", "150"), 0.005, 0.02, 0.06),
+    "B2b": (60, ("0.5", "1.5", "2.0", "3.0", "7.0"), ("90", "120", "180", "365", "100"), 0.02, 0.03, 0.05),
+    "C10_1_1": (500, ("0.0", "1.0", "2.5", "10.0"), ("1000", "750", "2000", "600", "1500"), 0.01, 0.01, 0.1),
+    "C10_2_1": (500, ("0.0", "1.0", "2.5", "10.0"), ("1000", "750", "2000", "600", "1500"), 0.01, 0.01, 0.1),
+    "C10_3_1": (500, ("0.0", "1.0", "2.5", "10.0"), ("1000", "750", "2000", "600", "1500"), 0.01, 0.01, 0.12),
+    "C10_4_1": (500, ("0.0", "1.0", "2.5", "10.0"), ("1000", "750", "2000", "600", "1500"), 0.01, 0.01, 0.15),
+    "D3": (9, ("1.0", "2.0", "0.0"), ("10", "11", "12"), 0.01, 0.005, 0.08),
+    "D4": (12, ("1.0", "2.0", "0.0"), ("15", "14", "20"), 0.01, 0.005, 0.08),
+    "D5": (6, ("1.0", "2.0", "0.0"), ("8", "7", "10"), 0.01, 0.005, 0.08),
 }  # fmt: skip
 # numeric ints: geometric parameter and share of zeros (before the geometric tail)
 _INT_SHAPE = {
@@ -601,17 +608,17 @@ def _multi(rng: np.random.Generator, n: int, name: str) -> _Col:
 
 
 def _numeric(rng: np.random.Generator, n: int, name: str) -> _Col:
-    max_int, floats, junk, p_float, p_junk, missing = _NUMERIC[name]
+    max_int, floats, odd, p_float, p_odd, missing = _NUMERIC[name]
     p_geom, p_zero = _INT_SHAPE[name]
     ints = np.minimum(rng.geometric(p_geom, size=n) - (0 if name == "A2b" else 1), max_int)
     ints[rng.random(n) < p_zero] = 0
-    vocab = [str(i) for i in range(max_int + 1)] + list(floats) + list(junk)
+    vocab = [str(i) for i in range(max_int + 1)] + list(floats) + list(odd)
     codes = ints.astype(np.int32)
     u = rng.random(n)
     is_float = u < p_float
-    is_junk = (u >= p_float) & (u < p_float + p_junk)
+    is_odd = (u >= p_float) & (u < p_float + p_odd)
     codes[is_float] = max_int + 1 + rng.integers(0, len(floats), size=int(is_float.sum()))
-    codes[is_junk] = max_int + 1 + len(floats) + rng.integers(0, len(junk), size=int(is_junk.sum()))
+    codes[is_odd] = max_int + 1 + len(floats) + rng.integers(0, len(odd), size=int(is_odd.sum()))
     codes[rng.random(n) < missing] = -1
     return _vocab_col(codes, vocab)
 
@@ -620,8 +627,8 @@ def _temperature(rng: np.random.Generator, n: int) -> _Col:
     tenths = [f"{t / 10:.1f}" for t in range(970, 1051)]  # 97.0 .. 105.0 °F
     whole = [str(t) for t in range(98, 105)]
     celsius = ["37.5", "37.8", "38", "38.2", "38.5", "39", "39.4"]
-    junk = ["not sure", "100F", "99.5 F", "high", "?", "didn't check"]
-    vocab = tenths + whole + celsius + junk
+    odd = ["986", "1002", "0", "110", "96.5", "106"]  # typos and outliers, numbers still
+    vocab = tenths + whole + celsius + odd
     t = np.clip(np.rint(rng.normal(1005, 9, size=n)), 970, 1050).astype(np.int32) - 970
     u = rng.random(n)
     codes = t.copy()
@@ -631,7 +638,7 @@ def _temperature(rng: np.random.Generator, n: int) -> _Col:
     codes[c] = len(tenths) + len(whole) + rng.integers(0, len(celsius), size=int(c.sum()))
     j = u >= 0.95
     codes[j] = (
-        len(tenths) + len(whole) + len(celsius) + rng.integers(0, len(junk), size=int(j.sum()))
+        len(tenths) + len(whole) + len(celsius) + rng.integers(0, len(odd), size=int(j.sum()))
     )
     codes[rng.random(n) < 0.04] = -1
     return _vocab_col(codes, vocab)

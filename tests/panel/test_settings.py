@@ -124,5 +124,5 @@ def test_describe_change_names_what_changed(panel, monkeypatch):
     monkeypatch.setattr(settings, "FORMAT_VERSION", 99)
     new = {**ledger_settings(panel.cfg), **render_settings(panel.cfg, [*QUESTIONS, "Z9"], "ab")}
     assert describe_change(old, new, parts) == (
-        "formatting version 99; published columns changed; ZIP population table changed"
+        "formatting version 99; published columns changed (added: Z9); ZIP population table changed"
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import tarfile
+from collections import Counter
 from contextlib import closing
 from datetime import date, timedelta
 from typing import Any
@@ -18,7 +19,7 @@ from pipeline.clock import day_range
 from pipeline.context import RunContext
 from pipeline.csvfmt import to_csv_bytes
 from pipeline.fetching import FetchResult, InputFile, quarantine_notices, with_outcomes
-from pipeline.panel import codebook, names
+from pipeline.panel import codebook, names, parquet
 from pipeline.panel.output import published_columns
 from pipeline.panel.stages.days import DayBuild
 from pipeline.panel.stages.eligibility import EligibilityResult
@@ -77,6 +78,14 @@ def publish_and_commit(
         for day, st in build.stores.items():
             new_days[day] = {**day_rows.get(day, {"day": day}), "store": st.store,
                              "rows": st.rows}  # fmt: skip
+        moved = move_old_layout(pub)
+        if moved:
+            note(
+                "NOTICE",
+                f"Files moved to subfolders: {moved}. The publish root now holds "
+                "only daily files among its CSV names (as the survey's R helper expects); "
+                "each subfolder has its own SHA256SUMS (see README, Published files).",
+            )
         first = ctx.first_day(delta)
         members: dict[str, str] = {}
         if first is not None and first <= lag.last_closed:
@@ -92,6 +101,10 @@ def publish_and_commit(
             _publish_cumulative(
                 ctx, pub, build, list(members.values()), date.fromisoformat(first), lag
             )
+            types = codebook.column_types(
+                list(build.questions), list(build.layouts), cfg.rules, cfg.timezone
+            )
+            res.cells_untyped = parquet.publish_days(ctx, pub, members, types)
             names_now = {d: r.get("published_name") for d, r in {**day_rows, **new_days}.items()}
             _publish_rollups(ctx, pub, build, members, names_now, note)
         if res.rerendered_days:
@@ -102,8 +115,15 @@ def publish_and_commit(
                 res.rerendered_days,
             )
         pub.write(
-            "codebook.csv",
-            codebook.render(list(build.questions), list(build.layouts), cfg.rules),
+            names.CODEBOOK,
+            codebook.render(
+                list(build.questions),
+                list(build.layouts),
+                cfg.rules,
+                timezone=cfg.timezone,
+                zip_table=cfg.zip_population is not None,
+                weights=cfg.weights is not None,
+            ),
             "codebook",
         )
         _write_cid_lists(ctx, lag, changes, res)
@@ -126,6 +146,25 @@ def publish_and_commit(
     _drop_superseded_stores(ctx, build)
     ctx.clean_run_dirs()
     return res
+
+
+def move_old_layout(pub: Publisher) -> str:
+    """Files of the layout before subfolders (the cumulative file, the monthly rollups and
+    the codebook in the root) go to their folders (SPEC §3.6); returns what moved, in words
+    ("" when nothing). Rollups are linked to their new names (their content is not rebuilt);
+    the cumulative file and the codebook are written under their new names by every run.
+    The old names go after the commit, once no SHA256SUMS lists them."""
+    counts: dict[str, int] = {}
+    for name, row in list(pub.current.items()):
+        new = names.moved(name, row["kind"])
+        if new is None:
+            continue
+        if row["kind"] == "rollup" and new not in pub.current and pub.loc.stat(name):
+            pub.link(name, new, "rollup", row.get("day"), lambda n=name: pub.loc.read_bytes(n))
+        pub.remove(name)
+        folder = new.split("/", 1)[0]
+        counts[folder] = counts.get(folder, 0) + 1
+    return ", ".join(f"{n} file(s) to {folder}/" for folder, n in sorted(counts.items()))
 
 
 def _drop_superseded_stores(ctx: RunContext, build: DayBuild) -> None:
@@ -235,10 +274,12 @@ def _publish_day(
                 res.rerendered_days.append(day)
             elif not within:
                 res.corrections.append(day)
+                diff = row_changes(ctx.cached_csv(known["csv_sha"]), ctx.cached_csv(sha))
                 note(
                     "CORRECTION",
                     f"Responses of this day changed after the {cfg.stabilization_days}-day "
-                    f"stabilization window (late records or weights); re-issued as {name}.",
+                    f"stabilization window (late records or weights): {diff}; re-issued as "
+                    f"{name}.",
                     [day],
                 )
         else:
@@ -273,7 +314,27 @@ def _publish_day(
     )  # fmt: skip
     res.days_published += 1
     res.rows_published += res.daily_counts[day]
+    if name in res.linked:
+        res.rows_linked += res.daily_counts[day]
+    else:
+        res.rows_written += res.daily_counts[day]
     return sha
+
+
+def row_changes(old: bytes, new: bytes) -> str:
+    """How a day's rows changed between two versions of its file, in words ("3 row(s)
+    replaced, 1 added; 120 rows now"): rows are compared whole (a published row has no
+    key), so a changed value counts as a row replaced."""
+    before = Counter(old.splitlines()[1:])
+    after = Counter(new.splitlines()[1:])
+    gone, came = sum((before - after).values()), sum((after - before).values())
+    replaced = min(gone, came)
+    parts = [f"{replaced} row(s) replaced"]
+    if came > replaced:
+        parts.append(f"{came - replaced} added")
+    if gone > replaced:
+        parts.append(f"{gone - replaced} removed")
+    return f"{', '.join(parts)}; {sum(after.values())} rows now"
 
 
 def _publish_cumulative(
@@ -400,9 +461,11 @@ def _manifest(
         "reissued_by_link": res.linked,
         "reissued_days": res.reissued_days,
         "reissued_settings_changed": res.rerendered_days,
-        "rows_published": res.rows_published,
+        "rows_in_files_written": res.rows_written,
+        "rows_in_files_reissued_by_link": res.rows_linked,
         "rows_withheld_no_weight_or_late": res.rows_withheld,
-        "cells_guarded_formula": build.guarded,  # in the days rendered by this run
+        "cells_guarded_formula": build.guarded,
+        "parquet_cells_not_typed": res.cells_untyped,  # null in the Parquet copies written  # in the days rendered by this run
         "corrections": res.corrections,
         "held_days": res.held_days,
         "deferred_days_version_of_today_published": res.deferred_days,

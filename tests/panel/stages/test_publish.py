@@ -3,14 +3,15 @@ committed at once; unchanged days linked or left alone per ``reissue``."""
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 
 from pipeline.panel.stages.publish import daily_names, ledger_changes, publish_and_commit
 from tests.exports import response
 
 NIGHT1, NIGHT2 = "2021-06-03T12:00:00Z", "2021-06-04T12:00:00Z"  # 06-02, 06-03 closed
-D1 = "cvid_responses_2021_06_01_recordedby_2021_06_03.csv"
-D2 = "cvid_responses_2021_06_02_recordedby_2021_06_03.csv"
+D1 = "cvid_responses_2021_06_01_recordedby_2021_06_03.csv.gz"
+D2 = "cvid_responses_2021_06_02_recordedby_2021_06_03.csv.gz"
 
 
 def _publish(panel, clock: str, held_days=None, **kw):
@@ -38,16 +39,20 @@ def test_first_publish_writes_the_files_and_commits(panel):
     res, ctx, s = _publish(panel, NIGHT1)
     assert panel.store.last_seq() == 1  # committed
     manifest = f"runs/2021_06_03_{ctx.run_id}.json"
+    parquet = sorted(n for n in res.written if n.startswith("parquet/day="))
+    assert [n.split("/")[1] for n in parquet] == ["day=2021-06-01", "day=2021-06-02"]
     assert sorted(res.written) == sorted([
-        D1, D2, "cvid_responses_2021_06_01_-_2021_06_02.csv.gz", "codebook.csv",
-        "OUTAGES.txt", manifest, "SHA256SUMS",
+        D1, D2, "cumulative/cvid_responses_2021_06_01_-_2021_06_02.csv.gz", "docs/codebook.csv",
+        "OUTAGES.txt", manifest, *parquet, "cumulative/SHA256SUMS", "docs/SHA256SUMS",
+        "runs/SHA256SUMS", "parquet.SHA256SUMS", "SHA256SUMS",
     ])  # fmt: skip
     assert res.first_published == ["2021-06-01", "2021-06-02"] and res.linked == []
     assert (res.days_published, res.rows_published) == (2, 3)
     assert res.daily_counts == {"2021-06-01": 2, "2021-06-02": 1}
     for day, name in (("2021-06-01", D1), ("2021-06-02", D2)):
-        data = (panel.pub / name).read_bytes()
-        assert data == ctx.csv_cache(s.build.rendered[day].csv_sha).read_bytes()
+        data = (panel.pub / name).read_bytes()  # gzipped by default
+        csv = ctx.csv_cache(s.build.rendered[day].csv_sha).read_bytes()
+        assert gzip.decompress(data) == csv
         assert _sums(panel)[name] == hashlib.sha256(data).hexdigest()
         assert res.day_files[day].name == name
     # the state: days, ledger, CID lists
@@ -69,8 +74,8 @@ def test_unchanged_days_are_linked_with_reissue_all(panel):
     _publish(panel, NIGHT1)
     res, _, _ = _publish(panel, NIGHT2)  # nothing new; 06-03 closes, empty
     assert panel.store.last_seq() == 2
-    again = ["cvid_responses_2021_06_01_recordedby_2021_06_04.csv",
-             "cvid_responses_2021_06_02_recordedby_2021_06_04.csv"]  # fmt: skip
+    again = ["cvid_responses_2021_06_01_recordedby_2021_06_04.csv.gz",
+             "cvid_responses_2021_06_02_recordedby_2021_06_04.csv.gz"]  # fmt: skip
     assert sorted(res.linked) == again and res.reissued_days == []
     assert not [n for n in res.written if n.startswith(("cvid_responses_2021_06_01_r",
                                                         "cvid_responses_2021_06_02_r"))]  # fmt: skip
@@ -97,8 +102,8 @@ def test_a_changed_day_is_written_again_and_the_old_version_stays(panel):
     panel.export("b.csv", [response("R0", "c", "2021-06-02 08:00:00", A1_1="9")])  # a swap
     res, _, s = _publish(panel, NIGHT2)
     assert s.delta.swaps == 1 and res.reissued_days == ["2021-06-02"]
-    new = "cvid_responses_2021_06_02_recordedby_2021_06_04.csv"
-    assert new in res.written and ",9," in (panel.pub / new).read_text()
+    new = "cvid_responses_2021_06_02_recordedby_2021_06_04.csv.gz"
+    assert new in res.written and b",9," in gzip.decompress((panel.pub / new).read_bytes())
     assert (panel.pub / D2).read_bytes() == old
 
 
@@ -152,6 +157,6 @@ def test_daily_names_are_the_newest_and_todays(panel):
     _publish(panel, NIGHT1)
     ctx = panel.context(NIGHT2)
     assert sorted(daily_names(ctx, panel.store.days())) == sorted([
-        D1, D2, "cvid_responses_2021_06_01_recordedby_2021_06_04.csv",
-        "cvid_responses_2021_06_02_recordedby_2021_06_04.csv",
+        D1, D2, "cvid_responses_2021_06_01_recordedby_2021_06_04.csv.gz",
+        "cvid_responses_2021_06_02_recordedby_2021_06_04.csv.gz",
     ])  # fmt: skip
