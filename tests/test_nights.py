@@ -69,7 +69,11 @@ def test_three_nights(tmp_path, state_url):
     assert lines[2].startswith("2021-06-01 10:00:00")  # O1 replaced F1 (swap)
     assert "2021-06-01 11:00:00" not in n2 and "2021-06-01 20:00:00" not in n2
     assert study.text(DAY1.format("2021_06_02")) == n1  # older versions stay untouched
-    manifest = json.loads(study.text(sorted(f for f in study.files() if f.startswith("runs/") and f.endswith(".json"))[-1]))
+    manifest = json.loads(
+        study.text(
+            sorted(f for f in study.files() if f.startswith("runs/") and f.endswith(".json"))[-1]
+        )
+    )
     assert manifest["swaps"] == 1
     statuses = {i["path"]: i["status"] for i in manifest["inputs"]}
     assert statuses["export_again.csv"] == "duplicate"

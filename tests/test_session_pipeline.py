@@ -17,7 +17,9 @@ from pathlib import Path
 
 import pytest
 
+from pipeline import checksums
 from pipeline.cli import main
+from pipeline.locations.local import LocalLocation
 from pipeline.session.hashing import hash_id
 from pipeline.session.synth import generate_session
 from tests.session_study import (
@@ -147,7 +149,7 @@ def test_nightly_deliveries_publish_consented_responses_and_late_rulings(tmp_pat
         # exactly the study-wide files of SPEC §4.3 (no -identifiable), plus one manifest a night
         names = study.files()
         assert _not_runs(names) == DEFAULT_FILES
-        assert len([n for n in names if n.startswith("runs/")]) == night + 1
+        assert len([n for n in names if n.startswith("runs/") and n.endswith(".json")]) == night + 1
 
         # CSV and JSON carry the same responses, exactly the consented ones delivered so far
         in_csv, in_json = study.response_uuids()
@@ -180,11 +182,9 @@ def test_nightly_deliveries_publish_consented_responses_and_late_rulings(tmp_pat
         assert m["bytes_uploaded"] == sum(len(files_now[n]) for n in resent)
         previous_files = files_now
 
-        # SHA256SUMS covers every other file with its real hash
-        sums = dict(
-            reversed(line.split("  ", 1)) for line in study.read("SHA256SUMS").decode().splitlines()
-        )
-        assert sorted(sums) == [n for n in names if n != "SHA256SUMS"]
+        # the SHA256SUMS files (one per folder) cover every other file with its real hash
+        sums = checksums.read(LocalLocation(study.pub))
+        assert sorted(sums) == [n for n in names if not checksums.is_sums(n)]
         for name, sha in sums.items():
             assert hashlib.sha256(study.read(name)).hexdigest() == sha, name
 
@@ -205,14 +205,15 @@ def test_nightly_deliveries_publish_consented_responses_and_late_rulings(tmp_pat
     new = sorted(set(after) - set(before))
     assert len(new) == 1 and new[0].startswith(f"runs/{FINAL_CLOCK[:10].replace('-', '_')}_")
     for name, (mtime, data) in before.items():
-        if name != "SHA256SUMS":
+        if name != "runs/SHA256SUMS":  # it lists the new manifest; the root's is unchanged
             assert (study.pub / name).stat().st_mtime_ns == mtime, name
             assert study.read(name) == data, name
     m = study.manifest()
     assert m["published"] == [] and m["bytes_uploaded"] == 0
     assert m["inputs"] == [] and m["days_changed"] == [] and m["quarantined"] == []
     assert m["published_responses"] == len(published[-1])
-    assert new[0] in study.read("SHA256SUMS").decode()  # the only change: the new manifest
+    # the only change: the new manifest, listed in runs/SHA256SUMS
+    assert new[0].removeprefix("runs/") in study.read("runs/SHA256SUMS").decode()
 
     # delivering the same week at once gives byte-identical study files
     once = _one_shot(tmp_path / "once", raw)
@@ -352,19 +353,23 @@ def test_malformed_json_is_quarantined_and_the_rest_publishes(tmp_path, monkeypa
     kept = sorted((study.archive / "quarantine").glob("*responses_broken.json"))
     assert len(kept) == 1 and kept[0].read_bytes() == broken.encode()
     error = kept[0].with_name(kept[0].name + ".error.txt").read_text()
-    assert "responses_broken.json" in error and "record 1" in error and "line " in error
+    assert "responses_broken.json" in error and "record 2" in error and " column " in error
+    assert "not JSON: Expecting value: line " in error  # the decoder's place, whole
     outages = study.read("OUTAGES.txt").decode()
-    assert outages.count("  NOTICE  for:") == 1
-    assert "responses_broken.json" in outages and "record 1" in outages
+    assert outages.count("  NOTICE  for:") == 2
+    assert "responses_broken.json" in outages and "record 2" in outages
+    # the acceptance of a response never received (its file is quarantined): kept, reported
+    assert "consent_extra.csv: 1 consent ruling(s) on a response never received" in outages
     m = study.manifest()
     assert m["quarantined"] == ["responses_broken.json"]
     status = {i["path"].rsplit("/", 1)[-1]: i["status"] for i in m["inputs"]}
     assert status["responses_broken.json"] == "quarantined"
     assert status["consent_extra.csv"] == "applied"
 
-    # the next night neither re-reads it nor repeats the notice
+    assert m["rulings_without_response"] == 1
+    # the next night neither re-reads it nor repeats the notices
     assert study.run(night_clock(8)) == 0
-    assert study.read("OUTAGES.txt").decode().count("  NOTICE  for:") == 1
+    assert study.read("OUTAGES.txt").decode().count("  NOTICE  for:") == 2
     assert study.manifest()["quarantined"] == [] and study.manifest()["inputs"] == []
 
 
@@ -480,16 +485,86 @@ def test_idmap_maps_children_consented_in_both_studies(tmp_path, monkeypatch, ca
         assert one in ids_a and two in ids_b
 
 
-def test_records_of_another_study_are_quarantined(tmp_path, monkeypatch):
-    """The drop of one study must not feed another: study.uuid is checked per record."""
+def test_records_of_another_study_are_set_aside(tmp_path, monkeypatch):
+    """The drop of one study must not feed another: study.uuid is checked per record, and
+    the records of another study are set aside one by one (the files are JSON)."""
     monkeypatch.setenv("STUDY_SALT", SALT)
     raw = _raw(tmp_path / "other", days=1, seed=3, study_uuid=OTHER_STUDY)
     study = SessionStudy(tmp_path / "study")
     study.deliver(raw)
     assert study.run(FINAL_CLOCK) == 0
-    assert study.manifest()["quarantined"] == [p.name for p in raw if p.suffix == ".json"]
+    m = study.manifest()
+    assert m["quarantined"] == [] and m["records_set_aside"] == len(raw_records(raw)) > 0
+    assert m["rulings_without_response"] == len(raw_rulings(raw))
     assert study.response_uuids() == (set(), set())
-    assert "is not this study" in study.read("OUTAGES.txt").decode()
+    outages = study.read("OUTAGES.txt").decode()
+    assert "is not this study" in outages and OTHER_STUDY not in outages
+
+
+def test_a_bad_record_is_set_aside_and_its_file_goes_through(tmp_path, monkeypatch):
+    """One non-UUID child global_id costs its record, not its file; a ruling on a response
+    never received is kept and reported; unknown keys are counted (SPEC §6)."""
+    monkeypatch.setenv("STUDY_SALT", SALT)
+    raw = _raw(tmp_path, days=3, seed=2)
+    want = expected_published(raw)
+    target = sorted(p for p in raw if p.suffix == ".json")[0]
+    records = json.loads(target.read_text())
+    number = next(n for n, r in enumerate(records, 1) if r["response"]["uuid"] in want)
+    bad = records[number - 1]
+    bad["child"]["global_id"] = "kid-7 Emma"
+    records[-1]["response"]["new_platform_field"] = 1
+    text = json.dumps(records, indent=2)
+    target.write_text(text)
+    line = [n for n, t in enumerate(text.splitlines(), 1) if t == "  {"][number - 1]
+    never = str(uuid.uuid5(uuid.NAMESPACE_URL, "never-received"))
+    extra = tmp_path / "extra"
+    extra.mkdir()
+    (extra / "consent_orphan.csv").write_text(
+        "response_uuid,action,arbiter,created_at,comment\n"
+        f"{never},accepted,jrivera,2024-03-04T17:00:00.000Z,\n"
+    )
+    study = SessionStudy(tmp_path / "study")
+    study.deliver(raw)
+    study.deliver(sorted(extra.iterdir()))
+    assert study.run(FINAL_CLOCK) == 0
+
+    assert study.response_uuids()[0] == want - {bad["response"]["uuid"]} != set()
+    m = study.manifest()
+    assert m["quarantined"] == [] and m["records_set_aside"] == 1
+    assert m["set_aside"] == [
+        f"{target.name}, record {number}, line {line}: child.global_id is not a UUID"
+    ]
+    on_bad = [r for r in raw_rulings(raw) if r["response_uuid"] == bad["response"]["uuid"]]
+    assert m["rulings_without_response"] == 1 + len(on_bad)  # set aside: not received
+    assert m["unknown_key_names"].get("response.new_platform_field") == 1
+    assert m["unknown_keys"] == sum(m["unknown_key_names"].values())
+    status = {i["path"].rsplit("/", 1)[-1]: i["status"] for i in m["inputs"]}
+    assert status[target.name] == status["consent_orphan.csv"] == "applied"
+    outages = study.read("OUTAGES.txt").decode()
+    ruling_files = {r["file"] for r in on_bad} | {"consent_orphan.csv"}
+    assert outages.count("  NOTICE  for:") == 1 + len(ruling_files)  # one per file
+    assert f"{target.name}: 1 record(s) set aside" in outages
+    assert f"record {number}, line {line}: child.global_id is not a UUID" in outages
+    assert "consent_orphan.csv: 1 consent ruling(s) on a response never received" in outages
+    for secret in ("kid-7", "Emma", never, bad["response"]["uuid"]):
+        assert secret not in outages and secret not in json.dumps(m), secret
+    kept = sorted((study.archive / "quarantine").glob(f"*{target.name}"))
+    assert len(kept) == 1 and kept[0].read_bytes() == text.encode()
+    listed = kept[0].with_name(kept[0].name + ".error.txt").read_text()
+    assert listed == m["set_aside"][0] + "\n"
+
+    # kept, not forgotten: the ruling applies once its response arrives; nothing repeats
+    late = copy.deepcopy(bad)
+    late["response"]["uuid"], late["child"]["global_id"] = never, str(uuid.uuid4())
+    late["response"]["completed_consent_frame"], late["response"]["is_preview"] = True, False
+    study.drop.joinpath("responses_late.json").write_text(json.dumps([late]))
+    assert study.run(night_clock(8)) == 0
+    assert never in study.response_uuids()[0]
+    again = study.manifest()
+    assert again["records_set_aside"] == again["rulings_without_response"] == 0
+    assert study.read("OUTAGES.txt").decode().count("  NOTICE  for:") == outages.count(
+        "  NOTICE  for:"
+    )
 
 
 # --------------------------------------------------------------------------- 8. SFTP

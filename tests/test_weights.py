@@ -89,7 +89,9 @@ def test_the_weights_decide_however_late_a_response_was_recorded(tmp_path):
     day = DAY.format("2021_06_06")
     lines = study.text(day).splitlines()[1:]
     assert [line.rsplit(",", 1)[1] for line in lines] == ["1", "2"]  # late is published
-    run = json.loads(study.text(next(f for f in study.files() if f.startswith("runs/") and f.endswith(".json"))))
+    run = json.loads(
+        study.text(next(f for f in study.files() if f.startswith("runs/") and f.endswith(".json")))
+    )
     assert run["rows_withheld_no_weight_or_late"] == 1  # waits: no weight yet
     # the cut-off rule still decides the CID lists: the late token is on none
     cids = study.cids / "cvid_cids_full_response_00_00_2021_06_01_-_23_59_2021_06_01.csv"

@@ -13,8 +13,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping, Sequence
 
-from pipeline.session.formats import to_csv
-from pipeline.session.records import natural_key
+from pipeline.session.formats import platform_csv
 
 REDACT = "MUST BE REDACTED FOR PUBLICATION (identifying)."
 REDACT_FREE_TEXT = (
@@ -64,9 +63,21 @@ DESCRIPTIONS = {
         "consent video may be viewed and no other video may be used"
     ),
     "response__eligibility": (
-        "Eligibility codes when the session started, separated by spaces: Eligible, or one "
-        "or more of Ineligible_TooYoung, Ineligible_TooOld, Ineligible_CriteriaExpression, "
+        "Eligibility codes when the session started, one per column response__eligibility.0, "
+        "response__eligibility.1, … (this column stays empty): Eligible, or one or more of "
+        "Ineligible_TooYoung, Ineligible_TooOld, Ineligible_CriteriaExpression, "
         "Ineligible_Participation"
+    ),
+    "response__sequence": (
+        "Each response__sequence.N column (this column stays empty) gives the frame the "
+        "participant saw at position N of the session (<order>-<frame id>); sequences "
+        "differ after randomization or when a participant leaves early"
+    ),
+    "response__conditions": (
+        "RESEARCHER: INSERT DESCRIPTION. Each group of response__conditions.N.* columns (this "
+        "column stays empty) is one condition assignment: response__conditions.N.frameName "
+        "is the randomizer frame (as in response__sequence), the other columns (e.g. "
+        "conditionNum) depend on the randomizer"
     ),
     "response__parent_feedback": (
         "Parent's feedback typed in the (last) exit survey. " + REDACT_FREE_TEXT
@@ -86,8 +97,13 @@ DESCRIPTIONS = {
         "(yes or no). Treat a missing value as no"
     ),
     "response__is_preview": ("Whether this response is a researcher's preview (not for analysis)"),
-    "response__researcher_payment_status": "Payment status set by the researchers",
-    "response__researcher_session_status": "Session status set by the researchers",
+    "response__researcher_payment_status": (
+        "Payment status set by the researchers: empty, Needs review, To pay, Do not pay or Paid"
+    ),
+    "response__researcher_session_status": (
+        "Session status set by the researchers: empty, To schedule, Scheduled, Session "
+        "attended, Session complete, Follow up, Communication complete or Withdrawn or closed"
+    ),
     "response__researcher_star": "Whether the researchers starred this response",
     "consent__ruling": "Most recent consent ruling for this response (accepted)",
     "consent__arbiter": "Researcher who made the most recent consent ruling",
@@ -195,6 +211,10 @@ _PATTERNS = (
         "sequences differ after randomization or when a participant leaves early",
     ),
     (
+        re.compile(r"^response__eligibility\.\d+$"),
+        "One eligibility code of the response (see response__eligibility)",
+    ),
+    (
         re.compile(r"^response__conditions\.\d+\.frameName$"),
         "Randomizer frame that assigned the conditions of this group (<order>-<frame id>)",
     ),
@@ -253,46 +273,52 @@ def describe(column: str, overrides: Mapping[str, str] | None = None) -> str:
 
 
 def dictionary_csv(columns: Sequence[str], overrides: Mapping[str, str] | None = None) -> bytes:
-    """A ``column,description`` dictionary with one row per column, in file order."""
-    return to_csv(DICT_COLUMNS, [(c, describe(c, overrides)) for c in columns])
+    """A ``column,description`` dictionary with one row per column, in the order given,
+    written as the platform writes its dictionaries (:func:`platform_csv`)."""
+    return platform_csv(DICT_COLUMNS, [(c, describe(c, overrides)) for c in columns])
 
 
 def key_pattern(path: str) -> str:
-    """A frame-data key with array indices generalized: ``videoList.3`` → ``videoList.N``."""
+    """A frame-data key with array indices generalized: ``videoList.3`` → ``videoList.N``
+    (the stock descriptions are looked up so)."""
     return ".".join("N" if part.isdigit() else part for part in path.split("."))
 
 
 def frame_name(frame_id: str) -> str:
-    """``possible_frame_id`` of a frame: its ID without the order prefix, as ``*-<id>``
-    (the same frame at other positions shares it); an ID without one is kept."""
-    order, dash, name = frame_id.partition("-")
-    return f"*-{name}" if dash and order.isdigit() and name else frame_id
+    """``possible_frame_id`` of a frame, as the platform names it: ``*-`` and the part of
+    its ID after the first ``-`` (the same frame at other positions shares it;
+    ``4-pref-phys-videos`` → ``*-pref-phys-videos``, an ID without ``-`` → ``*-``)."""
+    return "*-" + frame_id.partition("-")[2]
 
 
 def frames_dictionary(rows: Iterable[tuple], frame_columns: Sequence[str]) -> bytes:
-    """The frame-data dictionary in the platform's six-column layout.
+    """The frame-data dictionary in the platform's six-column layout and row order.
 
-    First the frame-data columns ``frame_columns`` (``column, description``); then ``global``; then each
-    frame (``possible_frame_id`` ``*-<id>``, a placeholder description) followed by its
-    own keys (array indices as ``N``); then every event key as ``any (event data)``.
-    ``rows`` are frame-data rows ``(response_uuid, child_hashed_id, frame_id,
-    event_number, key, value)``. Stock descriptions where the key is known, ``RESEARCHER:
-    INSERT …`` placeholders elsewhere.
+    First the frame-data columns ``frame_columns`` (``column, description``); then
+    ``global``; then each frame name (:func:`frame_name`, in text order) with a placeholder
+    description, each followed by its keys that are not event data, every list index its
+    own key (``videoList.0``, ``videoList.1``), in text order; then every event key (global
+    events included) as ``any (event data)``, in text order. ``rows`` are frame-data rows
+    ``(response_uuid, child_hashed_id, frame_id, event_number, key, value)``. Stock
+    descriptions where the key is known, ``RESEARCHER: INSERT …`` placeholders elsewhere.
     """
     frame_keys: dict[str, set[str]] = {}
     event_keys: set[str] = set()
     for _, _, fid, number, key, _ in rows:
-        keys = frame_keys.setdefault(frame_name(fid), set()) if fid != "global" else None
         if number != "":
-            event_keys.add(key_pattern(key))
-        elif keys is not None:
-            keys.add(key_pattern(key))
+            event_keys.add(key)
+        if fid == "global":
+            continue
+        keys = frame_keys.setdefault(frame_name(fid), set())
+        if number == "":
+            keys.add(key)
     out: list[tuple[str, ...]] = [(c, describe(c), "", "", "", "") for c in frame_columns]
     out.append(("", "", "global", "Events not tied to a frame (e.g. leaving early)", "", ""))
-    for name in sorted(frame_keys, key=natural_key):
+    for name in sorted(frame_keys):
         out.append(("", "", name, FRAME_PLACEHOLDER, "", ""))
-        for key in sorted(frame_keys[name], key=natural_key):
-            out.append(("", "", name, "", key, FRAME_KEYS.get(key, KEY_PLACEHOLDER)))
-    for key in sorted(event_keys, key=natural_key):
+        for key in sorted(frame_keys[name]):
+            described = FRAME_KEYS.get(key_pattern(key), KEY_PLACEHOLDER)
+            out.append(("", "", name, "", key, described))
+    for key in sorted(event_keys):
         out.append(("", "", ANY_EVENT, "", key, EVENT_KEYS.get(key, EVENT_KEY_PLACEHOLDER)))
-    return to_csv(FRAMES_DICT_COLUMNS, out)
+    return platform_csv(FRAMES_DICT_COLUMNS, out)

@@ -78,3 +78,23 @@ def zip_bytes(entries: Mapping[str, bytes]) -> bytes:
 def gzip_bytes(data: bytes) -> bytes:
     """One gzip member with ``mtime=0`` and no file name: the same data, the same bytes."""
     return gzip.compress(data, compresslevel=COMPRESS_LEVEL, mtime=0)
+
+
+def platform_csv(header: Sequence[str], rows: Iterable[Sequence[Any]]) -> bytes:
+    """CSV as the platform's downloads write it: Python's ``csv`` module with
+    ``QUOTE_NONNUMERIC`` and its default ``\\r\\n`` line ends, UTF-8. Cells are written from
+    their Python values: numbers and booleans bare (``0``, ``19.5``, ``True``), everything
+    else quoted as its text (``"1353"``, ``"['white', 'hisp']"``), None as ``""``."""
+    buffer = io.StringIO(newline="")
+    writer = csv.writer(buffer, quoting=csv.QUOTE_NONNUMERIC)
+    writer.writerow(header)
+    writer.writerows(rows)
+    return buffer.getvalue().encode("utf-8")
+
+
+def platform_json(records: Iterable[Any]) -> bytes:
+    """A JSON array as the platform's downloads stream it: ``[``, a newline, each record
+    indented with tabs (ASCII, other values as their text), ``,\\n`` between records, a
+    newline and ``]`` (no final newline; no records give ``[\\n\\n]``)."""
+    body = ",\n".join(json.dumps(r, indent="\t", default=str) for r in records)
+    return f"[\n{body}\n]".encode()

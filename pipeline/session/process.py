@@ -1,8 +1,8 @@
 """From the raw files of a session drop to the published files, in one call.
 
 A thin composition of :mod:`.records`, :mod:`.rules` and :mod:`.outputs` for the Dagster
-assets and the command line: malformed files are collected (to be quarantined), not
-raised, so the other files still go through (SPEC §6).
+assets and the command line: malformed files are collected (to be quarantined) and bad
+records set aside, not raised, so the other files and records still go through (SPEC §6).
 """
 
 from __future__ import annotations
@@ -23,9 +23,9 @@ from pipeline.session.records import (
     input_kind,
     merge_records,
     newest_rulings,
-    parse_responses,
     parse_rulings,
     parse_video_list,
+    read_responses,
 )
 from pipeline.session.rules import DEFAULT_TIMEZONE, for_day, select_published
 
@@ -38,6 +38,9 @@ class Drop:
     rulings: dict[str, Ruling] = field(default_factory=dict)  # in force, by response UUID
     videos: list[Video] = field(default_factory=list)
     errors: list[SessionInputError] = field(default_factory=list)  # files to quarantine
+    set_aside: list[SessionInputError] = field(default_factory=list)  # bad records, 1-based
+    unknown_keys: Counter[str] = field(default_factory=Counter)  # accepted, by key name
+    ruling_rows: list[Ruling] = field(default_factory=list)  # every ruling read, in file order
     ignored: list[str] = field(default_factory=list)  # names of no known kind
 
 
@@ -46,15 +49,20 @@ def load_drop(
 ) -> Drop:
     """Parse raw files by name (``*.json``, ``*consent*.csv``, ``*videos*.txt``).
 
-    Files are read in name order; a malformed file lands in ``errors`` whole (none of
-    its records are used) and the others still count.
+    Files are read in name order. A responses file is judged record by record: a bad
+    record lands in ``set_aside`` (file, record number, line) and the file's other records
+    count; a file that is not JSON at all, like any other malformed file, lands in
+    ``errors`` whole (none of its content is used).
     """
     drop, records, rulings = Drop(), [], []
     for name in sorted(files):
         kind = input_kind(name)
         try:
             if kind == "responses":
-                records.extend(parse_responses(files[name], name, study_uuid))
+                read = read_responses(files[name], name, study_uuid)
+                records.extend(read.records)
+                drop.set_aside.extend(read.set_aside)
+                drop.unknown_keys.update(read.unknown_keys)
             elif kind == "rulings":
                 rulings.extend(parse_rulings(files[name], name))
             elif kind == "videos":
@@ -67,6 +75,7 @@ def load_drop(
         records = [r for r in records if parse_timestamp(r["response"]["date_created"]) <= as_of]
         rulings = [r for r in rulings if r.created_at <= as_of]
     drop.records = merge_records(records)
+    drop.ruling_rows = rulings
     drop.rulings = newest_rulings(rulings)
     return drop
 

@@ -1,8 +1,10 @@
 """Raw inputs of session studies (SPEC §4.1): response records, consent rulings, videos.
 
-Every parser takes the raw bytes and the file name, and raises
-:class:`SessionInputError` naming the file, the record index and the line when the
-input is malformed, so the caller can quarantine the file and go on with the others.
+Every parser takes the raw bytes and the file name, and raises :class:`SessionInputError`
+naming the file, the 1-based record number, the line and the column when the input is
+malformed, so the caller can set the record or the file aside and go on with the others.
+Responses files are judged record by record (:mod:`pipeline.session.response_file`); the
+shared pieces are in :mod:`pipeline.session.inputs`.
 """
 
 from __future__ import annotations
@@ -14,283 +16,51 @@ import posixpath
 import re
 import uuid
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from fnmatch import fnmatch
-from typing import Any
 
-from pipeline.session.ages import parse_birthday, parse_timestamp
+from pipeline.session.ages import parse_timestamp
+from pipeline.session.inputs import Record, SessionInputError, decode_input, input_kind
+from pipeline.session.response_file import (
+    REQUIRED,
+    SUBKEYS,
+    TOP_KEYS,
+    ResponsesFile,
+    parse_responses,
+    read_responses,
+)
 
-Record = dict[str, Any]
-
-TOP_KEYS = ("response", "study", "participant", "child", "demographic")
-SUBKEYS: dict[str, tuple[str, ...]] = {
-    "response": (
-        "uuid",
-        "id",
-        "date_created",
-        "completed",
-        "is_preview",
-        "completed_consent_frame",
-        "sequence",
-        "conditions",
-        "exp_data",
-        "global_event_timings",
-        "eligibility",
-        "parent_feedback",
-        "researcher_payment_status",
-        "researcher_session_status",
-        "researcher_star",
-    ),
-    "study": ("uuid", "name"),
-    "participant": ("global_id", "nickname"),
-    "child": (
-        "global_id",
-        "name",
-        "birthday",
-        "gender",
-        "age_at_birth",
-        "language_list",
-        "condition_list",
-        "additional_information",
-    ),
-    "demographic": (
-        "uuid",
-        "date_created",
-        "number_of_children",
-        "child_birthdays",
-        "number_of_guardians",
-        "us_race_ethnicity_identification",
-        "parent_age",
-        "parent_gender",
-        "education_level",
-        "annual_income",
-        "additional_comments",
-        "country",
-        "state",
-        "density",
-        "lookit_referrer",
-    ),
-}
-#: Subkeys that must be present and non-empty (the others default to null).
-REQUIRED = {
-    "response": ("uuid", "date_created"),
-    "study": ("uuid",),
-    "participant": ("global_id",),
-    "child": ("global_id",),
-    "demographic": ("uuid",),
-}
-_UUID_FIELDS = {
-    ("response", "uuid"),
-    ("study", "uuid"),
-    ("participant", "global_id"),
-    ("child", "global_id"),
-    ("demographic", "uuid"),
-}
-_BOOL_FIELDS = ("completed", "is_preview", "completed_consent_frame")
+__all__ = [
+    "REQUIRED",
+    "RULING_ACTIONS",
+    "SUBKEYS",
+    "TOP_KEYS",
+    "VIDEO_NAME",
+    "Record",
+    "ResponsesFile",
+    "Ruling",
+    "SessionInputError",
+    "Video",
+    "frame_order",
+    "input_kind",
+    "merge_records",
+    "natural_key",
+    "newest_rulings",
+    "parse_responses",
+    "parse_rulings",
+    "parse_video_list",
+    "parse_video_name",
+    "read_responses",
+    "record_sort_key",
+    "unmatched_rulings",
+]
 
 RULING_ACTIONS = ("accepted", "rejected", "pending")
 # On equal created_at the more restrictive ruling wins.
 _RESTRICTIVENESS = {"accepted": 0, "pending": 1, "rejected": 2}
 
 
-class SessionInputError(ValueError):
-    """A malformed session input file; the message names file, record and line."""
-
-    def __init__(
-        self, file: str, message: str, record: int | None = None, line: int | None = None
-    ) -> None:
-        self.file, self.record, self.line, self.reason = file, record, line, message
-        where = [file]
-        if record is not None:
-            where.append(f"record {record}")
-        if line is not None:
-            where.append(f"line {line}")
-        super().__init__(f"{', '.join(where)}: {message}")
-
-
-def input_kind(name: str) -> str | None:
-    """Kind of a drop file by name (SPEC §4.1): ``responses``, ``rulings``, ``videos``."""
-    base = posixpath.basename(name.replace("\\", "/")).lower()
-    if fnmatch(base, "*.json"):
-        return "responses"
-    if fnmatch(base, "*consent*.csv"):
-        return "rulings"
-    if fnmatch(base, "*videos*.txt"):
-        return "videos"
-    return None
-
-
 # --------------------------------------------------------------------------- responses
-
-
-def _decode(data: bytes, file_name: str) -> str:
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        line = data[: exc.start].count(b"\n") + 1
-        raise SessionInputError(
-            file_name, f"undecodable bytes (not UTF-8) at byte {exc.start}", line=line
-        ) from None
-
-
-def _line_of(text: str, pos: int) -> int:
-    return text.count("\n", 0, pos) + 1
-
-
-def _split_array(text: str, file_name: str) -> list[tuple[Any, int]]:
-    """Decode a JSON array, returning each element with the line it starts on."""
-    decoder = json.JSONDecoder()
-    ws = re.compile(r"[ \t\n\r]*")
-    pos = ws.match(text, 0).end()
-    if pos >= len(text):
-        raise SessionInputError(file_name, "empty file, expected a JSON array of records")
-    if text[pos] != "[":
-        try:
-            json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise SessionInputError(file_name, f"not JSON: {exc.msg}", line=exc.lineno) from None
-        raise SessionInputError(
-            file_name, "expected a JSON array of records", line=_line_of(text, pos)
-        )
-    items: list[tuple[Any, int]] = []
-    mark = [0, 1]  # a position and its line: lines are counted once, front to back
-
-    def line_at(where: int) -> int:
-        mark[1] += text.count("\n", mark[0], where)
-        mark[0] = where
-        return mark[1]
-
-    pos = ws.match(text, pos + 1).end()
-    if pos < len(text) and text[pos] == "]":
-        pos += 1
-    else:
-        while True:
-            start = pos
-            try:
-                value, pos = decoder.raw_decode(text, pos)
-            except json.JSONDecodeError as exc:
-                raise SessionInputError(
-                    file_name, f"not JSON: {exc.msg}", record=len(items), line=exc.lineno
-                ) from None
-            items.append((value, line_at(start)))
-            pos = ws.match(text, pos).end()
-            if pos < len(text) and text[pos] == ",":
-                pos = ws.match(text, pos + 1).end()
-                continue
-            if pos < len(text) and text[pos] == "]":
-                pos += 1
-                break
-            raise SessionInputError(
-                file_name,
-                "not JSON: expected ',' or ']' after a record",
-                record=len(items) - 1,
-                line=_line_of(text, pos),
-            )
-    pos = ws.match(text, pos).end()
-    if pos != len(text):
-        raise SessionInputError(
-            file_name, "not JSON: extra data after the array", line=_line_of(text, pos)
-        )
-    return items
-
-
-def _frames_by_name(frames: list[Any], sequence: list[Any]) -> dict[str, Any]:
-    """``exp_data`` given as an array (jsPsych-style studies): item ``i`` is the data of the
-    ``i``-th frame of ``sequence``, as the platform pairs them; an item beyond the sequence
-    (or whose name is already taken) is named by its index."""
-    named: dict[str, Any] = {}
-    for index, frame in enumerate(frames):
-        name = sequence[index] if index < len(sequence) else None
-        if not isinstance(name, str) or name in named:
-            name = str(index)
-        named[name] = frame
-    return named
-
-
-def _check_record(raw: Any, expected_study: str | None) -> Record:
-    """Validate and normalize one record, or raise ValueError with the reason."""
-    if not isinstance(raw, dict):
-        raise ValueError(f"a record must be a JSON object, not {type(raw).__name__}")
-    missing = [k for k in TOP_KEYS if k not in raw]
-    if missing:
-        raise ValueError(f"missing required key(s): {', '.join(missing)}")
-    out: Record = {}
-    for top in TOP_KEYS:
-        section = raw[top]
-        if section is None and top == "demographic":
-            out[top] = None  # an account without a demographic snapshot
-            continue
-        if not isinstance(section, dict):
-            raise ValueError(f"'{top}' must be an object, not {type(section).__name__}")
-        gone = [k for k in REQUIRED[top] if section.get(k) in (None, "")]
-        if gone:
-            raise ValueError(f"missing required key(s): {', '.join(f'{top}.{k}' for k in gone)}")
-        clean = {key: section.get(key) for key in SUBKEYS[top]}
-        for key in SUBKEYS[top]:
-            if (top, key) in _UUID_FIELDS and clean[key] is not None:
-                try:
-                    clean[key] = str(uuid.UUID(str(clean[key])))
-                except ValueError:
-                    raise ValueError(f"{top}.{key} is not a UUID") from None
-        out[top] = clean
-    response = out["response"]
-    try:
-        parse_timestamp(response["date_created"])
-    except (TypeError, ValueError):
-        raise ValueError("response.date_created is not a timestamp") from None
-    for key in _BOOL_FIELDS:
-        if response[key] is not None and not isinstance(response[key], bool):
-            raise ValueError(f"response.{key} must be true or false")
-    if response["sequence"] is not None and not isinstance(response["sequence"], list):
-        raise ValueError("response.sequence must be an array")
-    if response["conditions"] is not None and not isinstance(response["conditions"], dict | list):
-        raise ValueError("response.conditions must be an object or an array")
-    exp = response["exp_data"]
-    if isinstance(exp, list):
-        response["exp_data"] = _frames_by_name(exp, response["sequence"] or [])
-    elif exp is not None and not isinstance(exp, dict):
-        raise ValueError("response.exp_data must be an object or an array")
-    events = response["global_event_timings"]
-    if events is not None and not isinstance(events, list):
-        raise ValueError("response.global_event_timings must be an array")
-    eligibility = response["eligibility"]
-    if eligibility is not None and not isinstance(eligibility, list | str):
-        raise ValueError("response.eligibility must be an array or a string")
-    for key in ("parent_feedback", "researcher_payment_status", "researcher_session_status"):
-        if isinstance(response[key], dict | list):
-            raise ValueError(f"response.{key} must be a single value")
-    birthday = out["child"]["birthday"]
-    if birthday not in (None, ""):
-        try:
-            parse_birthday(birthday)
-        except (TypeError, ValueError):
-            raise ValueError("child.birthday is not a date") from None
-    if expected_study is not None and out["study"]["uuid"] != str(uuid.UUID(expected_study)):
-        raise ValueError(f"study.uuid {out['study']['uuid']} is not this study ({expected_study})")
-    return out
-
-
-def parse_responses(data: bytes, file_name: str, study_uuid: str | None = None) -> list[Record]:
-    """Parse one raw responses file (a JSON array of records) into validated records.
-
-    Each record is a dict with the keys ``response, study, participant, child,
-    demographic``, each holding exactly the subkeys of SPEC §4.1 (absent ones are
-    ``None``; ``demographic`` may be ``None``); UUIDs are normalized to lower case, and
-    ``exp_data`` given as an array (jsPsych-style) becomes an object keyed by frame name.
-    A frame's data may be any JSON value (jsPsych-style frames need not be objects).
-    With ``study_uuid``, a record of another study is an error.
-    Raises :class:`SessionInputError` on undecodable bytes, invalid JSON, a non-array,
-    or a record that is not an object or lacks a required key.
-    """
-    text = _decode(data, file_name)
-    records = []
-    for index, (raw, line) in enumerate(_split_array(text, file_name)):
-        try:
-            records.append(_check_record(raw, study_uuid))
-        except ValueError as exc:
-            raise SessionInputError(file_name, str(exc), record=index, line=line) from None
-    return records
 
 
 def _progress(record: Record) -> tuple:
@@ -346,13 +116,16 @@ def record_sort_key(record: Record) -> tuple[datetime, str]:
 
 @dataclass(frozen=True)
 class Ruling:
-    """One consent ruling on one response."""
+    """One consent ruling on one response; ``file`` and ``line`` say where it was read
+    (they take no part in comparisons)."""
 
     response_uuid: str
     action: str
     arbiter: str
     created_at: datetime
     comment: str
+    file: str = field(default="", compare=False)
+    line: int = field(default=0, compare=False)
 
 
 def parse_rulings(data: bytes, file_name: str) -> list[Ruling]:
@@ -362,7 +135,7 @@ def parse_rulings(data: bytes, file_name: str) -> list[Ruling]:
     :class:`SessionInputError` (file and line) on a missing column, an unknown action,
     a bad UUID or timestamp.
     """
-    text = _decode(data, file_name)
+    text = decode_input(data, file_name)
     reader = csv.reader(io.StringIO(text, newline=""))
     try:
         header = [h.strip().lower() for h in next(reader)]
@@ -375,11 +148,12 @@ def parse_rulings(data: bytes, file_name: str) -> list[Ruling]:
         raise SessionInputError(file_name, f"missing column(s): {', '.join(need)}", line=1)
     col = {name: header.index(name) for name in header}
     rulings = []
+    start = reader.line_num + 1  # the line a row starts on (a quoted cell may span lines)
     try:
         for row in reader:
+            line, start = start, reader.line_num + 1
             if not any(cell.strip() for cell in row):
                 continue
-            line = reader.line_num
             if len(row) != len(header):
                 raise SessionInputError(
                     file_name, f"expected {len(header)} fields, found {len(row)}", line=line
@@ -407,7 +181,8 @@ def parse_rulings(data: bytes, file_name: str) -> list[Ruling]:
                 raise SessionInputError(
                     file_name, "created_at is not a timestamp", line=line
                 ) from None
-            rulings.append(Ruling(response_uuid, action, cell("arbiter"), created, cell("comment")))
+            said = (cell("arbiter"), created, cell("comment"))
+            rulings.append(Ruling(response_uuid, action, *said, file=file_name, line=line))
     except csv.Error as exc:
         raise SessionInputError(file_name, f"bad CSV: {exc}", line=reader.line_num) from None
     return rulings
@@ -429,6 +204,13 @@ def newest_rulings(rulings: Iterable[Ruling]) -> dict[str, Ruling]:
         if current is None or rank(ruling) > rank(current):
             best[ruling.response_uuid] = ruling
     return best
+
+
+def unmatched_rulings(rulings: Iterable[Ruling], records: Iterable[Record]) -> list[Ruling]:
+    """The rulings on responses that are not among ``records`` (never received, or set
+    aside): kept, to apply should the response arrive, and reported (SPEC §6)."""
+    received = {r["response"]["uuid"] for r in records}
+    return [r for r in rulings if r.response_uuid not in received]
 
 
 # --------------------------------------------------------------------------- videos
@@ -484,7 +266,7 @@ def parse_video_name(name: str) -> Video:
 
 def parse_video_list(data: bytes, file_name: str) -> list[Video]:
     """Parse a video list (one file name per line; blank lines skipped)."""
-    text = _decode(data, file_name)
+    text = decode_input(data, file_name)
     videos = []
     for number, line in enumerate(text.splitlines(), start=1):
         if not line.strip():

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+from collections import Counter
 from collections.abc import Mapping
 from contextlib import closing
 from dataclasses import dataclass, field
@@ -28,7 +29,8 @@ from pipeline.fetching import (
 from pipeline.publishing import Publisher, PublishResult, manifest
 from pipeline.session.outputs import StudySettings
 from pipeline.session.process import SessionResult, load_drop, process_drop
-from pipeline.session.records import input_kind
+from pipeline.session.records import Ruling, SessionInputError, input_kind, unmatched_rulings
+from pipeline.session.reports import record_notices
 
 KIND = "session"
 
@@ -72,34 +74,52 @@ class SessionBuild:
     day_counts: Mapping[str, int] = field(default_factory=dict)  # published responses per day
     day_hashes: Mapping[str, str] = field(default_factory=dict)  # a hash of each day's set
     collisions: tuple[str, ...] = ()
+    set_aside: tuple[SessionInputError, ...] = ()  # records of this run's new files, set aside
+    unknown_keys: Mapping[str, int] = field(default_factory=dict)  # in this run's new files
+    unmatched_rulings: tuple[Ruling, ...] = ()  # this run's new rulings on unknown responses
 
 
-def _inputs(
-    ctx: RunContext, fetch: FetchResult
-) -> tuple[dict[str, tuple[str, bytes]], dict[str, Exception], dict[str, str]]:
-    """Every session input ever applied plus this run's new files: name → (sha, bytes).
+@dataclass
+class Inputs:
+    """Every session input in use (name → (sha, bytes)) and what parsing this run's new
+    files found: files to quarantine, records set aside, unknown keys, ruling rows."""
 
-    A new file that does not parse is returned among the errors (path → error, and its
-    sha) and the last applied version of that path, if any, stays in use.
+    files: dict[str, tuple[str, bytes]] = field(default_factory=dict)
+    bad: dict[str, tuple[str, Exception]] = field(default_factory=dict)  # path → (sha, error)
+    set_aside: dict[str, tuple[str, list[SessionInputError]]] = field(default_factory=dict)
+    unknown_keys: Counter[str] = field(default_factory=Counter)
+    rulings: list[Ruling] = field(default_factory=list)
+
+
+def _inputs(ctx: RunContext, fetch: FetchResult) -> Inputs:
+    """Every session input ever applied plus this run's new files.
+
+    A new file that cannot be read at all is returned among ``bad`` and the last applied
+    version of that path, if any, stays in use; a new responses file with bad records is
+    used (its good records) and its bad records are listed in ``set_aside``.
     """
     shas = {f["path"]: f["sha256"] for f in ctx.store.applied_files(KIND)}
-    errors: dict[str, Exception] = {}
-    bad_shas: dict[str, str] = {}
+    out = Inputs()
     study = ctx.cfg.session.study_uuid if ctx.cfg.session else None
     for sha, path in fetch.to_parse:
-        data = ctx.archive.get(sha)
-        problems = load_drop({path: data}, study).errors
-        if problems:
-            errors[path], bad_shas[path] = problems[0], sha
-        else:
-            shas[path] = sha
-    return {p: (sha, ctx.archive.get(sha)) for p, sha in sorted(shas.items())}, errors, bad_shas
+        read = load_drop({path: ctx.archive.get(sha)}, study)
+        if read.errors:
+            out.bad[path] = (sha, read.errors[0])
+            continue
+        shas[path] = sha
+        if read.set_aside:
+            out.set_aside[path] = (sha, read.set_aside)
+        out.unknown_keys.update(read.unknown_keys)
+        out.rulings.extend(read.ruling_rows)
+    out.files = {p: (sha, ctx.archive.get(sha)) for p, sha in sorted(shas.items())}
+    return out
 
 
 def build_session(ctx: RunContext, fetch: FetchResult) -> SessionBuild:
     """Parse everything, apply consent and preview rules, build every published file."""
     settings = settings_for(ctx.cfg)
-    inputs, bad, bad_shas = _inputs(ctx, fetch)
+    found = _inputs(ctx, fetch)
+    inputs = found.files
     # one name per content: the same bytes delivered twice count once
     by_sha: dict[str, str] = {}
     for path, (sha, _data) in inputs.items():
@@ -110,12 +130,15 @@ def build_session(ctx: RunContext, fetch: FetchResult) -> SessionBuild:
     )
     quarantined: list[Quarantined] = list(fetch.skipped)  # not read: reported alike
     status: dict[str, FileStatus] = {}
-    for path, error in sorted(bad.items()):
-        sha = bad_shas[path]
+    for path, (sha, error) in sorted(found.bad.items()):
         quarantined.append(set_aside(ctx, sha, path, error))
         status[sha] = FileStatus("quarantined", error=str(error))
+    for path, (sha, problems) in sorted(found.set_aside.items()):
+        # the file's bytes and the list of its set-aside records, kept side by side
+        ctx.archive.quarantine(sha, path, "\n".join(str(e) for e in problems))
     for _path, (sha, _data) in inputs.items():
         status.setdefault(sha, FileStatus("applied"))
+    new_rulings = [r for r in found.rulings if r.created_at <= ctx.as_of]  # the clock's
     per_day: dict[str, list[str]] = {}
     for record in result.published:
         uid = record["response"]["uuid"]
@@ -128,6 +151,9 @@ def build_session(ctx: RunContext, fetch: FetchResult) -> SessionBuild:
         day_hashes={d: hashlib.sha256("\n".join(sorted(u)).encode()).hexdigest()
                     for d, u in per_day.items()},
         collisions=tuple(f"{c.hashed_id}: {', '.join(c.global_ids)}" for c in result.collisions),
+        set_aside=tuple(e for _p, (_s, errors) in sorted(found.set_aside.items()) for e in errors),
+        unknown_keys=dict(sorted(found.unknown_keys.items())),
+        unmatched_rulings=tuple(unmatched_rulings(new_rulings, result.drop.records)),
     )  # fmt: skip
 
 
@@ -136,6 +162,7 @@ def publish_session(ctx: RunContext, fetch: FetchResult, build: SessionBuild) ->
     res = PublishResult()
     changes = ctx.new_changes(fetch.base_seq)
     changes.outages += quarantine_notices(ctx, build.quarantined)
+    changes.outages += record_notices(ctx, build.set_aside, build.unmatched_rulings)
     known_days = ctx.store.days()
     changed_days = sorted(
         d for d in set(build.day_hashes) | set(known_days)
@@ -176,6 +203,11 @@ def _manifest(
         "days_changed": res.reissued_days,
         "hashed_id_collisions": list(build.collisions),
         "quarantined": [q.path for q in build.quarantined],
+        "records_set_aside": len(build.set_aside),
+        "set_aside": [str(e) for e in build.set_aside],
+        "rulings_without_response": len(build.unmatched_rulings),
+        "unknown_keys": sum(build.unknown_keys.values()),
+        "unknown_key_names": dict(build.unknown_keys),
         "published": res.written,
         "bytes_uploaded": res.bytes_uploaded,
     })  # fmt: skip

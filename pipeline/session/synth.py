@@ -2,11 +2,12 @@
 
 Per day ``responses_{YYYY_mm_dd}.json`` (the platform's response records, created that
 day in America/Los_Angeles, with eligibility codes, the exit survey's parent feedback,
-the researcher fields, conditions in list or mapping form, and sometimes a second exit
-survey frame) and ``videos_{YYYY_mm_dd}.txt`` (the day's videoStream
-files); consent rulings ``consent_rulings_{YYYY_mm_dd}.csv`` arrive one to three days
-after the response (some pending first, then accepted or rejected), so the rulings of
-the last days fall after the response window.
+the researcher fields, conditions in the platform's mapping form, and sometimes a second
+exit survey frame; only values the platform can hold: its choices and labels) and
+``videos_{YYYY_mm_dd}.txt`` (the day's videoStream files); consent rulings
+``consent_rulings_{YYYY_mm_dd}.csv`` arrive one to three days after the response (some
+pending first, then accepted or rejected), so the rulings of the last days fall after the
+response window.
 """
 
 from __future__ import annotations
@@ -58,9 +59,19 @@ ELIGIBILITY = (
     ["Ineligible_TooOld"],
     ["Ineligible_CriteriaExpression", "Ineligible_Participation"],
 )
-PAYMENT_STATUS = ("", "", "to_pay", "paid", "no_payment")
-SESSION_STATUS = ("", "", "follow_up", "complete")
-RACE_CODES = ("white", "black", "hisp", "asian", "native", "mena", "pac-isl", "other")
+# Only values the platform can hold (its choices; statuses as stored codes, which its
+# downloads write as labels): same number of choices as before, so the draws stay the same.
+PAYMENT_STATUS = ("", "", "to_pay", "paid", "do_not_pay")
+SESSION_STATUS = ("", "", "follow_up", "session_complete")
+RACE_CODES = (
+    "white", "black", "hisp", "asian", "native", "mideast-naf", "hawaiian-pac-isl", "other",
+)  # fmt: skip
+#: The platform's gestational-age labels (what its ``age_at_birth`` gives).
+AGES_AT_BIRTH = (
+    "40 or more weeks", "38 weeks", "36 weeks", "33 weeks", "Not sure or prefer not to answer",
+)  # fmt: skip
+#: Language lists as the platform writes them: codes of its list, in its list's order.
+LANGUAGE_LISTS = ("en", "en", "en es", "en cmn", "en fr")
 STIMULI = "https://s3.amazonaws.com/lookitcontents/exp-physics-final/stimuli/{}/webm/{}.webm"
 
 FRAMES = (
@@ -111,8 +122,8 @@ def _family(rng: random.Random, start: date) -> _Family:
                 name=rng.choice(CHILD_NAMES),
                 birthday=start - timedelta(days=rng.randint(80, 2200)),
                 gender=rng.choice(("f", "m", "f", "m", "o", "na")),
-                age_at_birth=rng.choice(("40 or more weeks", "38", "36", "33", "na")),
-                language_list=rng.choice(("en", "en", "en es", "en zh", "fr en")),
+                age_at_birth=rng.choice(AGES_AT_BIRTH),
+                language_list=rng.choice(LANGUAGE_LISTS),
                 condition_list=rng.choice(("", "", "", "multiple_birth", "hearing_impairment")),
                 additional_information=rng.choice(("", "", *ADDITIONAL_INFO)),
             )
@@ -123,7 +134,7 @@ def _family(rng: random.Random, start: date) -> _Family:
         "date_created": _iso(snap_time + timedelta(seconds=rng.randint(0, 40000))),
         "number_of_children": str(len(children)),
         "child_birthdays": [c.birthday.isoformat() for c in children],
-        "number_of_guardians": rng.choice(("1", "2", "2", "3>")),
+        "number_of_guardians": rng.choice(("1", "2", "2", "3")),
         "us_race_ethnicity_identification": sorted(rng.sample(RACE_CODES, rng.choice((1, 1, 2)))),
         "parent_age": rng.choice(("25-29", "30-34", "35-39", "40-44")),
         "parent_gender": rng.choice(("f", "m", "o", "na")),
@@ -258,11 +269,10 @@ def _response(
         "conditionNum": rng.randint(0, 11),
         "parameterSet": {"showStay": rng.randint(0, 23), "startType": rng.randint(0, 23)},
     }
-    # the platform stores a mapping frame -> values; older exports carry a list
-    if extra.random() < 0.4:
-        conditions: Any = {"4-pref-phys-videos": group}
-    else:
-        conditions = [{"frameName": "4-pref-phys-videos", **group}]
+    # the platform stores a mapping frame -> values (its downloads write it as a list);
+    # the draw that once chose a list form is still made, so later draws stay the same
+    extra.random()
+    conditions: Any = {"4-pref-phys-videos": group}
     record = {
         "response": {
             "uuid": uid,

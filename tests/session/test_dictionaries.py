@@ -71,33 +71,41 @@ def test_dictionary_csv_has_one_row_per_column_in_order() -> None:
 
 
 def test_frame_names_and_key_patterns() -> None:
+    """The platform's frame names: ``*-`` and the ID after its first ``-``."""
     assert frame_name("4-pref-phys-videos") == "*-pref-phys-videos"
     assert frame_name("12-exit-survey") == "*-exit-survey"
-    assert frame_name("intro-video") == "intro-video"  # no order prefix
-    assert frame_name("3") == "3"
+    assert frame_name("intro-video") == "*-video"
+    assert frame_name("3") == "*-"
     assert key_pattern("videoList.10") == "videoList.N"
     assert key_pattern("formData.a.0.b") == "formData.a.N.b"
 
 
+def test_dictionary_csv_is_written_as_the_platform_writes_it() -> None:
+    data = dictionary_csv(["response__id"])
+    assert data.startswith(b'"column","description"\r\n"response__id","')
+
+
 def test_frames_dictionary_layout_and_order() -> None:
+    """Frame names and keys in text order (``*-config`` before ``*-survey``, ``videoList.10``
+    before ``videoList.2``), every list index its own key, event keys once."""
     rows = [
         ("r", "c", "0-video-consent", "", "videoId", "v"),
-        ("r", "c", "0-video-consent", 0, "eventType", "x"),
-        ("r", "c", "0-video-consent", 0, "myEventKey", 1),
+        ("r", "c", "0-video-consent", "", "videoList.0", "v"),
+        ("r", "c", "0-video-consent", "", "videoList.10", "v"),
+        ("r", "c", "0-video-consent", "", "videoList.2", "v"),
+        ("r", "c", "0-video-consent", "0", "eventType", "x"),
+        ("r", "c", "0-video-consent", "0", "myEventKey", 1),
         ("r", "c", "1-survey", "", "formData.q1", "a"),
         ("r", "c", "5-survey", "", "formData.q2", "b"),  # the same frame, elsewhere
-        ("r", "c", "2-config", 0, "timestamp", "t"),  # events only
-        ("r", "c", "global", 0, "lastPageSeen", 3),
+        ("r", "c", "2-config", "0", "timestamp", "t"),  # events only
+        ("r", "c", "global", "0", "lastPageSeen", 3),
     ]
-    out = _rows(frames_dictionary(rows, ["response_uuid", "key"]))
-    assert list(out[0]) == [
-        "column",
-        "description",
-        "possible_frame_id",
-        "frame_description",
-        "possible_key",
-        "key_description",
-    ]
+    data = frames_dictionary(rows, ["response_uuid", "key"])
+    assert data.splitlines()[0] == (
+        b'"column","description","possible_frame_id","frame_description","possible_key",'
+        b'"key_description"'
+    )
+    out = _rows(data)
     layout = [(r["column"], r["possible_frame_id"], r["possible_key"]) for r in out]
     assert layout == [
         ("response_uuid", "", ""),
@@ -109,6 +117,9 @@ def test_frames_dictionary_layout_and_order() -> None:
         ("", "*-survey", "formData.q2"),
         ("", "*-video-consent", ""),
         ("", "*-video-consent", "videoId"),
+        ("", "*-video-consent", "videoList.0"),
+        ("", "*-video-consent", "videoList.10"),
+        ("", "*-video-consent", "videoList.2"),
         ("", "any (event data)", "eventType"),
         ("", "any (event data)", "lastPageSeen"),
         ("", "any (event data)", "myEventKey"),
@@ -118,4 +129,7 @@ def test_frames_dictionary_layout_and_order() -> None:
     assert by_key["formData.q1"].startswith("RESEARCHER: INSERT DESCRIPTION OF WHAT THIS KEY")
     assert by_key["myEventKey"].startswith("RESEARCHER: INSERT DESCRIPTION OF WHAT THIS EVENT")
     assert not by_key["videoId"].startswith("RESEARCHER")
+    assert by_key["videoList.10"] == by_key["videoList.0"]  # the stock description
+    assert not by_key["videoList.0"].startswith("RESEARCHER")
     assert out[3]["frame_description"] == "RESEARCHER: INSERT FRAME DESCRIPTION"
+    assert out[5]["frame_description"] == ""  # a key row names its frame, no description

@@ -14,7 +14,9 @@ import pytest
 from pipeline.session.formats import (
     cell,
     gzip_bytes,
+    platform_csv,
     platform_datetime,
+    platform_json,
     ruling_time,
     to_csv,
     zip_bytes,
@@ -72,6 +74,30 @@ def test_csv_quotes_only_when_needed_and_reads_back() -> None:
         ["x, y", "['say \"hi\"']"],
         ["", "1"],
     ]
+
+
+def test_platform_csv_quotes_every_value_but_numbers() -> None:
+    """The platform's ``csv.QUOTE_NONNUMERIC``: the header and every text quoted, numbers
+    and booleans bare (True/False are numbers to Python), None as a quoted empty text,
+    lists as their Python text, ``\r\n`` line ends."""
+    data = platform_csv(
+        ["response__id", "response__completed", "n", "x", "consent__comment", "list"],
+        [["1353", True, 0, 19.5, None, ['say "hi"']], ["7", False, -2, 0.1, "", []]],
+    )
+    assert data == (
+        b'"response__id","response__completed","n","x","consent__comment","list"\r\n'
+        b'"1353",True,0,19.5,"","[\'say ""hi""\']"\r\n'
+        b'"7",False,-2,0.1,"","[]"\r\n'
+    )
+
+
+def test_platform_json_streams_tab_indented_records() -> None:
+    data = platform_json([{"a": {"id": "1353", "c": None}, "é": [1]}, {"b": True}])
+    assert data == (
+        b'[\n{\n\t"a": {\n\t\t"id": "1353",\n\t\t"c": null\n\t},\n\t"\\u00e9": [\n\t\t1\n'
+        b'\t]\n},\n{\n\t"b": true\n}\n]'
+    )
+    assert platform_json([]) == b"[\n\n]"
 
 
 def test_zip_and_gzip_bytes_are_deterministic() -> None:

@@ -1,4 +1,6 @@
-"""Parsing raw session input (SPEC §4.1): responses JSON, consent rulings, video lists."""
+"""Parsing raw session input (SPEC §4.1): responses JSON, consent rulings, video lists.
+Responses files are judged record by record (SPEC §6): a bad record is set aside with its
+file, 1-based number and starting line; only a file that is not JSON is rejected whole."""
 
 from __future__ import annotations
 
@@ -16,7 +18,10 @@ from pipeline.session.records import (
     parse_rulings,
     parse_video_list,
     parse_video_name,
+    read_responses,
+    unmatched_rulings,
 )
+from pipeline.session.reports import set_aside_message, unmatched_message
 from tests.session.factory import STUDY, dump, make_record, uid
 
 # ----------------------------------------------------------------------------- responses
@@ -64,7 +69,8 @@ def test_not_json_names_file_and_line() -> None:
 
 def test_garbage_that_is_not_json_at_all() -> None:
     error = _error(b"response_uuid,action\n1,2\n")
-    assert "not JSON" in str(error) and error.line == 1
+    assert "not JSON" in str(error) and (error.line, error.column) == (1, 1)
+    assert error.record is None  # the file, whole
 
 
 def test_not_an_array() -> None:
@@ -75,7 +81,8 @@ def test_not_an_array() -> None:
 def test_undecodable_bytes_name_the_line() -> None:
     data = b'[\n  {"response":\n "caf\xe9"}]'
     error = _error(data)
-    assert "UTF-8" in str(error) and error.line == 3
+    assert "UTF-8" in str(error) and (error.line, error.column) == (3, 6)
+    assert "line 3, column 6" in str(error) and "caf" not in str(error)
 
 
 def test_extra_data_after_the_array() -> None:
@@ -83,15 +90,19 @@ def test_extra_data_after_the_array() -> None:
     assert "extra data" in str(error)
 
 
+def _record_starts(data: bytes) -> list[int]:
+    """The lines where the records of a :func:`dump` start."""
+    return [n for n, text in enumerate(data.decode().splitlines(), 1) if text == "  {"]
+
+
 def test_missing_top_level_key_names_record_and_line() -> None:
     good, bad = make_record("a"), make_record("b")
     del bad["child"]
     data = dump([good, bad])
-    starts = [n for n, text in enumerate(data.decode().splitlines(), 1) if text == "  {"]
-    line = starts[1]  # where the second record starts
+    line = _record_starts(data)[1]  # where the second record starts
     error = _error(data)
-    assert error.record == 1 and error.line == line
-    assert "record 1" in str(error) and f"line {line}" in str(error)
+    assert error.record == 2 and error.line == line
+    assert "record 2" in str(error) and f"line {line}" in str(error)
     assert "child" in str(error)
 
 
@@ -114,7 +125,76 @@ def test_invalid_fields(mutate, message: str) -> None:
     records = [make_record("a"), make_record("b"), make_record("c")]
     mutate(records[2])
     error = _error(dump(records))
-    assert error.record == 2 and message in str(error)
+    assert error.record == 3 and message in str(error)
+
+
+def test_a_bad_record_is_set_aside_and_the_others_go_through() -> None:
+    """One non-UUID child global_id costs its record only, not the file (SPEC §6)."""
+    records = [make_record("a"), make_record("b"), make_record("c"), make_record("d")]
+    records[1]["child"]["global_id"] = "kid-7"
+    del records[3]["response"]["date_created"]
+    data = dump(records)
+    read = read_responses(data, "responses_2024_03_01.json")
+    assert [r["response"]["uuid"] for r in read.records] == [uid("a"), uid("c")]
+    starts = _record_starts(data)
+    assert [(e.file, e.record, e.line) for e in read.set_aside] == [
+        ("responses_2024_03_01.json", 2, starts[1]),
+        ("responses_2024_03_01.json", 4, starts[3]),
+    ]
+    assert str(read.set_aside[0]) == (
+        f"responses_2024_03_01.json, record 2, line {starts[1]}: child.global_id is not a UUID"
+    )
+    assert "response.date_created" in str(read.set_aside[1])
+
+
+def test_set_aside_messages_never_quote_the_data() -> None:
+    """Values, tokens and UUIDs of the data never appear in a message (SPEC §6)."""
+    bad = [make_record(str(n)) for n in range(6)]
+    bad[0]["child"]["global_id"] = "Emma Smith 2019-04-02"
+    bad[1]["study"]["uuid"] = uid("another study")
+    bad[2]["response"]["date_created"] = "Tuesday at noon, 555-0100"
+    bad[3]["child"]["birthday"] = "her birthday"
+    bad[4]["response"]["is_preview"] = "secret-token-123"
+    bad[5]["response"]["conditions"] = "private condition"
+    read = read_responses(dump(bad), "r.json", study_uuid=STUDY)
+    assert read.records == [] and len(read.set_aside) == 6
+    text = " ".join(str(e) for e in read.set_aside)
+    for value in ("Emma", "2019-04-02", uid("another study"), STUDY, "Tuesday", "555",
+                  "her birthday", "secret-token", "private condition"):  # fmt: skip
+        assert value not in text, value
+
+
+def test_unknown_keys_are_accepted_and_counted() -> None:
+    one, two = make_record("a"), make_record("b")
+    one["response"]["new_platform_field"] = 1
+    two["response"]["new_platform_field"] = 2
+    two["child"]["nickname_color"] = "blue"
+    two["export_version"] = 3
+    two["response"]["Emma Smith's answer"] = "x"  # not a field name: counted, not named
+    read = read_responses(dump([one, two]), "r.json")
+    assert len(read.records) == 2 and read.set_aside == []
+    assert dict(read.unknown_keys) == {
+        "response.new_platform_field": 2,
+        "child.nickname_color": 1,
+        "export_version": 1,
+        "(other)": 1,
+    }
+    assert all("new_platform_field" not in r["response"] for r in read.records)
+
+
+def test_truncated_file_is_rejected_whole_with_line_and_column() -> None:
+    """A truncated file is not JSON: rejected whole; the decoder's place is kept whole
+    (it used to be cut after "Unterminated string starting at")."""
+    data = dump([make_record("a"), make_record("b")])
+    cut = data[: data.rindex(b'"uuid": "') + 12]  # inside the second record's uuid string
+    line = cut.count(b"\n") + 1
+    column = len(cut) - cut.rindex(b"\n") - 4  # where the string starts (its quote)
+    error = _error(cut)
+    assert error.record == 2 and (error.line, error.column) == (line, column)
+    assert f"Unterminated string starting at: line {line} column {column}" in str(error)
+    assert str(error).startswith("responses_2024_03_01.json, record 2: not JSON: ")
+    with pytest.raises(SessionInputError):
+        read_responses(cut, "r.json")  # not one record of it is used
 
 
 def test_new_platform_fields_are_kept() -> None:
@@ -155,7 +235,9 @@ def test_jspsych_style_frames_parse() -> None:
 
 def test_record_not_an_object() -> None:
     error = _error(b'[\n  "just text"\n]')
-    assert error.record == 0 and error.line == 2 and "object" in str(error)
+    assert error.record == 1 and error.line == 2 and "object" in str(error)
+    read = read_responses(b"[\n  " + dump([make_record()])[1:-1] + b',\n  "just text"\n]', "r.json")
+    assert len(read.records) == 1 and [e.record for e in read.set_aside] == [2]
 
 
 def test_record_of_another_study() -> None:
@@ -234,6 +316,18 @@ def test_rulings_with_only_the_required_columns() -> None:
     assert (ruling.arbiter, ruling.comment, ruling.action) == ("", "", "rejected")
 
 
+def test_rulings_remember_where_they_start_and_unmatched_ones_are_found() -> None:
+    rulings = parse_rulings(RULINGS.encode(), "consent_rulings_2024_03_04.csv")
+    assert [(r.file, r.line) for r in rulings] == [
+        ("consent_rulings_2024_03_04.csv", 2),
+        ("consent_rulings_2024_03_04.csv", 3),  # its comment runs on to line 4
+        ("consent_rulings_2024_03_04.csv", 5),
+    ]
+    assert rulings[0] == parse_rulings(RULINGS.encode(), "other.csv")[0]  # place: no part
+    unmatched = unmatched_rulings(rulings, [make_record("a")])
+    assert [(r.response_uuid, r.line) for r in unmatched] == [(uid("b"), 5)]
+
+
 @pytest.mark.parametrize(
     ("body", "line", "message"),
     [
@@ -305,3 +399,18 @@ def test_video_list_skips_blank_lines_and_names_bad_lines() -> None:
     with pytest.raises(SessionInputError) as caught:
         parse_video_list(f"{good}\n\nREADME.md\n".encode(), "videos_x.txt")
     assert caught.value.line == 3 and "videos_x.txt" in str(caught.value)
+
+
+def test_notices_list_a_few_places_and_count_the_rest() -> None:
+    problems = [
+        SessionInputError("r.json", "child.global_id is not a UUID", n, 10 * n) for n in range(1, 8)
+    ]
+    text = set_aside_message("r.json", problems)
+    assert text.startswith("Input file r.json: 7 record(s) set aside and not used")
+    assert "record 5, line 50: child.global_id is not a UUID" in text
+    assert "record 6" not in text and text.endswith("and 2 more (see the run manifest)")
+    rulings = parse_rulings(RULINGS.encode(), "consent_rulings_2024_03_04.csv")
+    assert unmatched_message("c.csv", rulings[2:]) == (
+        "Input file c.csv: 1 consent ruling(s) on a response never received (none among the "
+        "records used; line 5): kept, and applied if the response arrives"
+    )

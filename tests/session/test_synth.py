@@ -117,7 +117,8 @@ def test_study_uuid_and_name_are_used(tmp_path: Path) -> None:
 
 def test_cli_synth_writes_the_platforms_newer_fields(tmp_path: Path) -> None:
     """``synth --kind session`` records carry eligibility, the parent's feedback, the
-    researcher fields, conditions in both forms and sometimes two exit frames."""
+    researcher fields, conditions in the platform's mapping form and sometimes two exit
+    frames; only values the platform can hold (its choices)."""
     from pipeline.cli import main
 
     out = tmp_path / "raw"
@@ -131,10 +132,33 @@ def test_cli_synth_writes_the_platforms_newer_fields(tmp_path: Path) -> None:
     assert all(isinstance(r["eligibility"], list) and r["eligibility"] for r in responses)
     assert Counter(tuple(r["eligibility"]) for r in responses)[("Eligible",)] > 40
     assert any(r["eligibility"] != ["Eligible"] for r in responses)
-    assert {type(r["conditions"]) for r in responses} == {dict, list}
+    assert {type(r["conditions"]) for r in responses} == {dict}
     assert any(r["researcher_star"] for r in responses)
-    assert len({r["researcher_payment_status"] for r in responses}) > 1
-    assert len({r["researcher_session_status"] for r in responses}) > 1
+    payment = {r["researcher_payment_status"] for r in responses}
+    session = {r["researcher_session_status"] for r in responses}
+    assert len(payment) > 1 and len(session) > 1
+    # the platform's choices (lookit-api Response.PAYMENT/SESSION_STATUS_CHOICES)
+    assert payment <= {"", "review", "to_pay", "do_not_pay", "paid"}
+    assert session <= {
+        "", "to_schedule", "scheduled", "session_attended", "session_complete", "follow_up",
+        "communication_complete", "withdrawn_closed",
+    }  # fmt: skip
+    assert {r["eligibility"][0] for r in responses} <= {
+        "Eligible", "Ineligible_TooYoung", "Ineligible_TooOld", "Ineligible_CriteriaExpression",
+        "Ineligible_Participation",
+    }  # fmt: skip
+    children = [r["child"] for r in records]
+    gestational = {f"{n} weeks" for n in range(24, 40)}
+    gestational |= {"40 or more weeks", "Under 24 weeks", "Not sure or prefer not to answer"}
+    assert {c["age_at_birth"] for c in children} <= gestational
+    assert {c["gender"] for c in children} <= {"m", "f", "o", "na"}
+    languages = {"en", "es", "fr", "cmn"}  # a few of the platform's codes, in its order
+    assert all(set(c["language_list"].split()) <= languages for c in children)
+    assert all(c["language_list"].split()[0] == "en" for c in children)
+    demographics = [r["demographic"] for r in records]
+    assert {d["number_of_guardians"] for d in demographics} <= {"1", "2", "3", "varies"}
+    race = {"white", "hisp", "black", "asian", "native", "mideast-naf", "hawaiian-pac-isl", "other"}
+    assert all(set(d["us_race_ethnicity_identification"]) <= race for d in demographics)
     twice = [r for r in records if len(exit_frames(r)) == 2]
     assert twice, "some parents answer the exit survey twice"
     for record in records:

@@ -1,14 +1,17 @@
 """The published files of a session study (SPEC §4.3).
 
-Compatibility is the rule: column names, their order, value formats
-(:mod:`pipeline.session.formats`) and dictionary layouts (:mod:`pipeline.session.dictionaries`)
-follow the source platform's downloads, so researchers' scripts written against them run
-unchanged. Beyond the platform: a Psych-DS dataset (:mod:`pipeline.session.psychds`) and one
-gzipped CSV of all frame data.
+Compatibility is the rule: the platform's download code (lookit-api
+``exp/views/responses.py``) is the reference, byte for byte where it can be. Column names
+and order, row order (by ``response.id``), cell values and types, ``csv.QUOTE_NONNUMERIC``
+quoting with ``\r\n`` line ends (:func:`pipeline.session.formats.platform_csv`), the JSON
+downloads' tab-indented records (:func:`pipeline.session.formats.platform_json`) and the
+dictionary layouts (:mod:`pipeline.session.dictionaries`) follow it, so researchers' scripts
+written against those downloads run unchanged. Beyond the platform: a Psych-DS dataset
+(:mod:`pipeline.session.psychds`), one gzipped CSV of all frame data and the video list.
 
 Every builder is a pure function of the published records and the study settings and
-returns bytes; rows are sorted and columns ordered deterministically, ZIP entries carry a
-fixed timestamp and gzip ``mtime=0``, so the same input always gives byte-identical files.
+returns bytes; ZIP entries carry a fixed timestamp and gzip ``mtime=0``, so the same input
+always gives byte-identical files.
 
 Privacy: the identifying columns (:data:`IDENTIFYING`) are written only when selected in
 ``StudySettings.identifying``; global IDs, names, birthdays, exact ages, the nickname,
@@ -16,19 +19,20 @@ the child's additional information and the exit survey's ``birthDate`` are never
 otherwise. Free text the platform publishes (consent comment, parent feedback, the
 demographic comments and referrer) is published with a redaction note in its dictionary.
 
-Decisions where the platform gives no answer (also in the README):
+Where this project departs from the platform's code, or decides where it has no answer
+(also in the README):
 
+- ``birthDate`` is left out of frame data *and* of the JSON's ``exp_data``, at any depth
+  (the platform leaves out only the exit survey's, and only from frame data).
 - Exit-survey values come from the last exit frame in the order the participant saw them
   (``sequence``); ``parent_feedback`` falls back to the record's own field only when the
   response has no exit frame at all.
-- ``response__eligibility`` is one cell, the codes separated by spaces (the platform's
-  dictionary says so); the JSON keeps the list.
 - ``response__completed_consent_frame`` is not published (every published response has it).
-- A frame whose data is not an object is one frame-data row with an empty ``key`` and the
-  whole value (lists as Python's text of them).
-- The children file has one row per child: the profile of its newest response, the ages
-  at its first response (the platform's row is the child's first response, with the
-  current profile).
+- Values the platform cannot hold are written as given: an unknown researcher status as
+  its code, ``conditions`` given as a list as that list, a frame value that is not an
+  object (jsPsych-style) as one frame-data row with an empty ``key``.
+- Dictionaries keep this project's descriptions (with the redaction notes), in the
+  platform's rows and order.
 
 Modules, one per published file or family of files:
 

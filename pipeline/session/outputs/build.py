@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 
 from pipeline.session.outputs.children import children_files
+from pipeline.session.outputs.common import response_order
 from pipeline.session.outputs.demographics import demographic_files
 from pipeline.session.outputs.frames import frame_files
 from pipeline.session.outputs.overview import overview_files
@@ -24,14 +25,15 @@ def build_outputs(
     """Every published file of SPEC §4.3, file name → bytes.
 
     ``records`` are the published responses (:func:`pipeline.session.rules.select_published`);
-    duplicates are merged and rows sorted by response time and UUID. ``rulings`` maps
+    duplicates are merged and rows ordered by ``response.id``, as the platform orders them
+    (:func:`.common.response_order`). ``rulings`` maps
     response UUID to the ruling in force. ``videos`` are filtered again here: only videos
     of these responses and this study, consent videos only after a withdrawal.
     """
-    ordered = merge_records(records)
+    ordered = sorted(merge_records(records), key=response_order)
     overview = overview_files(ordered, settings, rulings)
     frames = frame_files(ordered, settings)
-    children = children_files(ordered, settings)
+    children = children_files(ordered, settings, rulings)
     demographics = demographic_files(ordered, settings)
     by_role = {  # in this order, as published so far
         **overview.files,

@@ -1,15 +1,15 @@
-"""Helpers shared by the output builders: the written table, flattening and canonical
-order of values, birth-date removal, ages."""
+"""Helpers shared by the output builders: the written table, flattening as the platform
+flattens, the platform's row order, birth-date removal, ages."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from pipeline.session.ages import age_in_days, round_age
-from pipeline.session.formats import to_csv
-from pipeline.session.records import natural_key
+from pipeline.session.formats import platform_csv
+from pipeline.session.records import Record
 
 #: Key never written to frame data / JSON, anywhere in exp_data (the exit survey asks for
 #: the child's birth date again).
@@ -25,8 +25,9 @@ class Table:
 
     @classmethod
     def write(cls, columns: list[str], rows: Iterable[Sequence[Any]]) -> Table:
-        """The table of ``rows`` under ``columns`` (:func:`pipeline.session.formats.to_csv`)."""
-        return cls(columns, to_csv(columns, rows))
+        """The table of ``rows`` under ``columns``, written as the platform writes its CSVs
+        (:func:`pipeline.session.formats.platform_csv`)."""
+        return cls(columns, platform_csv(columns, rows))
 
 
 @dataclass(frozen=True)
@@ -38,29 +39,35 @@ class TableFiles:
     files: dict[str, bytes]
 
 
-def flatten(value: Any, prefix: str = "") -> list[tuple[str, Any]]:
-    """Flatten nested objects/arrays into ``(path, scalar)`` pairs, path parts joined by
-    ``.`` (array items by index). Empty objects and arrays give nothing."""
-    if isinstance(value, dict):
-        pairs = []
-        for key, item in value.items():
-            pairs.extend(flatten(item, f"{prefix}.{key}" if prefix else str(key)))
-        return pairs
-    if isinstance(value, list):
-        pairs = []
-        for index, item in enumerate(value):
-            pairs.extend(flatten(item, f"{prefix}.{index}" if prefix else str(index)))
-        return pairs
-    return [(prefix, value)]
+def flatten(values: Mapping[Any, Any]) -> dict[str, Any]:
+    """Nested objects and arrays flattened as the platform flattens them: keys joined by
+    ``.`` (array items by index, from 0), in the order met; an empty object or array gives
+    no key at all; when two paths spell the same key, the later value wins at the earlier
+    place."""
+    flat: dict[str, Any] = {}
+    for key, value in values.items():
+        if isinstance(value, list):
+            value = dict(enumerate(value))
+        if isinstance(value, dict):
+            for sub, item in flatten(value).items():
+                flat[f"{key}.{sub}"] = item
+        else:
+            flat[str(key)] = value
+    return flat
 
 
-def canonical(value: Any) -> Any:
-    """A copy with object keys in natural order (stable JSON whatever the input order)."""
-    if isinstance(value, dict):
-        return {k: canonical(value[k]) for k in sorted(value, key=natural_key)}
-    if isinstance(value, list):
-        return [canonical(v) for v in value]
-    return value
+def response_order(record: Record) -> tuple:
+    """Row order of every per-response file: by ``response.id`` as a number (the platform
+    orders by it); ids that are not numbers after those, then the response UUID."""
+    rid, uid = record["response"]["id"], record["response"]["uuid"]
+    if isinstance(rid, bool) or rid is None:
+        return (2, 0, "", uid)
+    if isinstance(rid, int):
+        return (0, rid, "", uid)
+    text = str(rid).strip()
+    if text.isdigit():
+        return (0, int(text), "", uid)
+    return (1, 0, text, uid)
 
 
 def drop_birthdates(value: Any) -> Any:

@@ -8,7 +8,7 @@ from typing import Any
 
 from pipeline.session.ages import age_in_days, parse_timestamp, round_age
 from pipeline.session.dictionaries import DEMOGRAPHIC_DESCRIPTIONS, dictionary_csv
-from pipeline.session.formats import platform_datetime, to_json
+from pipeline.session.formats import platform_datetime, platform_json
 from pipeline.session.outputs.common import Table, TableFiles
 from pipeline.session.outputs.settings import StudySettings
 from pipeline.session.records import Record
@@ -75,8 +75,8 @@ def _demographic(record: Record, settings: StudySettings) -> dict[str, Any]:
 def demographics(
     records: Sequence[Record], settings: StudySettings
 ) -> tuple[list[str], list[list[Any]], list[dict[str, Any]]]:
-    """Columns, CSV rows and JSON records of the demographic snapshots (one per response);
-    lists stay in one cell (``[1770]``, ``['white', 'hisp']``)."""
+    """Columns, CSV rows and JSON records of the demographic snapshots (one per response,
+    in the order of ``records``); lists stay in one cell (``[1770]``, ``['white', 'hisp']``)."""
     rows, nested = [], []
     for record in records:
         values = _demographic(record, settings)
@@ -101,7 +101,7 @@ def demographic_files(records: Sequence[Record], settings: StudySettings) -> Tab
         table,
         {
             "demographics_csv": table.data,
-            "demographics_json": to_json(nested),
+            "demographics_json": platform_json(nested),
             "demographics_dict": dictionary_csv(columns, DEMOGRAPHIC_DESCRIPTIONS),
         },
     )

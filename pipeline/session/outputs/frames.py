@@ -7,65 +7,71 @@ from collections.abc import Sequence
 from typing import Any
 
 from pipeline.session.dictionaries import frames_dictionary
-from pipeline.session.formats import gzip_bytes, to_csv, zip_bytes
+from pipeline.session.formats import gzip_bytes, platform_csv, zip_bytes
 from pipeline.session.outputs.common import Table, TableFiles, drop_birthdates, flatten
 from pipeline.session.outputs.settings import StudySettings
-from pipeline.session.records import Record, frame_order, natural_key
+from pipeline.session.records import Record
 
 FRAME_COLUMNS = ["response_uuid", "child_hashed_id", "frame_id", "event_number", "key", "value"]
-FrameRow = tuple[str, str, str, Any, str, Any]
+FrameRow = tuple[str, str, str, str, str, Any]
 #: Frame keys never written (the frame's type); birth dates go too (:data:`.common.DROP_LEAF`).
 FRAME_DROP_KEYS = ("frameType",)
+EVENTS_PREFIX = "eventTimings."
+#: Written only when it holds something.
+GENERATED = "generatedProperties"
+
+
+def _frame_rows(uid: str, hashed: str, fid: str, frame: Any) -> list[FrameRow]:
+    """The rows of one frame's data, keys in the record's order."""
+    if not isinstance(frame, dict):
+        return [(uid, hashed, fid, "", "", drop_birthdates(frame))]
+    rows: list[FrameRow] = []
+    for key, value in flatten(drop_birthdates(frame)).items():
+        if key.startswith(EVENTS_PREFIX):
+            parts = key.split(".")
+            rows.append((uid, hashed, fid, parts[1], ".".join(parts[2:]), value))
+        elif key in FRAME_DROP_KEYS or (key == GENERATED and not value):
+            continue
+        else:
+            rows.append((uid, hashed, fid, "", key, value))
+    return rows
 
 
 def frame_rows(record: Record, child_hashed_id: str) -> list[FrameRow]:
-    """Long-format frame data of one response (SPEC §4.3).
+    """Long-format frame data of one response, in the platform's order (SPEC §4.3).
 
-    Per frame in sequence order: the frame's own values (``formData.x``, ``videoId``…,
-    natural order, ``event_number`` empty), then its events (``eventTimings.N.k`` gives
-    ``event_number=N, key=k``); then ``global_event_timings`` as ``frame_id=global``.
-    A frame whose data is not an object (jsPsych-style) is one row with an empty ``key``.
-    ``frameType`` and every ``birthDate`` are not written; empty arrays/objects vanish.
+    First the global events (``frame_id=global``, ``event_number`` from ``"0"``, each
+    event's keys as they are); then every frame of ``exp_data`` in the record's order, its
+    values flattened in the record's order: ``eventTimings.N.k`` gives
+    ``event_number="N", key=k``, other keys have an empty ``event_number``. A frame whose
+    data is not an object (jsPsych-style) is one row with an empty ``key``. ``frameType``,
+    an empty ``generatedProperties`` and every ``birthDate`` are not written; empty arrays
+    and objects vanish.
     """
     uid = record["response"]["uuid"]
-    exp = record["response"]["exp_data"] or {}
     rows: list[FrameRow] = []
-    for fid in frame_order(record):
-        frame = exp[fid]
-        if not isinstance(frame, dict):
-            rows.append((uid, child_hashed_id, fid, "", "", drop_birthdates(frame)))
-            continue
-        plain: list[tuple[str, Any]] = []
-        events: list[tuple[int, str, Any]] = []
-        for key, value in drop_birthdates(frame).items():
-            if key in FRAME_DROP_KEYS:
-                continue
-            if key == "eventTimings" and isinstance(value, list):
-                for number, event in enumerate(value):
-                    events.extend((number, path, v) for path, v in flatten(event))
-            else:
-                plain.extend(flatten(value, key))
-        plain.sort(key=lambda p: natural_key(p[0]))
-        events.sort(key=lambda e: (e[0], natural_key(e[1])))
-        rows.extend((uid, child_hashed_id, fid, "", path, v) for path, v in plain)
-        rows.extend((uid, child_hashed_id, fid, n, path, v) for n, path, v in events)
-    for number, event in enumerate(
-        drop_birthdates(record["response"]["global_event_timings"]) or []
-    ):
-        pairs = sorted(flatten(event), key=lambda p: natural_key(p[0]))
-        rows.extend((uid, child_hashed_id, "global", number, path, v) for path, v in pairs)
+    events = drop_birthdates(record["response"]["global_event_timings"]) or []
+    for number, event in enumerate(events):
+        if isinstance(event, dict):
+            rows.extend(
+                (uid, child_hashed_id, "global", str(number), k, v) for k, v in event.items()
+            )
+        else:
+            rows.append((uid, child_hashed_id, "global", str(number), "", event))
+    for fid, frame in (record["response"]["exp_data"] or {}).items():
+        rows.extend(_frame_rows(uid, child_hashed_id, fid, frame))
     return rows
 
 
 def frame_files(records: Sequence[Record], settings: StudySettings) -> TableFiles:
-    """The per-session ZIP, the gzipped CSV of all rows and the dictionary (roles
-    ``framedata_zip``, ``all_frames_gz``, ``frames_dict``); the table is the CSV of all
-    rows, uncompressed."""
+    """The per-session ZIP, the gzipped CSV of all rows (the per-session files' rows in
+    response order under one header) and the dictionary (roles ``framedata_zip``,
+    ``all_frames_gz``, ``frames_dict``); the table is the CSV of all rows, uncompressed."""
     entries, all_rows = {}, []
     for record in records:
         rows = frame_rows(record, settings.hashed(record["child"]["global_id"]))
         all_rows.extend(rows)
-        entries[f"{settings.slug}_{record['response']['uuid']}_frames.csv"] = to_csv(
+        entries[f"{settings.slug}_{record['response']['uuid']}_frames.csv"] = platform_csv(
             FRAME_COLUMNS, rows
         )
     table = Table.write(FRAME_COLUMNS, all_rows)

@@ -1,5 +1,13 @@
 """The response overview ``{study}_all-responses[-identifiable].csv`` (one row per
-response) and its dictionary ``{study}_all-responses-dict.csv``."""
+response) and its dictionary ``{study}_all-responses-dict.csv``.
+
+The platform's layout: its own columns in its order (every response column but the last
+two, without the optional ones not chosen; ``response__eligibility``,
+``response__sequence`` and ``response__conditions`` stay empty when they hold lists),
+then every other column met in the rows, in text order: the flattened
+``response__conditions.0.*``, ``response__eligibility.0``…, the session status, the star,
+``response__sequence.N`` (``.10`` before ``.2``).
+"""
 
 from __future__ import annotations
 
@@ -7,86 +15,59 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from pipeline.session.dictionaries import dictionary_csv
-from pipeline.session.formats import cell
 from pipeline.session.outputs.common import Table, TableFiles, flatten
-from pipeline.session.outputs.response_fields import response_sections
+from pipeline.session.outputs.response_fields import (
+    OPTIONAL,
+    PLACED,
+    RESPONSE_COLUMNS,
+    chosen_columns,
+    placed_columns,
+    response_values,
+)
 from pipeline.session.outputs.settings import StudySettings
-from pipeline.session.records import Record, Ruling, natural_key
-
-#: The overview's columns before the selected identifying ones (SPEC §4.3).
-OVERVIEW_FIXED = [
-    "response__id",
-    "response__uuid",
-    "response__date_created",
-    "response__completed",
-    "response__withdrawn",
-    "response__eligibility",
-    "response__parent_feedback",
-    "response__birthdate_difference",
-    "response__video_privacy",
-    "response__databrary",
-    "response__is_preview",
-    "consent__ruling",
-    "consent__arbiter",
-    "consent__time",
-    "consent__comment",
-    "study__uuid",
-    "participant__hashed_id",
-    "child__hashed_id",
-    "child__age_rounded",
-    "child__gender",
-    "child__age_at_birth",
-    "child__language_list",
-    "child__condition_list",
-]
-#: The overview's last columns, after the flattened sequence and conditions.
-RESEARCHER_FIELDS = [
-    "response__researcher_payment_status",
-    "response__researcher_session_status",
-    "response__researcher_star",
-]
-#: Lists written in one cell, items separated by spaces (as the platform's dictionary says).
-SPACE_SEPARATED = ("response__eligibility",)
+from pipeline.session.records import Record, Ruling
 
 
-def _overview_row(sections: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
-    row: dict[str, Any] = {}
-    for section, values in sections.items():
-        for key, value in values.items():
-            column = f"{section}__{key}"
-            if column in SPACE_SEPARATED and isinstance(value, list):
-                row[column] = " ".join(cell(v) for v in value)
-            elif isinstance(value, dict | list):
-                row.update(flatten(value, column))
-            else:
-                row[column] = value
-    return row
+def overview_header(rows: Sequence[Mapping[str, Any]], settings: StudySettings) -> list[str]:
+    """The overview's columns: the platform's own (:func:`placed_columns`), then every other
+    column of ``rows`` in text order."""
+    placed = placed_columns(settings)
+    unchosen = OPTIONAL - chosen_columns(settings)
+    extra = {c for row in rows for c in row} - set(placed) - unchosen
+    return [*placed, *sorted(extra)]
+
+
+def dictionary_columns(settings: StudySettings) -> list[str]:
+    """The columns the overview's dictionary describes, as the platform lists them: its own
+    columns, then the other response columns in text order (flattened ones are described
+    by their base column)."""
+    unchosen = OPTIONAL - chosen_columns(settings)
+    rest = sorted(set(RESPONSE_COLUMNS) - set(PLACED) - unchosen)
+    return [*placed_columns(settings), *rest]
 
 
 def responses_table(
     records: Sequence[Record], settings: StudySettings, rulings: Mapping[str, Ruling]
 ) -> tuple[list[str], list[dict[str, Any]]]:
-    """Columns and rows of the response overview (one row per response): the fixed
-    columns, the selected identifying ones, the flattened ``response__sequence.N`` and
-    ``response__conditions.N.*`` (natural order), then the researcher fields."""
-    rows = []
-    for record in records:
-        sections = response_sections(record, settings, rulings.get(record["response"]["uuid"]))
-        row = _overview_row(sections)
-        rows.append({k: v for k, v in row.items() if settings.allows(k)})
-    present = {c for row in rows for c in row}
-    seq = sorted((c for c in present if c.startswith("response__sequence.")), key=natural_key)
-    cond = sorted((c for c in present if c.startswith("response__conditions.")), key=natural_key)
-    columns = [*OVERVIEW_FIXED, *settings.identifying, *seq, *cond, *RESEARCHER_FIELDS]
-    return columns, rows
+    """Columns and rows (column → value, flattened) of the response overview, one row per
+    response in the order of ``records``."""
+    rows = [
+        flatten(response_values(r, settings, rulings.get(r["response"]["uuid"]))) for r in records
+    ]
+    return overview_header(rows, settings), rows
 
 
 def overview_files(
     records: Sequence[Record], settings: StudySettings, rulings: Mapping[str, Ruling]
 ) -> TableFiles:
-    """The overview CSV and its dictionary (roles ``responses_csv``, ``responses_dict``)."""
+    """The overview CSV and its dictionary (roles ``responses_csv``, ``responses_dict``);
+    a column a row lacks is an empty text cell."""
     columns, rows = responses_table(records, settings, rulings)
-    table = Table.write(columns, ([r.get(c) for c in columns] for r in rows))
+    table = Table.write(columns, ([r.get(c, "") for c in columns] for r in rows))
     return TableFiles(
-        table, {"responses_csv": table.data, "responses_dict": dictionary_csv(columns)}
+        table,
+        {
+            "responses_csv": table.data,
+            "responses_dict": dictionary_csv(dictionary_columns(settings)),
+        },
     )

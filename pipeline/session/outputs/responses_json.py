@@ -1,38 +1,44 @@
-"""The nested responses ``{study}_all-responses[-identifiable].json``: the overview's
-fields plus the frame data, one object per response."""
+"""The nested responses ``{study}_all-responses[-identifiable].json``, as the platform's
+JSON download writes them.
+
+Each record nests the chosen columns by section, in the platform's column order:
+``response`` (``id``…``is_preview``, then ``sequence``, ``conditions`` and the researcher
+fields), ``consent``, ``study``, ``participant``, ``child``; then ``exp_data`` at the top
+level (the record's own frame data, its exit survey's ``birthDate`` left out). Values keep
+the platform's types (``"id": "1353"``, ``"age_rounded": "630"``, ``"comment": null``).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from pipeline.session.formats import to_json
-from pipeline.session.outputs.common import canonical, drop_birthdates
-from pipeline.session.outputs.response_fields import response_sections
+from pipeline.session.formats import platform_json
+from pipeline.session.outputs.common import drop_birthdates
+from pipeline.session.outputs.response_fields import response_values
 from pipeline.session.outputs.settings import StudySettings
-from pipeline.session.records import Record, Ruling, frame_order
+from pipeline.session.records import Record, Ruling
 
 
-def _select(section: str, values: Mapping[str, Any], settings: StudySettings) -> dict[str, Any]:
-    return {k: v for k, v in values.items() if settings.allows(f"{section}__{k}")}
+def nest(values: Mapping[str, Any]) -> dict[str, Any]:
+    """``section__field`` values nested as ``{section: {field: value}}``, sections in the
+    order first met."""
+    nested: dict[str, Any] = {}
+    for column, value in values.items():
+        section, _, name = column.partition("__")
+        nested.setdefault(section, {})[name] = value
+    return nested
 
 
 def responses_json(
     records: Sequence[Record], settings: StudySettings, rulings: Mapping[str, Ruling]
 ) -> list[dict[str, Any]]:
-    """The response records nested as published (same fields as the overview CSV, plus
-    ``exp_data`` and ``global_event_timings`` filtered like the frame data)."""
+    """The response records nested as published, in the order of ``records``."""
     out = []
     for record in records:
-        sections = response_sections(record, settings, rulings.get(record["response"]["uuid"]))
-        nested = {name: _select(name, values, settings) for name, values in sections.items()}
-        exp = record["response"]["exp_data"] or {}
-        nested["response"]["exp_data"] = {
-            fid: canonical(drop_birthdates(exp[fid])) for fid in frame_order(record)
-        }
-        nested["response"]["global_event_timings"] = canonical(
-            drop_birthdates(record["response"]["global_event_timings"] or [])
-        )
+        values = response_values(record, settings, rulings.get(record["response"]["uuid"]))
+        nested = nest(values)
+        nested["exp_data"] = drop_birthdates(record["response"]["exp_data"] or {})
         out.append(nested)
     return out
 
@@ -40,5 +46,5 @@ def responses_json(
 def responses_json_file(
     records: Sequence[Record], settings: StudySettings, rulings: Mapping[str, Ruling]
 ) -> bytes:
-    """The JSON file's bytes (role ``responses_json``)."""
-    return to_json(responses_json(records, settings, rulings))
+    """The JSON file's bytes (role ``responses_json``): :func:`platform_json`."""
+    return platform_json(responses_json(records, settings, rulings))

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from pipeline.session.hashing import DEFAULT_DIGITS, hash_id
+from pipeline.session.psychds import StudyMetadata
 
 #: Columns written only when selected in ``identifying`` (SPEC §4.2), in the platform's order.
 IDENTIFYING = (
@@ -41,6 +42,7 @@ class StudySettings:
     salt: str
     hash_digits: int = DEFAULT_DIGITS
     identifying: tuple[str, ...] = ()
+    metadata: StudyMetadata = StudyMetadata()  # the Psych-DS dataset's (optional) metadata
 
     def __post_init__(self) -> None:
         for what in ("study_uuid", "salt"):
@@ -67,14 +69,24 @@ class StudySettings:
     @classmethod
     def from_config(cls, session: Any, salt: str) -> StudySettings:
         """Settings from a ``session:`` config block (any object with ``study_uuid``,
-        ``study_name``, ``hash_digits``, ``identifying``) and the salt read from the
-        environment variable it names."""
+        ``study_name``, ``hash_digits``, ``identifying``; the dataset metadata keys
+        ``description``, ``author``, ``license``, ``keywords``, ``citation``, ``funder``,
+        ``url`` when it has them) and the salt read from the environment variable it names."""
         return cls(
             study_uuid=session.study_uuid,
             study_name=session.study_name,
             salt=salt,
             hash_digits=session.hash_digits,
             identifying=tuple(session.identifying or ()),
+            metadata=StudyMetadata(
+                description=getattr(session, "description", None),
+                author=tuple(getattr(session, "author", None) or ()),
+                license=getattr(session, "license", None),
+                keywords=tuple(getattr(session, "keywords", None) or ()),
+                citation=getattr(session, "citation", None),
+                funder=getattr(session, "funder", None),
+                url=getattr(session, "url", None),
+            ),
         )
 
     @property

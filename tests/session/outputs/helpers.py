@@ -39,6 +39,11 @@ def csv_rows(data: bytes) -> list[dict[str, str]]:
     return list(csv.DictReader(io.StringIO(data.decode("utf-8"), newline="")))
 
 
+def csv_header(data: bytes) -> list[str]:
+    """The header row of CSV bytes."""
+    return next(csv.reader(io.StringIO(data.decode("utf-8"), newline="")))
+
+
 def zip_entries(data: bytes) -> dict[str, bytes]:
     """The entries of ZIP bytes, name → bytes, in archive order."""
     with zipfile.ZipFile(io.BytesIO(data)) as archive:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import gzip
 import io
-import json
 import random
 import zipfile
 
@@ -68,11 +67,17 @@ def test_the_scan_would_catch_a_leak(synth_files: dict[str, bytes]) -> None:
 
 
 def test_pandas_reads_every_csv(synth_result: SessionResult) -> None:
+    """Every CSV reads back; the platform's files end their lines with ``\r\n`` as its
+    ``csv`` writer does, the video list (not a platform file) with ``\n``."""
     for name, data in _all_bytes(synth_result.files):
         if name.endswith(".csv"):
             frame = pd.read_csv(io.BytesIO(data), dtype=str, keep_default_na=False)
             assert len(frame.columns) >= 2, name
-            assert data.count(b"\r") == 0, name
+            ends = data.count(b"\r\n") if "psychds" not in name else None
+            if name.endswith("_videos.csv"):
+                assert data.count(b"\r") == 0, name
+            elif ends is not None:
+                assert ends == len(frame) + 1 and data.startswith(b'"'), name
 
 
 def test_outputs_are_deterministic(synth_files: dict[str, bytes], synth_result) -> None:
@@ -95,11 +100,14 @@ def test_empty_study_gives_headers_only() -> None:
     files = build_outputs([], settings(), {})
     assert sorted(files) == DEFAULT_NAMES
     assert csv_rows(files["Physics-Study_all-responses.csv"]) == []
-    assert files["Physics-Study_all-responses.csv"].startswith(b"response__id,response__uuid,")
-    assert json.loads(files["Physics-Study_all-responses.json"]) == []
+    header = files["Physics-Study_all-responses.csv"].decode()
+    assert header.startswith('"response__id","response__uuid",')  # the platform's own only
+    assert header.endswith('"response__conditions","response__researcher_payment_status"\r\n')
+    assert files["Physics-Study_all-responses.json"] == b"[\n\n]"
+    assert files["Physics-Study_all-demographic-snapshots.json"] == b"[\n\n]"
     assert zip_entries(files["Physics-Study_framedata_per_session.zip"]) == {}
     assert gzip.decompress(files["Physics-Study_all-frames.csv.gz"]) == (
-        b"response_uuid,child_hashed_id,frame_id,event_number,key,value\n"
+        b'"response_uuid","child_hashed_id","frame_id","event_number","key","value"\r\n'
     )
     assert "dataset_description.json" in zip_entries(files["Physics-Study--psychds.zip"])
 

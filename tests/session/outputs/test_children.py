@@ -1,33 +1,100 @@
-"""The children file (:mod:`pipeline.session.outputs.children`)."""
+"""The children file (:mod:`pipeline.session.outputs.children`): the platform's 26
+columns, one row per child in order of first appearance, spelled out as facts."""
 
 from __future__ import annotations
 
 from pipeline.session.outputs.build import build_outputs
-from tests.session.factory import make_record, settings, uid
-from tests.session.outputs.helpers import accept_all, csv_rows
+from tests.session.factory import STUDY, make_record, settings, uid
+from tests.session.outputs.helpers import accept_all, csv_header, csv_rows
+
+#: The platform's children columns with the default download options.
+CHILDREN_HEADER = [
+    "response__id",
+    "response__uuid",
+    "response__date_created",
+    "response__completed",
+    "response__withdrawn",
+    "response__eligibility",
+    "response__parent_feedback",
+    "response__birthdate_difference",
+    "response__video_privacy",
+    "response__databrary",
+    "response__is_preview",
+    "consent__ruling",
+    "consent__arbiter",
+    "consent__time",
+    "consent__comment",
+    "study__uuid",
+    "participant__hashed_id",
+    "child__hashed_id",
+    "child__age_rounded",
+    "child__gender",
+    "child__age_at_birth",
+    "child__language_list",
+    "child__condition_list",
+    "response__sequence",
+    "response__conditions",
+    "response__researcher_payment_status",
+]
 
 
-def test_children_one_row_per_child() -> None:
+def test_children_one_row_per_child_in_order_of_first_appearance() -> None:
+    """Ordered by response id, a child's row holds its first response's values (the
+    list columns empty, as the platform leaves them)."""
     records = [
-        make_record("a", child="kid1", family="fam1"),
-        make_record("b", child="kid1", family="fam1", created="2024-09-05T10:00:00Z"),
-        make_record("c", child="kid2", family="fam1"),
-        make_record("d", child="kid3", family="fam2"),
+        make_record("a", id=30, child="kid1", family="fam1", researcher_payment_status="review"),
+        make_record("b", id=10, child="kid2", family="fam1", created="2024-09-05T10:00:00Z"),
+        make_record("c", id=40, child="kid1", family="fam1", created="2024-09-05T10:00:00Z"),
+        make_record("d", id=20, child="kid3", family="fam2"),
     ]
-    records[1]["child"]["language_list"] = "en es"  # the newer profile wins
+    records[2]["child"]["language_list"] = "en es"  # a later response's profile: not used
     files = build_outputs(records, settings(), accept_all("a", "b", "c", "d"))
     data = files["Physics-Study_all-children.csv"]
-    assert data.decode().splitlines()[0] == (
-        "participant__hashed_id,child__hashed_id,child__age_rounded,child__gender,"
-        "child__age_at_birth,child__language_list,child__condition_list"
-    )
+    assert csv_header(data) == CHILDREN_HEADER and len(CHILDREN_HEADER) == 26
     rows = csv_rows(data)
-    assert len(rows) == 3
-    hashed = {settings().hashed(uid(k)): k for k in ("kid1", "kid2", "kid3")}
-    assert [r["child__hashed_id"] for r in rows] == sorted(hashed)
-    by_kid = {hashed[r["child__hashed_id"]]: r for r in rows}
-    assert by_kid["kid1"]["child__language_list"] == "en es"
-    assert by_kid["kid1"]["child__age_rounded"] == "360"  # at the first response (366 days)
-    assert by_kid["kid3"]["participant__hashed_id"] == settings().hashed(uid("fam2"))
+    assert [r["response__id"] for r in rows] == ["10", "20", "30"]
+    hashed = settings().hashed
+    assert [r["child__hashed_id"] for r in rows] == [
+        hashed(uid(k)) for k in ("kid2", "kid3", "kid1")
+    ]
+    line = data.decode().split("\r\n")[3]
+    assert line == ",".join(
+        [
+            f'"30","{uid("a")}","2024-03-01 18:00:00+00:00",True,False,"","",0,"private","no"',
+            f'False,"accepted","jrivera","2024-03-03 00:00","note","{STUDY}"',
+            f'"{hashed(uid("fam1"))}","{hashed(uid("kid1"))}","360","f","40 or more weeks"',
+            '"en","","","","Needs review"',
+        ]
+    )
+    assert rows[0]["child__age_rounded"] == "540"  # at kid2's first response (554 days)
     described = [r["column"] for r in csv_rows(files["Physics-Study_all-children-dict.csv"])]
-    assert described == list(rows[0])
+    assert described == [  # the platform's child and participant columns, chosen or not
+        "participant__global_id",
+        "participant__hashed_id",
+        "participant__nickname",
+        "child__global_id",
+        "child__hashed_id",
+        "child__name",
+        "child__birthday",
+        "child__age_in_days",
+        "child__age_rounded",
+        "child__gender",
+        "child__age_at_birth",
+        "child__language_list",
+        "child__condition_list",
+        "child__additional_information",
+    ]
+
+
+def test_children_identifying_columns_when_selected() -> None:
+    chosen = settings(identifying=["child__birthday", "child__name"])
+    files = build_outputs([make_record()], chosen, accept_all("r1"))
+    header = csv_header(files["Physics-Study_all-children-identifiable.csv"])
+    assert header[17:21] == [
+        "child__hashed_id",
+        "child__name",
+        "child__birthday",
+        "child__age_rounded",
+    ]
+    row = csv_rows(files["Physics-Study_all-children-identifiable.csv"])[0]
+    assert (row["child__name"], row["child__birthday"]) == ("Name child-1", "2023-03-01")

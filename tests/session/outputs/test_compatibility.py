@@ -37,13 +37,9 @@ OVERVIEW_HEADER = [  # the platform's overview columns (SPEC §4.3), in its orde
     "child__age_at_birth",
     "child__language_list",
     "child__condition_list",
-]
-
-
-RESEARCHER_HEADER = [
+    "response__sequence",
+    "response__conditions",
     "response__researcher_payment_status",
-    "response__researcher_session_status",
-    "response__researcher_star",
 ]
 
 
@@ -68,15 +64,7 @@ DEMOGRAPHICS_HEADER = [
 ]
 
 
-CHILDREN_HEADER = [
-    "participant__hashed_id",
-    "child__hashed_id",
-    "child__age_rounded",
-    "child__gender",
-    "child__age_at_birth",
-    "child__language_list",
-    "child__condition_list",
-]
+CHILDREN_HEADER = OVERVIEW_HEADER  # the platform's own overview columns (26)
 
 
 FRAME_HEADER = ["response_uuid", "child_hashed_id", "frame_id", "event_number", "key", "value"]
@@ -155,22 +143,30 @@ def test_compatibility_with_the_platforms_downloads() -> None:
     assert result.drop.errors == [] and len(result.published) == 2
     assert sorted(files) == sorted(n.replace("Physics-Study", SLUG) for n in DEFAULT_NAMES)
 
-    # overview: the platform's columns and order, then sequence, conditions, researcher fields
-    sequence = [f"response__sequence.{i}" for i in range(4)]
-    conditions = [
+    # overview: the platform's own columns, then the flattened ones in text order
+    flattened = [
         "response__conditions.0.conditionNum",
         "response__conditions.0.frameName",
         "response__conditions.0.parameterSet.Q1",
+        "response__eligibility.0",
+        "response__eligibility.1",
+        "response__researcher_session_status",
+        "response__researcher_star",
+        *(f"response__sequence.{i}" for i in range(4)),
     ]
     header = _header(files[f"{SLUG}_all-responses.csv"])
-    assert header == OVERVIEW_HEADER + sequence + conditions + RESEARCHER_HEADER
+    assert header == OVERVIEW_HEADER + flattened
     rows = {r["response__uuid"]: r for r in csv_rows(files[f"{SLUG}_all-responses.csv"])}
     row = rows[uid("compat-1")]
     assert row["response__date_created"] == "2024-01-01 16:27:08.395000+00:00"
     assert rows[uid("compat-2")]["response__date_created"] == "2024-01-03 08:00:00+00:00"
     assert row["consent__time"] == "2024-01-02 20:05"
     assert row["consent__comment"] == "Confirmed by email"
-    assert row["response__eligibility"] == "Ineligible_TooYoung Ineligible_CriteriaExpression"
+    assert row["response__eligibility"] == ""  # a list: its items in .0, .1
+    assert (row["response__eligibility.0"], row["response__eligibility.1"]) == (
+        "Ineligible_TooYoung",
+        "Ineligible_CriteriaExpression",
+    )
     # the last exit frame: private/no, not the first frame's public/yes
     assert (row["response__video_privacy"], row["response__databrary"]) == ("private", "no")
     assert row["response__withdrawn"] == "False"
@@ -179,12 +175,14 @@ def test_compatibility_with_the_platforms_downloads() -> None:
     assert row["child__age_rounded"] == "1770"  # 1782 days
     assert row["response__conditions.0.frameName"] == "1-survey"
     assert row["response__conditions.0.conditionNum"] == "2"
-    assert (row["response__researcher_payment_status"], row["response__researcher_star"]) == (
-        "to_pay",
-        "True",
-    )
+    statuses = ("payment_status", "session_status", "star")
+    assert [row[f"response__researcher_{k}"] for k in statuses] == ["To pay", "Follow up", "True"]
     assert row["response__sequence.3"] == "3-exit-survey"
-    assert [r["column"] for r in csv_rows(files[f"{SLUG}_all-responses-dict.csv"])] == header
+    assert [r["column"] for r in csv_rows(files[f"{SLUG}_all-responses-dict.csv"])] == [
+        *OVERVIEW_HEADER,
+        "response__researcher_session_status",
+        "response__researcher_star",
+    ]
     nested = {n["response"]["uuid"]: n for n in json.loads(files[f"{SLUG}_all-responses.json"])}
     assert nested[uid("compat-1")]["response"]["date_created"] == row["response__date_created"]
     assert nested[uid("compat-1")]["response"]["eligibility"] == [
@@ -192,6 +190,11 @@ def test_compatibility_with_the_platforms_downloads() -> None:
         "Ineligible_CriteriaExpression",
     ]
     assert nested[uid("compat-1")]["consent"]["time"] == "2024-01-02 20:05"
+    assert nested[uid("compat-2")]["consent"]["comment"] is None  # empty: null
+    assert (
+        "exp_data" in nested[uid("compat-1")]
+        and "exp_data" not in nested[uid("compat-1")]["response"]
+    )
 
     # demographics: one cell per list, ages at the response's date, free text published
     assert _header(files[f"{SLUG}_all-demographic-snapshots.csv"]) == DEMOGRAPHICS_HEADER
@@ -235,12 +238,7 @@ def test_compatibility_with_the_platforms_downloads() -> None:
         ("1-survey", "2024-01-01 16:27:11.250000+00:00", "False"),
     ]
 
-    # Psych-DS: keyword-named data files under data/, each with a sidecar
+    # Psych-DS: its layout is tested with the dataset (tests/session/test_psychds.py)
     with zipfile.ZipFile(io.BytesIO(files[f"{SLUG}--psychds.zip"])) as archive:
-        names = archive.namelist()
         description = json.loads(archive.read("dataset_description.json"))
     assert description["name"] == STUDY_NAME
-    assert {n for n in names if n.endswith("_data.csv")} == {
-        f"data/study-{STUDY.replace('-', '')}_file-{label}_data.csv"
-        for label in ("responses", "children", "demographics", "frames")
-    }

@@ -10,11 +10,20 @@ from tests.session.outputs.helpers import accept_all, csv_rows
 
 
 def test_demographic_snapshots_one_row_per_response() -> None:
-    records = [make_record("a"), make_record("b", child="kid2")]
+    records = [make_record("a", id=12), make_record("b", id=7, child="kid2")]
     records[1]["demographic"] = None
     files = build_outputs(records, settings(), accept_all("a", "b"))
-    rows = csv_rows(files["Physics-Study_all-demographic-snapshots.csv"])
-    assert [r["response__uuid"] for r in rows] == sorted([uid("a"), uid("b")])  # same time
+    data = files["Physics-Study_all-demographic-snapshots.csv"]
+    rows = csv_rows(data)
+    assert [r["response__uuid"] for r in rows] == [uid("b"), uid("a")]  # by response id
+    hashed = settings().hashed
+    assert data.decode().split("\r\n")[2] == ",".join(
+        [
+            f'"{uid("a")}","{hashed(uid("family-1"))}","{hashed(uid("demo-family-1"))}"',
+            '"2024-01-01 12:00:00+00:00","1","[360]","2","[\'white\', \'asian\']","30-34","f"',
+            '"grad","100000","Comment from family-1","US","MA","urban","Referred by family-1"',
+        ]
+    )
     by_uuid = {r["response__uuid"]: r for r in rows}
     first = by_uuid[uid("a")]
     assert first["demographic__hashed_id"] == settings().hashed(uid("demo-family-1"))
