@@ -36,7 +36,7 @@ def main() -> None:
     try:
         start = date(2021, 6, 1)
         generate_panel(work / "drop", start, args.days, args.per_day, seed=2)
-        config = study_config(work, reissue="changed")
+        config = study_config(work, reissue="changed", gzip_daily=False)
         as_of = f"{(start + timedelta(days=args.days + 6)).isoformat()}T12:00:00Z"
         cli = [sys.executable, "-m", "pipeline"]
         subprocess.run([*cli, "run", "--config", str(config), "--as-of", as_of],

@@ -133,7 +133,7 @@ def lost_columns(exports: list[Path], publish: Path) -> list[str]:
     for path in exports[:1]:  # the replicas share their answers
         _, body = _records(path.read_bytes())
         answered |= {c for c in body.column_names if body.column(c).null_count < body.num_rows}
-    cumulative = next(publish.glob("cvid_responses_*_-_*.csv.gz"))
+    cumulative = next(publish.glob("cumulative/cvid_responses_*_-_*.csv.gz"))
     data = gzip.decompress(cumulative.read_bytes())
     names = next(csv.reader(io.StringIO(data[: data.index(b"\n")].decode())))
     out = pacsv.read_csv(

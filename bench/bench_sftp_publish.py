@@ -159,7 +159,7 @@ def main() -> None:
         print(f"generated {n:,} responses over {args.days} days in {time.perf_counter() - t:.1f} s")
         publish = server.root / "publish"
         config = study_config(
-            work, publish=server.url(publish), reissue="all",
+            work, publish=server.url(publish), reissue="all", gzip_daily=False,
             sftp={"known_hosts": str(server.known_hosts), "key_file": str(server.key_file),
                   "allow_unknown_hosts": False},
         )  # fmt: skip

@@ -164,11 +164,16 @@ def run_pipeline(config: Path, as_of: str) -> Measured:
 
 
 def published_rows(publish: Path) -> int:
-    """Rows in the newest version of every published day file."""
+    """Rows in the newest version of every published day file (plain or gzipped)."""
     newest: dict[str, Path] = {}
-    for p in sorted(publish.glob("cvid_responses_*_recordedby_*.csv")):
+    for p in sorted(publish.glob("cvid_responses_*_recordedby_*.csv*")):
         newest[p.name.split("_recordedby_")[0]] = p
-    return sum(p.read_bytes().count(b"\n") - 1 for p in newest.values())
+
+    def lines(p: Path) -> int:
+        data = p.read_bytes()
+        return (gzip.decompress(data) if p.suffix == ".gz" else data).count(b"\n")
+
+    return sum(lines(p) - 1 for p in newest.values())
 
 
 @contextmanager

@@ -16,6 +16,7 @@ SHA256SUMS, OUTAGES.txt, the daily files themselves and the CID lists. So:
 from __future__ import annotations
 
 import gzip
+import hashlib
 import json
 import logging
 import posixpath
@@ -91,6 +92,8 @@ def last_published_clock(cfg: Config) -> str | None:
 def kind_of(name: str) -> str:
     """The kind a published file was recorded under, from its name."""
     base = posixpath.basename(name)
+    if checksums.is_sums(name):
+        return "sums"
     if name.startswith("runs/"):
         return "run"
     if names.DAILY_RE.match(base):
@@ -99,8 +102,6 @@ def kind_of(name: str) -> str:
         return "cumulative"
     if names.MONTHLY_RE.match(base):
         return "rollup"
-    if checksums.is_sums(name):
-        return "sums"
     if names.PARQUET_RE.match(base):
         return "parquet"
     return {"OUTAGES.txt": "outages", "codebook.csv": "codebook"}.get(base, "session")
@@ -128,6 +129,11 @@ def read_history(ctx: RunContext) -> History:
         for name, sha in sorted(sums.items()):
             if name in sizes:
                 out.published.append(_published_row(name, sha, sizes[name]))
+        # the subfolders' SHA256SUMS files, which no listing names (a folder that empties
+        # later must lose its own)
+        for name in sorted(n for n in sizes if checksums.is_sums(n) and "/" in n):
+            sha = hashlib.sha256(loc.read_bytes(name)).hexdigest()
+            out.published.append(_published_row(name, sha, sizes[name]))
         if "OUTAGES.txt" in sizes:
             out.outages = outages.parse(loc.read_bytes("OUTAGES.txt").decode("utf-8"), RECOVERED)
         seen: set[tuple[str, str]] = set()

@@ -23,10 +23,11 @@ from pipeline.state.store import RunChanges
 
 log = logging.getLogger(__name__)
 
-# Kinds of published files whose names are history: once out, a name keeps its bytes. The
-# current files (OUTAGES.txt, SHA256SUMS, the codebook, the cumulative file and rollups,
-# session study files) are rewritten under their names by design.
-VERSIONED = frozenset({"daily", "run"})
+# Kinds of published files whose names are history: once out, a name keeps its bytes (daily
+# files, run manifests, the Parquet copies, named by their content). The current files
+# (OUTAGES.txt, SHA256SUMS, the codebook, the cumulative file and rollups, session study
+# files) are rewritten under their names by design.
+VERSIONED = frozenset({"daily", "run", "parquet"})
 
 
 class PublishedHistoryError(RuntimeError):
@@ -52,6 +53,7 @@ class PublishResult:
     removed: list[str] = field(default_factory=list)
     reissued_days: list[str] = field(default_factory=list)
     rerendered_days: list[str] = field(default_factory=list)  # re-issued: settings changed
+    recompressed_days: list[str] = field(default_factory=list)  # re-issued: gzip_daily turned
     first_published: list[str] = field(default_factory=list)
     corrections: list[str] = field(default_factory=list)
     held_days: list[str] = field(default_factory=list)
@@ -114,8 +116,8 @@ class Publisher:
     def write(self, name: str, data: bytes, kind: str, day: str | None = None) -> bool:
         """Upload ``data`` unless the same bytes are already published under ``name``.
 
-        Versioned files (:data:`VERSIONED`: daily files, session days' files and run
-        manifests) are history: a name published with other bytes is refused."""
+        Versioned files (:data:`VERSIONED`: daily files, run manifests, Parquet copies)
+        are history: a name published with other bytes is refused."""
         sha = hashlib.sha256(data).hexdigest()
         published = self.current.get(name, {}).get("sha256")
         if kind in VERSIONED and published not in (None, sha):
@@ -188,42 +190,45 @@ class Publisher:
         self.journal.committed()
 
     def roll_back(self) -> None:
-        """The run failed before its commit: remove the names it added, and write OUTAGES.txt
-        and SHA256SUMS as the (unchanged) state has them, so the folder passes
-        ``sha256sum -c`` and shows no publication the state does not know. A current file
-        the run rewrote (the codebook, say) keeps its new bytes and is listed with them.
-        Errors here are logged: the journal stays for the next run to finish the job."""
+        """The run failed before its commit: put back OUTAGES.txt and the SHA256SUMS files
+        it rewrote as the (unchanged) state has them, then remove the names it added, so
+        the folder shows no publication the state does not know. The SHA256SUMS files the
+        run did not reach never listed its new names, so ``sha256sum -c`` passes at every
+        moment. A current file the run rewrote (the codebook, say) keeps its new bytes and
+        is listed with them. Errors are logged, one file at a time: the journal stays for
+        the next run to finish the job."""
+        kept: dict[str, str | None] = {}
+        added: list[str] = []
+        for name, sha in self.sums.items():
+            if sha is None or name == "OUTAGES.txt" or checksums.is_sums(name):
+                continue
+            if name in self.checksums:  # published when the run started
+                kept[name] = sha
+            else:
+                added.append(name)
+        state: dict[str, str | None] = {**self.checksums, **kept}
+        restore: dict[str, bytes | None] = {}
+        if "OUTAGES.txt" in self.sums:
+            data = outages.render(self.outages) if state else None
+            restore["OUTAGES.txt"] = data
+            if data is not None:
+                state["OUTAGES.txt"] = hashlib.sha256(data).hexdigest()
+        listings = checksums.render(state) if state else {}
+        restore.update({n: listings.get(n) for n in self.sums if checksums.is_sums(n)})
+        if kept:  # the listings name the current files' new bytes
+            restore.update(listings)
+        for name, data in [*restore.items(), *((n, None) for n in added)]:
+            try:
+                if data is not None:
+                    self.loc.write_atomic(name, data)
+                elif self.loc.stat(name) is not None:
+                    self.loc.remove(name)
+            except Exception as exc:  # noqa: BLE001 - the run's own error is the one raised
+                log.warning("%s: rolling back %s failed: %s", self.loc.url, name, exc)
         try:
-            kept: dict[str, str | None] = {}
-            for name, sha in self.sums.items():
-                if sha is None or name == "OUTAGES.txt" or checksums.is_sums(name):
-                    continue
-                if name in self.checksums:  # published when the run started
-                    kept[name] = sha
-                elif self.loc.stat(name) is not None:
-                    self.loc.remove(name)
             self.loc.remove_temp_files()
-            sums: dict[str, str | None] = {**self.checksums, **kept}
-            if not sums:  # nothing was published before this run: nothing to list
-                for name in self.sums:
-                    if (name == "OUTAGES.txt" or checksums.is_sums(name)) and self.loc.stat(
-                        name
-                    ) is not None:
-                        self.loc.remove(name)
-                return
-            if not self.sums:
-                return
-            if "OUTAGES.txt" in self.sums:
-                data = outages.render(self.outages)
-                self.loc.write_atomic("OUTAGES.txt", data)
-                sums["OUTAGES.txt"] = hashlib.sha256(data).hexdigest()
-            for name, listing in checksums.render(sums).items():
-                if listing is not None:
-                    self.loc.write_atomic(name, listing)
-                elif self.loc.stat(name) is not None:
-                    self.loc.remove(name)
-        except Exception as exc:  # noqa: BLE001 - the run's own error is the one raised
-            log.warning("%s: rolling back the failed run's files stopped: %s", self.loc.url, exc)
+        except Exception as exc:  # noqa: BLE001
+            log.warning("%s: removing temp files failed: %s", self.loc.url, exc)
 
     def remove(self, name: str) -> None:
         """Withdraw ``name``; the file goes in :meth:`complete`, after the commit."""

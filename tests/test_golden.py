@@ -76,4 +76,8 @@ def test_published_format_is_exact(tmp_path):
     assert cumulative.count(header) == 1
     codebook = study.text("docs/codebook.csv").splitlines()
     assert codebook[0] == "variable,question,type,waves"
-    assert any(line == 'A2,"Question A2, second line",integer,2' for line in codebook)
+    assert any(
+        line
+        == 'A2,"Question A2, second line","number; whole numbers only (3 or 3.0), otherwise NA",2'
+        for line in codebook
+    )

@@ -180,3 +180,30 @@ def test_an_older_layout_moves_to_subfolders_with_a_notice(tmp_path):
         assert _sha256sum_c(root / folder) == 0, folder
     assert _sha256sum_c(root, "parquet.SHA256SUMS") == 0
     assert len(latest_text(str(root))) > 0  # `latest` reads the new layout
+
+
+@pytest.mark.parametrize("reissue", ["all", "changed"])
+def test_turning_gzip_daily_on_reissues_every_day_gzipped_once(tmp_path, reissue):
+    """An existing deployment with plain .csv days (the seed's form) turns ``gzip_daily``
+    on (the default now): every day is re-issued once as a real gzip file under its .csv.gz
+    name (never plain bytes behind a .gz name), with one NOTICE; the content is unchanged,
+    so the R helper's default pattern finds every day."""
+    study = Study(tmp_path, options={"gzip_daily": False, "reissue": reissue,
+                                     "stabilization_days": 0})  # fmt: skip
+    for n, day in enumerate(("2021-06-01", "2021-06-02", "2021-06-03")):
+        write_export(study.drop, f"e{n}.csv", [response(f"R{n}", f"t{n}", f"{day} 10:00:00")])
+        assert study.run(f"{date.fromisoformat(day) + timedelta(days=1)}T12:00:00Z") == 0
+    before = latest_text(str(study.pub))
+    study.configure(gzip_daily=True)
+    assert study.run("2021-06-05T12:00:00Z") == 0
+    gz = sorted(p for p in study.pub.iterdir() if p.name.endswith(".csv.gz"))
+    assert len(r_helper_selection(study.pub, "*.csv.gz$")) == 4  # 06-01 .. 06-04
+    for p in gz:
+        gzip.decompress(p.read_bytes())  # a real gzip file
+    after = latest_text(str(study.pub))
+    assert after.iloc[: len(before)].equals(before)
+    outages = (study.pub / "OUTAGES.txt").read_text()
+    assert outages.count("re-issued as .csv.gz (gzip_daily is now true)") == 1
+    # the next night: nothing re-issued for the change again
+    assert study.run("2021-06-06T12:00:00Z") == 0
+    assert (study.pub / "OUTAGES.txt").read_text().count("gzip_daily is now true") == 1

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from pipeline import checksums
 from pipeline.config import Config
 from pipeline.context import RunContext
 from pipeline.locations import is_temp_name
@@ -158,13 +159,15 @@ def test_next_run_converges_after_a_run_died_publishing(tmp_path, store):
 
     files = _files(loc.root)
     assert set(files) == {"codebook.csv", "old.csv", "OUTAGES.txt", "SHA256SUMS",
-                          "runs/2021_06_02_run-1.json", "runs/2021_06_02_run-3.json"}  # fmt: skip
+                          "runs/2021_06_02_run-1.json", "runs/2021_06_02_run-3.json",
+                          "runs/SHA256SUMS"}  # fmt: skip
     assert files["codebook.csv"] == b"v1\n"
-    sums = dict(line.split("  ")[::-1] for line in files["SHA256SUMS"].decode().splitlines())
-    assert set(sums) == set(files) - {"SHA256SUMS"}
+    sums = checksums.read(loc)
+    assert set(sums) == {n for n in files if not checksums.is_sums(n)}
     for name, sha in sums.items():
         assert hashlib.sha256(files[name]).hexdigest() == sha
-    check = subprocess.run(["sha256sum", "-c", "--strict", "SHA256SUMS"], cwd=loc.root,
-                           capture_output=True, text=True)  # fmt: skip
-    assert check.returncode == 0, check.stdout + check.stderr
+    for folder in (loc.root, loc.root / "runs"):
+        check = subprocess.run(["sha256sum", "-c", "--strict", "SHA256SUMS"], cwd=folder,
+                               capture_output=True, text=True)  # fmt: skip
+        assert check.returncode == 0, check.stdout + check.stderr
     assert list(pub3.journal.folder.iterdir()) == []

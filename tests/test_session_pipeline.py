@@ -512,7 +512,8 @@ def test_a_bad_record_is_set_aside_and_its_file_goes_through(tmp_path, monkeypat
     number = next(n for n, r in enumerate(records, 1) if r["response"]["uuid"] in want)
     bad = records[number - 1]
     bad["child"]["global_id"] = "kid-7 Emma"
-    records[-1]["response"]["new_platform_field"] = 1
+    records[-1]["response"]["new_platform_field"] = 1  # counted, never named
+    records[-1]["response"]["withdrawn"] = False  # a platform field name: named
     text = json.dumps(records, indent=2)
     target.write_text(text)
     line = [n for n, t in enumerate(text.splitlines(), 1) if t == "  {"][number - 1]
@@ -536,8 +537,8 @@ def test_a_bad_record_is_set_aside_and_its_file_goes_through(tmp_path, monkeypat
     ]
     on_bad = [r for r in raw_rulings(raw) if r["response_uuid"] == bad["response"]["uuid"]]
     assert m["rulings_without_response"] == 1 + len(on_bad)  # set aside: not received
-    assert m["unknown_key_names"].get("response.new_platform_field") == 1
-    assert m["unknown_keys"] == sum(m["unknown_key_names"].values())
+    assert m["unknown_key_names"] == {"(other)": 1, "response.withdrawn": 1}
+    assert m["unknown_keys"] == sum(m["unknown_key_names"].values()) == 2
     status = {i["path"].rsplit("/", 1)[-1]: i["status"] for i in m["inputs"]}
     assert status[target.name] == status["consent_orphan.csv"] == "applied"
     outages = study.read("OUTAGES.txt").decode()

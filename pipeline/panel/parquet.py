@@ -8,9 +8,9 @@ codebook`): ZIP codes and multi-select answers as text, numeric items as doubles
 (the ``day=`` folders are Hive partitions they add as a ``day`` column).
 
 A copy is made from the day's published CSV bytes, so it holds the same rows and values
-(``NA`` is null). Its name is a hash of those bytes and of the types (and of
-:data:`PARQUET_VERSION`): a day is written again only when its content or its types
-change, a published name never gets other bytes, and the superseded copy goes after the
+(``NA`` is null). Its name is a hash of those bytes, of the types, of
+:data:`PARQUET_VERSION` and of pyarrow's version (the writer's name is in the file): a day
+is written again only when one of them changes, a published name never gets other bytes, and the superseded copy goes after the
 run's commit. Times written in a zone's repeated hour (the autumn change) are read as the
 earlier of the two instants.
 """
@@ -46,7 +46,8 @@ TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
 
 def copy_name(day: str, csv_sha: str, types: Mapping[str, str]) -> str:
     """The Parquet copy's name for a day whose published CSV has SHA-256 ``csv_sha``."""
-    doc = json.dumps([PARQUET_VERSION, csv_sha, sorted(types.items())])
+    # the writer's version is part of the bytes (created_by): an upgrade gives new names
+    doc = json.dumps([PARQUET_VERSION, pa.__version__, csv_sha, sorted(types.items())])
     key = hashlib.sha256(doc.encode()).hexdigest()[:16]
     return names.parquet(date.fromisoformat(day), key)
 
@@ -73,9 +74,9 @@ def _typed(values: pa.Array, typ: pa.DataType) -> tuple[pa.Array, int]:
         return zoned.cast(typ), zoned.null_count - values.null_count
     numbers = pc.if_else(pc.match_substring_regex(values, NUMBER), values, None)
     typed = pc.utf8_trim_whitespace(numbers).cast(pa.float64())
-    if pa.types.is_integer(typ):  # "3.0" is a whole number too
-        whole = pc.equal(pc.floor(typed), typed)
-        typed = pc.if_else(whole, typed, None).cast(typ)
+    if pa.types.is_integer(typ):  # "3.0" is a whole number too; so large it is not exact
+        fits = pc.and_(pc.equal(pc.floor(typed), typed), pc.less_equal(pc.abs(typed), 2.0**53))
+        typed = pc.if_else(fits, typed, None).cast(typ)
     return typed, typed.null_count - values.null_count
 
 

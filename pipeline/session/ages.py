@@ -8,7 +8,10 @@ ROUND_SMALL_LIMIT = 360  # days: up to here round to 10 days, above to 30 days
 
 
 def parse_timestamp(value: str | datetime) -> datetime:
-    """An aware UTC datetime from an ISO 8601 string (``Z`` allowed); naive means UTC."""
+    """An aware UTC datetime from an ISO 8601 string (``Z`` allowed); naive means UTC.
+
+    Raises ValueError, never quoting the value, when the text is not a timestamp or when
+    its UTC time falls outside the calendar (``0001-01-01T00:00:00+05:00``)."""
     if isinstance(value, datetime):
         stamp = value
     else:
@@ -16,7 +19,10 @@ def parse_timestamp(value: str | datetime) -> datetime:
         stamp = datetime.fromisoformat(text[:-1] + "+00:00" if text.endswith("Z") else text)
     if stamp.tzinfo is None:
         stamp = stamp.replace(tzinfo=UTC)
-    return stamp.astimezone(UTC)
+    try:
+        return stamp.astimezone(UTC)
+    except OverflowError:
+        raise ValueError("timestamp out of range in UTC") from None
 
 
 def parse_birthday(value: str | date) -> date:

@@ -26,6 +26,7 @@ from pipeline.session.response_file import (
     SUBKEYS,
     TOP_KEYS,
     ResponsesFile,
+    frame_data,
     parse_responses,
     read_responses,
 )
@@ -41,6 +42,7 @@ __all__ = [
     "Ruling",
     "SessionInputError",
     "Video",
+    "frame_data",
     "frame_order",
     "input_kind",
     "merge_records",
@@ -97,9 +99,9 @@ def natural_key(text: str) -> tuple:
 
 
 def frame_order(record: Record) -> list[str]:
-    """The frame IDs of a response's ``exp_data`` in the order the participant saw them:
-    as in ``sequence``, then frames missing from it in natural order."""
-    exp = record["response"]["exp_data"] or {}
+    """The frame IDs of a response's frame data (:func:`frame_data`) in the order the
+    participant saw them: as in ``sequence``, then frames missing from it in natural order."""
+    exp = frame_data(record["response"])
     seen = [f for f in dict.fromkeys(record["response"]["sequence"] or ()) if f in exp]
     rest = sorted((f for f in exp if f not in seen), key=natural_key)
     return [*seen, *rest]

@@ -4,16 +4,22 @@ The file is a JSON array of records. Each record is checked on its own: one that
 rule (not an object, a missing key, a non-UUID id, another study's record…) is set aside
 with its file, its 1-based record number and the line where it starts, and the file's
 other records go on. Only a file that cannot be read as a JSON array of records at all
-(undecodable bytes, truncated or malformed JSON, not an array) is rejected whole. Keys the
-platform may add are accepted, not kept, and counted by name.
+(undecodable bytes, truncated or malformed JSON, a number too long or nesting too deep for
+the decoder, not an array) is rejected whole. Keys the platform may add are accepted, not
+kept, and counted (:func:`unknown_keys`).
+
+``exp_data`` is kept as the record gives it: an object of frames, or (jsPsych-style
+studies) an array; :func:`frame_data` pairs an array with ``sequence`` as the platform does.
 """
 
 from __future__ import annotations
 
 import json
 import re
+import sys
 import uuid
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -87,10 +93,39 @@ UUID_FIELDS = frozenset(
     }
 )
 BOOL_FIELDS = ("completed", "is_preview", "completed_consent_frame")
-#: How an unknown key is counted: by its name when it looks like a field name, otherwise
-#: under :data:`OTHER_KEY` (a key is never a place for respondents' data, but a broken
-#: export could put some there).
-KEY_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
+#: ``response.id``: the platform's numeric id (a Django ``AutoField``), as a JSON number or
+#: as text of ASCII digits; at most this many digits.
+MAX_ID_DIGITS = 18
+#: ``response.date_created`` must fall in these years (UTC), so that it can be moved to
+#: any time zone (the `for` day) without leaving the calendar.
+YEARS = (2, 9998)
+#: A record nested deeper than this (objects and arrays) is set aside: the outputs walk it.
+MAX_DEPTH = 100
+#: The unknown keys counted by name in the run manifest (SPEC §6: a manifest never quotes
+#: respondents' data, and a broken export could key data by a nickname or a token): names
+#: the platform itself uses (lookit-api ``Response`` model, ``RESPONSE_COLUMNS``,
+#: ``DEMOGRAPHIC_COLUMNS``, the JSON download's ``consent`` and top-level ``exp_data``)
+#: that SPEC §4.1 does not read. Every other unknown key is counted under
+#: :data:`OTHER_KEY`, whatever its name.
+KNOWN_KEY_NAMES = frozenset(
+    {
+        "consent",
+        "exp_data",
+        "response.withdrawn",
+        "response.birthdate_difference",
+        "response.video_privacy",
+        "response.databrary",
+        "response.survey_consent",
+        "response.date_modified",
+        "response.recording_method",
+        "participant.hashed_id",
+        "child.hashed_id",
+        "child.age_in_days",
+        "child.age_rounded",
+        "demographic.hashed_id",
+        "demographic.child_rounded_ages",
+    }
+)
 OTHER_KEY = "(other)"
 _WS = re.compile(r"[ \t\n\r]*")
 
@@ -120,6 +155,8 @@ def split_array(text: str, file_name: str) -> list[tuple[Any, int]]:
             json.loads(text)
         except json.JSONDecodeError as exc:
             raise SessionInputError.not_json(file_name, exc) from None
+        except (ValueError, RecursionError) as exc:
+            raise _unreadable(file_name, exc, None, text, pos) from None
         raise SessionInputError(
             file_name, "expected a JSON array of records", line=line_of(text, pos)
         )
@@ -141,6 +178,8 @@ def split_array(text: str, file_name: str) -> list[tuple[Any, int]]:
                 value, pos = decoder.raw_decode(text, pos)
             except json.JSONDecodeError as exc:
                 raise SessionInputError.not_json(file_name, exc, record=len(items) + 1) from None
+            except (ValueError, RecursionError) as exc:
+                raise _unreadable(file_name, exc, len(items) + 1, text, start) from None
             items.append((value, line_at(start)))
             pos = _WS.match(text, pos).end()
             if pos < len(text) and text[pos] == ",":
@@ -168,28 +207,81 @@ def split_array(text: str, file_name: str) -> list[tuple[Any, int]]:
     return items
 
 
-def frames_by_name(frames: list[Any], sequence: list[Any]) -> dict[str, Any]:
-    """``exp_data`` given as an array (jsPsych-style studies): item ``i`` is the data of the
-    ``i``-th frame of ``sequence``, as the platform pairs them; an item beyond the sequence
-    (or whose name is already taken) is named by its index."""
-    named: dict[str, Any] = {}
-    for index, frame in enumerate(frames):
-        name = sequence[index] if index < len(sequence) else None
-        if not isinstance(name, str) or name in named:
-            name = str(index)
-        named[name] = frame
-    return named
+def _unreadable(
+    file_name: str, exc: Exception, record: int | None, text: str, start: int
+) -> SessionInputError:
+    """The whole file is rejected: the decoder gave up on a number too long to convert
+    (``int`` max str digits) or on nesting deeper than it can follow. The place is the
+    start of the record being read (of the file's value without ``record``); the value
+    itself is never quoted."""
+    if isinstance(exc, RecursionError):
+        reason = "not JSON that can be read: nested too deeply"
+    else:
+        limit = sys.get_int_max_str_digits()
+        reason = f"not JSON that can be read: a number with more than {limit} digits"
+    column = start - text.rfind("\n", 0, start)
+    return SessionInputError(file_name, reason, record, line_of(text, start), column)
+
+
+def frames_by_name(frames: list[Any], sequence: list[Any]) -> dict[Any, Any]:
+    """``exp_data`` given as an array (jsPsych-style studies) paired with ``sequence`` as
+    the platform pairs them for its frame data (lookit-api ``Response.normalized_exp_data``:
+    a dict built from ``zip(sequence, exp_data)``): items beyond the shorter of the two are
+    dropped, and when a frame name repeats the later item wins, at the name's first place."""
+    return dict(zip(sequence, frames, strict=False))
+
+
+def frame_data(response: Mapping[str, Any]) -> dict[Any, Any]:
+    """The frames of a (checked) response by frame id, as the platform's frame data reads
+    them: ``exp_data`` itself when it is an object, an array paired with ``sequence``
+    (:func:`frames_by_name`), nothing when it is null. The JSON download writes
+    ``exp_data`` as it is instead (an array stays an array)."""
+    exp = response["exp_data"]
+    if isinstance(exp, list):
+        return frames_by_name(exp, response["sequence"] or [])
+    return exp or {}
 
 
 def unknown_keys(raw: dict[str, Any]) -> list[str]:
-    """The keys of a record that SPEC §4.1 does not name (``extra`` at the top,
-    ``response.extra`` in a section), as counted in the run manifest."""
+    """The keys of a record that SPEC §4.1 does not name, as counted in the run manifest:
+    by name (``consent``, ``response.withdrawn``) only when the name is one of
+    :data:`KNOWN_KEY_NAMES`, every other one as :data:`OTHER_KEY`. A key may hold a
+    respondent's data in a broken export, so no other name is ever kept."""
     names = [k for k in raw if k not in TOP_KEYS]
     for top in TOP_KEYS:
         section = raw.get(top)
         if isinstance(section, dict):
             names += [f"{top}.{k}" for k in section if k not in SUBKEYS[top]]
-    return [n if all(KEY_NAME.match(p) for p in n.split(".")) else OTHER_KEY for n in names]
+    return [n if n in KNOWN_KEY_NAMES else OTHER_KEY for n in names]
+
+
+def _too_deep(value: Any, limit: int = MAX_DEPTH) -> bool:
+    """Whether objects and arrays nest more than ``limit`` levels (walked without
+    recursion)."""
+    level = [value]
+    for _ in range(limit):
+        level = [
+            item
+            for v in level
+            if isinstance(v, dict | list)
+            for item in (v.values() if isinstance(v, dict) else v)
+        ]
+        if not any(isinstance(v, dict | list) for v in level):
+            return False
+    return True
+
+
+def _check_id(value: Any) -> None:
+    """``response.id``: null, or the platform's numeric id (:data:`MAX_ID_DIGITS`)."""
+    if value is None:
+        return
+    if isinstance(value, int) and not isinstance(value, bool):
+        if 0 <= value < 10**MAX_ID_DIGITS:
+            return
+    elif isinstance(value, str) and value.isascii() and value.isdigit():
+        if len(value) <= MAX_ID_DIGITS:
+            return
+    raise ValueError(f"response.id is not a whole number of at most {MAX_ID_DIGITS} digits")
 
 
 def _sections(raw: Any) -> Record:
@@ -226,22 +318,28 @@ def check_record(raw: Any, expected_study: str | None = None) -> Record:
     """Validate and normalize one record, or raise ValueError with the reason (which names
     keys, never values)."""
     out = _sections(raw)
+    if _too_deep(raw):
+        raise ValueError(f"the record is nested more than {MAX_DEPTH} levels deep")
     response = out["response"]
+    _check_id(response["id"])
     try:
-        parse_timestamp(response["date_created"])
-    except (TypeError, ValueError):
+        created = parse_timestamp(response["date_created"])
+    except (TypeError, ValueError, OverflowError):
         raise ValueError("response.date_created is not a timestamp") from None
+    if not YEARS[0] <= created.year <= YEARS[1]:
+        raise ValueError(f"response.date_created is not in the years {YEARS[0]}-{YEARS[1]}")
     for key in BOOL_FIELDS:
         if response[key] is not None and not isinstance(response[key], bool):
             raise ValueError(f"response.{key} must be true or false")
-    if response["sequence"] is not None and not isinstance(response["sequence"], list):
-        raise ValueError("response.sequence must be an array")
+    sequence = response["sequence"]
+    if sequence is not None and not (
+        isinstance(sequence, list) and all(isinstance(s, str) for s in sequence)
+    ):
+        raise ValueError("response.sequence must be an array of frame names (strings)")
     if response["conditions"] is not None and not isinstance(response["conditions"], dict | list):
         raise ValueError("response.conditions must be an object or an array")
     exp = response["exp_data"]
-    if isinstance(exp, list):
-        response["exp_data"] = frames_by_name(exp, response["sequence"] or [])
-    elif exp is not None and not isinstance(exp, dict):
+    if exp is not None and not isinstance(exp, dict | list):
         raise ValueError("response.exp_data must be an object or an array")
     events = response["global_event_timings"]
     if events is not None and not isinstance(events, list):
@@ -256,7 +354,7 @@ def check_record(raw: Any, expected_study: str | None = None) -> Record:
     if birthday not in (None, ""):
         try:
             parse_birthday(birthday)
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):
             raise ValueError("child.birthday is not a date") from None
     if expected_study is not None and out["study"]["uuid"] != str(uuid.UUID(expected_study)):
         raise ValueError("study.uuid is not this study's (the configured study_uuid)")
@@ -267,8 +365,9 @@ def read_responses(data: bytes, file_name: str, study_uuid: str | None = None) -
     """Read one raw responses file record by record.
 
     Valid records are normalized: exactly the subkeys of SPEC §4.1 (absent ones ``None``;
-    ``demographic`` may be ``None``), UUIDs in lower case, ``exp_data`` given as an array
-    (jsPsych-style) keyed by frame name; a frame's data may be any JSON value. With
+    ``demographic`` may be ``None``), UUIDs in lower case; ``exp_data`` stays as given (an
+    object, or an array in jsPsych-style studies: :func:`frame_data`); a frame's data may
+    be any JSON value. With
     ``study_uuid``, a record of another study is set aside. Raises
     :class:`SessionInputError` only when the file is not a JSON array of records.
     """

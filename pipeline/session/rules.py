@@ -10,7 +10,7 @@ from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
 
 from pipeline.session.ages import parse_timestamp
-from pipeline.session.records import Record, Ruling, Video, frame_order
+from pipeline.session.records import Record, Ruling, Video, frame_data, frame_order
 
 DEFAULT_TIMEZONE = "America/Los_Angeles"
 
@@ -45,9 +45,10 @@ def truthy(value: Any) -> bool:
 
 
 def exit_frames(record: Record) -> list[tuple[str, dict[str, Any]]]:
-    """The exit frames of a response's ``exp_data`` as ``(frame_id, frame)``, in the order
-    the participant saw them (:func:`pipeline.session.records.frame_order`)."""
-    exp = record["response"]["exp_data"] or {}
+    """The exit frames of a response's frame data (:func:`pipeline.session.records.frame_data`)
+    as ``(frame_id, frame)``, in the order the participant saw them
+    (:func:`pipeline.session.records.frame_order`)."""
+    exp = frame_data(record["response"])
     return [(fid, exp[fid]) for fid in frame_order(record) if is_exit_frame(fid, exp[fid])]
 
 
@@ -69,7 +70,7 @@ def is_consent_video(video: Video, record: Record) -> bool:
     ``frameType`` is ``CONSENT`` in this response (never guessed from the frame name)."""
     if video.consent_prefix:
         return True
-    frame = (record["response"]["exp_data"] or {}).get(video.frame_id)
+    frame = frame_data(record["response"]).get(video.frame_id)
     return isinstance(frame, Mapping) and str(frame.get("frameType", "")).upper() == "CONSENT"
 
 

@@ -196,6 +196,10 @@ def publish_session(ctx: RunContext, fetch: FetchResult, build: SessionBuild) ->
 def _manifest(
     ctx: RunContext, inputs: list[InputFile], build: SessionBuild, res: PublishResult
 ) -> bytes:
+    """The run manifest. ``unknown_keys`` counts the unknown keys met in this run's new
+    files; ``unknown_key_names`` splits that count by name only for the platform's own
+    field names (:data:`pipeline.session.response_file.KNOWN_KEY_NAMES`), every other key
+    under ``(other)``: a key may hold a respondent's data in a broken export (SPEC §6)."""
     return manifest(ctx, inputs, {
         "responses": build.responses,
         "published_responses": build.published,

@@ -165,19 +165,24 @@ def test_set_aside_messages_never_quote_the_data() -> None:
 
 
 def test_unknown_keys_are_accepted_and_counted() -> None:
+    """Unknown keys are counted; only the platform's own field names are kept as names
+    (a broken export could key data by a nickname or a token: SPEC §6)."""
     one, two = make_record("a"), make_record("b")
     one["response"]["new_platform_field"] = 1
     two["response"]["new_platform_field"] = 2
-    two["child"]["nickname_color"] = "blue"
-    two["export_version"] = 3
-    two["response"]["Emma Smith's answer"] = "x"  # not a field name: counted, not named
+    two["response"]["withdrawn"] = False  # a platform field SPEC §4.1 does not read
+    two["child"]["hashed_id"] = "2Y7W5d"
+    two["consent"] = {"ruling": "accepted"}  # the JSON download's section
+    two["child"]["emma_smith"] = "blue"  # looks like a field name: still not named
+    two["participant"]["tok_8f3kq2"] = 1
+    two["response"]["Emma Smith's answer"] = "x"
     read = read_responses(dump([one, two]), "r.json")
     assert len(read.records) == 2 and read.set_aside == []
     assert dict(read.unknown_keys) == {
-        "response.new_platform_field": 2,
-        "child.nickname_color": 1,
-        "export_version": 1,
-        "(other)": 1,
+        "response.withdrawn": 1,
+        "child.hashed_id": 1,
+        "consent": 1,
+        "(other)": 5,
     }
     assert all("new_platform_field" not in r["response"] for r in read.records)
 
@@ -217,8 +222,9 @@ def test_new_platform_fields_are_kept() -> None:
 
 
 def test_jspsych_style_frames_parse() -> None:
-    """Frames whose data is not an object, and exp_data given as an array paired with the
-    sequence (jsPsych-style studies), are data, not errors."""
+    """Frames whose data is not an object, and exp_data given as an array (jsPsych-style
+    studies), are data, not errors; the array is kept as it is
+    (tests/session/test_response_file.py pairs it with the sequence)."""
     raw = make_record("a")
     raw["response"]["exp_data"]["1-survey"] = 3
     (record,) = parse_responses(dump([raw]), "r.json")
@@ -226,11 +232,7 @@ def test_jspsych_style_frames_parse() -> None:
     raw["response"]["sequence"] = ["0-intro", "1-trial"]
     raw["response"]["exp_data"] = [{"rt": 812}, [1, 2], "extra"]
     (record,) = parse_responses(dump([raw]), "r.json")
-    assert record["response"]["exp_data"] == {
-        "0-intro": {"rt": 812},
-        "1-trial": [1, 2],
-        "2": "extra",
-    }
+    assert record["response"]["exp_data"] == [{"rt": 812}, [1, 2], "extra"]
 
 
 def test_record_not_an_object() -> None:

@@ -107,6 +107,14 @@ def publish_and_commit(
             res.cells_untyped = parquet.publish_days(ctx, pub, members, types)
             names_now = {d: r.get("published_name") for d, r in {**day_rows, **new_days}.items()}
             _publish_rollups(ctx, pub, build, members, names_now, note)
+        if res.recompressed_days:
+            note(
+                "NOTICE",
+                f"{len(res.recompressed_days)} day file(s) re-issued as "
+                f"{'.csv.gz' if cfg.gzip_daily else '.csv'} (gzip_daily is now "
+                f"{str(cfg.gzip_daily).lower()}); their content is unchanged.",
+                res.recompressed_days,
+            )
         if res.rerendered_days:
             note(
                 "CORRECTION",
@@ -266,6 +274,8 @@ def _publish_day(
     res.daily_counts[day] = rendered.rows if rendered else int(known.get("rows") or 0)
     within = (ctx.recorded - d).days <= cfg.stabilization_days + 1
     forced = day in ctx.forced_days
+    # gzip_daily turned on or off: the day once under the new form, its content unchanged
+    recompress = bool(prev_name) and prev_name.endswith(".gz") != cfg.gzip_daily
     if changed or not prev_name:
         pub.write(name, _daily_bytes(ctx, sha), "daily", day)
         if prev_name:
@@ -294,6 +304,9 @@ def _publish_day(
         row.update(
             csv_sha=sha, published_name=name, changed_recorded=ctx.recorded.isoformat(), stale=False
         )
+    elif recompress:
+        pub.write(name, _daily_bytes(ctx, sha), "daily", day)
+        res.recompressed_days.append(day)
     elif not ctx.rebuild and (cfg.reissue == "all" or within or forced) and prev_name != name:
         pub.link(prev_name, name, "daily", day, lambda: _daily_bytes(ctx, sha))
     else:
@@ -461,11 +474,12 @@ def _manifest(
         "reissued_by_link": res.linked,
         "reissued_days": res.reissued_days,
         "reissued_settings_changed": res.rerendered_days,
+        "reissued_gzip_daily_changed": res.recompressed_days,
         "rows_in_files_written": res.rows_written,
         "rows_in_files_reissued_by_link": res.rows_linked,
         "rows_withheld_no_weight_or_late": res.rows_withheld,
-        "cells_guarded_formula": build.guarded,
-        "parquet_cells_not_typed": res.cells_untyped,  # null in the Parquet copies written  # in the days rendered by this run
+        "cells_guarded_formula": build.guarded,  # in the days rendered by this run
+        "parquet_cells_not_typed": res.cells_untyped,  # null in the Parquet copies written
         "corrections": res.corrections,
         "held_days": res.held_days,
         "deferred_days_version_of_today_published": res.deferred_days,

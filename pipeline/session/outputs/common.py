@@ -65,7 +65,7 @@ def response_order(record: Record) -> tuple:
     if isinstance(rid, int):
         return (0, rid, "", uid)
     text = str(rid).strip()
-    if text.isdigit():
+    if text.isascii() and text.isdigit():  # not '²': int() would refuse it
         return (0, int(text), "", uid)
     return (1, 0, text, uid)
 

@@ -10,7 +10,7 @@ from pipeline.session.dictionaries import frames_dictionary
 from pipeline.session.formats import gzip_bytes, platform_csv, zip_bytes
 from pipeline.session.outputs.common import Table, TableFiles, drop_birthdates, flatten
 from pipeline.session.outputs.settings import StudySettings
-from pipeline.session.records import Record
+from pipeline.session.records import Record, frame_data
 
 FRAME_COLUMNS = ["response_uuid", "child_hashed_id", "frame_id", "event_number", "key", "value"]
 FrameRow = tuple[str, str, str, str, str, Any]
@@ -41,8 +41,10 @@ def frame_rows(record: Record, child_hashed_id: str) -> list[FrameRow]:
     """Long-format frame data of one response, in the platform's order (SPEC §4.3).
 
     First the global events (``frame_id=global``, ``event_number`` from ``"0"``, each
-    event's keys as they are); then every frame of ``exp_data`` in the record's order, its
-    values flattened in the record's order: ``eventTimings.N.k`` gives
+    event's keys as they are); then every frame of the frame data in its order (``exp_data``
+    as given, or an array paired with ``sequence`` as the platform pairs them:
+    :func:`pipeline.session.records.frame_data`), its values flattened in the record's
+    order: ``eventTimings.N.k`` gives
     ``event_number="N", key=k``, other keys have an empty ``event_number``. A frame whose
     data is not an object (jsPsych-style) is one row with an empty ``key``. ``frameType``,
     an empty ``generatedProperties`` and every ``birthDate`` are not written; empty arrays
@@ -58,7 +60,7 @@ def frame_rows(record: Record, child_hashed_id: str) -> list[FrameRow]:
             )
         else:
             rows.append((uid, child_hashed_id, "global", str(number), "", event))
-    for fid, frame in (record["response"]["exp_data"] or {}).items():
+    for fid, frame in frame_data(record["response"]).items():
         rows.extend(_frame_rows(uid, child_hashed_id, fid, frame))
     return rows
 

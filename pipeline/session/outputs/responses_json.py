@@ -4,7 +4,8 @@ JSON download writes them.
 Each record nests the chosen columns by section, in the platform's column order:
 ``response`` (``id``…``is_preview``, then ``sequence``, ``conditions`` and the researcher
 fields), ``consent``, ``study``, ``participant``, ``child``; then ``exp_data`` at the top
-level (the record's own frame data, its exit survey's ``birthDate`` left out). Values keep
+level, as the record gives it (an object, or the array of a jsPsych-style study: the
+platform writes ``resp.exp_data`` unchanged), every ``birthDate`` left out. Values keep
 the platform's types (``"id": "1353"``, ``"age_rounded": "630"``, ``"comment": null``).
 """
 
@@ -38,7 +39,8 @@ def responses_json(
     for record in records:
         values = response_values(record, settings, rulings.get(record["response"]["uuid"]))
         nested = nest(values)
-        nested["exp_data"] = drop_birthdates(record["response"]["exp_data"] or {})
+        exp = record["response"]["exp_data"]
+        nested["exp_data"] = drop_birthdates({} if exp is None else exp)
         out.append(nested)
     return out
 

@@ -23,5 +23,6 @@ def test_flatten_same_key_twice_keeps_the_first_place_and_the_last_value() -> No
 def test_rows_follow_the_response_id_as_a_number() -> None:
     records = [make_record(n, id=i) for n, i in (("a", 1353), ("b", "99"), ("c", 1000))]
     records.append(make_record("d", id="x-7"))
+    records.append(make_record("e", id="²"))  # a digit to isdigit(), not to int()
     ordered = sorted(records, key=response_order)
-    assert [r["response"]["id"] for r in ordered] == ["99", 1000, 1353, "x-7"]
+    assert [r["response"]["id"] for r in ordered] == ["99", 1000, 1353, "x-7", "²"]
