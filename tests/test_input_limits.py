@@ -86,10 +86,24 @@ def _manifests(study: Study) -> list[dict]:
     return [json.loads(p.read_text()) for p in sorted((study.pub / "runs").glob("*.json"))]
 
 
+def _published_text(path: Path) -> str:
+    """A published file's content as text: gzip inflated, Parquet values written out."""
+    if path.suffix == ".parquet":
+        import pyarrow.parquet as pq
+
+        return repr(pq.read_table(path).to_pylist())
+    data = path.read_bytes()
+    if path.suffix == ".gz":
+        data = gzip.decompress(data)
+    if path.suffix == ".tar":
+        return data.decode("utf-8", "replace")
+    return data.decode()
+
+
 def _assert_private(study: Study, tmp_path: Path, *procs: subprocess.CompletedProcess[str]):
     """Nothing said or published quotes the planted respondent data."""
     texts = [p.stdout + p.stderr for p in procs] + list(_errors(tmp_path).values())
-    texts += [p.read_text() for p in study.pub.rglob("*") if p.is_file() and p.suffix != ".gz"]
+    texts += [_published_text(p) for p in study.pub.rglob("*") if p.is_file()]
     for text in texts:
         for secret in SECRETS:
             assert secret not in text

@@ -84,6 +84,8 @@ def test_three_nights(tmp_path, state_url):
     assert n3.splitlines()[1].startswith("2021-06-01 08:00:00") and ",FR," in n3
     outages = study.text("OUTAGES.txt")
     assert "CORRECTION  for: 2021-06-01" in outages
+    # it says what a reader needs: how many rows of the day were replaced
+    assert "1 row(s) replaced; 2 rows now" in outages
     # every closed day has a file for today's recorded date (reissue: all)
     recorded_today = [f for f in study.daily() if f.endswith("recordedby_2021_06_10.csv")]
     assert len(recorded_today) == 9  # 06-01 .. 06-09
@@ -187,18 +189,20 @@ def test_monthly_rollups_after_the_window_and_rebuilt_on_correction(tmp_path):
     study = Study(tmp_path, options={"reissue": "changed", "max_gap_days": 60})
     night1(study)
     assert study.run("2021-07-04T12:00:00Z") == 0  # June ended 3 days ago: no rollup yet
-    assert "2021-06.csv.gz" not in study.files()
+    assert "monthly/2021-06.csv.gz" not in study.files()
     assert study.run("2021-07-05T12:00:00Z") == 0  # 5 days > stabilization_days (4)
-    assert {"2021-06.csv.gz", "2021-06.tar"} <= set(study.files())
-    month = study.text("2021-06.csv.gz")
+    assert {"monthly/2021-06.csv.gz", "monthly/2021-06.tar"} <= set(study.files())
+    month = study.text("monthly/2021-06.csv.gz")
     assert month.count("StartDatetime") == 1 and month.count("\n") == 3
-    with tarfile.open(fileobj=io.BytesIO((study.pub / "2021-06.tar").read_bytes())) as tf:
+    with tarfile.open(fileobj=io.BytesIO((study.pub / "monthly/2021-06.tar").read_bytes())) as tf:
         names = tf.getnames()
     assert len(names) == 30 and names[0] == DAY1.format("2021_07_04")
     night3(study)  # ok1 answered earlier by someone recorded 06-09: a June correction
     assert study.run("2021-07-06T12:00:00Z") == 0
-    assert "FR" in study.text("2021-06.csv.gz")
-    assert "Monthly rollup 2021-06.csv.gz and 2021-06.tar rebuilt" in study.text("OUTAGES.txt")
+    assert "FR" in study.text("monthly/2021-06.csv.gz")
+    assert "Monthly rollup monthly/2021-06.csv.gz and monthly/2021-06.tar rebuilt" in study.text(
+        "OUTAGES.txt"
+    )
 
 
 def test_previous_version_removed_by_hand_is_uploaded_from_cache(tmp_path):
@@ -245,7 +249,7 @@ def test_a_run_that_fails_while_publishing_leaves_no_trace(tmp_path, monkeypatch
     night1(study)
     real_render = codebook.render
 
-    def crash(*args):
+    def crash(*args, **kwargs):
         raise RuntimeError("disk full (simulated)")
 
     monkeypatch.setattr(codebook, "render", crash)

@@ -54,7 +54,7 @@ def _corrections(study: Study) -> list[dict]:
 
 
 def _cumulative(study: Study) -> list[list[str]]:
-    name = next(f for f in study.files() if f.startswith("cvid_responses_") and "_-_" in f)
+    name = next(f for f in study.files() if f.startswith("cumulative/cvid_responses_"))
     return list(csv.reader(io.StringIO(gzip.decompress((study.pub / name).read_bytes()).decode())))
 
 
@@ -122,4 +122,4 @@ def test_new_column_rerenders_every_day_and_keeps_the_cumulative_rectangular(stu
     assert {len(r) for r in rows} == {len(header)}
     [entry] = _corrections(study)
     assert entry["days"] == "2021-06-01,2021-06-02,2021-06-03"
-    assert "published columns changed" in entry["message"]
+    assert "published columns changed (added: Z9)" in entry["message"]

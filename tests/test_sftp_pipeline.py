@@ -19,7 +19,9 @@ from pathlib import Path
 
 import pytest
 
+from pipeline import checksums
 from pipeline.locations import RemoteFile, UnsafePathError, open_location
+from pipeline.locations.local import LocalLocation
 from pipeline.locations.sftp import SftpLocation, transfer
 from pipeline.panel.synth import generate_panel
 from tests.exports import response, write_export
@@ -111,13 +113,10 @@ def _temps(folder: Path) -> list[str]:
 
 
 def sums_of(folder: Path) -> dict[str, str]:
-    """SHA256SUMS as name -> hash, without the run manifests (their content has run ids)."""
-    out = {}
-    for line in (folder / "SHA256SUMS").read_text().splitlines():
-        sha, name = line.split("  ", 1)
-        if not name.startswith("runs/"):
-            out[name] = sha
-    return out
+    """Every SHA256SUMS file's listing as name -> hash, without the run manifests (their
+    content has run ids)."""
+    listed = checksums.read(LocalLocation(folder))
+    return {name: sha for name, sha in listed.items() if not name.startswith("runs/")}
 
 
 def _manifest(study: Study) -> dict:
@@ -182,7 +181,7 @@ def test_three_nights_over_sftp_publish_the_same_bytes_as_local_folders(tmp_path
     sums_local, sums_remote = sums_of(local.pub), sums_of(remote.pub)
     assert sums_remote == sums_local
     published = [n for n in pub_remote if "_recordedby_" in n or "_-_" in n]
-    assert len(published) == 13  # 12 daily versions + the cumulative file
+    assert len(published) == 13  # 12 daily versions + the cumulative file (cumulative/)
     for name in published:
         assert sums_remote[name] == hashlib.sha256(pub_remote[name]).hexdigest()
 
@@ -214,7 +213,7 @@ def test_ingest_over_sftp_is_idempotent(tmp_path, sshd):
         assert study.run(clock) == 0
     daily = study.daily()
     before = {f: (study.pub / f).stat().st_mtime_ns for f in daily}
-    cumulative = "cvid_responses_2021_06_01_-_2021_06_09.csv.gz"
+    cumulative = "cumulative/cvid_responses_2021_06_01_-_2021_06_09.csv.gz"
     cum_before = (study.pub / cumulative).stat()
 
     # nothing new: nothing downloaded, nothing re-sent, every daily file keeps its mtime
