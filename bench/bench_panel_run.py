@@ -67,7 +67,7 @@ def main() -> None:
         print(report(f"first run ({rows_out:,} published)", n, first, floor))
         parquet_s = parquet_seconds(work / "publish")
         print(f"  of which Parquet copies (typing, compressing, writing every day): "
-              f"{parquet_s:.1f} s = {100 * parquet_s / first.seconds:.0f} % of the first run "
+              f"{parquet_s:.1f} s = {100 * parquet_s / first.wall:.0f} % of the first run "
               "(target <= 15 %)")  # fmt: skip
         second = run_pipeline(config, as_of.replace("T12:", "T13:"))
         print(report("second run (nothing new)", n, second, floor))

@@ -72,8 +72,12 @@ def _typed(values: pa.Array, typ: pa.DataType) -> tuple[pa.Array, int]:
         local = pc.strptime(values, format=TIME_FORMAT, unit="s", error_is_null=True)
         zoned = pc.assume_timezone(local, typ.tz, ambiguous="earliest", nonexistent="earliest")
         return zoned.cast(typ), zoned.null_count - values.null_count
-    numbers = pc.if_else(pc.match_substring_regex(values, NUMBER), values, None)
-    typed = pc.utf8_trim_whitespace(numbers).cast(pa.float64())
+    try:  # the published values parse (the rules formatted them): one cast
+        typed = values.cast(pa.float64())
+    except pa.ArrowInvalid:  # not all of them: those that are numbers, the rest null
+        numbers = pc.if_else(pc.match_substring_regex(values, NUMBER), values, None)
+        typed = pc.utf8_trim_whitespace(numbers).cast(pa.float64())
+    typed = pc.if_else(pc.is_finite(typed), typed, None)  # "nan", "inf" are text here
     if pa.types.is_integer(typ):  # "3.0" is a whole number too; so large it is not exact
         fits = pc.and_(pc.equal(pc.floor(typed), typed), pc.less_equal(pc.abs(typed), 2.0**53))
         typed = pc.if_else(fits, typed, None).cast(typ)
