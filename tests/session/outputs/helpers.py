@@ -9,6 +9,37 @@ import zipfile
 from pipeline.session.records import newest_rulings, parse_rulings
 from tests.session.factory import rulings_csv
 
+#: The platform's own overview columns with the default download options, in its order
+#: (the children file has the same 26; lookit-api `get_response_headers`).
+PLATFORM_OWN_COLUMNS = [
+    "response__id",
+    "response__uuid",
+    "response__date_created",
+    "response__completed",
+    "response__withdrawn",
+    "response__eligibility",
+    "response__parent_feedback",
+    "response__birthdate_difference",
+    "response__video_privacy",
+    "response__databrary",
+    "response__is_preview",
+    "consent__ruling",
+    "consent__arbiter",
+    "consent__time",
+    "consent__comment",
+    "study__uuid",
+    "participant__hashed_id",
+    "child__hashed_id",
+    "child__age_rounded",
+    "child__gender",
+    "child__age_at_birth",
+    "child__language_list",
+    "child__condition_list",
+    "response__sequence",
+    "response__conditions",
+    "response__researcher_payment_status",
+]
+
 DEFAULT_NAMES = [
     "Physics-Study--psychds.zip",
     "Physics-Study_all-children-dict.csv",

@@ -11,36 +11,15 @@ import zipfile
 
 from pipeline.session.process import process_drop
 from tests.session.factory import STUDY, dump, make_record, settings, uid
-from tests.session.outputs.helpers import DEFAULT_NAMES, FRAMES_DICT_HEADER, csv_rows, zip_entries
+from tests.session.outputs.helpers import (
+    DEFAULT_NAMES,
+    FRAMES_DICT_HEADER,
+    PLATFORM_OWN_COLUMNS,
+    csv_rows,
+    zip_entries,
+)
 
-OVERVIEW_HEADER = [  # the platform's overview columns (SPEC §4.3), in its order
-    "response__id",
-    "response__uuid",
-    "response__date_created",
-    "response__completed",
-    "response__withdrawn",
-    "response__eligibility",
-    "response__parent_feedback",
-    "response__birthdate_difference",
-    "response__video_privacy",
-    "response__databrary",
-    "response__is_preview",
-    "consent__ruling",
-    "consent__arbiter",
-    "consent__time",
-    "consent__comment",
-    "study__uuid",
-    "participant__hashed_id",
-    "child__hashed_id",
-    "child__age_rounded",
-    "child__gender",
-    "child__age_at_birth",
-    "child__language_list",
-    "child__condition_list",
-    "response__sequence",
-    "response__conditions",
-    "response__researcher_payment_status",
-]
+OVERVIEW_HEADER = PLATFORM_OWN_COLUMNS
 
 
 DEMOGRAPHICS_HEADER = [

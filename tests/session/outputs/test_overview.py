@@ -9,37 +9,10 @@ import json
 from pipeline.session.outputs.build import build_outputs
 from pipeline.session.outputs.settings import IDENTIFYING
 from tests.session.factory import STUDY, make_record, settings, uid
-from tests.session.outputs.helpers import accept_all, csv_header, csv_rows
+from tests.session.outputs.helpers import PLATFORM_OWN_COLUMNS, accept_all, csv_header, csv_rows
 
 #: The platform's own columns with the default download options, in its order.
-PLACED = [
-    "response__id",
-    "response__uuid",
-    "response__date_created",
-    "response__completed",
-    "response__withdrawn",
-    "response__eligibility",
-    "response__parent_feedback",
-    "response__birthdate_difference",
-    "response__video_privacy",
-    "response__databrary",
-    "response__is_preview",
-    "consent__ruling",
-    "consent__arbiter",
-    "consent__time",
-    "consent__comment",
-    "study__uuid",
-    "participant__hashed_id",
-    "child__hashed_id",
-    "child__age_rounded",
-    "child__gender",
-    "child__age_at_birth",
-    "child__language_list",
-    "child__condition_list",
-    "response__sequence",
-    "response__conditions",
-    "response__researcher_payment_status",
-]
+PLACED = PLATFORM_OWN_COLUMNS
 
 
 def _two_responses() -> list[dict]:
