@@ -137,7 +137,7 @@ def freshness_checks(study: Study) -> list[AssetChecksDefinition]:
     the 24 hours before the deadline: the cut-off, plus the schedule's 90 minutes, plus
     :data:`FRESHNESS_MARGIN_MINUTES`, daily in the study's time zone (a WARN check, evaluated
     by the study's freshness sensor)."""
-    published = "published_files" if study.cfg.kind == "panel" else "session_published_files"
+    published = study.published_asset
     minutes = study.cfg.rules.cutoff_hour * 60 + 90 + FRESHNESS_MARGIN_MINUTES
     return list(
         build_last_update_freshness_checks(

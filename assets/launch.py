@@ -49,7 +49,7 @@ def run_study(
     }
     if days is None:
         job_name, tags = study.job_name, {}
-        node = "published_files" if study.cfg.kind == "panel" else "session_published_files"
+        node = study.published_asset
     else:
         # the partitions begin at the study's first day: nothing before it was published
         day_file = defs.resolve_assets_def(AssetKey([study.name, DAY_FILE]))
@@ -66,8 +66,7 @@ def run_study(
     events = result.asset_materializations_for_node(f"{study.name}__{node}")
     # the step records day partitions too: take the published files' event (a backfill
     # records its totals there)
-    published = "session_published_files" if study.cfg.kind == "session" else "published_files"
-    event = next(e for e in events if e.asset_key.path[-1] == published)
+    event = next(e for e in events if e.asset_key.path[-1] == study.published_asset)
     md = {k: v.value for k, v in event.metadata.items()}
     return RunSummary(
         list(md["files_written_names"]), int(md["files_linked"]),

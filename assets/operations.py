@@ -28,7 +28,7 @@ class OutageConfig(DagsterConfig):
 def outage_job(study: Study) -> JobDefinition:
     """``{study}_add_outage``: an operator's entry on top of the study's OUTAGES.txt."""
     rkey = study.resource_key
-    published = "published_files" if study.cfg.kind == "panel" else "session_published_files"
+    published = study.published_asset
 
     @op(
         name=f"{study.name}_add_outage_entry",

@@ -308,6 +308,7 @@ def panel_assets(study: Study) -> list[AssetsDefinition]:
             warn(context, f"CORRECTION entries for {sorted(res.corrections + res.rerendered_days)}")
         if res.held_days:
             warn(context, f"publication held for {res.held_days}")
+        withheld = withheld_share(day_partitions)
         yield MaterializeResult(
             metadata={
                 **publish_metadata(res),
@@ -324,12 +325,12 @@ def panel_assets(study: Study) -> list[AssetsDefinition]:
             check_results=[
                 attention(
                     "publication_complete", key("published_files"),
-                    {"rows_withheld_over_threshold": res.rows_withheld if withheld_share(day_partitions)
+                    {"rows_withheld_over_threshold": res.rows_withheld if withheld
                      > WITHHELD_WARN_SHARE else 0,
                      "held_days": res.held_days,
                      "corrections": sorted(set(res.corrections + res.rerendered_days))},
                     f"Days held by a check, CORRECTION entries, rows withheld over "
-                    f"{WITHHELD_WARN_SHARE:.0%} (this run: {withheld_share(day_partitions):.1%}).",
+                    f"{WITHHELD_WARN_SHARE:.0%} (this run: {withheld:.1%}).",
                 ),
                 attention(
                     "no_empty_days", key("published_files"),

@@ -45,6 +45,11 @@ class Study:
         return f"{self.name}_stages"
 
     @property
+    def published_asset(self) -> str:
+        """The last part of the study's published-files asset key."""
+        return "published_files" if self.cfg.kind == "panel" else "session_published_files"
+
+    @property
     def job_name(self) -> str:
         """The study's nightly job."""
         return f"{self.name}_nightly"

@@ -53,6 +53,10 @@ DEFAULT_NUMERIC_ITEMS: tuple[str, ...] = (
 )  # fmt: skip
 
 
+# The seed survey's time zone: the default of every study's `timezone`.
+DEFAULT_TIMEZONE = "America/Los_Angeles"
+
+
 class ConfigError(ValueError):
     """The configuration file or a flag is invalid."""
 
@@ -133,7 +137,7 @@ class Config(_Section):
     cid_out: str | None = None
     state: str = "sqlite:///data/state.db"
     archive: str = "data/raw-archive"
-    timezone: str = "America/Los_Angeles"
+    timezone: str = DEFAULT_TIMEZONE
     reissue: Literal["all", "changed"] = "all"
     stabilization_days: int = Field(default=4, ge=0)
     # refuse to publish more empty days than this past the newest input

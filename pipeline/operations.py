@@ -27,7 +27,7 @@ def add_outage(ctx: RunContext, kind: str, message: str, days: Iterable[str] = (
            "size": len(data), "day": None, "recorded": ctx.recorded.isoformat(),
            "run_id": ctx.run_id, "removed": False}  # fmt: skip
     published["OUTAGES.txt"] = row["sha256"]
-    sums = checksums.render(published)[checksums.ROOT] or b""  # OUTAGES.txt is in the root
+    sums = checksums.render(published)[checksums.ROOT]  # OUTAGES.txt is in the root
     changes.published = [
         row,
         {**row, "name": "SHA256SUMS", "kind": "sums", "sha256": hashlib.sha256(sums).hexdigest(),

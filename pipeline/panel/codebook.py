@@ -41,7 +41,7 @@ from collections.abc import Sequence
 import pandas as pd
 import pyarrow as pa
 
-from pipeline.config import DEFAULT_NUMERIC_ITEMS, PanelRules
+from pipeline.config import DEFAULT_NUMERIC_ITEMS, DEFAULT_TIMEZONE, PanelRules
 from pipeline.csvfmt import to_csv_bytes
 from pipeline.fetching import Layout
 from pipeline.panel.columns import LEADING, TRAILING
@@ -52,8 +52,6 @@ from pipeline.panel.output import (
     is_free_text,
 )
 
-DEFAULT_TIMEZONE = "America/Los_Angeles"
-
 # The vocabulary of the type column.
 INTEGER = "integer"
 NUMBER = "number"
@@ -61,7 +59,6 @@ TEXT = "text"
 MULTI_SELECT = "multi-select code list (text)"
 ZIP_CODE = "ZIP code (text)"
 DATE_TIME = "date-time"  # always with its zone: date_time(zone)
-VOCABULARY = (INTEGER, NUMBER, TEXT, MULTI_SELECT, ZIP_CODE, f"{DATE_TIME} (<zone>)")
 
 # The survey's single-choice questions (one answer code each; Qualtrics exports the code).
 SINGLE_CHOICE = frozenset(
@@ -177,10 +174,12 @@ def column_types(
     layouts: Sequence[Layout],
     rules: PanelRules,
     timezone: str = DEFAULT_TIMEZONE,
+    texts: dict[str, str] | None = None,
 ) -> dict[str, str]:
     """{column: vocabulary term} for the published header (leading columns, ``questions``,
-    trailing columns), as the codebook types them (without notes)."""
-    texts = _texts(questions, layouts)
+    trailing columns), as the codebook types them (without notes). ``texts``: the
+    questions' plain texts, when the caller has them already."""
+    texts = _texts(questions, layouts) if texts is None else texts
     out = {col: _fixed_type(col, timezone) for col in LEADING}
     out.update({col: question_type(col, texts[col], rules) for col in questions})
     out.update({col: _fixed_type(col, timezone) for col in TRAILING})
@@ -220,11 +219,14 @@ def render(
     timezone: str = DEFAULT_TIMEZONE,
     zip_table: bool = False,
     weights: bool | None = None,
+    types: dict[str, str] | None = None,
 ) -> bytes:
     """The codebook for the published columns. ``zip_table``: a ZIP population table is
-    configured; ``weights``: weights are configured (None: not said)."""
-    types = column_types(questions, layouts, rules, timezone)
+    configured; ``weights``: weights are configured (None: not said); ``types``: the
+    :func:`column_types` of the same columns, when the caller has them already."""
     texts = _texts(questions, layouts)
+    if types is None:
+        types = column_types(questions, layouts, rules, timezone, texts)
     ordered = sorted(layouts, key=lambda lay: (lay.key, lay.columns))
     rows = []
     for col, kind in types.items():

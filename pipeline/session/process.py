@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
+from pipeline.config import DEFAULT_TIMEZONE
 from pipeline.session.ages import parse_timestamp
 from pipeline.session.hashing import Collision
 from pipeline.session.outputs import StudySettings, build_outputs, collisions
@@ -27,7 +28,7 @@ from pipeline.session.records import (
     parse_video_list,
     read_responses,
 )
-from pipeline.session.rules import DEFAULT_TIMEZONE, for_day, select_published
+from pipeline.session.rules import for_day, select_published
 
 
 @dataclass

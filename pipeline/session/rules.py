@@ -9,10 +9,9 @@ from datetime import date
 from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
 
+from pipeline.config import DEFAULT_TIMEZONE
 from pipeline.session.ages import parse_timestamp
 from pipeline.session.records import Record, Ruling, Video, frame_data, frame_order
-
-DEFAULT_TIMEZONE = "America/Los_Angeles"
 
 #: Exclusion reasons, in the order they are tested.
 REASONS = ("preview", "no_consent_frame", "no_ruling", "pending", "rejected")

@@ -87,6 +87,9 @@ def publish_and_commit(
                 "each subfolder has its own SHA256SUMS (see README, Published files).",
             )
         first = ctx.first_day(delta)
+        types = codebook.column_types(
+            list(build.questions), list(build.layouts), cfg.rules, cfg.timezone
+        )
         members: dict[str, str] = {}
         if first is not None and first <= lag.last_closed:
             for d in day_range(date.fromisoformat(first), date.fromisoformat(lag.last_closed)):
@@ -100,9 +103,6 @@ def publish_and_commit(
                     members[d.isoformat()] = sha
             _publish_cumulative(
                 ctx, pub, build, list(members.values()), date.fromisoformat(first), lag
-            )
-            types = codebook.column_types(
-                list(build.questions), list(build.layouts), cfg.rules, cfg.timezone
             )
             res.cells_untyped = parquet.publish_days(ctx, pub, members, types)
             names_now = {d: r.get("published_name") for d, r in {**day_rows, **new_days}.items()}
@@ -131,6 +131,7 @@ def publish_and_commit(
                 timezone=cfg.timezone,
                 zip_table=cfg.zip_population is not None,
                 weights=cfg.weights is not None,
+                types=types,
             ),
             "codebook",
         )

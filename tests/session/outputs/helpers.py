@@ -40,6 +40,25 @@ PLATFORM_OWN_COLUMNS = [
     "response__researcher_payment_status",
 ]
 
+#: The platform's participant and child columns, in its order (chosen or not: the
+#: children dictionary lists them all; selected ones join the overview after study__uuid).
+PLATFORM_PEOPLE_COLUMNS = [
+    "participant__global_id",
+    "participant__hashed_id",
+    "participant__nickname",
+    "child__global_id",
+    "child__hashed_id",
+    "child__name",
+    "child__birthday",
+    "child__age_in_days",
+    "child__age_rounded",
+    "child__gender",
+    "child__age_at_birth",
+    "child__language_list",
+    "child__condition_list",
+    "child__additional_information",
+]
+
 DEFAULT_NAMES = [
     "Physics-Study--psychds.zip",
     "Physics-Study_all-children-dict.csv",

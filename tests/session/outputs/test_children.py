@@ -5,7 +5,13 @@ from __future__ import annotations
 
 from pipeline.session.outputs.build import build_outputs
 from tests.session.factory import STUDY, make_record, settings, uid
-from tests.session.outputs.helpers import PLATFORM_OWN_COLUMNS, accept_all, csv_header, csv_rows
+from tests.session.outputs.helpers import (
+    PLATFORM_OWN_COLUMNS,
+    PLATFORM_PEOPLE_COLUMNS,
+    accept_all,
+    csv_header,
+    csv_rows,
+)
 
 #: The platform's children columns with the default download options.
 CHILDREN_HEADER = PLATFORM_OWN_COLUMNS
@@ -41,22 +47,8 @@ def test_children_one_row_per_child_in_order_of_first_appearance() -> None:
     )
     assert rows[0]["child__age_rounded"] == "540"  # at kid2's first response (554 days)
     described = [r["column"] for r in csv_rows(files["Physics-Study_all-children-dict.csv"])]
-    assert described == [  # the platform's child and participant columns, chosen or not
-        "participant__global_id",
-        "participant__hashed_id",
-        "participant__nickname",
-        "child__global_id",
-        "child__hashed_id",
-        "child__name",
-        "child__birthday",
-        "child__age_in_days",
-        "child__age_rounded",
-        "child__gender",
-        "child__age_at_birth",
-        "child__language_list",
-        "child__condition_list",
-        "child__additional_information",
-    ]
+    # the platform's child and participant columns, chosen or not
+    assert described == PLATFORM_PEOPLE_COLUMNS
 
 
 def test_children_identifying_columns_when_selected() -> None:

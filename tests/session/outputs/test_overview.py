@@ -9,7 +9,13 @@ import json
 from pipeline.session.outputs.build import build_outputs
 from pipeline.session.outputs.settings import IDENTIFYING
 from tests.session.factory import STUDY, make_record, settings, uid
-from tests.session.outputs.helpers import PLATFORM_OWN_COLUMNS, accept_all, csv_header, csv_rows
+from tests.session.outputs.helpers import (
+    PLATFORM_OWN_COLUMNS,
+    PLATFORM_PEOPLE_COLUMNS,
+    accept_all,
+    csv_header,
+    csv_rows,
+)
 
 #: The platform's own columns with the default download options, in its order.
 PLACED = PLATFORM_OWN_COLUMNS
@@ -117,23 +123,7 @@ def test_identifying_columns_when_selected() -> None:
     files = build_outputs([make_record()], chosen, accept_all("r1"))
     data = files["Physics-Study_all-responses-identifiable.csv"]
     header = csv_header(data)
-    assert header[15:30] == [
-        "study__uuid",
-        "participant__global_id",
-        "participant__hashed_id",
-        "participant__nickname",
-        "child__global_id",
-        "child__hashed_id",
-        "child__name",
-        "child__birthday",
-        "child__age_in_days",
-        "child__age_rounded",
-        "child__gender",
-        "child__age_at_birth",
-        "child__language_list",
-        "child__condition_list",
-        "child__additional_information",
-    ]
+    assert header[15:30] == ["study__uuid", *PLATFORM_PEOPLE_COLUMNS]
     assert header[30:33] == [
         "response__sequence",
         "response__conditions",
