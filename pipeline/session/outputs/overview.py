@@ -17,10 +17,8 @@ from typing import Any
 from pipeline.session.dictionaries import dictionary_csv
 from pipeline.session.outputs.common import Table, TableFiles, flatten
 from pipeline.session.outputs.response_fields import (
-    OPTIONAL,
     PLACED,
     RESPONSE_COLUMNS,
-    chosen_columns,
     placed_columns,
     response_values,
 )
@@ -32,8 +30,7 @@ def overview_header(rows: Sequence[Mapping[str, Any]], settings: StudySettings) 
     """The overview's columns: the platform's own (:func:`placed_columns`), then every other
     column of ``rows`` in text order."""
     placed = placed_columns(settings)
-    unchosen = OPTIONAL - chosen_columns(settings)
-    extra = {c for row in rows for c in row} - set(placed) - unchosen
+    extra = {c for row in rows for c in row} - set(placed)  # no row holds an unchosen one
     return [*placed, *sorted(extra)]
 
 
@@ -41,8 +38,7 @@ def dictionary_columns(settings: StudySettings) -> list[str]:
     """The columns the overview's dictionary describes, as the platform lists them: its own
     columns, then the other response columns in text order (flattened ones are described
     by their base column)."""
-    unchosen = OPTIONAL - chosen_columns(settings)
-    rest = sorted(set(RESPONSE_COLUMNS) - set(PLACED) - unchosen)
+    rest = sorted(set(RESPONSE_COLUMNS) - set(PLACED))  # the researcher fields
     return [*placed_columns(settings), *rest]
 
 

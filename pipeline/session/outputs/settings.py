@@ -105,10 +105,6 @@ class StudySettings:
             return ""
         return _cached_hash(global_id, self.study_uuid, self.salt, self.hash_digits)
 
-    def allows(self, column: str) -> bool:
-        """True when ``column`` may be written: not identifying, or selected."""
-        return column not in IDENTIFYING or column in self.identifying
-
 
 @functools.lru_cache(maxsize=1 << 16)
 def _cached_hash(global_id: str, study: str, salt: str, digits: int) -> str:
