@@ -145,11 +145,7 @@ def panel_assets(study: Study) -> list[AssetsDefinition]:
             {"quarantined": [q.path for q in res.quarantined]},
             "Input files quarantined by this run (kept in the archive, named in OUTAGES.txt).",
         )  # fmt: skip
-        outcome = (
-            checks.check_normalized_file(res.batch)
-            if res.batch is not None
-            else checks.CheckOutcome(passed=True)
-        )
+        outcome = checks.check_normalized_files(res.batches)
         hold_if_failed(ctx, outcome, "normalized responses")
         yield check_result(
             outcome, "normalized responses", "normalized_responses_valid",

@@ -100,10 +100,13 @@ def check_normalized(frame: pd.DataFrame | pa.Table) -> CheckOutcome:
     return CheckOutcome(passed=not failures, failures=failures, evaluated=table.num_rows)
 
 
-def check_normalized_file(path: str) -> CheckOutcome:
-    """:func:`check_normalized` on a staged batch (memory-mapped: only checked columns are
-    read)."""
-    return check_normalized(read_table(path))
+def check_normalized_files(paths: tuple[str, ...] | list[str]) -> CheckOutcome:
+    """:func:`check_normalized` on each staged batch (memory-mapped: only checked columns
+    are read); failures of all batches, each named once (none: passed)."""
+    outcomes = [check_normalized(read_table(path)) for path in paths]
+    failures = list(dict.fromkeys(f for o in outcomes for f in o.failures))
+    evaluated = sum(o.evaluated for o in outcomes)
+    return CheckOutcome(passed=not failures, failures=failures, evaluated=evaluated)
 
 
 # --- published days ----------------------------------------------------------------------

@@ -155,6 +155,9 @@ class Config(_Section):
     max_columns: int = Field(default=DEFAULT_MAX_COLUMNS, ge=1)
     max_export_bytes: int = Field(default=DEFAULT_MAX_EXPORT_BYTES, ge=1)
     max_compression_ratio: int = Field(default=DEFAULT_MAX_COMPRESSION_RATIO, ge=1)
+    # rows per batch: a larger input (a rebuild, a first run over an inherited archive) is
+    # replayed in batches of about this many rows, so memory is bounded by a batch
+    batch_rows: int = Field(default=1_000_000, ge=1)
     # who answers for the study's files: e-mail addresses or `team:name` (shown in the UI)
     owners: list[str] = Field(default_factory=list)
     # the first day of the study's day partitions (default: its first published day)

@@ -19,6 +19,7 @@ from pipeline.state import bulk, schema, urls
 from pipeline.state.engine import open_engine
 from pipeline.state.errors import Steps, reported, reporting, statement_error
 from pipeline.state.lock import RunInProgressError, advisory_lock, file_lock
+from pipeline.state.run_ledger import RunLedger
 from pipeline.state.upsert import BULK_MIN_ROWS, chunks, upsert, write_ingested
 
 WEIGHT_COLUMNS = ("cid", "weight", "file")
@@ -33,7 +34,8 @@ class RunChanges:
     as_of: str
     recorded: str
     files: list[dict[str, Any]] = field(default_factory=list)
-    ledger_rows: pa.Table | pd.DataFrame | None = None  # full rows of changed tokens
+    # full rows of changed tokens: a table, or a run ledger's file (state/run_ledger.py)
+    ledger_rows: pa.Table | pd.DataFrame | str | None = None
     cid_listed: dict[str, list[str]] = field(default_factory=dict)  # day -> tokens
     cid_lists: list[dict[str, Any]] = field(default_factory=list)
     days: list[dict[str, Any]] = field(default_factory=list)  # full rows of changed days
@@ -382,29 +384,41 @@ class StateStore:
         return str(path)
 
     @contextmanager
-    def _staged(self, conn: Connection, ch: RunChanges) -> Iterator[dict[str, list[str]]]:
+    def _staged(
+        self, conn: Connection, ch: RunChanges
+    ) -> Iterator[dict[str, tuple[str, list[str]]]]:
         """The large rows of ``ch``, staged now into ``ch.scratch`` (removed on the way out,
-        whatever happens) and attached as ``staged``; yields the staged tables' columns by
-        table (none on PostgreSQL or for small writes)."""
+        whatever happens) and attached as ``staged``, and the run ledger's file attached as
+        ``run_ledger``; yields, by table, the attached database holding its rows and their
+        columns (none on PostgreSQL or for small writes)."""
         path = self._stage({"ledger": ch.ledger_rows, "weights": ch.weights}, ch.scratch)
-        if path is None:
+        run_ledger = ch.ledger_rows if isinstance(ch.ledger_rows, str) else None
+        attach = {"staged": path, "run_ledger": run_ledger if self.sqlite_file() else None}
+        attach = {name: file for name, file in attach.items() if file}
+        if not attach:
             yield {}
             return
         try:
-            tables = bulk.sqlite_tables(path)
-            conn.exec_driver_sql("ATTACH DATABASE ? AS staged", (path,))
+            tables = {t: ("staged", c) for t, c in (bulk.sqlite_tables(path) if path else {}).items()}
+            if "run_ledger" in attach:
+                tables["ledger"] = ("run_ledger", bulk.sqlite_tables(run_ledger)["ledger"])
+            for name, file in attach.items():
+                conn.exec_driver_sql(f"ATTACH DATABASE ? AS {name}", (file,))
             conn.commit()  # ATTACH is not transactional; the run's transaction starts after it
             try:
                 yield tables
             finally:
                 conn.rollback()
-                conn.exec_driver_sql("DETACH DATABASE staged")
+                for name in attach:
+                    conn.exec_driver_sql(f"DETACH DATABASE {name}")
                 conn.commit()
         finally:
-            shutil.rmtree(Path(path).parent, ignore_errors=True)
+            if path:
+                shutil.rmtree(Path(path).parent, ignore_errors=True)
 
     def _commit_in(
-        self, conn: Connection, ch: RunChanges, staged: dict[str, list[str]], at: Steps
+        self, conn: Connection, ch: RunChanges, staged: dict[str, tuple[str, list[str]]],
+        at: Steps,
     ) -> int:
         at("read the newest run")
         seq = int(conn.execute(sa.select(sa.func.max(schema.runs.c.seq))).scalar() or 0)
@@ -422,7 +436,10 @@ class StateStore:
         ):
             at(f"upsert into {name}")
             if name in staged:
-                conn.exec_driver_sql(bulk.copy_sqlite_sql(name, "staged", staged[name], name))
+                conn.exec_driver_sql(bulk.copy_sqlite_sql(name, *staged[name], name))
+            elif isinstance(rows, str):  # a run ledger, on a server database: in blocks
+                for block in RunLedger(rows).blocks():
+                    upsert(conn, schema.ledger, key, block)
             elif rows is not None and len(rows):
                 upsert(conn, schema.metadata.tables[name], key, rows)
         at("record ingested files")

@@ -30,7 +30,7 @@ from pipeline.panel.settings import (
     describe_change,
 )
 from pipeline.panel.stages.lag import LagResult
-from pipeline.panel.stages.ledger import LedgerDelta
+from pipeline.panel.stages.ledger import DeltaPart, LedgerDelta
 from pipeline.panel.stages.normalize import NormalizeResult
 from pipeline.panel.stages.render import DayRenderer, RenderedDay, read_store
 from pipeline.staging import read_table, table_columns, write_frame
@@ -93,25 +93,30 @@ def build_days(
                 to_render.append(day)
                 if rekeyed:
                     rerendered.append(day)
-    prepared = _DeltaByDay.load(ctx, delta, norm.batch)
-    due, touched = set(to_render), set(delta.dirty_days)
-
-    def build(day: str) -> tuple[DayStore | None, RenderedDay | None]:
-        """A day's new store (when the delta touches it), written while it renders from
-        the table in memory, and its rendering (when it is due)."""
-        store, rows = None, None
-        if day in touched:
-            known = None if lag.rebuild else day_rows.get(day)
-            store, rows = _rebuild_store(ctx, day, known, prepared)
-        if day not in due:
-            return store, None
-        path = store.store if store is not None else day_rows.get(day, {}).get("store")
-        return store, renderer.render(day, path, rows)
-
-    work = [*to_render, *(d for d in delta.dirty_days if d not in due)]
-    built = {day: build(day) for day in work}
-    stores = {day: built[day][0] for day in delta.dirty_days}
-    rendered = {day: built[day][1] for day in to_render}
+    due = set(to_render)
+    stores: dict[str, DayStore] = {}
+    rendered: dict[str, RenderedDay] = {}
+    # Batch by batch (delivery order), the days each touches get their new store; the last
+    # batch's days render from the table in memory as it is written, the others afterwards.
+    for i, part in enumerate(delta.parts):
+        last = i == len(delta.parts) - 1
+        prepared = _DeltaByDay.load(ctx, part)
+        for day in part.dirty_days:
+            before = stores.get(day)
+            known = {"store": before.store} if before else (
+                None if lag.rebuild else day_rows.get(day)
+            )  # fmt: skip
+            stores[day], rows = _rebuild_store(ctx, day, known, prepared)
+            if last and day in due:
+                rendered[day] = renderer.render(day, stores[day].store, rows)
+        del prepared
+    for day in delta.dirty_days:  # a rebuild's days that no batch holds winners of
+        stores.setdefault(day, DayStore(None, 0))
+    for day in to_render:
+        if day not in rendered:
+            path = stores[day].store if day in stores else day_rows.get(day, {}).get("store")
+            rendered[day] = renderer.render(day, path, None)
+    rendered = {day: rendered[day] for day in to_render}
     return DayBuild(
         questions=tuple(questions), schema_changed=bool(old_layouts) and old_q != questions,
         stores=stores, rendered=rendered, layouts=layouts, settings=renderer.settings,
@@ -148,26 +153,22 @@ class _DeltaByDay:
     slices: Mapping[str, tuple[int, int]]
 
     @classmethod
-    def load(cls, ctx: RunContext, delta: LedgerDelta, batch: str | None) -> _DeltaByDay:
-        """The delta, with its new winners' rows (day-store columns) taken from ``batch``,
-        the normalized batch the delta was made from."""
-        if not delta.rows:
-            empty = pa.array([], pa.string())
-            return cls(empty, pa.array([], pa.bool_()), empty, None, {})
-        changes = read_table(delta.rows)
+    def load(cls, ctx: RunContext, part: DeltaPart) -> _DeltaByDay:
+        """One batch's delta, with its new winners' rows (day-store columns) taken from
+        the normalized batch it was made from."""
+        changes = read_table(part.rows)
         tokens = changes.column("token").combine_chunks().cast(pa.string())
         on_time = pc.is_valid(changes.column("on_time_day")).combine_chunks()
         same = pc.and_(pc.invert(changes.column("winner_changed")), changes.column("eligible"))
         same_tokens = tokens.filter(same.combine_chunks())
-        out = cls(tokens, on_time, same_tokens, None, delta.winner_slices)
-        if delta.winners and batch:
-            # One take of the wide rows for all days (a take from the chunked batch joins
-            # each column's chunks first: once per day cost more than writing them out).
-            staged = read_table(delta.winners)
-            names = [c for c in table_columns(batch) if not c.startswith("_")]
-            columns = store_columns(names, ctx.cfg.rules)
-            rows = _take_rows(batch, columns, to_numpy(staged["_pos"]))
-            out.winners = _with_on_time(rows, staged.column(ON_TIME).combine_chunks())
+        out = cls(tokens, on_time, same_tokens, None, part.winner_slices)
+        # One take of the wide rows for all days (a take from the chunked batch joins
+        # each column's chunks first: once per day cost more than writing them out).
+        staged = read_table(part.winners)
+        names = [c for c in table_columns(part.batch) if not c.startswith("_")]
+        columns = store_columns(names, ctx.cfg.rules)
+        rows = _take_rows(part.batch, columns, to_numpy(staged["_pos"]))
+        out.winners = _with_on_time(rows, staged.column(ON_TIME).combine_chunks())
         return out
 
     def flags(self, tokens: pa.ChunkedArray | pa.Array) -> pa.Array:

@@ -28,6 +28,7 @@ from pipeline.panel.settings import rebuilding
 from pipeline.panel.stages.ledger import LedgerDelta
 from pipeline.panel.weights import read_weights
 from pipeline.staging import read_table, write_frame
+from pipeline.state.run_ledger import RunLedger
 from pipeline.unread import read_or_reason
 
 
@@ -187,8 +188,8 @@ def _due_cid_lists(
         "token": pa.array(stored["token"], pa.string()),
         "on_time_day": pa.array(stored["on_time_day"], pa.string()),
     })  # fmt: skip
-    if delta.rows:
-        d = read_table(delta.rows, columns=["token", "on_time_day", "cid_pending"])
+    if delta.ledger:
+        d = RunLedger(delta.ledger).select(["token", "on_time_day", "cid_pending"])
         if pending.num_rows:
             pending = pending.filter(
                 pc.invert(pc.is_in(pending.column("token"), value_set=d.column("token")))

@@ -1,9 +1,14 @@
-"""Stage 4: the batch merged into the token ledger (earliest start wins, for all time)."""
+"""Stage 4: the batch merged into the token ledger (earliest start wins, for all time).
+
+A run whose input came in several batches (``batch_rows``: a rebuild, a first run over an
+inherited archive) merges them one after another, in delivery order, as nights would: each
+against the ledger as the batches before it left it (:class:`RunLedger`, on disk), so
+memory is bounded by a batch."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -24,31 +29,35 @@ from pipeline.panel.qualtrics import (
 from pipeline.panel.settings import rebuilding
 from pipeline.panel.stages.eligibility import EligibilityResult
 from pipeline.staging import read_table, write_frame
-from pipeline.state import schema
+from pipeline.state import bulk
+from pipeline.state.run_ledger import LEDGER_TYPES, RunLedger
 
-# Arrow types of the ledger's columns, in table order (from pipeline/state/schema.py).
-LEDGER_TYPES = {
-    str(c.name): {bool: pa.bool_(), int: pa.int64(), str: pa.string()}[c.type.python_type]
-    for c in schema.ledger.columns
-}
+
+@dataclass(frozen=True)
+class DeltaPart:
+    """What one batch changed, against the ledger as the batches before it left it."""
+
+    batch: str  # the normalized batch
+    rows: str  # changed ledger rows (+ old_day, winner_changed, cid_pending)
+    # New eligible winners, by day and in publication order: their positions in the
+    # batch (``_pos``) and on-time flags; build_days takes their rows from the batch (the
+    # wide rows are written once, as day stores).
+    winners: str
+    winner_slices: Mapping[str, tuple[int, int]] = field(default_factory=dict)  # offset, n
+    dirty_days: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
 class LedgerDelta:
-    """Changed ledger rows and where the new winners' rows are, staged as Arrow files."""
+    """The batches' changes in order, and the final rows of every token they changed."""
 
-    rows: str | None = None  # changed ledger rows (+ old_day, winner_changed)
-    # New eligible winners, by day and in publication order: their positions in the
-    # normalized batch (``_pos``) and on-time flags; build_days takes their rows from the
-    # batch (the wide rows are written once, as day stores).
-    winners: str | None = None
-    winner_slices: Mapping[str, tuple[int, int]] = field(default_factory=dict)  # offset, n
-    tokens_seen: int = 0
+    parts: tuple[DeltaPart, ...] = ()
+    ledger: str | None = None  # a RunLedger file: the changed tokens' rows as they end
+    tokens_seen: int = 0  # summed over batches
     new_tokens: int = 0
     collisions: int = 0
     swaps: int = 0
     dirty_days: tuple[str, ...] = ()
-
 
 def _iso(days64: np.ndarray) -> pa.Array:
     """datetime64 days → ``YYYY-MM-DD`` strings, null for NaT (each distinct day formatted once)."""
@@ -58,46 +67,80 @@ def _iso(days64: np.ndarray) -> pa.Array:
     return text.take(pa.array(inverse.astype("int32")))
 
 
-def _aligned_ledger(ctx: RunContext, tokens: pa.Array) -> tuple[pa.Table, np.ndarray]:
-    """The stored ledger rows of ``tokens``, aligned with them (nulls where a token is new),
-    and which tokens were known."""
+def _aligned_ledger(
+    ctx: RunContext, tokens: pa.Array, rebuild: bool, run: RunLedger | None
+) -> tuple[pa.Table, np.ndarray]:
+    """The ledger rows of ``tokens`` as this run sees them, aligned with them (nulls where
+    a token is new), and which tokens were known: this run's rows (``run``: the batches
+    before) first, then the stored ones. A rebuild starts from an empty ledger, keeping
+    only which CID list each stored token went on (what was sent to the weighting partner
+    is history, not derived state)."""
     old = ctx.store.ledger_rows(to_numpy(tokens))
     names = list(LEDGER_TYPES)
     if old.empty:
         table = pa.table({c: pa.nulls(len(tokens), LEDGER_TYPES[c]) for c in names})
-        return table, np.zeros(len(tokens), dtype=bool)
-    # SQLite hands booleans back as 0/1: build each column untyped, then cast.
-    stored = pa.table(
-        {c: pa.array(old[c].to_numpy(dtype=object), from_pandas=True).cast(LEDGER_TYPES[c])
-         for c in names}
-    )  # fmt: skip
-    idx = pc.index_in(tokens, value_set=stored.column("token"))
-    return stored.take(idx), to_numpy(pc.is_valid(idx))
+        have = np.zeros(len(tokens), dtype=bool)
+    else:
+        # SQLite hands booleans back as 0/1: build each column untyped, then cast.
+        stored = pa.table(
+            {c: pa.array(old[c].to_numpy(dtype=object), from_pandas=True).cast(LEDGER_TYPES[c])
+             for c in names}
+        )  # fmt: skip
+        idx = pc.index_in(tokens, value_set=stored.column("token"))
+        table, have = stored.take(idx), to_numpy(pc.is_valid(idx))
+    if rebuild:
+        blank = {c: pa.nulls(len(tokens), LEDGER_TYPES[c]) for c in names}
+        table = pa.table({**blank, "cid_day": table.column("cid_day")})
+        have = np.zeros(len(tokens), dtype=bool)
+    if run is None:
+        return table, have
+    ours, mine = run.aligned(tokens)
+    table = pa.table({c: pc.if_else(mine, ours.column(c), table.column(c)) for c in names})
+    return table, have | to_numpy(mine)
 
 
 def resolve_collisions(ctx: RunContext, elig: EligibilityResult) -> LedgerDelta:
-    """Merge the batch into the ledger: earliest start wins per token, for all time.
+    """Merge the batches into the ledger, one after another: earliest start wins per token,
+    for all time.
 
     A rebuild starts from an empty ledger (keeping only which CID list each token went on),
     and every day known so far is rebuilt."""
     rebuild = rebuilding(ctx)
-    res = _merge_into_ledger(ctx, elig, rebuild)
+    run = RunLedger(ctx.run_dir / "ledger.sqlite")
+    parts: list[DeltaPart] = []
+    totals = dict.fromkeys(("tokens_seen", "new_tokens", "collisions", "swaps"), 0)
+    for k, (batch, reasons) in enumerate(zip(elig.batches, elig.reasons, strict=True)):
+        part, counts = _merge_batch(ctx, k, (batch, reasons), rebuild, run, bool(parts))
+        for name, n in counts.items():
+            totals[name] += n
+        if part is not None:
+            parts.append(part)
+    dirty = {d for p in parts for d in p.dirty_days}
     if rebuild:
-        res = replace(res, dirty_days=tuple(sorted(set(res.dirty_days) | set(ctx.store.days()))))
-    return res
+        dirty |= set(ctx.store.days())
+    return LedgerDelta(
+        parts=tuple(parts), ledger=run.path if parts else None, dirty_days=tuple(sorted(dirty)),
+        **totals,
+    )  # fmt: skip
 
 
-def _merge_into_ledger(ctx: RunContext, elig: EligibilityResult, rebuild: bool) -> LedgerDelta:
+def _merge_batch(
+    ctx: RunContext, k: int, staged: tuple[str, str], rebuild: bool, run: RunLedger,
+    after: bool,
+) -> tuple[DeltaPart | None, dict[str, int]]:  # fmt: skip
+    """Batch ``k`` (``staged``: its normalized rows and eligibility) merged: its part of
+    the delta (None when it holds no candidates), and its counts. Its changed rows go into
+    the run's ledger (``run``) too; ``after``: batches before it changed rows there."""
+    batch, reasons = staged
     out: dict[str, Any] = {}
-    if elig.batch is None:
-        return LedgerDelta()
-    judged = read_table(elig.reasons)
+    tally = dict.fromkeys(("tokens_seen", "new_tokens", "collisions", "swaps"), 0)
+    judged = read_table(reasons)
     # Work on the key columns only; whole rows are taken once, for new winners.
-    keys = read_table(elig.batch, columns=[TOKEN, SURVEY, START, RECORDED, "ResponseId"])
+    keys = read_table(batch, columns=[TOKEN, SURVEY, START, RECORDED, "ResponseId"])
     keys = keys.take(judged.column("_pos")).append_column("_reason", judged.column("_reason"))
     cand_pos = np.flatnonzero(coll.candidate_rows(keys.column(TOKEN), keys.column(SURVEY)))
     if not len(cand_pos):
-        return LedgerDelta()
+        return None, tally
     cands = keys.take(pa.array(cand_pos))
     c_start, c_rec = to_numpy(cands.column(START)), to_numpy(cands.column(RECORDED))
     tz, hour = ctx.cfg.timezone, ctx.cfg.rules.cutoff_hour
@@ -105,27 +148,23 @@ def _merge_into_ledger(ctx: RunContext, elig: EligibilityResult, rebuild: bool) 
         cands.column(TOKEN), c_start, c_rec, cands.column("ResponseId"), tz, hour
     )
     best = cands.take(pa.array(won.rows))
-    out["tokens_seen"] = best.num_rows
-    out["collisions"] = cands.num_rows - best.num_rows
+    tally["tokens_seen"] = best.num_rows
+    tally["collisions"] = cands.num_rows - best.num_rows
     tokens = best.column(TOKEN).combine_chunks()
     b_id = best.column("ResponseId").combine_chunks()
     b_start, b_rec = c_start[won.rows], c_rec[won.rows]
     b_day = _iso(won.day)
 
-    old, have_old = _aligned_ledger(ctx, tokens)
-    if rebuild:  # what was sent to the weighting partner is history, not derived state
-        blank = {c: pa.nulls(len(tokens), LEDGER_TYPES[c]) for c in LEDGER_TYPES}
-        old = pa.table({**blank, "cid_day": old.column("cid_day")})
-        have_old = np.zeros(len(tokens), dtype=bool)
+    old, have_old = _aligned_ledger(ctx, tokens, rebuild, run if after else None)
     o_id = old.column("response_id")
     o_start, o_rec = to_numpy(old.column("start"), 0), to_numpy(old.column("recorded"), 0)
     same_id = to_numpy(pc.equal(b_id, o_id), False)
     wins = coll.beats(b_start, b_rec, to_numpy(b_id), o_start, o_rec, to_numpy(o_id, ""))
     refreshed = same_id & (b_rec > o_rec)  # a newer copy of the winner itself
     winner_changed = ~have_old | wins | refreshed
-    out["new_tokens"] = int((~have_old).sum())
-    out["swaps"] = int((have_old & wins & ~same_id).sum())
-    out["collisions"] += int((have_old & ~wins & ~same_id).sum())
+    tally["new_tokens"] = int((~have_old).sum())
+    tally["swaps"] = int((have_old & wins & ~same_id).sum())
+    tally["collisions"] += int((have_old & ~wins & ~same_id).sum())
     # The on-time day only ever moves earlier.
     n_oday, o_oday = _iso(won.on_time_day), old.column("on_time_day")
     earlier = pc.fill_null(pc.less_equal(o_oday, n_oday), False)
@@ -161,9 +200,8 @@ def _merge_into_ledger(ctx: RunContext, elig: EligibilityResult, rebuild: bool) 
     old_days = pc.unique(old.column("day").filter(old_side).drop_null()).to_pylist()
     new_days = [str(d) for d in np.unique(won.day[changed & winner_changed])]
     out["dirty_days"] = tuple(sorted(set(new_days) | set(old_days)))
-    target = ctx.run_dir / "ledger_delta.arrow"
-    write_frame(rows, target)
-    out["rows"] = str(target)
+    run.put(bulk.key_sorted(rows.select(list(LEDGER_TYPES)), "token"))
+    out["rows"] = write_frame(rows, ctx.run_dir / f"ledger_delta-{k:04d}.arrow")
     fresh = np.flatnonzero(winner_changed & changed & to_numpy(pc.is_null(reason)))
     # The new winners ordered by day and publication order: each day's are then one slice
     # of the positions, taken already sorted for rendering.
@@ -180,7 +218,7 @@ def _merge_into_ledger(ctx: RunContext, elig: EligibilityResult, rebuild: bool) 
     out["winner_slices"] = {
         str(d): (int(o), int(c)) for d, o, c in zip(day_names, offsets, counts, strict=True)
     }
-    target = ctx.run_dir / "winner-positions.arrow"
+    target = ctx.run_dir / f"winner-positions-{k:04d}.arrow"
     picked = pa.array(fresh[order])
     write_frame(
         pa.table({"_pos": pa.array(positions, pa.int64()),
@@ -188,4 +226,4 @@ def _merge_into_ledger(ctx: RunContext, elig: EligibilityResult, rebuild: bool) 
         target,
     )  # fmt: skip
     out["winners"] = str(target)
-    return LedgerDelta(**out)
+    return DeltaPart(batch=batch, **out), tally

@@ -1,4 +1,8 @@
-"""Stage 2: exports parsed into one Arrow batch; malformed files quarantined."""
+"""Stage 2: exports parsed into Arrow batches; malformed files quarantined.
+
+A night's exports make one batch. A larger input (a rebuild, a first run over an inherited
+archive) makes several, of about ``batch_rows`` rows each, in delivery order: the stages
+after this one take them one at a time, so memory is bounded by a batch, not the archive."""
 
 from __future__ import annotations
 
@@ -33,9 +37,9 @@ UNKNOWN_WAVE_KEY = 1e9  # layout order of a file whose waves are all unknown
 
 @dataclass(frozen=True)
 class NormalizeResult:
-    """Parsed exports staged as one Arrow batch (a file in the run folder)."""
+    """Parsed exports staged as Arrow batches (files in the run folder), in delivery order."""
 
-    batch: str | None = None
+    batches: tuple[str, ...] = ()
     rows_in: int = 0
     deferred: int = 0
     quarantined: tuple[Quarantined, ...] = ()
@@ -46,7 +50,8 @@ class NormalizeResult:
 def normalize_exports(ctx: RunContext, fetch: FetchResult) -> NormalizeResult:
     """Parse every file to process; quarantine malformed ones (and files over a limit),
     keep going with the rest. The files the fetch skipped are reported with them."""
-    tables: list[pa.Table] = []
+    batches: list[str] = []
+    tables: list[pa.Table] = []  # of the batch being filled
     quarantined: list[Quarantined] = list(fetch.skipped)
     status: dict[str, FileStatus] = {}
     rows_in = deferred = unknown_waves = 0
@@ -63,8 +68,13 @@ def normalize_exports(ctx: RunContext, fetch: FetchResult) -> NormalizeResult:
         except ExportError as exc:
             return exc
 
-    results = [parse(item) for item in fetch.to_parse]
-    for (sha, path), parsed in zip(fetch.to_parse, results, strict=True):
+    def stage_batch() -> None:
+        target = ctx.run_dir / f"normalized-{len(batches):04d}.arrow"
+        batches.append(write_frame(pa.concat_tables(tables, promote_options="default"), target))
+        tables.clear()
+
+    for sha, path in fetch.to_parse:
+        parsed = parse((sha, path))
         if isinstance(parsed, ExportError):
             exc = parsed
             quarantined.append(set_aside(ctx, sha, path, exc))
@@ -93,9 +103,10 @@ def normalize_exports(ctx: RunContext, fetch: FetchResult) -> NormalizeResult:
         unknown = pc.and_(pc.is_valid(table.column(SURVEY)), pc.is_null(table.column(WAVE)))
         unknown_waves += pc.sum(unknown).as_py() or 0
         tables.append(table)
-    batch = None
+        if sum(t.num_rows for t in tables) >= ctx.cfg.batch_rows:
+            stage_batch()
     if tables:
-        target = ctx.run_dir / "normalized.arrow"
-        write_frame(pa.concat_tables(tables, promote_options="default"), target)
-        batch = str(target)
-    return NormalizeResult(batch, rows_in, deferred, tuple(quarantined), status, unknown_waves)
+        stage_batch()
+    return NormalizeResult(
+        tuple(batches), rows_in, deferred, tuple(quarantined), status, unknown_waves
+    )

@@ -9,10 +9,8 @@ from contextlib import closing
 from datetime import date, timedelta
 from typing import Any
 
-import numpy as np
 import pandas as pd
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from pipeline import gzmembers, outages
 from pipeline.clock import day_range
@@ -24,10 +22,11 @@ from pipeline.panel.output import published_columns
 from pipeline.panel.stages.days import DayBuild
 from pipeline.panel.stages.eligibility import EligibilityResult
 from pipeline.panel.stages.lag import LagResult
-from pipeline.panel.stages.ledger import LEDGER_TYPES, LedgerDelta
+from pipeline.panel.stages.ledger import LedgerDelta
 from pipeline.panel.stages.normalize import NormalizeResult
 from pipeline.publishing import DayFile, Publisher, PublishResult, manifest
 from pipeline.staging import read_table
+from pipeline.state.run_ledger import RunLedger
 from pipeline.state.store import RunChanges
 
 
@@ -53,8 +52,8 @@ def publish_and_commit(
     # the state this run read is the state its first step saw (fetch.base_seq): a run
     # committed since, between this run's steps, makes this commit fail (rerun)
     changes = ctx.new_changes(fetch.base_seq)
-    ledger, cid_listed = ledger_changes(delta, lag)
-    changes.ledger_rows = ledger
+    cid_listed = ledger_changes(delta, lag)
+    changes.ledger_rows = delta.ledger
     changes.cid_listed = {day: list(tokens) for day, tokens in cid_listed.items()}
     changes.weights = read_table(lag.weights) if lag.weights else []
     new_entries: list[dict[str, Any]] = changes.outages  # OUTAGES entries of this run
@@ -196,37 +195,19 @@ def daily_names(ctx: RunContext, day_rows: dict[str, dict[str, Any]]) -> list[st
     return out
 
 
-LEDGER_COLUMNS = list(LEDGER_TYPES)  # in table order
-
-
-def ledger_changes(
-    delta: LedgerDelta, lag: LagResult
-) -> tuple[pa.Table | None, dict[str, tuple[str, ...]]]:
-    """The delta's ledger rows with this run's CID lists applied, and the other tokens (not
-    in the delta) that went on a CID list, by day."""
+def ledger_changes(delta: LedgerDelta, lag: LagResult) -> dict[str, tuple[str, ...]]:
+    """This run's CID lists applied to the ledger rows it changed (in its run ledger, which
+    the commit copies in); returns the other tokens that went on a CID list, by day."""
     empty = pa.table({"day": pa.array([], pa.string()), "token": pa.array([], pa.string())})
     listed = read_table(lag.cid_lists) if lag.cid_lists else empty
-    ledger = None
-    if delta.rows:
-        ledger = read_table(delta.rows, columns=LEDGER_COLUMNS)
-        # tokens of this run's delta go on their CID list inside the upsert itself
-        idx = pc.index_in(ledger.column("token"), value_set=listed.column("token"))
-        hit = pc.is_valid(idx)
-        if pc.any(hit).as_py():
-            cid_day = pc.if_else(hit, listed.column("day").take(idx), ledger.column("cid_day"))
-            pending = pc.and_(ledger.column("cid_pending"), pc.invert(hit))
-            ledger = ledger.set_column(LEDGER_COLUMNS.index("cid_day"), "cid_day", cid_day)
-            ledger = ledger.set_column(LEDGER_COLUMNS.index("cid_pending"), "cid_pending", pending)
-            # the listed tokens the delta took care of (each listed once: positions suffice)
-            taken = np.zeros(listed.num_rows, dtype=bool)
-            taken[idx.filter(hit).to_numpy()] = True
-            listed = listed.filter(pa.array(~taken))
+    if delta.ledger:
+        listed = RunLedger(delta.ledger).list_tokens(listed)
     by_day: dict[str, list[str]] = {}
     for t, day in zip(
         listed.column("token").to_pylist(), listed.column("day").to_pylist(), strict=True
     ):
         by_day.setdefault(day, []).append(t)
-    return ledger, {day: tuple(tokens) for day, tokens in by_day.items()}
+    return {day: tuple(tokens) for day, tokens in by_day.items()}
 
 
 def _daily_bytes(ctx: RunContext, sha: str) -> bytes:

@@ -17,8 +17,9 @@ def _judged(panel, clock: str = CLOCK):
     ctx = panel.context(clock)
     norm = panel.stages(ctx, until="normalize").norm
     res = apply_eligibility(ctx, norm)
-    judged = read_table(res.reasons)
-    batch = read_table(res.batch).take(judged.column("_pos"))
+    [reasons_file], [batch_file] = res.reasons, res.batches  # one night: one batch
+    judged = read_table(reasons_file)
+    batch = read_table(batch_file).take(judged.column("_pos"))
     reasons = dict(zip(batch.column("ResponseId").to_pylist(),
                        judged.column("_reason").to_pylist(), strict=True))  # fmt: skip
     return res, reasons, batch
@@ -90,5 +91,5 @@ def test_the_optional_us_state_rule_is_applied_when_configured(make_panel):
 def test_no_batch_no_responses(panel):
     ctx = panel.context(CLOCK)
     res = apply_eligibility(ctx, panel.stages(ctx, until="normalize").norm)
-    assert res.batch is None and res.reasons is None and res.responses == 0
+    assert res.batches == () and res.reasons == () and res.responses == 0
     assert res.excluded == dict.fromkeys(REASONS, 0)

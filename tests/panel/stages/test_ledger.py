@@ -7,8 +7,9 @@ from __future__ import annotations
 import pytest
 
 from pipeline.panel.lag import ON_TIME
-from pipeline.panel.stages.ledger import LedgerDelta, resolve_collisions
+from pipeline.panel.stages.ledger import DeltaPart, LedgerDelta, resolve_collisions
 from pipeline.staging import read_table
+from pipeline.state.run_ledger import LEDGER_TYPES, RunLedger
 from tests.exports import response
 
 NIGHT1, NIGHT2 = "2021-06-03T12:00:00Z", "2021-06-04T12:00:00Z"  # 05:00 PDT
@@ -22,13 +23,30 @@ def _delta(panel, clock: str, **kw):
 
 
 def _rows(delta: LedgerDelta) -> dict[str, dict]:
-    return {r["token"]: r for r in read_table(delta.rows).to_pylist()}
+    """The night's changed ledger rows (with ``old_day``, ``winner_changed``); they are the
+    run ledger's rows too."""
+    if not delta.parts:
+        return {}
+    rows = {r["token"]: r for r in read_table(_part(delta).rows).to_pylist()}
+    stored = RunLedger(delta.ledger).select(list(LEDGER_TYPES)).to_pylist()
+    assert {r["token"]: r for r in stored} == {
+        t: {c: r[c] for c in LEDGER_TYPES} for t, r in rows.items()
+    }
+    return rows
+
+
+def _part(delta: LedgerDelta) -> DeltaPart:
+    [part] = delta.parts  # one night: one batch
+    return part
 
 
 def _winner_ids(delta: LedgerDelta, staged) -> list[str]:
     """ResponseIds of the new eligible winners, in the stage's order (day, publication)."""
-    positions = read_table(delta.winners).column("_pos")
-    return read_table(staged.norm.batch).column("ResponseId").take(positions).to_pylist()
+    if not delta.parts:
+        return []
+    part = _part(delta)
+    positions = read_table(part.winners).column("_pos")
+    return read_table(part.batch).column("ResponseId").take(positions).to_pylist()
 
 
 def test_earliest_start_wins_within_a_batch(panel):
@@ -50,9 +68,9 @@ def test_earliest_start_wins_within_a_batch(panel):
     # fw's only on-time response lost, but the token is on time through it
     assert rows["fw"]["on_time_day"] == "2021-06-01" and rows["fw"]["cid_pending"]
     # new winners by day, in publication order (start, recorded, ResponseId)
-    assert delta.winner_slices == {"2021-06-01": (0, 2), "2021-06-02": (2, 1)}
+    assert _part(delta).winner_slices == {"2021-06-01": (0, 2), "2021-06-02": (2, 1)}
     assert _winner_ids(delta, staged) == ["K1", "O1", "T1"]
-    assert read_table(delta.winners).column(ON_TIME).to_pylist() == [True, True, True]
+    assert read_table(_part(delta).winners).column(ON_TIME).to_pylist() == [True, True, True]
 
 
 def test_an_ineligible_winner_publishes_nothing_and_is_not_replaced(panel):
@@ -64,7 +82,7 @@ def test_an_ineligible_winner_publishes_nothing_and_is_not_replaced(panel):
     delta, staged = _delta(panel, NIGHT1)
     row = _rows(delta)["t"]
     assert (row["response_id"], row["eligible"], row["reason"]) == ("P1", False, "preview")
-    assert delta.collisions == 1 and delta.winner_slices == {"2021-06-02": (0, 1)}
+    assert delta.collisions == 1 and _part(delta).winner_slices == {"2021-06-02": (0, 1)}
     assert _winner_ids(delta, staged) == ["N1"]  # R2 does not take t's place
     assert delta.dirty_days == ("2021-06-01", "2021-06-02")
 
@@ -90,7 +108,7 @@ def test_a_batch_without_a_new_eligible_winner_changes_nothing_of_the_winners(pa
     panel.night(NIGHT1)
     panel.export("b.csv", rows)
     delta, staged = _delta(panel, NIGHT2)
-    assert delta.winner_slices == {} and _winner_ids(delta, staged) == []
+    assert all(not p.winner_slices for p in delta.parts) and _winner_ids(delta, staged) == []
 
 
 def test_an_earlier_response_of_a_known_token_swaps_and_marks_both_days(panel):
@@ -108,7 +126,7 @@ def test_an_earlier_response_of_a_known_token_swaps_and_marks_both_days(panel):
     assert row["winner_changed"] and row["eligible"]
     # R1 was late; the token stays on time from the day its first winner was
     assert row["on_time_day"] == "2021-06-02"
-    assert delta.winner_slices == {"2021-06-01": (0, 1)} and _winner_ids(delta, staged) == ["R1"]
+    assert _part(delta).winner_slices == {"2021-06-01": (0, 1)} and _winner_ids(delta, staged) == ["R1"]
 
 
 def test_a_late_winner_whose_token_becomes_on_time_marks_its_day(panel):

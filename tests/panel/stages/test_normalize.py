@@ -47,7 +47,8 @@ def test_malformed_export_is_quarantined_and_the_others_go_on(panel):
     assert SECRET not in (kept / f"{copy.name}.error.txt").read_text()
     # the good file's rows are the batch
     assert res.rows_in == 2
-    batch = read_table(res.batch)
+    [path] = res.batches
+    batch = read_table(path)
     assert batch.column("ResponseId").to_pylist() == ["R2", "R3"]
 
 
@@ -62,7 +63,8 @@ def test_rows_recorded_after_the_clock_are_deferred(panel):
     assert (res.rows_in, res.deferred) == (2, 1)
     [status] = res.file_status.values()
     assert status.status == "pending" and status.rows == 3  # the file's rows, all of them
-    batch = read_table(res.batch)
+    [path] = res.batches
+    batch = read_table(path)
     assert batch.column("ResponseId").to_pylist() == ["R1", "R3"]
     assert max(batch.column(RECORDED).to_pylist()) <= ctx.as_of.timestamp()
 
@@ -77,7 +79,8 @@ def test_unknown_survey_ids_are_counted_and_kept_without_a_wave(panel):
     ctx, fetched = _fetched(panel)
     res = normalize_exports(ctx, fetched)
     assert res.unknown_waves == 2 and res.rows_in == 4
-    batch = read_table(res.batch)
+    [path] = res.batches
+    batch = read_table(path)
     assert batch.column(WAVE).to_pylist() == [2, None, None, None]
     assert batch.column(SURVEY).to_pylist() == [
         "SV_cT2ri3tFp2dhJGZ", "SV_notknown", "SV_alsonew", None,
@@ -101,7 +104,8 @@ def test_exports_of_different_waves_combine_with_their_layouts(panel):
     assert layouts["w1.csv"].key == 1.0 and "Q40" not in layouts["w1.csv"].columns
     assert layouts["w2.csv.gz"].columns == ("A1_1", "A2", "A3", "B2", "B2_14_TEXT", "Q40")
     assert layouts["unknown.csv"].key == UNKNOWN_WAVE_KEY and layouts["unknown.csv"].waves == ()
-    batch = read_table(res.batch)
+    [path] = res.batches
+    batch = read_table(path)
     assert batch.num_rows == 3
     rows = {r["ResponseId"]: r for r in batch.select(["ResponseId", "Q40", TOKEN]).to_pylist()}
     assert rows["R1"]["Q40"] is None  # a column of the other wave: null
@@ -112,7 +116,7 @@ def test_a_header_only_export_adds_no_rows(panel):
     panel.export("empty.csv", [])
     ctx, fetched = _fetched(panel)
     res = normalize_exports(ctx, fetched)
-    assert res.batch is None and res.rows_in == 0 and res.quarantined == ()
+    assert res.batches == () and res.rows_in == 0 and res.quarantined == ()
     [status] = res.file_status.values()
     assert status.status == "applied" and status.rows == 0 and status.layout is None
 
@@ -120,5 +124,5 @@ def test_a_header_only_export_adds_no_rows(panel):
 def test_nothing_to_parse_gives_an_empty_result(panel):
     ctx, fetched = _fetched(panel)
     res = normalize_exports(ctx, fetched)
-    assert res.batch is None and res.file_status == {} and res.deferred == 0
+    assert res.batches == () and res.file_status == {} and res.deferred == 0
     assert not (ctx.run_dir / "normalized.arrow").exists()
