@@ -3,7 +3,7 @@
 A cumulative file and a monthly rollup are the concatenation of one header member and
 one member per day (RFC 1952 allows several members), so a day that did not change is
 never compressed again. A run compresses a day's member as soon as the day is rendered
-(``DayRenderer.render``), so publishing finds them cached; :func:`members` compresses any
+(``DayRenderer.render``), so publishing finds them cached; :func:`member` compresses any
 still missing.
 """
 
@@ -33,9 +33,3 @@ def member(ctx: RunContext, csv_sha: str, data: bytes | None = None) -> bytes:
     out = gz(data[data.index(b"\n") + 1 :])
     write_bytes_atomic(path, out)  # a unique temp name: runs may share a work folder
     return out
-
-
-def members(ctx: RunContext, shas: list[str]) -> list[bytes]:
-    """Members of many days (each distinct day compressed at most once)."""
-    done = {sha: member(ctx, sha) for sha in dict.fromkeys(shas)}
-    return [done[sha] for sha in shas]

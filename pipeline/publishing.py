@@ -17,6 +17,7 @@ from pipeline.clock import fmt
 from pipeline.context import RunContext
 from pipeline.fetching import InputFile
 from pipeline.locations import Location
+from pipeline.locations.base import Payload, payload_size
 from pipeline.provenance import code_version
 from pipeline.recovery import PublishJournal
 from pipeline.state.store import RunChanges
@@ -118,7 +119,24 @@ class Publisher:
 
         Versioned files (:data:`VERSIONED`: daily files, run manifests, Parquet copies)
         are history: a name published with other bytes is refused."""
-        sha = hashlib.sha256(data).hexdigest()
+        return self._send(name, data, hashlib.sha256(data).hexdigest(), kind, day)
+
+    def write_parts(self, name: str, parts: Iterable[bytes], kind: str) -> bool:
+        """:meth:`write` of the bytes ``parts`` make together, spooled to a file in the
+        run's folder first (hashed on the way) and sent from it: memory holds one part, not
+        the file (the cumulative file of 25 million responses is gigabytes)."""
+        spool = self.ctx.run_dir / f"spool-{name.replace('/', '_')}"
+        digest = hashlib.sha256()
+        try:
+            with spool.open("wb") as fh:
+                for part in parts:
+                    digest.update(part)
+                    fh.write(part)
+            return self._send(name, spool, digest.hexdigest(), kind, None)
+        finally:
+            spool.unlink(missing_ok=True)
+
+    def _send(self, name: str, data: Payload, sha: str, kind: str, day: str | None) -> bool:
         published = self.current.get(name, {}).get("sha256")
         if kind in VERSIONED and published not in (None, sha):
             raise PublishedHistoryError(
@@ -130,9 +148,10 @@ class Publisher:
             return False
         self.journal.note(name)
         self.loc.write_atomic(name, data)
+        size = payload_size(data)
         self.res.written.append(name)
-        self.res.bytes_uploaded += len(data)
-        self._record(name, kind, sha, len(data), day)
+        self.res.bytes_uploaded += size
+        self._record(name, kind, sha, size, day)
         return True
 
     def link(

@@ -5,8 +5,32 @@ from __future__ import annotations
 import posixpath
 import re
 import secrets
+from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Protocol
+
+BLOCK = 1 << 20  # bytes per read of a local file sent as a payload
+
+# What a write sends: bytes, or a local file (a spooled large file).
+Payload = bytes | Path
+
+
+def payload_size(data: Payload) -> int:
+    """The number of bytes ``data`` holds."""
+    return data.stat().st_size if isinstance(data, Path) else len(data)
+
+
+def payload_blocks(data: Payload, size: int = BLOCK) -> Iterator[bytes | memoryview]:
+    """``data`` in blocks of at most ``size`` bytes (none when it is empty)."""
+    if isinstance(data, Path):
+        with data.open("rb") as fh:
+            while block := fh.read(size):
+                yield block
+        return
+    view = memoryview(data)
+    for start in range(0, len(view), size):
+        yield view[start : start + size]
 
 
 class UnsafePathError(ValueError):
@@ -98,8 +122,10 @@ class Location(Protocol):
         """Size and mtime of one file, or None when it does not exist."""
         ...
 
-    def write_atomic(self, path: str, data: bytes) -> None:
-        """Write to a temporary name in the same folder, then rename over ``path``."""
+    def write_atomic(self, path: str, data: Payload) -> None:
+        """Write to a temporary name in the same folder, then rename over ``path``.
+        ``data``: the bytes, or a local file whose bytes are sent (read in blocks: a file
+        larger than memory, the cumulative file of a large study)."""
         ...
 
     def link_or_copy(self, src: str, dst: str, data: bytes | None = None) -> str:

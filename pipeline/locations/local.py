@@ -12,9 +12,11 @@ from pathlib import Path
 from pipeline.locations.base import (
     HIDDEN_NAME,
     LocationUnavailable,
+    Payload,
     RemoteFile,
     UnsafePathError,
     is_temp_name,
+    payload_blocks,
     safe_relpath,
     temp_name,
 )
@@ -134,14 +136,15 @@ class LocalLocation:
             return None
         return RemoteFile(safe_relpath(path), st.st_size, st.st_mtime)
 
-    def write_atomic(self, path: str, data: bytes) -> None:
+    def write_atomic(self, path: str, data: Payload) -> None:
         target = self._abs(path)
         target.parent.mkdir(parents=True, exist_ok=True)
         tmp = target.parent / temp_name(target.name)
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)
         try:
             with os.fdopen(fd, "wb") as fh:
-                fh.write(data)
+                for block in payload_blocks(data):
+                    fh.write(block)
                 fh.flush()
                 os.fsync(fh.fileno())
             os.chmod(tmp, 0o644)

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import posixpath
 from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
 import paramiko
 
-from pipeline.locations.base import RemoteFile, safe_relpath
+from pipeline.locations.base import Payload, RemoteFile, safe_relpath
 from pipeline.locations.sftp import transfer, walk
 from pipeline.locations.sftp.connect import SftpConnection, load_credentials, parse_sftp_url
 from pipeline.locations.sftp.errors import retry_call
@@ -174,10 +175,10 @@ class SftpLocation:
 
         return self._run(f"stat({path!r})", op, path)
 
-    def write_atomic(self, path: str, data: bytes) -> None:
+    def write_atomic(self, path: str, data: Payload) -> None:
         """Upload to ``.name.<random>.tmp`` in the same folder, then rename over ``path``."""
         safe_relpath(path)
-        data = bytes(data)
+        data = data if isinstance(data, Path) else bytes(data)
 
         def op(sftp: paramiko.SFTPClient) -> None:
             target = self._abs(path)

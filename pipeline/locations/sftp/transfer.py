@@ -11,7 +11,13 @@ from collections.abc import Callable
 
 import paramiko
 
-from pipeline.locations.base import UnsafePathError, temp_name
+from pipeline.locations.base import (
+    Payload,
+    UnsafePathError,
+    payload_blocks,
+    payload_size,
+    temp_name,
+)
 from pipeline.locations.sftp import extensions
 from pipeline.locations.sftp.connect import SftpConnection
 from pipeline.locations.sftp.errors import TransferError
@@ -91,27 +97,28 @@ def upload(
     conn: SftpConnection,
     sftp: paramiko.SFTPClient,
     tmp: str,
-    data: bytes,
+    data: Payload,
     path: str,
     progress: Progress | None,
 ) -> None:
-    """Write ``data`` to the new file ``tmp`` (synced to the server's disk when it can,
-    mode 0644); its size must come out as ``len(data)``."""
-    view = memoryview(data)
-    total = len(data)
+    """Write ``data`` (bytes, or a local file's) to the new file ``tmp`` (synced to the
+    server's disk when it can, mode 0644); its size must come out as ``data``'s."""
+    total = payload_size(data)
     with sftp.open(tmp, "wb") as fh:
         # Pipelined writes, except the last byte: paramiko drops the replies to pipelined
         # writes still pending at close, but an unpipelined write first waits for every
         # pending reply and raises the first error (a full disk, a quota).
         fh.set_pipelined(True)
-        for start in range(0, total, CHUNK):
-            end = min(total, start + CHUNK)
+        end = 0
+        for block in payload_blocks(data, CHUNK):
+            view = memoryview(block)
+            end += len(view)
             if end == total:
-                fh.write(view[start : end - 1])
+                fh.write(view[:-1])
                 fh.set_pipelined(False)
-                fh.write(view[end - 1 : end])
+                fh.write(view[-1:])
             else:
-                fh.write(view[start:end])
+                fh.write(view)
             if progress is not None:
                 progress(path, end, total)
         extensions.fsync(conn, sftp, fh)
@@ -129,7 +136,7 @@ def write_atomic(
     conn: SftpConnection,
     sftp: paramiko.SFTPClient,
     target: str,
-    data: bytes,
+    data: Payload,
     path: str,
     progress: Progress | None,
 ) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import tarfile
 from collections import Counter
+from collections.abc import Iterator
 from contextlib import closing
 from datetime import date, timedelta
 from typing import Any
@@ -342,10 +343,17 @@ def _publish_cumulative(
 ) -> None:
     header = to_csv_bytes(pd.DataFrame(columns=published_columns(list(build.questions))))
     name = names.cumulative(first, date.fromisoformat(lag.last_closed))
-    parts = [gzmembers.gz(header), *gzmembers.members(ctx, members)]
-    pub.write(name, b"".join(parts), "cumulative")
+    pub.write_parts(name, _gz_parts(ctx, header, members), "cumulative")
     for old in [n for n, r in pub.current.items() if r["kind"] == "cumulative" and n != name]:
         pub.remove(old)
+
+
+def _gz_parts(ctx: RunContext, header: bytes, shas: list[str]) -> Iterator[bytes]:
+    """A gzip file of the days' rows (``shas``: their CSVs) under one header: the header's
+    member, then each day's cached member, one at a time."""
+    yield gzmembers.gz(header)
+    for sha in shas:
+        yield gzmembers.member(ctx, sha)
 
 
 def _month_days(year: int, month: int) -> list[date]:
@@ -381,10 +389,8 @@ def _publish_rollups(
         if gz_name in pub.current and tar_name in pub.current and not month_touched:
             continue
         in_month = [d for d in days if d in members]
-        data = b"".join(
-            [gzmembers.gz(header), *gzmembers.members(ctx, [members[d] for d in in_month])]
-        )
-        rebuilt = pub.write(gz_name, data, "rollup")
+        parts = _gz_parts(ctx, header, [members[d] for d in in_month])
+        rebuilt = pub.write_parts(gz_name, parts, "rollup")
         tar = io.BytesIO()
         with tarfile.open(fileobj=tar, mode="w", format=tarfile.USTAR_FORMAT) as tf:
             for d in in_month:
