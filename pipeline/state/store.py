@@ -201,10 +201,13 @@ class StateStore:
             return list(seen.values())
 
     @reported("read: ledger rows")
-    def ledger_rows(self, tokens: Iterable[str]) -> pd.DataFrame:
-        """Ledger rows of the given tokens (absent tokens are simply missing)."""
+    def ledger_rows(
+        self, tokens: Iterable[str], columns: list[str] | None = None
+    ) -> pd.DataFrame:
+        """Ledger rows of the given tokens (absent tokens are simply missing); ``columns``:
+        those only (the token first)."""
         t = schema.ledger
-        names = list(t.c.keys())
+        names = ["token", *[c for c in columns if c != "token"]] if columns else list(t.c.keys())
         rows: list[Any] = []
         with self.engine.connect() as conn:
             if conn.execute(sa.select(t.c.token).limit(1)).first() is None:

@@ -75,23 +75,22 @@ def _aligned_ledger(
     before) first, then the stored ones. A rebuild starts from an empty ledger, keeping
     only which CID list each stored token went on (what was sent to the weighting partner
     is history, not derived state)."""
-    old = ctx.store.ledger_rows(to_numpy(tokens))
     names = list(LEDGER_TYPES)
-    if old.empty:
-        table = pa.table({c: pa.nulls(len(tokens), LEDGER_TYPES[c]) for c in names})
-        have = np.zeros(len(tokens), dtype=bool)
-    else:
+    wanted = ["token", "cid_day"] if rebuild else names
+    old = ctx.store.ledger_rows(to_numpy(tokens), wanted)
+    table = pa.table({c: pa.nulls(len(tokens), LEDGER_TYPES[c]) for c in names})
+    have = np.zeros(len(tokens), dtype=bool)
+    if not old.empty:
         # SQLite hands booleans back as 0/1: build each column untyped, then cast.
         stored = pa.table(
             {c: pa.array(old[c].to_numpy(dtype=object), from_pandas=True).cast(LEDGER_TYPES[c])
-             for c in names}
+             for c in wanted}
         )  # fmt: skip
         idx = pc.index_in(tokens, value_set=stored.column("token"))
-        table, have = stored.take(idx), to_numpy(pc.is_valid(idx))
-    if rebuild:
-        blank = {c: pa.nulls(len(tokens), LEDGER_TYPES[c]) for c in names}
-        table = pa.table({**blank, "cid_day": table.column("cid_day")})
-        have = np.zeros(len(tokens), dtype=bool)
+        found = stored.take(idx)
+        table = pa.table({c: found.column(c) if c in wanted else table.column(c) for c in names})
+        if not rebuild:
+            have = to_numpy(pc.is_valid(idx))
     if run is None:
         return table, have
     ours, mine = run.aligned(tokens)
