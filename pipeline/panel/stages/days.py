@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -47,6 +47,28 @@ class DayStore:
 
 
 @dataclass(frozen=True)
+class DayPlan:
+    """The day stores rebuilt and which closed days to render (and with what)."""
+
+    questions: tuple[str, ...] = ()
+    schema_changed: bool = False
+    stores: Mapping[str, DayStore] = field(default_factory=dict)  # by day
+    layouts: tuple[Layout, ...] = ()
+    settings: Mapping[str, Any] = field(default_factory=dict)
+    to_render: tuple[str, ...] = ()
+    rerendered: tuple[str, ...] = ()
+    change: str = ""
+    weights: str | None = None  # this run's new weights (lag policy)
+    rebuild: bool = False
+
+    def store_of(self, day: str, day_rows: Mapping[str, Mapping[str, Any]]) -> str | None:
+        """The day's store: rebuilt by this run, else as the state has it."""
+        if day in self.stores:
+            return self.stores[day].store
+        return day_rows.get(day, {}).get("store")
+
+
+@dataclass(frozen=True)
 class DayBuild:
     """New day-store files and rendered daily CSVs (cached by content hash)."""
 
@@ -67,15 +89,24 @@ class DayBuild:
 def build_days(
     ctx: RunContext, norm: NormalizeResult, delta: LedgerDelta, lag: LagResult
 ) -> DayBuild:
-    """Rebuild the days the delta touches; render every closed day that must be (re)published:
-    a day whose content changed, a day never rendered, and every day rendered under other
-    settings (its render key differs) or rebuilt from the archive."""
+    """The stage in one call: :func:`plan_days`, :func:`render_days` of every day due,
+    :func:`assemble_days` (the Dagster asset fans the rendering out instead)."""
+    plan = plan_days(ctx, norm, delta, lag)
+    return assemble_days(plan, render_days(ctx, plan, plan.to_render))
+
+
+def plan_days(
+    ctx: RunContext, norm: NormalizeResult, delta: LedgerDelta, lag: LagResult
+) -> DayPlan:
+    """Rebuild the day stores the delta touches, batch by batch in delivery order; plan the
+    rendering of every closed day that must be (re)published: a day whose content changed,
+    a day never rendered, and every day rendered under other settings (its render key
+    differs) or rebuilt from the archive."""
     old_layouts = [Layout.from_json(doc) for doc in ctx.store.layouts()]
     layouts = (*old_layouts, *(s.layout for s in norm.file_status.values() if s.layout))
     old_q = merge_layouts([(lay.key, list(lay.columns)) for lay in old_layouts])
     questions = merge_layouts([(lay.key, list(lay.columns)) for lay in layouts])
-    weights = read_table(lag.weights, columns=["cid", "weight"]) if lag.weights else None
-    renderer = DayRenderer.for_run(ctx, questions, weights, lag.rebuild)
+    renderer = DayRenderer.for_run(ctx, questions, None, lag.rebuild)  # its keys only
     day_rows = ctx.store.days()
     to_render: list[str] = []
     rerendered: list[str] = []
@@ -93,38 +124,46 @@ def build_days(
                 to_render.append(day)
                 if rekeyed:
                     rerendered.append(day)
-    due = set(to_render)
     stores: dict[str, DayStore] = {}
-    rendered: dict[str, RenderedDay] = {}
-    # Batch by batch (delivery order), the days each touches get their new store; the last
-    # batch's days render from the table in memory as it is written, the others afterwards.
-    for i, part in enumerate(delta.parts):
-        last = i == len(delta.parts) - 1
+    for part in delta.parts:
         prepared = _DeltaByDay.load(ctx, part)
         for day in part.dirty_days:
             before = stores.get(day)
             known = {"store": before.store} if before else (
                 None if lag.rebuild else day_rows.get(day)
             )  # fmt: skip
-            stores[day], rows = _rebuild_store(ctx, day, known, prepared)
-            if last and day in due:
-                rendered[day] = renderer.render(day, stores[day].store, rows)
+            stores[day] = _rebuild_store(ctx, day, known, prepared)
         del prepared
     for day in delta.dirty_days:  # a rebuild's days that no batch holds winners of
         stores.setdefault(day, DayStore(None, 0))
-    for day in to_render:
-        if day not in rendered:
-            path = stores[day].store if day in stores else day_rows.get(day, {}).get("store")
-            rendered[day] = renderer.render(day, path, None)
-    rendered = {day: rendered[day] for day in to_render}
-    return DayBuild(
+    return DayPlan(
         questions=tuple(questions), schema_changed=bool(old_layouts) and old_q != questions,
-        stores=stores, rendered=rendered, layouts=layouts, settings=renderer.settings,
+        stores=stores, layouts=layouts, settings=renderer.settings, to_render=tuple(to_render),
         rerendered=tuple(rerendered),
         change=describe_change(ctx.store.settings(), renderer.settings,
                                (*LEDGER_PARTS, *RENDER_PARTS)),
-        withheld=sum(r.withheld for r in rendered.values()),
-        guarded=sum(r.guarded for r in rendered.values()),
+        weights=lag.weights, rebuild=lag.rebuild,
+    )  # fmt: skip
+
+
+def render_days(ctx: RunContext, plan: DayPlan, days: Sequence[str]) -> dict[str, RenderedDay]:
+    """Render ``days`` of the plan, one at a time, from their stores (each day's CSV is
+    cached by hash in the work folder). Independent of other days: a fan-out may render
+    each share of the days on another worker."""
+    weights = read_table(plan.weights, columns=["cid", "weight"]) if plan.weights else None
+    renderer = DayRenderer.for_run(ctx, plan.questions, weights, plan.rebuild)
+    day_rows = ctx.store.days()
+    return {day: renderer.render(day, plan.store_of(day, day_rows)) for day in days}
+
+
+def assemble_days(plan: DayPlan, rendered: Mapping[str, RenderedDay]) -> DayBuild:
+    """The stage's result: the plan with its days rendered (in the plan's order)."""
+    out = {day: rendered[day] for day in plan.to_render}
+    return DayBuild(
+        questions=plan.questions, schema_changed=plan.schema_changed, stores=plan.stores,
+        rendered=out, layouts=plan.layouts, settings=plan.settings, rerendered=plan.rerendered,
+        change=plan.change, withheld=sum(r.withheld for r in out.values()),
+        guarded=sum(r.guarded for r in out.values()),
     )  # fmt: skip
 
 
@@ -190,11 +229,11 @@ def _with_on_time(table: pa.Table, flags: pa.Array) -> pa.Table:
 
 
 def _rebuild_store(
-    ctx: RunContext, day: str, known: dict[str, Any] | None, delta: _DeltaByDay
-) -> tuple[DayStore, pa.Table | None]:
+    ctx: RunContext, day: str, known: Mapping[str, Any] | None, delta: _DeltaByDay
+) -> DayStore:
     """The day's new winner set: old rows of untouched tokens, old rows whose winner stayed
     (with a fresh on-time flag), and the new winners of that day, all as parsed; written
-    as the day's new store, and returned too."""
+    as the day's new store."""
     old = read_store(ctx, (known or {}).get("store"))
     parts: list[pa.Table] = []
     if old.num_rows:
@@ -209,8 +248,8 @@ def _rebuild_store(
         parts.append(add)
     parts = [p for p in parts if p.num_rows]
     if not parts:  # no winners (left): no store
-        return DayStore(None, 0), None
+        return DayStore(None, 0)
     table = pa.concat_tables(parts, promote_options="default")
     rel = Path("days") / day / f"{ctx.run_id}.arrow"
     write_frame(table, ctx.work / rel)
-    return DayStore(rel.as_posix(), int(table.num_rows)), table
+    return DayStore(rel.as_posix(), int(table.num_rows))
