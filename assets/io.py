@@ -19,15 +19,19 @@ class StageIOManager(ConfigurableIOManager):
 
     work_dir: str  # the study's work folder (``Config.work_dir``)
 
-    def _path(self, run_id: str, asset_key: Any) -> Path:
-        return Path(self.work_dir) / "runs" / run_id / "steps" / f"{'__'.join(asset_key.path)}.pkl"
+    def _path(self, context: OutputContext) -> Path:
+        """An asset's result by its key; an op's inside a graph-backed asset (the day
+        rendering's fan-out) by its step, output and mapping key."""
+        steps = Path(self.work_dir) / "runs" / context.run_id / "steps"
+        if context.has_asset_key:
+            return steps / f"{'__'.join(context.asset_key.path)}.pkl"
+        return steps / f"{'__'.join(context.get_identifier()[1:])}.pkl"
 
     def handle_output(self, context: OutputContext, obj: Any) -> None:
-        target = self._path(context.run_id, context.asset_key)
-        write_bytes_atomic(target, pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL))
+        write_bytes_atomic(self._path(context), pickle.dumps(obj, pickle.HIGHEST_PROTOCOL))
 
     def load_input(self, context: InputContext) -> Any:
         upstream = context.upstream_output
         assert upstream is not None
-        with self._path(upstream.run_id, context.asset_key).open("rb") as fh:
+        with self._path(upstream).open("rb") as fh:
             return pickle.load(fh)

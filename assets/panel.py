@@ -8,16 +8,25 @@ and re-executes from a failed step. The run's one state commit happens in the pu
 from collections.abc import Iterator
 
 from dagster import (
+    AssetCheckExecutionContext,
+    AssetCheckResult,
     AssetCheckSpec,
     AssetExecutionContext,
     AssetIn,
     AssetKey,
     AssetMaterialization,
     AssetsDefinition,
+    DynamicOut,
+    DynamicOutput,
     MaterializeResult,
     MetadataValue,
+    OpExecutionContext,
+    Out,
     Output,
     asset,
+    asset_check,
+    graph_asset,
+    op,
 )
 
 from assets.retries import retry_transient
@@ -41,6 +50,7 @@ from pipeline.panel.eligibility import REASONS
 from pipeline.panel.settings import rebuilding
 from pipeline.panel.stages import days, eligibility, fetch, lag, ledger, normalize
 from pipeline.panel.stages.publish import publish_and_commit
+from pipeline.panel.stages.render import RenderedDay
 from pipeline.publishing import PublishResult
 
 # publication_complete warns when more than this share of the eligible rows of the days a
@@ -48,6 +58,9 @@ from pipeline.publishing import PublishResult
 WITHHELD_WARN_SHARE = 0.10
 SFTP_POOL = "sftp"  # steps that talk to SFTP servers share this concurrency pool
 DAY_FILE = "day_file"  # the per-day partitioned asset (assets/days.py)
+# Days per rendering step of the day stage's fan-out: a month's share is seconds of work
+# for a large study, and a night renders its few days in one step.
+DAYS_PER_RENDER_STEP = 31
 
 
 def withheld_share(build: days.DayBuild) -> float:
@@ -214,35 +227,44 @@ def panel_assets(study: Study) -> list[AssetsDefinition]:
             },
         )
 
-    @asset(
-        key=key("day_partitions"), group_name=group, **study.asset_meta("pyarrow", "great_expectations"),
-        ins=ins("normalized_responses", "response_ledger", "lag_policy"),
-        required_resource_keys={rkey}, io_manager_key=study.io_manager_key,
-        check_specs=[
-            AssetCheckSpec("day_files_valid", asset=key("day_partitions"), blocking=True,
-                           description="GE suite on each rendered day: exact header (no "
-                           "forbidden column), one row per respondent, StartDatetime inside "
-                           "its day, positive weights (a failure holds publication)."),
-        ],
-        description=describe(
-            "Per-day response sets (study time zone), rendered day files.",
-            ["days_rebuilt", "days_rendered", "days_rerendered_settings_changed",
-             "rows_withheld", "schema_changed", "columns"],
-        ),
-    )  # fmt: skip
-    def day_partitions(
-        context: AssetExecutionContext,
+    # The day stage as a graph: the stores are rebuilt in one step (batch after batch, in
+    # delivery order), then the days due render in shares of DAYS_PER_RENDER_STEP, each its
+    # own step (a dynamic fan-out: on the Celery executor, spread over the workers), and
+    # one step assembles the result.
+    @op(name=f"{name}__plan_days", required_resource_keys={rkey},
+        out=Out(io_manager_key=study.io_manager_key))  # fmt: skip
+    def plan_days(
+        context: OpExecutionContext,
         normalized_responses: normalize.NormalizeResult,
         response_ledger: ledger.LedgerDelta,
         lag_policy: lag.LagResult,
-    ) -> Iterator:
-        ctx = ctx_of(context)
-        res = days.build_days(ctx, normalized_responses, response_ledger, lag_policy)
+    ) -> days.DayPlan:
+        return days.plan_days(ctx_of(context), normalized_responses, response_ledger, lag_policy)
+
+    @op(name=f"{name}__days_to_render", out=DynamicOut(io_manager_key=study.io_manager_key))
+    def days_to_render(plan: days.DayPlan) -> Iterator[DynamicOutput]:
+        due = plan.to_render
+        for at in range(0, len(due), DAYS_PER_RENDER_STEP):
+            share = list(due[at : at + DAYS_PER_RENDER_STEP])
+            yield DynamicOutput(share, mapping_key=f"from_{share[0].replace('-', '_')}")
+
+    @op(name=f"{name}__render_days", required_resource_keys={rkey},
+        out=Out(io_manager_key=study.io_manager_key))  # fmt: skip
+    def render_days(
+        context: OpExecutionContext, plan: days.DayPlan, share: list[str]
+    ) -> dict[str, RenderedDay]:
+        return days.render_days(ctx_of(context), plan, share)
+
+    @op(name=f"{name}__assemble_days", out=Out(io_manager_key=study.io_manager_key))
+    def assemble_days(
+        context: OpExecutionContext, plan: days.DayPlan, shares: list[dict[str, RenderedDay]]
+    ) -> Output[days.DayBuild]:
+        res = days.assemble_days(plan, {d: r for share in shares for d, r in share.items()})
         if res.withheld:
             warn(context, f"{res.withheld} eligible winner(s) withheld (no weight yet, or late)")
         if res.rerendered:
             warn(context, f"{len(res.rerendered)} day(s) rendered again: {res.change}")
-        yield Output(
+        return Output(
             res,
             metadata={
                 "days_rebuilt": len(res.stores),
@@ -253,13 +275,42 @@ def panel_assets(study: Study) -> list[AssetsDefinition]:
                 "columns": len(res.questions),
             },
         )
+
+    @graph_asset(
+        key=key("day_partitions"), group_name=group, **study.asset_meta("pyarrow", "great_expectations"),
+        ins=ins("normalized_responses", "response_ledger", "lag_policy"),
+        description=describe(
+            "Per-day response sets (study time zone), rendered day files (the rendering fans "
+            f"out in steps of {DAYS_PER_RENDER_STEP} days).",
+            ["days_rebuilt", "days_rendered", "days_rerendered_settings_changed",
+             "rows_withheld", "schema_changed", "columns"],
+        ),
+    )  # fmt: skip
+    def day_partitions(normalized_responses, response_ledger, lag_policy):  # noqa: ANN001, ANN202
+        plan = plan_days(normalized_responses, response_ledger, lag_policy)
+        shares = days_to_render(plan).map(lambda share: render_days(plan, share))
+        return assemble_days(plan, shares.collect())
+
+    @asset_check(
+        asset=day_partitions, name="day_files_valid", blocking=True,
+        required_resource_keys={rkey},
+        description="GE suite on each rendered day: exact header (no forbidden column), one "
+        "row per respondent, StartDatetime inside its day, positive weights (a failure holds "
+        "publication).",
+    )  # fmt: skip
+    def day_files_valid(
+        context: AssetCheckExecutionContext, day_partitions: days.DayBuild
+    ) -> AssetCheckResult:
+        res = day_partitions
         outcome = checks.check_day_files(
             {day: r.check for day, r in res.rendered.items()},
             list(res.questions),
             {day: list(r.header) for day, r in res.rendered.items()},
         )
-        hold_if_failed(ctx, outcome, "published day files")
-        yield check_result(outcome, "published day files", "day_files_valid", key("day_partitions"))
+        hold_if_failed(ctx_of(context), outcome, "published day files")
+        return check_result(
+            outcome, "published day files", "day_files_valid", key("day_partitions")
+        )
 
     @asset(
         key=key("published_files"), group_name=group, **study.asset_meta("csv", "sftp"), pool=SFTP_POOL,
@@ -344,5 +395,6 @@ def panel_assets(study: Study) -> list[AssetsDefinition]:
         response_ledger,
         lag_policy,
         day_partitions,
+        day_files_valid,
         published_files,
     ]

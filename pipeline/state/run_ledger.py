@@ -13,6 +13,7 @@ per row; see :mod:`pipeline.state.bulk`).
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterator
 from contextlib import closing
 from pathlib import Path
@@ -23,6 +24,7 @@ import pyarrow.compute as pc
 from pipeline.state import schema
 
 TABLE = "ledger"
+CID_LISTS = "cid_lists"  # the tokens of the CID lists this run writes: day, token
 # Arrow types of the ledger's columns, in table order (from pipeline/state/schema.py).
 LEDGER_TYPES = {
     str(c.name): {bool: pa.bool_(), int: pa.int64(), str: pa.string()}[c.type.python_type]
@@ -39,8 +41,12 @@ class RunLedger:
         self.path = str(path)
         if not Path(self.path).exists():
             cols = ", ".join(f'"{n}" {_SQL_TYPES[t]}' for n, t in LEDGER_TYPES.items())
+            # WAL: the CID lists are written while the pending rows are read in blocks
+            with closing(sqlite3.connect(self.path)) as conn:
+                conn.execute("PRAGMA journal_mode=WAL")
             with self._cursor() as cur:
                 cur.execute(f"CREATE TABLE {TABLE} ({cols}, PRIMARY KEY (token)) WITHOUT ROWID")
+                cur.execute(f"CREATE TABLE {CID_LISTS} (day TEXT, token TEXT)")
 
     def _cursor(self):  # noqa: ANN202 - an ADBC cursor whose connection commits on close
         import adbc_driver_sqlite.dbapi as adbc
@@ -92,11 +98,14 @@ class RunLedger:
             cur.execute(f"SELECT count(*) FROM {TABLE}")
             return int(cur.fetchone()[0])
 
-    def blocks(self) -> Iterator[pa.Table]:
-        """Every row, in token order, in tables of at most :data:`READ_BLOCK` rows."""
-        names = ", ".join(f'"{n}"' for n in LEDGER_TYPES)
+    def blocks(self, columns: list[str] | None = None, where: str = "") -> Iterator[pa.Table]:
+        """``columns`` (default: all) of the rows (``where``: an SQL condition), in token
+        order, in tables of at most :data:`READ_BLOCK` rows."""
+        names = ", ".join(f'"{n}"' for n in columns or LEDGER_TYPES)
         with self._cursor() as cur:
-            cur.execute(f"SELECT {names} FROM {TABLE} ORDER BY token")
+            cur.execute(
+                f"SELECT {names} FROM {TABLE} {f'WHERE {where}' if where else ''} ORDER BY token"
+            )
             reader = cur.fetch_record_batch()
             pending: list[pa.RecordBatch] = []
             size = 0
@@ -109,24 +118,45 @@ class RunLedger:
             if pending:
                 yield _typed(pa.Table.from_batches(pending))
 
-    def list_tokens(self, listed: pa.Table) -> pa.Table:
-        """Put the tokens of ``listed`` (``day, token``: CID lists written by this run) that
-        this run's rows hold on their list (``cid_day``, no longer pending); returns the
-        other rows of ``listed`` (tokens whose ledger row this run did not change)."""
-        if not listed.num_rows:
-            return listed
+    # --- the CID lists this run writes ------------------------------------------------
+    def clear_cid_lists(self) -> None:
+        """No list yet (a step run again starts over)."""
         with self._cursor() as cur:
-            cur.adbc_ingest("listed", listed.select(["day", "token"]), mode="replace")
+            cur.execute(f"DELETE FROM {CID_LISTS}")
+
+    def add_cid_lists(self, listed: pa.Table) -> None:
+        """Tokens going on CID lists (``day, token``)."""
+        if listed.num_rows:
+            with self._cursor() as cur:
+                cur.adbc_ingest(CID_LISTS, listed.select(["day", "token"]), mode="append")
+
+    def cid_counts(self) -> dict[str, int]:
+        """Tokens per list, by day."""
+        with self._cursor() as cur:
+            cur.execute(f"SELECT day, count(*) FROM {CID_LISTS} GROUP BY day")
+            return {str(day): int(n) for day, n in cur.fetchall()}
+
+    def cid_list(self, day: str) -> list[str]:
+        """The tokens of one day's list, sorted (byte order)."""
+        with self._cursor() as cur:
+            cur.execute(f"SELECT token FROM {CID_LISTS} WHERE day = ? ORDER BY token", (day,))
+            return [str(t) for (t,) in cur.fetchall()]
+
+    def list_tokens(self) -> pa.Table:
+        """Put the tokens of this run's CID lists that this run's rows hold on their list
+        (``cid_day``, no longer pending); returns the other tokens listed (``day, token``:
+        tokens whose ledger row this run did not change, to be updated in the state)."""
+        with self._cursor() as cur:
             cur.execute(
-                f"UPDATE {TABLE} SET cid_day = listed.day, cid_pending = 0 FROM listed "
-                f"WHERE listed.token = {TABLE}.token"
+                f"UPDATE {TABLE} SET cid_day = c.day, cid_pending = 0 FROM {CID_LISTS} c "
+                f"WHERE c.token = {TABLE}.token"
             )
             cur.execute(
-                f"SELECT day, token FROM listed WHERE token NOT IN (SELECT token FROM {TABLE})"
+                f"SELECT day, token FROM {CID_LISTS} "
+                f"WHERE token NOT IN (SELECT token FROM {TABLE}) ORDER BY day, token"
             )
             rest = cur.fetch_arrow_table()
-            cur.execute("DROP TABLE listed")
-        return rest
+        return rest.cast(pa.schema([("day", pa.string()), ("token", pa.string())]))
 
 
 class _Committing:

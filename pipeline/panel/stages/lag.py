@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import date
 
-import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -27,7 +26,7 @@ from pipeline.panel.qualtrics import (
 from pipeline.panel.settings import rebuilding
 from pipeline.panel.stages.ledger import LedgerDelta
 from pipeline.panel.weights import read_weights
-from pipeline.staging import read_table, write_frame
+from pipeline.staging import write_frame
 from pipeline.state.run_ledger import RunLedger
 from pipeline.unread import read_or_reason
 
@@ -43,21 +42,19 @@ class LagResult:
     weight_count: int = 0
     weight_files: tuple[InputFile, ...] = ()
     weight_days: tuple[str, ...] = ()
-    # CID lists due: their tokens (an Arrow file of day, token, sorted by both) and the
-    # number of tokens per list (every list due, empty ones too)
+    # CID lists due: their tokens (in the run ledger's file, see RunLedger) and the number
+    # of tokens per list (every list due, empty ones too)
     cid_lists: str | None = None
     cid_counts: Mapping[str, int] = field(default_factory=dict)
     quarantined: tuple[Quarantined, ...] = ()
 
-    def cid_list_tokens(self) -> dict[str, list[str]]:
-        """Each due list's tokens, sorted, by day (the file's content, read once)."""
+    def cid_list_tokens(self) -> Iterator[tuple[str, list[str]]]:
+        """Each due list's day and tokens (sorted), one list at a time, in day order."""
         if self.cid_lists is None:
-            return {}
-        tokens = read_table(self.cid_lists, columns=["token"]).column("token").to_pylist()
-        out, at = {}, 0
-        for day, n in sorted(self.cid_counts.items()):
-            out[day], at = tokens[at : at + n], at + n
-        return out
+            return
+        run = RunLedger(self.cid_lists)
+        for day in sorted(self.cid_counts):
+            yield day, run.cid_list(day)
 
 
 class ClockGapError(RuntimeError):
@@ -170,8 +167,8 @@ def _due_cid_lists(
     ctx: RunContext, delta: LedgerDelta, last_closed: str, rebuild: bool
 ) -> tuple[str | None, dict[str, int]]:
     """Tokens newly on time (weight-eligible), by the list (day) they go on; each day's list
-    once. Returns the lists' file (see :class:`LagResult`) and their sizes. In a rebuild the
-    delta holds every token, so the stored ledger is not read."""
+    once. Returns the lists' file (the run ledger's, see :class:`LagResult`) and their sizes.
+    In a rebuild the delta holds every token, so the stored ledger is not read."""
     listed = ctx.store.cid_list_days()
     first = ctx.first_day(delta)
     if first is None or first > last_closed:
@@ -183,23 +180,18 @@ def _due_cid_lists(
     ]
     if not due:
         return None, {}
-    stored = pd.DataFrame(columns=["token", "on_time_day"]) if rebuild else ctx.store.cid_pending()
-    pending = pa.table({
-        "token": pa.array(stored["token"], pa.string()),
-        "on_time_day": pa.array(stored["on_time_day"], pa.string()),
-    })  # fmt: skip
-    if delta.ledger:
-        d = RunLedger(delta.ledger).select(["token", "on_time_day", "cid_pending"])
+    run = RunLedger(delta.ledger)
+    run.clear_cid_lists()
+    if not rebuild:  # tokens of the state still waiting (those this run changed: below)
+        stored = ctx.store.cid_pending()
+        pending = pa.table({
+            "token": pa.array(stored["token"], pa.string()),
+            "on_time_day": pa.array(stored["on_time_day"], pa.string()),
+        })  # fmt: skip
         if pending.num_rows:
-            pending = pending.filter(
-                pc.invert(pc.is_in(pending.column("token"), value_set=d.column("token")))
-            )
-        d = d.filter(d.column("cid_pending")).select(["token", "on_time_day"])
-        pending = pa.concat_tables([pending, d.cast(pending.schema)])
-    lists = cid_list_days(pending, due, last_closed)
-    counts = dict.fromkeys(due, 0)
-    for row in pc.value_counts(lists.column("day")).to_pylist():
-        counts[row["values"]] = row["counts"]
-    target = ctx.run_dir / "cid_lists.arrow"
-    write_frame(lists, target)
-    return str(target), counts
+            _rows, changed = run.aligned(pending.column("token").combine_chunks())
+            run.add_cid_lists(cid_list_days(pending.filter(pc.invert(changed)), due, last_closed))
+    # the tokens this run changed, their rows as they end, a block at a time
+    for block in run.blocks(["token", "on_time_day"], where="cid_pending"):
+        run.add_cid_lists(cid_list_days(block, due, last_closed))
+    return run.path, {**dict.fromkeys(due, 0), **run.cid_counts()}

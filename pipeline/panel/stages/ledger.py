@@ -52,7 +52,8 @@ class LedgerDelta:
     """The batches' changes in order, and the final rows of every token they changed."""
 
     parts: tuple[DeltaPart, ...] = ()
-    ledger: str | None = None  # a RunLedger file: the changed tokens' rows as they end
+    # a RunLedger file: the changed tokens' rows as they end (none when nothing was merged)
+    ledger: str | None = None
     tokens_seen: int = 0  # summed over batches
     new_tokens: int = 0
     collisions: int = 0
@@ -118,7 +119,7 @@ def resolve_collisions(ctx: RunContext, elig: EligibilityResult) -> LedgerDelta:
     if rebuild:
         dirty |= set(ctx.store.days())
     return LedgerDelta(
-        parts=tuple(parts), ledger=run.path if parts else None, dirty_days=tuple(sorted(dirty)),
+        parts=tuple(parts), ledger=run.path, dirty_days=tuple(sorted(dirty)),
         **totals,
     )  # fmt: skip
 

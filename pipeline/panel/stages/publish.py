@@ -11,7 +11,6 @@ from datetime import date, timedelta
 from typing import Any
 
 import pandas as pd
-import pyarrow as pa
 
 from pipeline import gzmembers, outages
 from pipeline.clock import day_range
@@ -199,10 +198,9 @@ def daily_names(ctx: RunContext, day_rows: dict[str, dict[str, Any]]) -> list[st
 def ledger_changes(delta: LedgerDelta, lag: LagResult) -> dict[str, tuple[str, ...]]:
     """This run's CID lists applied to the ledger rows it changed (in its run ledger, which
     the commit copies in); returns the other tokens that went on a CID list, by day."""
-    empty = pa.table({"day": pa.array([], pa.string()), "token": pa.array([], pa.string())})
-    listed = read_table(lag.cid_lists) if lag.cid_lists else empty
-    if delta.ledger:
-        listed = RunLedger(delta.ledger).list_tokens(listed)
+    if not (delta.ledger and lag.cid_lists):
+        return {}
+    listed = RunLedger(delta.ledger).list_tokens()
     by_day: dict[str, list[str]] = {}
     for t, day in zip(
         listed.column("token").to_pylist(), listed.column("day").to_pylist(), strict=True
@@ -419,7 +417,7 @@ def _write_cid_lists(
         return
     loc = ctx.open(ctx.cfg.cid_out) if ctx.cfg.cid_out else None
     try:
-        for day, tokens in lag.cid_list_tokens().items():
+        for day, tokens in lag.cid_list_tokens():
             name = names.cid_list(date.fromisoformat(day))
             if loc is not None:
                 loc.write_atomic(

@@ -152,7 +152,7 @@ def test_a_rebuild_starts_from_an_empty_ledger(panel):
     assert panel.store.ledger_rows(["a"])["cid_day"].tolist() == ["2021-06-01"]
 
     nightly, _ = _delta(panel, "2021-06-04T13:00:00Z")
-    assert nightly == LedgerDelta()  # nothing new: nothing to merge
+    assert nightly.parts == () and nightly.dirty_days == ()  # nothing new: nothing to merge
 
     delta, staged = _delta(panel, "2021-06-04T13:00:00Z", rebuild=True)
     assert (delta.new_tokens, delta.swaps, delta.collisions) == (2, 0, 1)
@@ -185,4 +185,5 @@ def test_a_batch_without_candidates_changes_nothing(panel):
                            response("R2", "t", "2021-06-01 09:00:00", SurveyID="")])  # fmt: skip
     delta, staged = _delta(panel, NIGHT1)
     assert staged.elig.responses == 2
-    assert delta == LedgerDelta()
+    assert delta == LedgerDelta(ledger=delta.ledger)  # no part, no counts, no day
+    assert RunLedger(delta.ledger).count() == 0

@@ -150,7 +150,7 @@ def test_ledger_changes_put_listed_tokens_on_their_list(panel):
     publish_and_commit(ctx, s.fetch, s.norm, s.elig, s.delta, s.lag, s.build)
     # the next night brings nothing: the waiting token goes on 06-02's list from the state
     s = panel.stages(panel.context(NIGHT1))
-    assert s.delta.ledger is None
+    assert s.delta.parts == ()
     assert ledger_changes(s.delta, s.lag) == {"2021-06-02": ("open",)}
 
 
