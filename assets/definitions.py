@@ -7,10 +7,14 @@ the file and the reason.
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import os
 import warnings
 from datetime import timedelta
+from pathlib import Path
 
+import yaml
 from dagster import (
     AssetChecksDefinition,
     AssetKey,
@@ -19,6 +23,7 @@ from dagster import (
     DefaultScheduleStatus,
     DefaultSensorStatus,
     Definitions,
+    ExecutorDefinition,
     JobDefinition,
     PreviewWarning,
     RunRequest,
@@ -42,6 +47,7 @@ from assets.operations import outage_job
 from assets.panel import DAY_FILE, panel_assets
 from assets.session import session_assets
 from assets.study import Study, load_studies
+from pipeline.config import ConfigError
 from pipeline.locations import open_location
 from pipeline.state.store import StateStore
 from resources.study import StudyResource
@@ -149,6 +155,37 @@ def freshness_checks(study: Study) -> list[AssetChecksDefinition]:
     )
 
 
+EXECUTOR_ENV = "PIPELINE_EXECUTOR"  # "celery": every job's steps go to Celery workers
+CELERY_CONFIG_ENV = "PIPELINE_CELERY_CONFIG"  # its settings (default: deploy/celery.yaml)
+DEFAULT_CELERY_CONFIG = Path(__file__).resolve().parent.parent / "deploy" / "celery.yaml"
+
+
+def executor() -> ExecutorDefinition | None:
+    """The executor of every job, chosen by the deployment (SPEC §7): Dagster's default
+    (multiprocess; the command line runs in-process) unless ``PIPELINE_EXECUTOR=celery``,
+    then ``dagster_celery``'s executor with the broker and settings of the file in
+    ``PIPELINE_CELERY_CONFIG`` (its ``execution.config`` block; the workers are started
+    with the same file). An unknown value fails loading, naming the variable."""
+    choice = os.environ.get(EXECUTOR_ENV, "").strip().lower()
+    if choice in ("", "default", "multiprocess"):
+        return None
+    if choice != "celery":
+        raise ConfigError(f"{EXECUTOR_ENV}={choice!r}: use celery, or leave it unset")
+    return _celery_executor(os.environ.get(CELERY_CONFIG_ENV) or str(DEFAULT_CELERY_CONFIG))
+
+
+@functools.cache  # one definition for all studies: Definitions.merge wants the same one
+def _celery_executor(config: str) -> ExecutorDefinition:
+    from dagster_celery import celery_executor
+
+    path = Path(config)
+    try:
+        settings = yaml.safe_load(path.read_text())["execution"]["config"]
+    except (OSError, KeyError, TypeError, yaml.YAMLError) as exc:
+        raise ConfigError(f"{path}: no execution.config block ({exc.__class__.__name__})") from None
+    return celery_executor.configured(settings, name="celery")
+
+
 def study_definitions(study: Study) -> Definitions:
     """One study's assets, checks, jobs, schedule, sensor and resource."""
     if study.cfg.kind == "panel":
@@ -172,6 +209,7 @@ def study_definitions(study: Study) -> Definitions:
             study.resource_key: StudyResource(config_path=study.config_path),
             study.io_manager_key: StageIOManager(work_dir=str(study.cfg.work_dir)),
         },
+        executor=executor(),
     )
 
 
