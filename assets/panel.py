@@ -248,12 +248,14 @@ def panel_assets(study: Study) -> list[AssetsDefinition]:
             share = list(due[at : at + DAYS_PER_RENDER_STEP])
             yield DynamicOutput(share, mapping_key=f"from_{share[0].replace('-', '_')}")
 
-    @op(name=f"{name}__render_days", required_resource_keys={rkey},
-        out=Out(io_manager_key=study.io_manager_key))  # fmt: skip
+    # No study resource: it would take the study's run lock, which the other shares'
+    # steps hold (days.render_context says why rendering needs none).
+    @op(name=f"{name}__render_days", out=Out(io_manager_key=study.io_manager_key))
     def render_days(
         context: OpExecutionContext, plan: days.DayPlan, share: list[str]
     ) -> dict[str, RenderedDay]:
-        return days.render_days(ctx_of(context), plan, share)
+        with days.render_context(plan, context.run_id) as ctx:
+            return days.render_days(ctx, plan, share)
 
     @op(name=f"{name}__assemble_days", out=Out(io_manager_key=study.io_manager_key))
     def assemble_days(

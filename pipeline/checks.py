@@ -24,6 +24,7 @@ from pipeline.staging import as_table, read_table
 MIN_KNOWN_SURVEY_SHARE = 0.5
 REQUIRED = ["StartDate", "RecordedDate", "ResponseId", "_start", "_recorded"]
 CHECK_COLUMNS = ["_token", "StartDatetime", "weight"]
+CHECK_SHARE_DAYS = 31  # days validated at once (a month of a large study: ~1M rows)
 
 
 @dataclass
@@ -114,8 +115,58 @@ def check_day_files(
     files: dict[str, str], questions: list[str], headers: dict[str, list[str]]
 ) -> CheckOutcome:
     """:func:`check_days` on staged check files (the :data:`CHECK_COLUMNS` of each day's
-    rows, by day)."""
-    return check_days({d: read_table(p) for d, p in files.items()}, questions, headers)
+    rows, by day), :data:`CHECK_SHARE_DAYS` days at a time, so memory is bounded by a share
+    and not by a rebuild's every day; one row per respondent is checked across the shares
+    too (:func:`tokens_in_two_days`)."""
+    days = sorted(files)
+    outcomes = []
+    for at in range(0, len(days), CHECK_SHARE_DAYS):
+        share = {d: read_table(files[d]) for d in days[at : at + CHECK_SHARE_DAYS]}
+        outcomes.append(check_days(share, questions, {d: headers[d] for d in share}))
+    shared = tokens_in_two_days(files) if len(days) > CHECK_SHARE_DAYS else {}
+    failures = list(dict.fromkeys(f for o in outcomes for f in o.failures))
+    if shared:
+        failures.append(
+            "ExpectColumnValuesToBeUnique(_token) across shares of days: respondents in "
+            f"more than one day's file ({len(shared)} days)"
+        )
+    failed = sorted({d for o in outcomes for d in o.failed_days} | set(shared))
+    return CheckOutcome(
+        passed=not failures, failures=failures, failed_days=failed,
+        evaluated=sum(o.evaluated for o in outcomes),
+    )  # fmt: skip
+
+
+def tokens_in_two_days(files: dict[str, str]) -> dict[str, int]:
+    """Days whose check file shares a token with another day's, with how many: found by
+    64-bit hashes of the tokens (8 bytes a row in memory), then confirmed on the tokens
+    themselves (a hash collision is no duplicate)."""
+    days = sorted(files)
+    hashes, owner = [], []
+    for i, day in enumerate(days):
+        tokens = read_table(files[day], ["_token"]).column("_token").drop_null()
+        hashes.append(pd.util.hash_array(tokens.to_numpy(zero_copy_only=False)))
+        owner.append(np.full(len(tokens), i, dtype=np.int32))
+    if not hashes:
+        return {}
+    h, who = np.concatenate(hashes), np.concatenate(owner)
+    order = np.argsort(h, kind="stable")
+    h, who = h[order], who[order]
+    same = np.flatnonzero(h[1:] == h[:-1])
+    suspects = set(h[same].tolist())
+    if not suspects:
+        return {}
+    holders: dict[str, set[str]] = {}  # suspect token -> the days holding it
+    for i in sorted({int(w) for k in same for w in (who[k], who[k + 1])}):
+        tokens = read_table(files[days[i]], ["_token"]).column("_token").drop_null()
+        values = tokens.to_numpy(zero_copy_only=False)
+        for token in values[np.isin(pd.util.hash_array(values), list(suspects))]:
+            holders.setdefault(token, set()).add(days[i])
+    shared: dict[str, int] = {}
+    for held in holders.values():
+        for day in held if len(held) > 1 else ():
+            shared[day] = shared.get(day, 0) + 1
+    return shared
 
 
 def check_days(

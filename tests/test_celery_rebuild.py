@@ -130,3 +130,15 @@ def test_a_rebuild_on_two_celery_workers_equals_the_in_process_rebuild(
     assert _tree(cel.pub) == _tree(ref.pub)
     assert _tree(cel.cids) == _tree(ref.cids)
     assert any("CORRECTION" in line for line in (cel.pub / "OUTAGES.txt").read_text().splitlines())
+    # and the same ledger (tokens on their CID lists included), PostgreSQL and SQLite
+    assert _ledger(postgres_url) == _ledger(f"sqlite:///{ref.root / 'state.db'}")
+
+
+def _ledger(url: str) -> list[tuple]:
+    engine = sa.create_engine(url)
+    try:
+        with engine.connect() as conn:
+            rows = conn.exec_driver_sql("SELECT * FROM ledger ORDER BY token").all()
+    finally:
+        engine.dispose()
+    return [tuple(bool(v) if isinstance(v, bool) else v for v in row) for row in rows]

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from datetime import date, timedelta
 
 import pyarrow as pa
 import pytest
 
 from pipeline import checks
 from pipeline.panel.output import published_columns
+from pipeline.staging import write_frame
 
 QUESTIONS = ["A1", "A2"]
 HEADER = published_columns(QUESTIONS)
@@ -45,6 +47,28 @@ def test_a_token_on_two_days_fails_both_days():
     assert not out.passed
     assert any("expect_column_values_to_be_unique" in f for f in out.failures)
     assert out.failed_days == ["2021-06-01", "2021-06-02"]
+
+
+def _staged(tmp_path, tokens_by_day: dict[str, list[str]]) -> dict[str, str]:
+    """Check files of days (one row per token, started at noon of its day)."""
+    return {
+        d: write_frame(day(tokens, [f"{d} 12:00:00"] * len(tokens)), tmp_path / f"{d}.arrow")
+        for d, tokens in tokens_by_day.items()
+    }
+
+
+def test_day_files_are_checked_a_share_at_a_time_and_tokens_across_shares(tmp_path):
+    """40 days make two shares of 31 and 9 days: a respondent in the first and the last
+    day's file fails those two days; each token once passes."""
+    days = [(date(2021, 6, 1) + timedelta(days=i)).isoformat() for i in range(40)]
+    good = {d: [f"t{i}-{k}" for k in range(3)] for i, d in enumerate(days)}
+    headers = {d: HEADER for d in days}
+    out = checks.check_day_files(_staged(tmp_path / "good", good), QUESTIONS, headers)
+    assert out.passed and out.evaluated == 120
+    bad = {**good, days[-1]: [*good[days[-1]], "t0-1"]}
+    out = checks.check_day_files(_staged(tmp_path / "bad", bad), QUESTIONS, headers)
+    assert not out.passed and out.failed_days == [days[0], days[-1]]
+    assert any("across shares of days" in f for f in out.failures)
 
 
 def test_a_row_outside_its_day_fails_that_day():

@@ -103,8 +103,16 @@ def test_a_first_run_over_an_inherited_archive_in_batches_equals_one_batch(tmp_p
         # layout is absent from a batch of earlier files, and null in one batch of all
         state["stores"] = {day: [{k: v for k, v in r.items() if v is not None} for r in rows]
                            for day, rows in state["stores"].items()}  # fmt: skip
-        results.append((state, {n: b for n, b in _published(study).items()
-                                if not n.startswith("runs/") and "SHA256SUMS" not in n}))
+        results.append(
+            (
+                state,
+                {
+                    n: b
+                    for n, b in _published(study).items()
+                    if not n.startswith("runs/") and "SHA256SUMS" not in n
+                },
+            )
+        )
     assert results[0][0]["ledger"] and len(results[0][0]["stores"]) == 6
     assert results[1] == results[0]
 

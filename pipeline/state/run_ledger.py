@@ -25,6 +25,7 @@ from pipeline.state import schema
 
 TABLE = "ledger"
 CID_LISTS = "cid_lists"  # the tokens of the CID lists this run writes: day, token
+FINAL = "ledger_final"  # a view: the rows with this run's CID lists applied (committed)
 # Arrow types of the ledger's columns, in table order (from pipeline/state/schema.py).
 LEDGER_TYPES = {
     str(c.name): {bool: pa.bool_(), int: pa.int64(), str: pa.string()}[c.type.python_type]
@@ -47,6 +48,15 @@ class RunLedger:
             with self._cursor() as cur:
                 cur.execute(f"CREATE TABLE {TABLE} ({cols}, PRIMARY KEY (token)) WITHOUT ROWID")
                 cur.execute(f"CREATE TABLE {CID_LISTS} (day TEXT, token TEXT)")
+                final = ", ".join(
+                    {"cid_day": "coalesce(c.day, l.cid_day) AS cid_day",
+                     "cid_pending": "(l.cid_pending AND c.day IS NULL) AS cid_pending"}.get(
+                        n, f'l."{n}"') for n in LEDGER_TYPES
+                )  # fmt: skip
+                cur.execute(
+                    f"CREATE VIEW {FINAL} AS SELECT {final} FROM {TABLE} l "
+                    f"LEFT JOIN {CID_LISTS} c ON c.token = l.token"
+                )
 
     def _cursor(self):  # noqa: ANN202 - an ADBC cursor whose connection commits on close
         import adbc_driver_sqlite.dbapi as adbc
@@ -72,8 +82,7 @@ class RunLedger:
         with self._cursor() as cur:
             cur.adbc_ingest("wanted", pa.table({"token": tokens}), mode="replace")
             cur.execute(
-                f"SELECT w.rowid AS _at, {names} FROM wanted w "
-                f"JOIN {TABLE} l ON l.token = w.token"
+                f"SELECT w.rowid AS _at, {names} FROM wanted w JOIN {TABLE} l ON l.token = w.token"
             )
             found = cur.fetch_arrow_table()
             cur.execute("DROP TABLE wanted")
@@ -86,11 +95,13 @@ class RunLedger:
         have = pc.is_valid(idx)
         return found.drop_columns(["_at"]).take(idx), have
 
-    def select(self, columns: list[str], where: str = "") -> pa.Table:
-        """``columns`` of the rows (``where``: an SQL condition on the ledger's columns)."""
+    def select(self, columns: list[str], where: str = "", final: bool = False) -> pa.Table:
+        """``columns`` of the rows (``where``: an SQL condition on the ledger's columns);
+        ``final``: with this run's CID lists applied, as the commit copies them."""
         names = ", ".join(f'"{n}"' for n in columns)
+        source = FINAL if final else TABLE
         with self._cursor() as cur:
-            cur.execute(f"SELECT {names} FROM {TABLE} {f'WHERE {where}' if where else ''}")
+            cur.execute(f"SELECT {names} FROM {source} {f'WHERE {where}' if where else ''}")
             return _typed(cur.fetch_arrow_table())
 
     def count(self) -> int:
@@ -98,13 +109,16 @@ class RunLedger:
             cur.execute(f"SELECT count(*) FROM {TABLE}")
             return int(cur.fetchone()[0])
 
-    def blocks(self, columns: list[str] | None = None, where: str = "") -> Iterator[pa.Table]:
-        """``columns`` (default: all) of the rows (``where``: an SQL condition), in token
-        order, in tables of at most :data:`READ_BLOCK` rows."""
+    def blocks(
+        self, columns: list[str] | None = None, where: str = "", final: bool = False
+    ) -> Iterator[pa.Table]:
+        """``columns`` (default: all) of the rows (``where``: an SQL condition; ``final``:
+        as :meth:`select`), in token order, in tables of at most :data:`READ_BLOCK` rows."""
         names = ", ".join(f'"{n}"' for n in columns or LEDGER_TYPES)
+        source = FINAL if final else TABLE
         with self._cursor() as cur:
             cur.execute(
-                f"SELECT {names} FROM {TABLE} {f'WHERE {where}' if where else ''} ORDER BY token"
+                f"SELECT {names} FROM {source} {f'WHERE {where}' if where else ''} ORDER BY token"
             )
             reader = cur.fetch_record_batch()
             pending: list[pa.RecordBatch] = []
@@ -120,8 +134,11 @@ class RunLedger:
 
     # --- the CID lists this run writes ------------------------------------------------
     def clear_cid_lists(self) -> None:
-        """No list yet (a step run again starts over)."""
+        """No list yet (a step run again starts over); the indexes are made once the lists
+        are complete (:meth:`cid_counts`): one sort instead of millions of inserts."""
         with self._cursor() as cur:
+            cur.execute("DROP INDEX IF EXISTS ix_cid_day")
+            cur.execute("DROP INDEX IF EXISTS ix_cid_token")
             cur.execute(f"DELETE FROM {CID_LISTS}")
 
     def add_cid_lists(self, listed: pa.Table) -> None:
@@ -131,8 +148,11 @@ class RunLedger:
                 cur.adbc_ingest(CID_LISTS, listed.select(["day", "token"]), mode="append")
 
     def cid_counts(self) -> dict[str, int]:
-        """Tokens per list, by day."""
+        """Tokens per list, by day, once every list is complete (indexes them: each list is
+        then read in order, and the commit finds each listed token)."""
         with self._cursor() as cur:
+            cur.execute(f"CREATE INDEX IF NOT EXISTS ix_cid_day ON {CID_LISTS} (day, token)")
+            cur.execute(f"CREATE UNIQUE INDEX IF NOT EXISTS ix_cid_token ON {CID_LISTS} (token)")
             cur.execute(f"SELECT day, count(*) FROM {CID_LISTS} GROUP BY day")
             return {str(day): int(n) for day, n in cur.fetchall()}
 
@@ -142,15 +162,11 @@ class RunLedger:
             cur.execute(f"SELECT token FROM {CID_LISTS} WHERE day = ? ORDER BY token", (day,))
             return [str(t) for (t,) in cur.fetchall()]
 
-    def list_tokens(self) -> pa.Table:
-        """Put the tokens of this run's CID lists that this run's rows hold on their list
-        (``cid_day``, no longer pending); returns the other tokens listed (``day, token``:
-        tokens whose ledger row this run did not change, to be updated in the state)."""
+    def listed_elsewhere(self) -> pa.Table:
+        """The tokens of this run's CID lists whose ledger row this run did not change
+        (``day, token``): the commit puts them on their list in the state. (The rows it did
+        change go in as :data:`FINAL` has them, on their list.)"""
         with self._cursor() as cur:
-            cur.execute(
-                f"UPDATE {TABLE} SET cid_day = c.day, cid_pending = 0 FROM {CID_LISTS} c "
-                f"WHERE c.token = {TABLE}.token"
-            )
             cur.execute(
                 f"SELECT day, token FROM {CID_LISTS} "
                 f"WHERE token NOT IN (SELECT token FROM {TABLE}) ORDER BY day, token"

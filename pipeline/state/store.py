@@ -19,7 +19,7 @@ from pipeline.state import bulk, schema, urls
 from pipeline.state.engine import open_engine
 from pipeline.state.errors import Steps, reported, reporting, statement_error
 from pipeline.state.lock import RunInProgressError, advisory_lock, file_lock
-from pipeline.state.run_ledger import RunLedger
+from pipeline.state.run_ledger import FINAL, RunLedger
 from pipeline.state.upsert import BULK_MIN_ROWS, chunks, upsert, write_ingested
 
 WEIGHT_COLUMNS = ("cid", "weight", "file")
@@ -201,9 +201,7 @@ class StateStore:
             return list(seen.values())
 
     @reported("read: ledger rows")
-    def ledger_rows(
-        self, tokens: Iterable[str], columns: list[str] | None = None
-    ) -> pd.DataFrame:
+    def ledger_rows(self, tokens: Iterable[str], columns: list[str] | None = None) -> pd.DataFrame:
         """Ledger rows of the given tokens (absent tokens are simply missing); ``columns``:
         those only (the token first)."""
         t = schema.ledger
@@ -389,11 +387,11 @@ class StateStore:
     @contextmanager
     def _staged(
         self, conn: Connection, ch: RunChanges
-    ) -> Iterator[dict[str, tuple[str, list[str]]]]:
+    ) -> Iterator[dict[str, tuple[str, str, list[str]]]]:
         """The large rows of ``ch``, staged now into ``ch.scratch`` (removed on the way out,
         whatever happens) and attached as ``staged``, and the run ledger's file attached as
-        ``run_ledger``; yields, by table, the attached database holding its rows and their
-        columns (none on PostgreSQL or for small writes)."""
+        ``run_ledger``; yields, by table, the attached database and table holding its rows
+        and their columns (none on PostgreSQL or for small writes)."""
         path = self._stage({"ledger": ch.ledger_rows, "weights": ch.weights}, ch.scratch)
         run_ledger = ch.ledger_rows if isinstance(ch.ledger_rows, str) else None
         attach = {"staged": path, "run_ledger": run_ledger if self.sqlite_file() else None}
@@ -402,9 +400,11 @@ class StateStore:
             yield {}
             return
         try:
-            tables = {t: ("staged", c) for t, c in (bulk.sqlite_tables(path) if path else {}).items()}
+            staged = bulk.sqlite_tables(path) if path else {}
+            tables = {t: ("staged", t, c) for t, c in staged.items()}
             if "run_ledger" in attach:
-                tables["ledger"] = ("run_ledger", bulk.sqlite_tables(run_ledger)["ledger"])
+                columns = bulk.sqlite_tables(run_ledger)["ledger"]
+                tables["ledger"] = ("run_ledger", FINAL, columns)
             for name, file in attach.items():
                 conn.exec_driver_sql(f"ATTACH DATABASE ? AS {name}", (file,))
             conn.commit()  # ATTACH is not transactional; the run's transaction starts after it
@@ -420,7 +420,10 @@ class StateStore:
                 shutil.rmtree(Path(path).parent, ignore_errors=True)
 
     def _commit_in(
-        self, conn: Connection, ch: RunChanges, staged: dict[str, tuple[str, list[str]]],
+        self,
+        conn: Connection,
+        ch: RunChanges,
+        staged: dict[str, tuple[str, str, list[str]]],
         at: Steps,
     ) -> int:
         at("read the newest run")
@@ -439,9 +442,10 @@ class StateStore:
         ):
             at(f"upsert into {name}")
             if name in staged:
-                conn.exec_driver_sql(bulk.copy_sqlite_sql(name, *staged[name], name))
+                schema_name, source, columns = staged[name]
+                conn.exec_driver_sql(bulk.copy_sqlite_sql(name, schema_name, columns, source))
             elif isinstance(rows, str):  # a run ledger, on a server database: in blocks
-                for block in RunLedger(rows).blocks():
+                for block in RunLedger(rows).blocks(final=True):
                     upsert(conn, schema.ledger, key, block)
             elif rows is not None and len(rows):
                 upsert(conn, schema.metadata.tables[name], key, rows)

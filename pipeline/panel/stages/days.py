@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,7 @@ import pyarrow.compute as pc
 
 from pipeline.arrays import to_numpy
 from pipeline.clock import day_range
+from pipeline.config import Config
 from pipeline.context import RunContext
 from pipeline.fetching import (
     Layout,
@@ -34,6 +36,7 @@ from pipeline.panel.stages.ledger import DeltaPart, LedgerDelta
 from pipeline.panel.stages.normalize import NormalizeResult
 from pipeline.panel.stages.render import DayRenderer, RenderedDay, read_store
 from pipeline.staging import read_table, table_columns, write_frame
+from pipeline.state.store import StateStore
 
 TAKE_GROUP = 4  # columns per memory map when new winners are taken from the batch
 
@@ -60,6 +63,10 @@ class DayPlan:
     change: str = ""
     weights: str | None = None  # this run's new weights (lag policy)
     rebuild: bool = False
+    # the run's resolved configuration and clock: a render step in another process (a
+    # fan-out worker) reads the same state and work folder (see render_context)
+    cfg: Config | None = None
+    as_of: datetime | None = None
 
     def store_of(self, day: str, day_rows: Mapping[str, Mapping[str, Any]]) -> str | None:
         """The day's store: rebuilt by this run, else as the state has it."""
@@ -142,8 +149,23 @@ def plan_days(
         rerendered=tuple(rerendered),
         change=describe_change(ctx.store.settings(), renderer.settings,
                                (*LEDGER_PARTS, *RENDER_PARTS)),
-        weights=lag.weights, rebuild=lag.rebuild,
+        weights=lag.weights, rebuild=lag.rebuild, cfg=ctx.cfg, as_of=ctx.as_of,
     )  # fmt: skip
+
+
+@contextmanager
+def render_context(plan: DayPlan, run_id: str) -> Iterator[RunContext]:
+    """A context to render shares of ``plan`` in a step of their own (the fan-out): the
+    plan's configuration and clock, the state read without the study's lock. Rendering
+    writes nothing to the state or the publish location (CSVs cached by content hash,
+    check files in the run's folder), so shares render in parallel; a run that committed
+    meanwhile makes this run's commit fail (its base sequence number)."""
+    assert plan.cfg is not None and plan.as_of is not None
+    store = StateStore(plan.cfg.state)
+    try:
+        yield RunContext(cfg=plan.cfg, as_of=plan.as_of, store=store, run_id=run_id)
+    finally:
+        store.dispose()
 
 
 def render_days(ctx: RunContext, plan: DayPlan, days: Sequence[str]) -> dict[str, RenderedDay]:

@@ -60,6 +60,7 @@ class LedgerDelta:
     swaps: int = 0
     dirty_days: tuple[str, ...] = ()
 
+
 def _iso(days64: np.ndarray) -> pa.Array:
     """datetime64 days → ``YYYY-MM-DD`` strings, null for NaT (each distinct day formatted once)."""
     # a hash factorization: np.unique sorts the million values of a large night

@@ -196,11 +196,11 @@ def daily_names(ctx: RunContext, day_rows: dict[str, dict[str, Any]]) -> list[st
 
 
 def ledger_changes(delta: LedgerDelta, lag: LagResult) -> dict[str, tuple[str, ...]]:
-    """This run's CID lists applied to the ledger rows it changed (in its run ledger, which
-    the commit copies in); returns the other tokens that went on a CID list, by day."""
+    """The tokens that went on a CID list whose ledger row this run did not change, by
+    day (the rows it changed are committed with their list: ``RunLedger.FINAL``)."""
     if not (delta.ledger and lag.cid_lists):
         return {}
-    listed = RunLedger(delta.ledger).list_tokens()
+    listed = RunLedger(delta.ledger).listed_elsewhere()
     by_day: dict[str, list[str]] = {}
     for t, day in zip(
         listed.column("token").to_pylist(), listed.column("day").to_pylist(), strict=True

@@ -126,7 +126,9 @@ def test_an_earlier_response_of_a_known_token_swaps_and_marks_both_days(panel):
     assert row["winner_changed"] and row["eligible"]
     # R1 was late; the token stays on time from the day its first winner was
     assert row["on_time_day"] == "2021-06-02"
-    assert _part(delta).winner_slices == {"2021-06-01": (0, 1)} and _winner_ids(delta, staged) == ["R1"]
+    assert _part(delta).winner_slices == {"2021-06-01": (0, 1)} and _winner_ids(delta, staged) == [
+        "R1"
+    ]
 
 
 def test_a_late_winner_whose_token_becomes_on_time_marks_its_day(panel):

@@ -142,7 +142,7 @@ def test_ledger_changes_put_listed_tokens_on_their_list(panel):
     ctx = panel.context("2021-06-02T12:00:00Z")  # 06-02 is not closed
     s = panel.stages(ctx)
     others = ledger_changes(s.delta, s.lag)
-    ledger = RunLedger(s.delta.ledger).select(["token", "cid_day", "cid_pending"])
+    ledger = RunLedger(s.delta.ledger).select(["token", "cid_day", "cid_pending"], final=True)
     rows = {r["token"]: r for r in ledger.to_pylist()}
     assert (rows["a"]["cid_day"], rows["a"]["cid_pending"]) == ("2021-06-01", False)
     assert (rows["open"]["cid_day"], rows["open"]["cid_pending"]) == (None, True)  # waits
