@@ -202,8 +202,7 @@ class StateStore:
 
     @reported("read: ledger rows")
     def ledger_rows(self, tokens: Iterable[str], columns: list[str] | None = None) -> pd.DataFrame:
-        """Ledger rows of the given tokens (absent tokens are simply missing); ``columns``:
-        those only (the token first)."""
+        """Ledger rows of ``tokens`` (absent ones missing); ``columns``: those (token first)."""
         t = schema.ledger
         names = ["token", *[c for c in columns if c != "token"]] if columns else list(t.c.keys())
         rows: list[Any] = []
@@ -369,10 +368,9 @@ class StateStore:
             return seq
 
     def _stage(self, tables: dict[str, Any], folder: str | Path | None) -> str | None:
-        """SQLite: write the large ones of ``tables`` (``ledger``, ``weights``: at least
-        :data:`BULK_MIN_ROWS` rows) into a new scratch SQLite file in ``folder`` (None: the
-        system's temporary folder; see :mod:`pipeline.state.bulk`) for the commit to attach;
-        returns its path, or None when nothing needs staging (or the store is PostgreSQL)."""
+        """SQLite: the large ones of ``tables`` (at least :data:`BULK_MIN_ROWS` rows) written
+        into a new SQLite file in ``folder`` (None: a temporary folder) for the commit to
+        attach (:mod:`pipeline.state.bulk`); its path, or None (nothing large, PostgreSQL)."""
         big = {
             name: rows for name, rows in tables.items()
             if isinstance(rows, pa.Table) and rows.num_rows >= BULK_MIN_ROWS
@@ -403,8 +401,7 @@ class StateStore:
             staged = bulk.sqlite_tables(path) if path else {}
             tables = {t: ("staged", t, c) for t, c in staged.items()}
             if "run_ledger" in attach:
-                columns = bulk.sqlite_tables(run_ledger)["ledger"]
-                tables["ledger"] = ("run_ledger", FINAL, columns)
+                tables["ledger"] = ("run_ledger", FINAL, bulk.sqlite_tables(run_ledger)["ledger"])
             for name, file in attach.items():
                 conn.exec_driver_sql(f"ATTACH DATABASE ? AS {name}", (file,))
             conn.commit()  # ATTACH is not transactional; the run's transaction starts after it
