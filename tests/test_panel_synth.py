@@ -1,4 +1,4 @@
-"""The panel export generator (pipeline/panel/synth.py): format, determinism, rule exercisers."""
+"""The panel export generator (pipeline/panel/synth/): format, determinism, rule exercisers."""
 
 from __future__ import annotations
 
