@@ -40,18 +40,14 @@ from measure import Measured, TreePeak, floor_seconds, published_rows, report, r
 
 from assets.definitions import CELERY_CONFIG_ENV, EXECUTOR_ENV  # noqa: E402
 from assets.study import CONFIG_ENV, STUDIES_ENV  # noqa: E402
-from tests.celery_workers import CELERY_YAML, celery_workers, step_workers  # noqa: E402
+from tests.celery_workers import (  # noqa: E402
+    CELERY_YAML,
+    celery_workers,
+    nightly_job_of_env,
+    step_workers,
+)
 
 FIRST_DAY = date(2021, 6, 1)
-
-
-def nightly_job_of_env():  # noqa: ANN201 - loaded by the workers too (reconstructable)
-    """The nightly job of the study in ``PIPELINE_CONFIG``, with the deployment's executor."""
-    from assets.definitions import build_definitions
-    from assets.study import load_studies
-
-    study = load_studies()[0]
-    return build_definitions([study]).resolve_job_def(study.job_name)
 
 
 def _tree(root: Path) -> dict[str, str]:

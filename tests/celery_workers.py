@@ -27,6 +27,17 @@ QUEUE = "dagster"  # dagster-celery's default queue: steps without a queue tag g
 BIN = Path(sys.executable).parent  # dagster-celery is installed next to this interpreter
 
 
+def nightly_job_of_env():  # noqa: ANN201 - a JobDefinition; workers load it too
+    """The nightly job of the study in ``PIPELINE_CONFIG``, with the deployment's executor
+    (``PIPELINE_EXECUTOR``): what ``reconstructable`` hands the workers, who import this
+    module to build the same job."""
+    from assets.definitions import build_definitions
+    from assets.study import load_studies
+
+    study = load_studies()[0]
+    return build_definitions([study]).resolve_job_def(study.job_name)
+
+
 class BrokerUnavailable(RuntimeError):
     """The broker of the Celery settings cannot be reached."""
 

@@ -19,8 +19,8 @@ import sqlalchemy as sa
 import yaml
 from dagster import DagsterInstance, execute_job, reconstructable
 
-from assets.definitions import CELERY_CONFIG_ENV, EXECUTOR_ENV, build_definitions
-from assets.study import CONFIG_ENV, STUDIES_ENV, load_studies
+from assets.definitions import CELERY_CONFIG_ENV, EXECUTOR_ENV
+from assets.study import CONFIG_ENV, STUDIES_ENV
 from pipeline.cli import main
 from pipeline.panel.synth import generate_panel
 from tests.celery_workers import (
@@ -29,6 +29,7 @@ from tests.celery_workers import (
     BrokerUnavailable,
     celery_workers,
     control_app,
+    nightly_job_of_env,
     step_workers,
 )
 from tests.plugins.databases import POSTGRES_URL
@@ -37,12 +38,6 @@ from tests.study import Study
 
 CLOCK = "2021-07-12T12:00:00Z"  # the 40 days of June 1 - July 10 closed
 WORKERS = ("worker1", "worker2")
-
-
-def rebuild_job_of_env():  # noqa: ANN201 - loaded by the workers too (reconstructable)
-    """The nightly job of the study in ``PIPELINE_CONFIG``, with the deployment's executor."""
-    study = load_studies()[0]
-    return build_definitions([study]).resolve_job_def(study.job_name)
 
 
 def _tree(root: Path) -> dict[str, str]:
@@ -119,7 +114,7 @@ def test_a_rebuild_on_two_celery_workers_equals_the_in_process_rebuild(
         assert type(instance.run_storage).__name__ == "PostgresRunStorage"
         config = {"resources": {"config_study": {"config": {
             "config_path": str(cel.config), "as_of": CLOCK, "rebuild": True}}}}  # fmt: skip
-        result = execute_job(reconstructable(rebuild_job_of_env), instance, run_config=config)
+        result = execute_job(reconstructable(nightly_job_of_env), instance, run_config=config)
         assert result.success
         ran = step_workers(instance, result.run_id)
     # every step was a Celery task, taken by one of the two workers
