@@ -71,7 +71,7 @@ def nights(tmp_path) -> Study:
 
 @pytest.mark.parametrize("batch_rows", [None, 97])
 def test_rebuild_equals_night_by_night(nights, batch_rows):
-    """Also with a small memory budget: the archive (about 600 responses in 28 exports)
+    """Also with a small memory budget: the archive (600 responses in 16 exports)
     replayed in batches of about 97 rows, in delivery order, through the same stages."""
     state, files = _state(nights), _published(nights)
     assert state["ledger"] and state["weights"] and len(state["stores"]) >= 4
