@@ -117,13 +117,16 @@ def check_day_files(
     """:func:`check_days` on staged check files (the :data:`CHECK_COLUMNS` of each day's
     rows, by day), :data:`CHECK_SHARE_DAYS` days at a time, so memory is bounded by a share
     and not by a rebuild's every day; one row per respondent is checked across the shares
-    too (:func:`tokens_in_two_days`)."""
+    too (:func:`tokens_in_two_days`, on 64-bit hashes of the tokens taken on the way)."""
     days = sorted(files)
     outcomes = []
+    hashes: dict[str, np.ndarray] = {}
     for at in range(0, len(days), CHECK_SHARE_DAYS):
         share = {d: read_table(files[d]) for d in days[at : at + CHECK_SHARE_DAYS]}
         outcomes.append(check_days(share, questions, {d: headers[d] for d in share}))
-    shared = tokens_in_two_days(files) if len(days) > CHECK_SHARE_DAYS else {}
+        if len(days) > CHECK_SHARE_DAYS:
+            hashes.update({d: _token_hashes(t) for d, t in share.items()})
+    shared = tokens_in_two_days(hashes, files) if hashes else {}
     failures = list(dict.fromkeys(f for o in outcomes for f in o.failures))
     if shared:
         failures.append(
@@ -137,30 +140,26 @@ def check_day_files(
     )  # fmt: skip
 
 
-def tokens_in_two_days(files: dict[str, str]) -> dict[str, int]:
-    """Days whose check file shares a token with another day's, with how many: found by
-    64-bit hashes of the tokens (8 bytes a row in memory), then confirmed on the tokens
-    themselves (a hash collision is no duplicate)."""
-    days = sorted(files)
-    hashes, owner = [], []
-    for i, day in enumerate(days):
-        tokens = read_table(files[day], ["_token"]).column("_token").drop_null()
-        hashes.append(pd.util.hash_array(tokens.to_numpy(zero_copy_only=False)))
-        owner.append(np.full(len(tokens), i, dtype=np.int32))
-    if not hashes:
-        return {}
-    h, who = np.concatenate(hashes), np.concatenate(owner)
+def _token_hashes(table: pa.Table) -> np.ndarray:
+    return pd.util.hash_array(table.column("_token").drop_null().to_numpy(zero_copy_only=False))
+
+
+def tokens_in_two_days(hashes: dict[str, np.ndarray], files: dict[str, str]) -> dict[str, int]:
+    """Days whose tokens (``hashes``: 64-bit hashes by day, 8 bytes a row in memory) meet
+    another day's, with how many; confirmed on the tokens of those days' check files
+    (``files``): a hash collision is no duplicate."""
+    days = sorted(hashes)
+    h = np.concatenate([hashes[d] for d in days])
+    who = np.repeat(np.arange(len(days)), [len(hashes[d]) for d in days])
     order = np.argsort(h, kind="stable")
     h, who = h[order], who[order]
     same = np.flatnonzero(h[1:] == h[:-1])
-    suspects = set(h[same].tolist())
-    if not suspects:
-        return {}
+    suspects = list(set(h[same].tolist()))
     holders: dict[str, set[str]] = {}  # suspect token -> the days holding it
     for i in sorted({int(w) for k in same for w in (who[k], who[k + 1])}):
-        tokens = read_table(files[days[i]], ["_token"]).column("_token").drop_null()
-        values = tokens.to_numpy(zero_copy_only=False)
-        for token in values[np.isin(pd.util.hash_array(values), list(suspects))]:
+        values = read_table(files[days[i]], ["_token"]).column("_token").drop_null()
+        values = values.to_numpy(zero_copy_only=False)
+        for token in values[np.isin(pd.util.hash_array(values), suspects)]:
             holders.setdefault(token, set()).add(days[i])
     shared: dict[str, int] = {}
     for held in holders.values():

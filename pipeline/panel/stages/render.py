@@ -112,11 +112,11 @@ class DayRenderer:
         stored = self.ctx.store.weights_for(tokens.filter(rest).to_pylist())
         return pa.concat_tables([new, stored.select(["cid", "weight"])])
 
-    def render(self, day: str, store: str | None, rows: pa.Table | None = None) -> RenderedDay:
-        """Render one day: its CSV (cached by hash), counts and a frame for the checks.
-        ``rows``: the content of ``store`` when the caller holds it (not read again)."""
+    def render(self, day: str, store: str | None) -> RenderedDay:
+        """Render one day from its store: its CSV (cached by hash), counts and a frame for
+        the checks."""
         ctx = self.ctx
-        stored = read_store(ctx, store) if rows is None else rows
+        stored = read_store(ctx, store)
         weights = self.weights(stored.column(TOKEN))
         # Each row's position in ``weights`` (null: none), looked up once for the day; each
         # chunk then joins only its own rows' weights (one 280,000-cid hash table per
